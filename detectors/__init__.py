@@ -1,0 +1,1 @@
+"""What sprawlscan finds: rule files (data) and the validators they name."""

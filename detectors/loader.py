@@ -1,0 +1,105 @@
+"""How rule files become rules: parse TOML (`[[rule]]` tables), check each rule's shape, and
+return `Rule` records. `check_examples` runs every example and negative example through an engine;
+it backs both the generic test and `sprawlscan rules check`."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import regex
+
+from detectors.rule import Rule
+from detectors.validators import VALIDATORS
+from scanner.errors import ConfigError
+
+_FIELDS = {"id", "provider", "name", "pattern", "keywords", "min_entropy", "validators",
+           "lifetime_hint", "examples", "negative_examples", "references", "severity"}
+_LIFETIMES = {"static", "short-lived"}
+_SEVERITIES = {"low", "medium", "high", "critical"}
+
+
+def builtin_rule_files() -> list[Path]:
+    root = resources.files("detectors") / "rules"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_rules(paths: list[Path] | None = None, *, builtin: bool = True) -> list[Rule]:
+    """Built-in rules (unless `builtin=False`) plus the given files; duplicate ids are an error."""
+    files = (builtin_rule_files() if builtin else []) + list(paths or [])
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for rule in parse_rule_file(path):
+            if rule.id in seen:
+                raise ConfigError(f"{path}: rule id {rule.id!r} already defined in {seen[rule.id]}")
+            seen[rule.id] = str(path)
+            rules.append(rule)
+    return rules
+
+
+def parse_rule_file(path: Path) -> list[Rule]:
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read rule file ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    tables = doc.get("rule")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"{path}: no [[rule]] tables")
+    return [_rule_from_table(path, i, t) for i, t in enumerate(tables)]
+
+
+def _rule_from_table(path: Path, index: int, t: dict[str, object]) -> Rule:
+    where = f"{path}: rule #{index + 1} ({t.get('id', '?')})"
+    unknown = set(t) - _FIELDS
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    for key in ("id", "provider", "pattern"):
+        if not isinstance(t.get(key), str) or not t[key]:
+            raise ConfigError(f"{where}: field {key!r} is required (a string)")
+    try:
+        compiled = regex.compile(str(t["pattern"]))
+    except regex.error as exc:
+        raise ConfigError(f"{where}: pattern does not compile ({exc})") from None
+    if compiled.groups < 1:
+        raise ConfigError(f"{where}: pattern has no capture group for the secret")
+    if compiled.groups > 1 and "secret" not in compiled.groupindex:
+        raise ConfigError(f"{where}: pattern has several groups but none named 'secret'")
+    validators = tuple(_str_list(t, "validators", where))
+    for name in validators:
+        if name not in VALIDATORS:
+            raise ConfigError(f"{where}: unknown validator {name!r}")
+    keywords = tuple(_str_list(t, "keywords", where))
+    if not keywords:
+        raise ConfigError(f"{where}: at least one keyword is required (it drives the prefilter)")
+    lifetime = str(t.get("lifetime_hint", "static"))
+    if lifetime not in _LIFETIMES:
+        raise ConfigError(f"{where}: lifetime_hint must be one of {sorted(_LIFETIMES)}")
+    severity = str(t.get("severity", "high"))
+    if severity not in _SEVERITIES:
+        raise ConfigError(f"{where}: severity must be one of {sorted(_SEVERITIES)}")
+    examples = tuple(_str_list(t, "examples", where))
+    if not examples:
+        raise ConfigError(f"{where}: a rule needs at least one example")
+    try:
+        min_entropy = float(t.get("min_entropy", 0.0))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: min_entropy must be a number") from None
+    return Rule(
+        id=str(t["id"]), provider=str(t["provider"]), name=str(t.get("name", t["id"])),
+        pattern=str(t["pattern"]), keywords=keywords, min_entropy=min_entropy,
+        validators=validators, lifetime_hint=lifetime, examples=examples,
+        negative_examples=tuple(_str_list(t, "negative_examples", where)),
+        references=tuple(_str_list(t, "references", where)), severity=severity,
+        source_file=str(path),
+    )
+
+
+def _str_list(t: dict[str, object], key: str, where: str) -> list[str]:
+    value = t.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: field {key!r} must be a list of strings")
+    return list(value)

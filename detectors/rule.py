@@ -1,0 +1,37 @@
+"""The Rule record: one credential shape, loaded from a rule file (`detectors/rules/*.toml`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One credential shape."""
+
+    id: str
+    """Stable id, never reused (`openai.project`)."""
+    provider: str
+    """Provider family (`openai`)."""
+    name: str
+    """Human name (`OpenAI project API key`)."""
+    pattern: str
+    """Regex (the `regex` module's syntax); the capture group `secret`, or else group 1, is the secret."""
+    keywords: tuple[str, ...]
+    """Case-insensitive literals of which one must occur in a chunk for the rule to run."""
+    min_entropy: float = 0.0
+    """Shannon entropy floor (bits per char) of the secret."""
+    validators: tuple[str, ...] = ()
+    """Names from `detectors.validators.VALIDATORS`; all must accept the secret."""
+    lifetime_hint: str = "static"
+    """`static` or `short-lived`."""
+    examples: tuple[str, ...] = ()
+    """Texts the rule must match."""
+    negative_examples: tuple[str, ...] = ()
+    """Texts the rule must not report."""
+    references: tuple[str, ...] = ()
+    """Where the format is documented."""
+    severity: str = "high"
+    """`low`, `medium`, `high` or `critical`."""
+    source_file: str = ""
+    """The file the rule came from."""

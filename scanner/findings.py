@@ -1,0 +1,57 @@
+"""The dedup stage: matches → credentials. Every copy of one secret (same SHA-256 of the exact
+string) becomes one `Credential` with all its locations. Plaintext is dropped here: a credential
+keeps only the fingerprint and a redacted preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scanner.model import Credential, Location, Match, fingerprint, redact
+
+
+@dataclass(slots=True)
+class _Acc:
+    rule_id: str
+    provider: str
+    redacted: str
+    lifetime_hint: str
+    captures: tuple[tuple[str, str], ...]
+    locations: set[Location] = field(default_factory=set)
+
+
+class Findings:
+    """Accumulates matches from any number of chunks and sources."""
+
+    def __init__(self, allowlist: frozenset[str] = frozenset()) -> None:
+        self._by_fp: dict[str, _Acc] = {}
+        self.allowlist = allowlist
+        self.allowlisted = 0
+
+    def add(self, match: Match, locations: tuple[Location, ...]) -> None:
+        fp = fingerprint(match.secret)
+        if fp in self.allowlist:
+            self.allowlisted += 1
+            return
+        acc = self._by_fp.get(fp)
+        if acc is None:
+            acc = self._by_fp[fp] = _Acc(match.rule_id, match.provider, redact(match.secret),
+                                         match.lifetime_hint, match.captures)
+        acc.locations.update(loc.with_line(match.line) for loc in locations)
+
+    def merge(self, other: Findings) -> None:
+        for fp, acc in other._by_fp.items():
+            mine = self._by_fp.setdefault(fp, _Acc(acc.rule_id, acc.provider, acc.redacted,
+                                                   acc.lifetime_hint, acc.captures))
+            mine.locations.update(acc.locations)
+        self.allowlisted += other.allowlisted
+
+    def credentials(self) -> tuple[Credential, ...]:
+        return tuple(
+            Credential(fp, a.rule_id, a.provider, a.redacted, tuple(sorted(a.locations, key=_loc_key)),
+                       a.lifetime_hint, a.captures)
+            for fp, a in sorted(self._by_fp.items()))
+
+
+def _loc_key(loc: Location) -> tuple[object, ...]:
+    # live copies first, then by place
+    return (loc.state != "live", loc.source, loc.container, loc.path, loc.commit or "", loc.line or 0)

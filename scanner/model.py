@@ -1,0 +1,168 @@
+"""Core records passed between stages: sources give Chunks, the engine gives Matches, findings give
+Credentials. Every record here is a frozen dataclass; the plaintext secret lives only in `Match` and
+in memory, never in a `Credential` (which carries a SHA-256 fingerprint and a redacted preview)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    """Where one copy of a secret sits."""
+
+    source: str
+    """Kind of place: `git`, `file`, `github-issue`, `gitlab-variable`, `jira`, `confluence`, `vault`..."""
+    container: str = ""
+    """Repository name (`owner/name`), project, vault mount, Jira project; empty for plain files."""
+    path: str = ""
+    """File path, vault `path#key`, ticket key; relative to the container."""
+    commit: str | None = None
+    """Git commit (40 hex) that introduced the copy at this path, or None outside git history."""
+    line: int | None = None
+    """1-based line of the secret in the blob or file; None until the engine attributes a match."""
+    state: str = "live"
+    """`live` (present now: HEAD, working tree, current version) or `historical` (history only)."""
+    url: str | None = None
+    """Link to the place when the source has one (ticket, page, web UI)."""
+
+    def with_line(self, line: int) -> Location:
+        return Location(self.source, self.container, self.path, self.commit, line, self.state, self.url)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"source": self.source}
+        if self.source == "git":
+            out["repo"] = self.container
+            out["commit"] = self.commit
+        elif self.container:
+            out["container"] = self.container
+        out["path"] = self.path
+        out["line"] = self.line
+        out["state"] = self.state
+        if self.url:
+            out["url"] = self.url
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Bytes to scan and every place they stand for (one git blob may sit at many commit/path pairs)."""
+
+    data: bytes
+    """The raw content."""
+    locations: tuple[Location, ...]
+    """Where this content sits; line numbers are left None and filled per match."""
+    hint: str = ""
+    """A file name or key that tells the engine how to read it (`x.ipynb`, `OPENAI_API_KEY`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One rule hit in one chunk. Holds the plaintext: keep it in memory only."""
+
+    rule_id: str
+    """Id of the rule that matched."""
+    provider: str
+    """Provider family of the rule (`openai`, `github`...)."""
+    secret: str
+    """The exact secret string (the rule's capture)."""
+    start: int
+    """Offset of the secret in the decoded chunk text."""
+    end: int
+    """End offset of the secret in the decoded chunk text."""
+    line: int
+    """1-based line of the secret in the chunk."""
+    captures: tuple[tuple[str, str], ...] = ()
+    """Other named captures of the rule (e.g. `key_id` for an AWS secret key)."""
+    lifetime_hint: str = "static"
+    """`static` or `short-lived`, from the rule."""
+
+
+def fingerprint(secret: str) -> str:
+    """SHA-256 hex of the exact secret string: a credential's identity."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def redact(secret: str) -> str:
+    """A preview that identifies the shape but never the value: a few leading chars + length."""
+    shown = min(6, len(secret) // 4)
+    return f"{secret[:shown]}…({len(secret)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One unique secret, with every place a copy of it was found."""
+
+    fingerprint: str
+    """SHA-256 hex of the exact secret string."""
+    rule_id: str
+    """Id of the first rule that matched it."""
+    provider: str
+    """Provider family."""
+    redacted: str
+    """Redacted preview (leading chars + length)."""
+    locations: tuple[Location, ...]
+    """Every copy, sorted."""
+    lifetime_hint: str = "static"
+    """`static` or `short-lived`, from the rule."""
+    captures: tuple[tuple[str, str], ...] = ()
+    """Non-secret named captures (e.g. an AWS key id)."""
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "secret_sha256": self.fingerprint,
+            "rule_id": self.rule_id,
+            "provider": self.provider,
+            "redacted": self.redacted,
+            "lifetime_hint": self.lifetime_hint,
+            "locations": [loc.to_json() for loc in self.locations],
+        }
+        if self.captures:
+            out["captures"] = dict(self.captures)
+        return out
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What a scan did, so that nothing is skipped silently."""
+
+    chunks: int = 0
+    """Chunks scanned."""
+    bytes: int = 0
+    """Bytes scanned."""
+    blobs: int = 0
+    """Unique git blobs scanned."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Counts of skipped items by reason (`binary`, `too-large`, `unreadable`, `excluded`...)."""
+    errors: list[str] = field(default_factory=list)
+    """One-line reasons why the scan is incomplete (a source failed part-way)."""
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def merge(self, other: ScanStats) -> None:
+        self.chunks += other.chunks
+        self.bytes += other.bytes
+        self.blobs += other.blobs
+        for k, v in other.skipped.items():
+            self.skip(k, v)
+        self.errors.extend(other.errors)
+
+    def to_json(self) -> dict[str, object]:
+        return {"chunks": self.chunks, "bytes": self.bytes, "blobs": self.blobs,
+                "skipped": dict(sorted(self.skipped.items())), "errors": list(self.errors)}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The output of a scan: deduplicated credentials plus what was (not) scanned."""
+
+    credentials: tuple[Credential, ...]
+    """Unique credentials, sorted by fingerprint."""
+    stats: ScanStats
+    """Counters and errors."""
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.stats.errors)

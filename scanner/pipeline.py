@@ -1,0 +1,108 @@
+"""The only place where stages meet: targets → sources → chunks → engine → findings → result.
+
+`resolve_sources` turns what the user typed into `Source` objects (`SOURCES` maps a URI scheme to
+its factory; a plain path is a git repository or a directory). `run_scan` drives every source
+through one engine and one `Findings` and returns a `ScanResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detectors.loader import load_rules
+from detectors.rule import Rule
+from scanner.engine import Engine
+from scanner.errors import ConfigError
+from scanner.findings import Findings
+from scanner.model import ScanResult, ScanStats
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions
+from scanner.sources.files import FilesSource
+from scanner.sources.git_history import GitHistorySource, is_git_repo
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """Everything a scan needs beyond its targets."""
+
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    """Skip files and blobs larger than this."""
+    history: bool = True
+    """Scan git history (False: working tree files only)."""
+    rule_files: tuple[Path, ...] = ()
+    """Extra rule files (`--rules`)."""
+    allowlist: frozenset[str] = frozenset()
+    """SHA-256 fingerprints never reported."""
+    exclude: tuple[str, ...] | None = None
+    """Path globs to skip; None: the default list."""
+    extra: dict[str, str] = field(default_factory=dict)
+    """Source-specific settings (API base URLs and the like)."""
+
+    def source_options(self) -> SourceOptions:
+        return SourceOptions(self.max_file_size, self.history, self.exclude)
+
+
+SourceFactory = Callable[[str, ScanOptions], Source]
+
+
+def _path_source(target: str, options: ScanOptions) -> Source:
+    path = Path(target)
+    if not path.exists():
+        raise ConfigError(f"{target}: no such file or directory")
+    if options.history and path.is_dir() and is_git_repo(path):
+        return GitHistorySource(path, options.source_options())
+    return FilesSource(path, options.source_options())
+
+
+def _git_source(target: str, options: ScanOptions) -> Source:
+    return GitHistorySource(target, options.source_options())
+
+
+def _dir_source(target: str, options: ScanOptions) -> Source:
+    return FilesSource(target, options.source_options())
+
+
+SOURCES: dict[str, SourceFactory] = {
+    "git": _git_source,
+    "dir": _dir_source,
+    "path": _path_source,
+}
+"""URI scheme (`scheme:rest`) → factory; `path` handles targets without a known scheme."""
+
+
+def resolve_sources(targets: Iterable[str], options: ScanOptions) -> list[Source]:
+    sources = []
+    for target in targets:
+        scheme, sep, rest = target.partition(":")
+        if sep and scheme in SOURCES and scheme != "path" and len(scheme) > 1:
+            sources.append(SOURCES[scheme](rest, options))
+        else:
+            sources.append(SOURCES["path"](target, options))
+    return sources
+
+
+def load_engine(options: ScanOptions, rules: list[Rule] | None = None) -> Engine:
+    return Engine(rules if rules is not None else load_rules(list(options.rule_files)))
+
+
+def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
+             engine: Engine | None = None, progress: Progress | None = None) -> ScanResult:
+    """Scan every target; sources that fail part-way leave the result marked incomplete."""
+    options = options or ScanOptions()
+    sources = resolve_sources(targets, options)
+    engine = engine or load_engine(options)
+    findings = Findings(options.allowlist)
+    stats = ScanStats()
+    for source in sources:
+        if progress:
+            progress(f"scanning {source.name}")
+        for chunk in source.chunks(stats):
+            stats.chunks += 1
+            stats.bytes += len(chunk.data)
+            for match in engine.scan(chunk.data):
+                findings.add(match, chunk.locations)
+    if findings.allowlisted:
+        stats.skip("allowlisted", findings.allowlisted)
+    return ScanResult(findings.credentials(), stats)

@@ -1,0 +1,39 @@
+"""Table report for a terminal: one row per credential (rule, provider, redacted value, copies,
+first location), then the scan summary with every skip counted."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+
+from scanner.model import Location, ScanResult
+
+
+def describe(loc: Location) -> str:
+    where = f"{loc.container}:" if loc.container else ""
+    where += loc.path
+    if loc.line:
+        where += f":{loc.line}"
+    if loc.commit:
+        where += f" @{loc.commit[:10]}"
+    return f"{loc.source} {where} ({loc.state})"
+
+
+def render(result: ScanResult) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, no_color=True, highlight=False)
+    table = Table(title=f"{len(result.credentials)} credential(s)")
+    for col in ("rule", "provider", "secret", "copies", "first location"):
+        table.add_column(col, overflow="fold")
+    for cred in result.credentials:
+        first = describe(cred.locations[0]) if cred.locations else "-"
+        table.add_row(cred.rule_id, cred.provider, cred.redacted, str(len(cred.locations)), first)
+    console.print(table)
+    s = result.stats
+    skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
+    console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
+    for err in s.errors:
+        console.print(f"INCOMPLETE: {err}")
+    return buf.getvalue()

@@ -1,0 +1,81 @@
+"""Source: a directory tree (or single files) on disk. Gives one chunk per regular text file; a git
+repository found in the tree is handed to the git history source (unless history is off).
+
+Skips, each counted: excluded paths (vendored code, VCS folders, binary file types), symlinks (never
+followed, so nothing outside the tree is read), binary content, files over the size limit and
+unreadable files."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from scanner.errors import ConfigError
+from scanner.model import Chunk, ScanStats
+from scanner.sources.base import SourceOptions, read_file
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
+    "__pycache__", ".tox", ".mypy_cache", ".pytest_cache", ".sprawlscan",
+    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.ico", "*.bmp", "*.webp", "*.tiff",
+    "*.woff", "*.woff2", "*.ttf", "*.otf", "*.eot",
+    "*.zip", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z", "*.rar", "*.jar", "*.whl",
+    "*.exe", "*.dll", "*.so", "*.dylib", "*.a", "*.o", "*.class", "*.pyc",
+    "*.mp3", "*.mp4", "*.mov", "*.avi", "*.wav", "*.flac", "*.pdf",
+    "*.min.js.map",
+)
+
+
+def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    """True when any path component, or the whole relative path, matches a pattern."""
+    parts = rel.split("/")
+    return any(fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(part, p) for part in parts)
+               for p in patterns)
+
+
+class FilesSource:
+    """Every regular file under `root` (or `root` itself when it is a file)."""
+
+    def __init__(self, root: str | Path, options: SourceOptions | None = None) -> None:
+        self.root = Path(root)
+        if not self.root.exists():
+            raise ConfigError(f"{root}: no such file or directory")
+        self.options = options or SourceOptions()
+        self.name = str(root)
+        self.excludes = DEFAULT_EXCLUDES if self.options.exclude is None else self.options.exclude
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        if self.root.is_file():
+            chunk = read_file(self.root, self.root.name, "", self.options, stats)
+            if chunk is not None:
+                yield chunk
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            base = Path(dirpath)
+            rel_dir = base.relative_to(self.root).as_posix()
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            if self.options.history and base != self.root and (base / ".git").exists():
+                from scanner.sources.git_history import GitHistorySource
+
+                dirnames[:] = []
+                yield from GitHistorySource(base, self.options).chunks(stats)
+                continue
+            keep = []
+            for d in sorted(dirnames):
+                if excluded(rel_dir + d, self.excludes):
+                    stats.skip("excluded")
+                elif (base / d).is_symlink():
+                    stats.skip("symlink")
+                else:
+                    keep.append(d)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                rel = rel_dir + name
+                if excluded(rel, self.excludes):
+                    stats.skip("excluded")
+                    continue
+                chunk = read_file(base / name, rel, self.name, self.options, stats)
+                if chunk is not None:
+                    yield chunk

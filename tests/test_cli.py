@@ -1,0 +1,143 @@
+"""The CLI contract: JSON shape, exit codes, one-line errors, no secret in any output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+from scanner.model import fingerprint
+from tokens import github, openai_project
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_json_shape_is_exact(make_repo, rng, tmp_path):
+    key = openai_project(rng)
+    r = make_repo("shape")
+    r.write("a/b.py", f"x = 1\nK = '{key}'\n")
+    r.commit("k")
+    commit = r.git("rev-parse", "HEAD").strip()
+    r.write("a/b.py", "x = 1\n")
+    r.commit("rm")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / ".env").write_text(f"A=1\nB=2\nOPENAI_API_KEY={key}\n")
+    res = CliRunner().invoke(main, ["scan", "--format", "json", str(r.path), str(tmp_path / "config")])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    assert doc["tool"] == "sprawlscan" and doc["incomplete"] is False and doc["version"]
+    [finding] = doc["findings"]
+    assert finding["secret_sha256"] == fingerprint(key)
+    assert (finding["rule_id"], finding["provider"], finding["redacted"]) == \
+        ("openai.project", "openai", "sk-pro…(164)")
+    assert finding["locations"] == [
+        {"source": "file", "container": str(tmp_path / "config"), "path": ".env", "line": 3,
+         "state": "live"},
+        {"source": "git", "repo": "acme/shape", "commit": commit, "path": "a/b.py", "line": 2,
+         "state": "historical"},
+    ]
+    assert key not in res.output
+
+
+def test_exit_zero_when_clean(tmp_path):
+    (tmp_path / "a.txt").write_text("nothing here\n")
+    res = CliRunner().invoke(main, ["scan", "--format", "json", str(tmp_path)])
+    assert res.exit_code == 0 and json.loads(res.output)["findings"] == []
+
+
+def test_exit_two_on_missing_path_with_one_line():
+    p = run("scan", "/no/such/place")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == ["sprawlscan: /no/such/place: no such file or directory"]
+
+
+def test_exit_two_on_git_scheme_for_a_plain_directory(tmp_path):
+    p = run("scan", f"git:{tmp_path}")
+    assert p.returncode == 2 and "not a git repository" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_exit_two_on_bad_rule_file(tmp_path):
+    bad = tmp_path / "r.toml"
+    bad.write_text("[[rule]]\nid = 'x'\n")
+    p = run("scan", "--rules", str(bad), str(tmp_path))
+    assert p.returncode == 2 and "field 'provider' is required" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_exit_three_on_incomplete_scan_still_writes_report(make_repo, rng, tmp_path):
+    key = github(rng)
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "t.txt").write_text(key)
+    r = make_repo("broken")
+    r.write("a.txt", "x\n")
+    r.commit("a")
+    (r.path / ".git" / "refs" / "heads" / "main").write_text("1" * 40 + "\n")
+    out = tmp_path / "report.json"
+    p = run("scan", "--format", "json", "-o", str(out), str(r.path), str(ok))
+    assert p.returncode == 3 and "Traceback" not in p.stderr
+    doc = json.loads(out.read_text())
+    assert doc["incomplete"] is True and doc["incomplete_reasons"]
+    assert [f["secret_sha256"] for f in doc["findings"]] == [fingerprint(key)]
+
+
+def test_table_output_never_shows_the_secret(demo_org, demo_secrets):
+    p = run("scan", "--format", "table", str(demo_org))
+    assert p.returncode == 1
+    assert "openai.project" in p.stdout and "sk-pro…(164)" in p.stdout
+    for value in demo_secrets.values():
+        assert value not in p.stdout and value not in p.stderr
+
+
+def test_allowlist_suppresses_by_fingerprint(tmp_path, rng):
+    a, b = github(rng), github(rng)
+    (tmp_path / "t.txt").write_text(f"{a}\n{b}\n")
+    allow = tmp_path / "allow.txt"
+    allow.write_text(f"{fingerprint(a)}  # known test token\n")
+    res = CliRunner().invoke(main, ["scan", "--format", "json", "--allowlist", str(allow), str(tmp_path)])
+    doc = json.loads(res.output)
+    assert [f["secret_sha256"] for f in doc["findings"]] == [fingerprint(b)]
+    assert doc["summary"]["skipped"]["allowlisted"] == 1
+
+
+@pytest.mark.parametrize("args,code", [(["rules", "check"], 0), (["rules", "list"], 0)])
+def test_rules_commands(args, code):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == code
+    assert "openai.project" in res.output or "failure(s)" in res.output
+
+
+def test_rules_check_reports_failing_rule(tmp_path):
+    f = tmp_path / "r.toml"
+    f.write_text("[[rule]]\nid='acme.k'\nprovider='acme'\npattern='acme_([a-z]{8})'\n"
+                 "keywords=['acme_']\nexamples=['acme_zzzz']\nnegative_examples=['acme_qwmzkfpt']\n")
+    res = CliRunner().invoke(main, ["rules", "check", str(f)])
+    assert res.exit_code == 1
+    assert "FAIL acme.k:ex1" in res.output and "FAIL acme.k:neg1" in res.output
+
+
+def test_demo_org_findings(demo_org, demo_secrets):
+    from scanner.pipeline import run_scan
+
+    result = run_scan([str(demo_org)])
+    fps = {c.fingerprint: c for c in result.credentials}
+    openai = fps[fingerprint(demo_secrets["openai"])]
+    assert {(loc.container, loc.path, loc.state) for loc in openai.locations} == {
+        ("acme/support-agent", "agent.py", "historical"),
+        ("acme/platform-ci", "deploy.sh", "live"),
+        (str(demo_org), "files/.env", "live"),
+    }
+    assert fingerprint(demo_secrets["anthropic"]) in fps      # side branch
+    assert fingerprint(demo_secrets["huggingface"]) in fps    # tag only + notebook output
+    assert len(fps[fingerprint(demo_secrets["huggingface"])].locations) == 2
+    assert fingerprint(demo_secrets["slack"]) in fps          # untracked .env + MCP config
+    assert fingerprint(demo_secrets["github_pat"]) in fps     # MCP env block
+    assert fingerprint(demo_secrets["aws_secret"]) in fps
