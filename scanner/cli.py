@@ -1,5 +1,6 @@
 """The command line: parse, call one library function, print, exit. Exit codes: 0 clean,
-1 findings, 2 usage or configuration error, 3 incomplete scan (report still written)."""
+1 findings (at or above `--fail-on`), 2 usage or configuration error, 3 incomplete scan (report
+still written)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from typing import Any, TypeVar
 import click
 
 from scanner import __version__
-from scanner.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, SprawlscanError
-from scanner.pipeline import ScanOptions, run_scan
+from scanner.errors import (EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, ConfigError,
+                            SprawlscanError)
+from scanner.gate import SEVERITIES, apply_baseline, exit_code, read_fingerprints, write_baseline
+from scanner.pipeline import ScanOptions, record_or_scan, run_scan
 from scanner.reports import FORMATS, render
+from scanner.reports.changes import VIEW_FORMATS, render_diff, render_events
+from scanner.store import db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,35 +78,125 @@ def load_allowlist(path: Path | None) -> frozenset[str]:
     return frozenset(ln.split("#", 1)[0].strip().lower() for ln in lines if ln.split("#", 1)[0].strip())
 
 
+def scan_options(fn: F) -> F:
+    """The options every scanning command shares."""
+    for opt in reversed([
+        click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
+        click.option("--max-file-size", type=click.IntRange(min=1), default=100 * 1024 * 1024,
+                     show_default=True, help="Skip files and blobs larger than this many bytes."),
+        click.option("--rules", "rule_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Extra rule file."),
+        click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="File of SHA-256 fingerprints never to report."),
+        click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list)."),
+        click.option("--staged", is_flag=True,
+                     help="Scan only what is staged in the index of the git repository (default: .)."),
+        click.option("--diff", "rev_range", metavar="BASE..HEAD", default=None,
+                     help="Scan only what the commits of BASE..HEAD introduce (a pull request)."),
+        click.option("--since-commit", metavar="REV", default=None,
+                     help="Scan only what the commits after REV introduce (REV..HEAD)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def build_options(no_history: bool, max_file_size: int, rule_files: tuple[Path, ...],
+                  allowlist: Path | None, exclude: tuple[str, ...], staged: bool,
+                  rev_range: str | None, since_commit: str | None) -> ScanOptions:
+    if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
+        raise ConfigError("--staged, --diff and --since-commit exclude each other")
+    return ScanOptions(max_file_size=max_file_size, history=not no_history,
+                       rule_files=rule_files, allowlist=load_allowlist(allowlist),
+                       exclude=exclude or None, staged=staged,
+                       rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
+
+
+def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str, ...]:
+    if sources:
+        return sources
+    if options.mode != "full":
+        return (".",)
+    raise ConfigError("give at least one SOURCE to scan")
+
+
 @main.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
               help="Report format (default: table on a terminal, else json).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--no-history", is_flag=True, help="Scan git working trees only, not history.")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=100 * 1024 * 1024,
-              show_default=True, help="Skip files and blobs larger than this many bytes.")
-@click.option("--rules", "rule_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule file.")
-@click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File of SHA-256 fingerprints never to report.")
-@click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list).")
+@scan_options
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Record the scan in this datastore (also $SPRAWLSCAN_DB); git blobs it already "
+                   "holds are not scanned again.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Report only credentials not in this baseline file.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
+              help="Exit 1 only for findings of this severity or above.")
 @one_line_errors
-def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
-         max_file_size: int, rule_files: tuple[Path, ...], allowlist: Path | None,
-         exclude: tuple[str, ...]) -> None:
+def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
+         baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories) for credentials."""
-    options = ScanOptions(max_file_size=max_file_size, history=not no_history,
-                          rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                          exclude=exclude or None)
-    result = run_scan(sources, options, progress=progress)
+    options = build_options(**flags)
+    result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
+                            progress=progress)
+    if baseline:
+        result = apply_baseline(result, read_fingerprints(baseline, "baseline"))
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {err}", err=True)
-    if result.incomplete:
-        sys.exit(EXIT_INCOMPLETE)
-    sys.exit(EXIT_FINDINGS if result.credentials else EXIT_CLEAN)
+    sys.exit(exit_code(result, fail_on))
+
+
+@main.group()
+def baseline() -> None:
+    """Baselines: fingerprints known today, so that CI reports only new credentials."""
+
+
+@baseline.command("create")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1)
+@scan_options
+@one_line_errors
+def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
+    """Write the fingerprints of every credential in SOURCES (default: .) to FILE."""
+    options = build_options(**flags)
+    result = run_scan(sources or (".",), options, progress=progress)
+    n = write_baseline(result, file)
+    click.echo(f"{n} fingerprint(s) written to {file}", err=True)
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+    sys.exit(EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
+
+
+DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="Datastore (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db).")
+
+
+@main.command()
+@click.argument("fingerprint", required=False)
+@DB_OPTION
+@click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
+@one_line_errors
+def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
+    """The datastore's event log (for one credential when FINGERPRINT, or a prefix, is given)."""
+    with open_existing(db) as store:
+        click.echo(render_events(store.events(fingerprint), fmt), nl=False)
+
+
+@main.command("diff")
+@click.argument("scans", nargs=-1, type=int)
+@DB_OPTION
+@click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
+@one_line_errors
+def diff_scans(scans: tuple[int, ...], db: Path | None, fmt: str) -> None:
+    """New / still present / gone credentials between SCAN_A and SCAN_B (default: the latest
+    scan and the previous one of the same sources)."""
+    if len(scans) not in (0, 2):
+        raise ConfigError("give two scan ids (SCAN_A SCAN_B) or none")
+    with open_existing(db) as store:
+        click.echo(render_diff(store.diff(*scans) if scans else store.diff(), fmt), nl=False)
 
 
 @main.group()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import Credential, Location, Match, fingerprint, redact
+from scanner.model import Credential, KnownMatch, Location, Match
 
 
 @dataclass(slots=True)
@@ -26,17 +26,23 @@ class Findings:
         self._by_fp: dict[str, _Acc] = {}
         self.allowlist = allowlist
         self.allowlisted = 0
+        self.allowlisted_fps: set[str] = set()
 
     def add(self, match: Match, locations: tuple[Location, ...]) -> None:
-        fp = fingerprint(match.secret)
+        self.add_known(KnownMatch.of(match), locations)
+
+    def add_known(self, known: KnownMatch, locations: tuple[Location, ...]) -> None:
+        """A match without its plaintext: a fresh one, or one carried over from the datastore."""
+        fp = known.fingerprint
         if fp in self.allowlist:
             self.allowlisted += 1
+            self.allowlisted_fps.add(fp)
             return
         acc = self._by_fp.get(fp)
         if acc is None:
-            acc = self._by_fp[fp] = _Acc(match.rule_id, match.provider, redact(match.secret),
-                                         match.lifetime_hint, match.captures)
-        acc.locations.update(loc.with_line(match.line) for loc in locations)
+            acc = self._by_fp[fp] = _Acc(known.rule_id, known.provider, known.redacted,
+                                         known.lifetime_hint, known.captures)
+        acc.locations.update(loc.with_line(known.line) for loc in locations)
 
     def merge(self, other: Findings) -> None:
         for fp, acc in other._by_fp.items():
@@ -44,6 +50,7 @@ class Findings:
                                                    acc.lifetime_hint, acc.captures))
             mine.locations.update(acc.locations)
         self.allowlisted += other.allowlisted
+        self.allowlisted_fps |= other.allowlisted_fps
 
     def credentials(self) -> tuple[Credential, ...]:
         return tuple(

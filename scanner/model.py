@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from detectors.rule import Rule
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -55,6 +59,13 @@ class Chunk:
     """Where this content sits; line numbers are left None and filled per match."""
     hint: str = ""
     """A file name or key that tells the engine how to read it (`x.ipynb`, `OPENAI_API_KEY`)."""
+    blob: str = ""
+    """Git blob id the data was read from (empty outside git): the key of the incremental cache."""
+    carried: bool = False
+    """True: the blob was already scanned with the same rules, `data` is empty and the findings are
+    carried over from the datastore (`KnownMatch`es) instead of being scanned again."""
+    previous: bytes | None = None
+    """Diff modes: the content this chunk replaced; a secret also present there is not new."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,31 @@ class Match:
     """Other named captures of the rule (e.g. `key_id` for an AWS secret key)."""
     lifetime_hint: str = "static"
     """`static` or `short-lived`, from the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownMatch:
+    """A match remembered from an earlier scan of the same blob: everything but the plaintext."""
+
+    fingerprint: str
+    """SHA-256 hex of the secret."""
+    rule_id: str
+    """Rule that matched."""
+    provider: str
+    """Provider family."""
+    redacted: str
+    """Redacted preview."""
+    line: int
+    """1-based line in the blob."""
+    lifetime_hint: str = "static"
+    """`static` or `short-lived`."""
+    captures: tuple[tuple[str, str], ...] = ()
+    """Non-secret named captures."""
+
+    @classmethod
+    def of(cls, match: Match) -> KnownMatch:
+        return cls(fingerprint(match.secret), match.rule_id, match.provider, redact(match.secret),
+                   match.line, match.lifetime_hint, match.captures)
 
 
 def fingerprint(secret: str) -> str:
@@ -162,6 +198,10 @@ class ScanResult:
     """Unique credentials, sorted by fingerprint."""
     stats: ScanStats
     """Counters and errors."""
+    allowlisted: frozenset[str] = frozenset()
+    """Fingerprints that were found but suppressed by the allowlist (recorded as events)."""
+    rules: tuple[Rule, ...] = ()
+    """The rules the scan ran with: the catalogue for SARIF metadata and `--fail-on` severities."""
 
     @property
     def incomplete(self) -> bool:

@@ -2,23 +2,34 @@
 
 `resolve_sources` turns what the user typed into `Source` objects (`SOURCES` maps a URI scheme to
 its factory; a plain path is a git repository or a directory). `run_scan` drives every source
-through one engine and one `Findings` and returns a `ScanResult`."""
+through one engine and one `Findings` and returns a `ScanResult`. With a blob cache (the datastore's,
+see `scan_and_record`) git blobs scanned before with the same rules are not read again: their
+findings are carried over. In the CI modes (`staged`, `rev_range`) a git target is scanned for what
+the change introduces only."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detectors.loader import load_rules
 from detectors.rule import Rule
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
-from scanner.model import ScanResult, ScanStats
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions
+from scanner import __version__
+from scanner.model import ScanResult, ScanStats, fingerprint
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, BlobCache, Source, SourceOptions
 from scanner.sources.files import FilesSource
+from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
+
+if TYPE_CHECKING:
+    from scanner.store import Store
 
 Progress = Callable[[str], None]
 
@@ -39,9 +50,20 @@ class ScanOptions:
     """Path globs to skip; None: the default list."""
     extra: dict[str, str] = field(default_factory=dict)
     """Source-specific settings (API base URLs and the like)."""
+    staged: bool = False
+    """CI mode: scan a git target's index (what the next commit adds), not its history."""
+    rev_range: str | None = None
+    """CI mode: scan only what the commits of `BASE..HEAD` introduce to a git target."""
+    blob_cache: BlobCache | None = None
+    """Incremental rescans: git blobs already scanned with the same rules (set by the datastore)."""
 
     def source_options(self) -> SourceOptions:
-        return SourceOptions(self.max_file_size, self.history, self.exclude)
+        return SourceOptions(self.max_file_size, self.history, self.exclude, self.blob_cache)
+
+    @property
+    def mode(self) -> str:
+        """`full`, `staged` or `diff`: only full scans can tell that a credential is gone."""
+        return "staged" if self.staged else "diff" if self.rev_range else "full"
 
 
 SourceFactory = Callable[[str, ScanOptions], Source]
@@ -51,12 +73,18 @@ def _path_source(target: str, options: ScanOptions) -> Source:
     path = Path(target)
     if not path.exists():
         raise ConfigError(f"{target}: no such file or directory")
+    if options.staged or options.rev_range:
+        return _git_source(target, options)
     if options.history and path.is_dir() and is_git_repo(path):
         return GitHistorySource(path, options.source_options())
     return FilesSource(path, options.source_options())
 
 
 def _git_source(target: str, options: ScanOptions) -> Source:
+    if options.staged:
+        return StagedSource(target, options.source_options())
+    if options.rev_range:
+        return RangeSource(target, options.rev_range, options.source_options())
     return GitHistorySource(target, options.source_options())
 
 
@@ -87,22 +115,72 @@ def load_engine(options: ScanOptions, rules: list[Rule] | None = None) -> Engine
     return Engine(rules if rules is not None else load_rules(list(options.rule_files)))
 
 
+def rules_digest(rules: Iterable[Rule]) -> str:
+    """SHA-256 over the rules' data (and the tool version, whose engine reads them): the key under
+    which scanned blobs are cached. Any change to any rule invalidates the whole cache."""
+    data = [{k: v for k, v in asdict(r).items() if k != "source_file"}
+            for r in sorted(rules, key=lambda r: r.id)]
+    blob = json.dumps({"version": __version__, "rules": data}, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
              engine: Engine | None = None, progress: Progress | None = None) -> ScanResult:
     """Scan every target; sources that fail part-way leave the result marked incomplete."""
     options = options or ScanOptions()
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
+    cache = options.blob_cache
     findings = Findings(options.allowlist)
     stats = ScanStats()
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
         for chunk in source.chunks(stats):
+            repo = chunk.locations[0].container if chunk.locations else ""
+            if chunk.carried:
+                if cache is not None:
+                    for known in cache.matches(repo, chunk.blob):
+                        findings.add_known(known, chunk.locations)
+                continue
             stats.chunks += 1
             stats.bytes += len(chunk.data)
-            for match in engine.scan(chunk.data):
+            matches = engine.scan(chunk.data)
+            if chunk.blob and cache is not None and chunk.previous is None:
+                cache.record(repo, chunk.blob, matches)
+            if chunk.previous is not None and matches:
+                before = {fingerprint(m.secret) for m in engine.scan(chunk.previous)}
+                matches = [m for m in matches if fingerprint(m.secret) not in before]
+            for match in matches:
                 findings.add(match, chunk.locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
-    return ScanResult(findings.credentials(), stats)
+    return ScanResult(findings.credentials(), stats, frozenset(findings.allowlisted_fps),
+                      tuple(r.rule for r in engine.rules))
+
+
+def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,
+                    progress: Progress | None = None) -> tuple[int, ScanResult]:
+    """Run a scan recorded in the datastore (incremental for full history scans); gives the scan
+    id and the result. The scan row exists from the start, so an interrupted scan shows up as
+    unfinished rather than vanishing."""
+    targets = list(targets)
+    rules = load_rules(list(options.rule_files))
+    digest = rules_digest(rules)
+    scan_id = store.begin_scan(targets, options.mode, digest)
+    cache = store.blob_cache(digest) if options.mode == "full" else None
+    result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
+                      progress=progress)
+    store.finish_scan(scan_id, result, cache)
+    return scan_id, result
+
+
+def record_or_scan(targets: Iterable[str], options: ScanOptions, db: Path | None, *,
+                   progress: Progress | None = None) -> ScanResult:
+    """A scan, recorded in the datastore at `db` when one is given."""
+    if db is None:
+        return run_scan(targets, options, progress=progress)
+    from scanner.store import Store
+
+    with Store(db) as store:
+        return scan_and_record(targets, options, store, progress=progress)[1]

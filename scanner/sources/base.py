@@ -4,16 +4,33 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from scanner.errors import SourceError
-from scanner.model import Chunk, Location, ScanStats
+from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats
 
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+
+
+class BlobCache(Protocol):
+    """Git blobs already scanned with the same rules (backed by the datastore): a source does not
+    read them again but yields a `carried` chunk, and the pipeline takes the findings from here."""
+
+    def known(self, repo: str, blob: str) -> bool:
+        """True when `blob` of `repo` was scanned with the current rules."""
+        ...
+
+    def record(self, repo: str, blob: str, matches: Sequence[Match]) -> None:
+        """`blob` was read and scanned (binary blobs with no matches): remember what it held."""
+        ...
+
+    def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
+        """What a known blob held when it was scanned."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +43,8 @@ class SourceOptions:
     """Scan a git repository's whole history (False: its working tree only)."""
     exclude: tuple[str, ...] | None = None
     """Glob patterns of paths to skip; None means the default list."""
+    blob_cache: BlobCache | None = None
+    """Incremental rescans: blobs this cache knows are neither read nor scanned again."""
 
 
 class Source(Protocol):
@@ -68,5 +87,5 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
     return Chunk(data, (loc,), hint=rel)
 
 
-__all__ = ["BINARY_SNIFF", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
+__all__ = ["BINARY_SNIFF", "BlobCache", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
            "is_binary", "read_file"]

@@ -78,29 +78,61 @@ class Attribution:
             paths[path] = commit
 
 
-def parse_log_raw(out: bytes, attribution: Attribution) -> None:
-    """Parse `git log --format=%x01%H --raw -z` output (oldest commit first)."""
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One changed path of one commit in `git log --raw -z` / `git diff --raw -z` output."""
+
+    commit: str | None
+    """The commit (None for `git diff`)."""
+    old: str
+    """Blob before the change (first parent's for a combined merge diff); zeros when added."""
+    new: str
+    """Blob after the change; zeros when deleted."""
+    status: str
+    """`A`, `M`, `T`, `D`... (a combined diff gives one letter per parent)."""
+    path: str
+    """Path in the tree."""
+    gitlink: bool
+    """A submodule entry (mode 160000): no blob to read."""
+
+    @property
+    def adds_content(self) -> bool:
+        return (any(c in "AMT" for c in self.status) and self.new != EMPTY_BLOB
+                and not self.gitlink)
+
+
+def raw_entries(out: bytes) -> Iterator[RawEntry]:
+    """Parse `--raw -z` output, with commits marked by `--format=%x01%H` (combined diffs too)."""
     commit: str | None = None
     fields = out.split(b"\0")
     i = 0
     n = len(fields)
     while i < n:
         item = fields[i]
-        if item.startswith(b"\x01") or b"\x01" in item:
+        if b"\x01" in item:
             # the format line may be glued to the newline that ends the previous commit
             commit = item[item.index(b"\x01") + 1:].strip().decode()
             item = b""
         item = item.strip(b"\n")
         if item.startswith(b":"):
-            parts = item[1:].split(b" ")
-            status = parts[4][:1] if len(parts) > 4 else b""
-            new = parts[3].decode() if len(parts) > 3 else EMPTY_BLOB
+            parents = len(item) - len(item.lstrip(b":"))
+            parts = item[parents:].split(b" ")
+            modes, shas = parts[:parents + 1], parts[parents + 1:2 * parents + 2]
+            status = parts[2 * parents + 2] if len(parts) > 2 * parents + 2 else b""
             path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < n else ""
             i += 2
-            if status in (b"A", b"M", b"T") and new != EMPTY_BLOB and parts[1][:3] != b"160":
-                attribution.add(new, path, commit)
+            if len(shas) == parents + 1:
+                yield RawEntry(commit, shas[0].decode(), shas[-1].decode(), status.decode(), path,
+                               modes[-1][:3] == b"160")
             continue
         i += 1
+
+
+def parse_log_raw(out: bytes, attribution: Attribution) -> None:
+    """Parse `git log --format=%x01%H --raw -z` output (oldest commit first)."""
+    for e in raw_entries(out):
+        if e.adds_content:
+            attribution.add(e.new, e.path, e.commit)
 
 
 class GitHistorySource:
@@ -145,9 +177,9 @@ class GitHistorySource:
                 attr.add(sha, path, None)
         return attr
 
-    def head_tree(self) -> set[tuple[str, str]]:
+    def head_tree(self, rev: str = "HEAD") -> set[tuple[str, str]]:
         try:
-            out = git(self.repo, "ls-tree", "-r", "-z", "HEAD")
+            out = git(self.repo, "ls-tree", "-r", "-z", rev)
         except GitError:
             return set()
         live: set[tuple[str, str]] = set()
@@ -180,9 +212,23 @@ class GitHistorySource:
             stats.errors.append(f"{self.name}: {exc}")
             return
         live = self.head_tree()
-        sizes = self.blob_sizes(attr.first)
+        cache = self.options.blob_cache
+        todo = list(attr.first)
+        if cache is not None:
+            # incremental: a blob scanned before with the same rules is not read again; its
+            # findings are carried over (attributed to today's paths and live/historical state)
+            fresh = []
+            for sha in todo:
+                if cache.known(self.name, sha):
+                    stats.skip("already-scanned")
+                    locs = self.blob_locations(sha, attr, live)
+                    yield Chunk(b"", locs, hint=locs[0].path if locs else "", blob=sha, carried=True)
+                else:
+                    fresh.append(sha)
+            todo = fresh
+        sizes = self.blob_sizes(todo)
         wanted: list[str] = []
-        for sha in attr.first:
+        for sha in todo:
             kind, size = sizes.get(sha, ("missing", 0))
             if kind == "missing":
                 stats.skip("missing-object")
@@ -195,14 +241,20 @@ class GitHistorySource:
         for sha, data in self.read_blobs(wanted, stats):
             if is_binary(data):
                 stats.skip("binary")
+                if cache is not None:
+                    cache.record(self.name, sha, ())
                 continue
             stats.blobs += 1
-            locs = tuple(sorted(
-                Location("git", self.name, path, commit, None,
-                         "live" if (sha, path) in live else "historical")
-                for path, commit in attr.first[sha].items()))
-            yield Chunk(data, locs, hint=locs[0].path if locs else "")
+            locs = self.blob_locations(sha, attr, live)
+            yield Chunk(data, locs, hint=locs[0].path if locs else "", blob=sha)
         yield from self.worktree(stats)
+
+    def blob_locations(self, sha: str, attr: Attribution,
+                       live: set[tuple[str, str]]) -> tuple[Location, ...]:
+        return tuple(sorted(
+            Location("git", self.name, path, commit, None,
+                     "live" if (sha, path) in live else "historical")
+            for path, commit in attr.first[sha].items()))
 
     def read_blobs(self, ids: list[str], stats: ScanStats) -> Iterator[tuple[str, bytes]]:
         """Stream blobs through one `git cat-file --batch` process."""

@@ -1,0 +1,58 @@
+"""Reports of the datastore's views: the difference between two scans (what a scheduled job posts
+to a channel) and the event log, as a table or JSON. Fingerprints and redacted previews only."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from scanner.store.queries import ScanDiff
+from scanner.reports.table import describe
+
+VIEW_FORMATS = ("json", "table")
+
+
+def _console(buf: io.StringIO) -> Console:
+    return Console(file=buf, width=160, no_color=True, highlight=False)
+
+
+def render_diff(diff: ScanDiff, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(diff.to_json(), indent=2) + "\n"
+    buf = io.StringIO()
+    console = _console(buf)
+    console.print(f"scan {diff.scan_a.id} ({diff.scan_a.started}) → scan {diff.scan_b.id} "
+                  f"({diff.scan_b.started}): {len(diff.new)} new, {len(diff.still_present)} still "
+                  f"present, {len(diff.gone)} gone")
+    table = Table()
+    for col in ("change", "rule", "secret", "sha256", "copies", "first location"):
+        table.add_column(col, overflow="fold")
+    for label, creds in (("new", diff.new), ("still present", diff.still_present),
+                         ("gone", diff.gone)):
+        for c in creds:
+            table.add_row(label, c.rule_id, c.redacted, c.fingerprint[:16], str(len(c.locations)),
+                          describe(c.locations[0]) if c.locations else "-")
+    console.print(table)
+    for info in (diff.scan_a, diff.scan_b):
+        if not info.complete:
+            console.print(f"note: scan {info.id} is incomplete: {'; '.join(info.reasons) or 'never finished'}")
+    return buf.getvalue()
+
+
+def render_events(events: list[dict[str, object]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(events, indent=2) + "\n"
+    buf = io.StringIO()
+    console = _console(buf)
+    table = Table(title=f"{len(events)} event(s)")
+    for col in ("at", "event", "sha256", "scan", "subject"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        fp = str(e["fingerprint"] or "")
+        table.add_row(str(e["at"]), str(e["kind"]), fp[:16], str(e["scan_id"] or ""),
+                      str(e["subject"] or ""))
+    console.print(table)
+    return buf.getvalue()

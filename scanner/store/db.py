@@ -1,0 +1,262 @@
+"""The datastore (SQLite): where scans are remembered. Takes `ScanResult`s (and graphs, see
+graph.py), gives back results, diffs between scans and the event log, without re-scanning.
+
+One `Store` is one connection in autocommit mode; every write is one `BEGIN IMMEDIATE`
+transaction, the file is in WAL mode with a busy timeout, so two processes scanning into the same
+file (a scheduled job overlapping a manual run) serialise their writes instead of failing or
+losing findings. Only fingerprints and redacted previews are stored, never a plaintext secret.
+
+Lifecycle of a credential (`credentials.status`, each change an event): `found` the first time,
+`location-added` for each new copy, `gone` when a complete full scan no longer sees it where it
+was seen last and no other scope's latest complete scan sees it, `reappeared` when seen again,
+`allowlisted` when the allowlist suppresses it. Incomplete scans and the CI modes only add."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from scanner import __version__
+from scanner.errors import ConfigError
+from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
+from scanner.store.graph import GraphMixin
+from scanner.store.queries import ReadMixin, scan_fingerprints
+from scanner.store.schema import migrate
+
+BUSY_TIMEOUT_MS = 60_000
+EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def scope_of(targets: Sequence[str], mode: str) -> str:
+    """Scans with the same mode and the same resolved targets are comparable."""
+    norm = []
+    for t in targets:
+        scheme, sep, rest = t.partition(":")
+        if sep and len(scheme) > 1 and not Path(t).exists():
+            norm.append(f"{scheme}:{Path(rest).resolve() if Path(rest).exists() else rest}")
+        else:
+            norm.append(str(Path(t).resolve()))
+    return json.dumps([mode, sorted(norm)])
+
+
+def loc_key(loc: Location) -> tuple[str, str, str, str, int, str]:
+    return (loc.source, loc.container, loc.path, loc.commit or "", loc.line or 0, loc.url or "")
+
+
+def describe(loc: Location) -> str:
+    where = f"{loc.container}:{loc.path}" if loc.container else loc.path
+    if loc.line:
+        where += f":{loc.line}"
+    if loc.commit:
+        where += f"@{loc.commit[:12]}"
+    return f"{loc.source} {where}"
+
+
+class Store(ReadMixin, GraphMixin):
+    """An open datastore. Use as a context manager or call `close()`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                        isolation_level=None, check_same_thread=False)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{path}: not a usable sprawlscan datastore ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot open datastore ({exc.strerror})") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate write transaction (waits for other writers up to the busy timeout)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- scans -----------------------------------------------------------------------------
+    def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
+        with self.write() as c:
+            cur = c.execute(
+                "INSERT INTO scans (started, sources, scope, mode, tool_version, rules_digest) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), json.dumps(list(targets)), scope_of(targets, mode), mode, __version__,
+                 rules_digest))
+            return int(cur.lastrowid or 0)
+
+    def blob_cache(self, rules_digest: str) -> StoreBlobCache:
+        return StoreBlobCache(self.conn, rules_digest)
+
+    def finish_scan(self, scan_id: int, result: ScanResult,
+                    cache: StoreBlobCache | None = None) -> None:
+        """Record a scan's result, its events and the blobs it scanned, in one transaction."""
+        ts = now()
+        severity = {r.id: r.severity for r in result.rules}
+        with self.write() as c:
+            if cache is not None:
+                cache.flush(c, scan_id)
+            row = c.execute("SELECT mode, scope FROM scans WHERE id = ?", (scan_id,)).fetchone()
+            if row is None:
+                raise ConfigError(f"scan {scan_id} is not in the datastore")
+            mode, scope = row
+            for cred in result.credentials:
+                self._record_credential(c, scan_id, ts, cred, severity.get(cred.rule_id, "high"))
+            for fp in sorted(result.allowlisted):
+                self._record_allowlisted(c, scan_id, ts, fp)
+            complete = not result.incomplete
+            c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ? "
+                      "WHERE id = ?", (ts, int(complete), json.dumps(result.stats.errors),
+                                       json.dumps(result.stats.to_json()), scan_id))
+            if complete and mode == "full":
+                self._mark_gone(c, scan_id, scope, ts)
+
+    def _record_credential(self, c: sqlite3.Connection, scan_id: int, ts: str, cred: Credential,
+                           severity: str) -> None:
+        fp = cred.fingerprint
+        row = c.execute("SELECT status FROM credentials WHERE fingerprint = ?", (fp,)).fetchone()
+        if row is None:
+            c.execute("INSERT INTO credentials (fingerprint, rule_id, provider, redacted, "
+                      "lifetime_hint, captures, first_seen, last_seen, status, severity) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                      (fp, cred.rule_id, cred.provider, cred.redacted, cred.lifetime_hint,
+                       json.dumps(dict(cred.captures)), ts, ts, severity))
+            self._event(c, "found", scan_id, fp, None, {"rule_id": cred.rule_id}, ts)
+        else:
+            c.execute("UPDATE credentials SET last_seen = ?, status = 'active', severity = ? "
+                      "WHERE fingerprint = ?", (ts, severity, fp))
+            if row[0] != "active":
+                self._event(c, "reappeared", scan_id, fp, None, {"was": row[0]}, ts)
+        for loc in cred.locations:
+            key = loc_key(loc)
+            hit = c.execute("SELECT id FROM locations WHERE fingerprint = ? AND source = ? AND "
+                            "container = ? AND path = ? AND commit_id = ? AND line = ? AND url = ?",
+                            (fp, *key)).fetchone()
+            if hit is None:
+                cur = c.execute("INSERT INTO locations (fingerprint, source, container, path, "
+                                "commit_id, line, url, state, first_seen, last_seen) VALUES "
+                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (fp, *key, loc.state, ts, ts))
+                loc_id = int(cur.lastrowid or 0)
+                if row is not None:
+                    self._event(c, "location-added", scan_id, fp, describe(loc), loc.to_json(), ts)
+            else:
+                loc_id = hit[0]
+                c.execute("UPDATE locations SET last_seen = ?, state = ? WHERE id = ?",
+                          (ts, loc.state, loc_id))
+            c.execute("INSERT OR REPLACE INTO scan_locations (scan_id, location_id, state) "
+                      "VALUES (?, ?, ?)", (scan_id, loc_id, loc.state))
+
+    def _record_allowlisted(self, c: sqlite3.Connection, scan_id: int, ts: str, fp: str) -> None:
+        last = c.execute("SELECT kind FROM events WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",
+                         (fp,)).fetchone()
+        if last is not None and last[0] == "allowlisted":
+            return
+        c.execute("UPDATE credentials SET status = 'allowlisted' WHERE fingerprint = ?", (fp,))
+        self._event(c, "allowlisted", scan_id, fp, None, {}, ts)
+
+    def _mark_gone(self, c: sqlite3.Connection, scan_id: int, scope: str, ts: str) -> None:
+        prev = c.execute("SELECT MAX(id) FROM scans WHERE scope = ? AND complete = 1 AND id < ?",
+                         (scope, scan_id)).fetchone()[0]
+        if prev is None:
+            return
+        present: set[str] = set()
+        for (latest,) in c.execute("SELECT MAX(id) FROM scans WHERE complete = 1 AND mode = 'full'"
+                                   " GROUP BY scope").fetchall():
+            present |= scan_fingerprints(c, latest)
+        for fp in sorted(scan_fingerprints(c, prev) - present):
+            status = c.execute("SELECT status FROM credentials WHERE fingerprint = ?",
+                               (fp,)).fetchone()
+            if status and status[0] == "active":
+                c.execute("UPDATE credentials SET status = 'gone' WHERE fingerprint = ?", (fp,))
+                self._event(c, "gone", scan_id, fp, None, {"last_scan": prev}, ts)
+
+    # -- events ----------------------------------------------------------------------------
+    @staticmethod
+    def _event(c: sqlite3.Connection, kind: str, scan_id: int | None, fp: str | None,
+               subject: str | None, detail: dict[str, Any], ts: str | None = None) -> None:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        c.execute("INSERT INTO events (at, kind, scan_id, fingerprint, subject, detail) "
+                  "VALUES (?, ?, ?, ?, ?, ?)",
+                  (ts or now(), kind, scan_id, fp, subject, json.dumps(detail, sort_keys=True)))
+
+    def add_event(self, kind: str, *, fingerprint: str | None = None, subject: str | None = None,
+                  detail: dict[str, Any] | None = None) -> None:
+        """Append an event from outside a scan (e.g. `agent-retired` with the agent as subject)."""
+        with self.write() as c:
+            self._event(c, kind, None, fingerprint, subject, detail or {})
+
+
+class StoreBlobCache:
+    """The `BlobCache` of one scan: reads what earlier scans with the same rules digest recorded,
+    buffers what this scan reads, and writes it in the scan's final transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, rules_digest: str) -> None:
+        self.conn = conn
+        self.digest = rules_digest
+        self._known: dict[str, set[str]] = {}
+        self._matches: dict[str, dict[str, list[KnownMatch]]] = {}
+        self._new: list[tuple[str, str, list[KnownMatch]]] = []
+
+    def known(self, repo: str, blob: str) -> bool:
+        if repo not in self._known:
+            self._known[repo] = {r[0] for r in self.conn.execute(
+                "SELECT blob FROM scanned_blobs WHERE repo = ? AND rules_digest = ?",
+                (repo, self.digest))}
+        return blob in self._known[repo]
+
+    def record(self, repo: str, blob: str, matches: Sequence[Match]) -> None:
+        self._new.append((repo, blob, [KnownMatch.of(m) for m in matches]))
+
+    def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
+        if repo not in self._matches:
+            by_blob: dict[str, list[KnownMatch]] = {}
+            for r in self.conn.execute(
+                    "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
+                    "captures FROM blob_matches WHERE repo = ? AND rules_digest = ?",
+                    (repo, self.digest)):
+                by_blob.setdefault(r[0], []).append(KnownMatch(
+                    r[1], r[2], r[3], r[4], r[5], r[6], tuple(sorted(json.loads(r[7]).items()))))
+            self._matches[repo] = by_blob
+        return self._matches[repo].get(blob, [])
+
+    @property
+    def recorded(self) -> int:
+        """Blobs this scan read and will remember."""
+        return len(self._new)
+
+    def flush(self, c: sqlite3.Connection, scan_id: int) -> None:
+        c.executemany("INSERT OR IGNORE INTO scanned_blobs (repo, blob, rules_digest, scan_id) "
+                      "VALUES (?, ?, ?, ?)",
+                      [(repo, blob, self.digest, scan_id) for repo, blob, _ in self._new])
+        c.executemany(
+            "INSERT OR IGNORE INTO blob_matches (repo, blob, rules_digest, fingerprint, rule_id, "
+            "provider, redacted, lifetime_hint, captures, line) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(repo, blob, self.digest, m.fingerprint, m.rule_id, m.provider, m.redacted,
+              m.lifetime_hint, json.dumps(dict(m.captures)), m.line)
+             for repo, blob, ms in self._new for m in ms])
+        self._new = []

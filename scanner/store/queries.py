@@ -1,0 +1,173 @@
+"""The datastore's read side: scans, what a scan saw (as a `ScanResult`), the latest complete state
+of everything scanned, the difference between two scans, and the event log. Nothing is re-scanned."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.errors import ConfigError
+from scanner.findings import _loc_key
+from scanner.model import Credential, Location, ScanResult, ScanStats
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """One recorded scan."""
+
+    id: int
+    """Scan id (increasing)."""
+    started: str
+    """UTC ISO timestamp."""
+    finished: str | None
+    """UTC ISO timestamp; None while running or when the process died."""
+    sources: tuple[str, ...]
+    """Targets as given."""
+    mode: str
+    """`full`, `staged` or `diff`."""
+    complete: bool
+    """False when a source failed part-way (see `reasons`) or the scan never finished."""
+    reasons: tuple[str, ...]
+    """Why the scan is incomplete."""
+    tool_version: str
+    """sprawlscan version that ran it."""
+    rules_digest: str
+    """SHA-256 of the rules it ran with."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "started": self.started, "finished": self.finished,
+                "sources": list(self.sources), "mode": self.mode, "complete": self.complete,
+                "reasons": list(self.reasons), "tool_version": self.tool_version,
+                "rules_digest": self.rules_digest}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanDiff:
+    """What changed between two scans."""
+
+    scan_a: ScanInfo
+    """The earlier scan."""
+    scan_b: ScanInfo
+    """The later scan."""
+    new: tuple[Credential, ...]
+    """In B, not in A."""
+    still_present: tuple[Credential, ...]
+    """In both (as seen by B)."""
+    gone: tuple[Credential, ...]
+    """In A, not in B (as seen by A)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"scan_a": self.scan_a.to_json(), "scan_b": self.scan_b.to_json(),
+                "new": [c.to_json() for c in self.new],
+                "still_present": [c.to_json() for c in self.still_present],
+                "gone": [c.to_json() for c in self.gone]}
+
+
+def scan_fingerprints(c: sqlite3.Connection, scan_id: int) -> set[str]:
+    return {r[0] for r in c.execute(
+        "SELECT DISTINCT l.fingerprint FROM scan_locations s JOIN locations l "
+        "ON l.id = s.location_id WHERE s.scan_id = ?", (scan_id,))}
+
+
+_SCAN_COLS = "id, started, finished, sources, mode, complete, reasons, tool_version, rules_digest"
+
+
+def _scan_info(r: tuple[Any, ...]) -> ScanInfo:
+    return ScanInfo(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], bool(r[5]),
+                    tuple(json.loads(r[6])), r[7], r[8])
+
+
+class ReadMixin:
+    conn: sqlite3.Connection
+
+    def scans(self) -> list[ScanInfo]:
+        return [_scan_info(r) for r in self.conn.execute(f"SELECT {_SCAN_COLS} FROM scans ORDER BY id")]
+
+    def scan(self, scan_id: int) -> ScanInfo:
+        r = self.conn.execute(f"SELECT {_SCAN_COLS} FROM scans WHERE id = ?", (scan_id,)).fetchone()
+        if r is None:
+            raise ConfigError(f"no scan {scan_id} in the datastore")
+        return _scan_info(r)
+
+    def result(self, *scan_ids: int) -> ScanResult:
+        """What the given scans saw, merged: credentials with the locations (and their state)
+        those scans recorded."""
+        if not scan_ids:
+            return ScanResult((), ScanStats())
+        marks = ",".join("?" * len(scan_ids))
+        rows = self.conn.execute(
+            "SELECT DISTINCT c.fingerprint, c.rule_id, c.provider, c.redacted, c.lifetime_hint, "
+            "c.captures, l.source, l.container, l.path, l.commit_id, l.line, l.url, s.state "
+            "FROM scan_locations s JOIN locations l ON l.id = s.location_id "
+            f"JOIN credentials c ON c.fingerprint = l.fingerprint WHERE s.scan_id IN ({marks}) "
+            "ORDER BY c.fingerprint", scan_ids).fetchall()
+        creds: dict[str, tuple[tuple[Any, ...], set[Location]]] = {}
+        for r in rows:
+            loc = Location(r[6], r[7], r[8], r[9] or None, r[10] or None, r[12], r[11] or None)
+            creds.setdefault(r[0], (r, set()))[1].add(loc)
+        out = tuple(
+            Credential(fp, r[1], r[2], r[3], tuple(sorted(locs, key=_loc_key)), r[4],
+                       tuple(sorted(json.loads(r[5]).items())))
+            for fp, (r, locs) in sorted(creds.items()))
+        stats = ScanStats()
+        for sid in scan_ids:
+            info = self.scan(sid)
+            stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
+        return ScanResult(out, stats)
+
+    def latest_complete_scans(self) -> list[int]:
+        """The latest complete full scan of each scope."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT MAX(id) FROM scans WHERE complete = 1 AND mode = 'full' GROUP BY scope "
+            "ORDER BY 1")]
+
+    def latest_complete_result(self) -> ScanResult:
+        """The current state of everything scanned: the latest complete full scan of each scope,
+        merged. An empty datastore is a configuration error (nothing to read)."""
+        ids = self.latest_complete_scans()
+        if not ids:
+            raise ConfigError("the datastore holds no complete scan yet (run `sprawlscan scan --db`)")
+        return self.result(*ids)
+
+    def diff(self, scan_a: int | None = None, scan_b: int | None = None) -> ScanDiff:
+        """new / still present / gone between two scans; default: the latest finished scan and
+        the one before it with the same targets and mode."""
+        if scan_b is None:
+            row = self.conn.execute("SELECT id, scope FROM scans WHERE finished IS NOT NULL "
+                                    "ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise ConfigError("the datastore holds no finished scan")
+            scan_b = row[0]
+        if scan_a is None:
+            scope = self.conn.execute("SELECT scope FROM scans WHERE id = ?", (scan_b,)).fetchone()
+            row = self.conn.execute("SELECT MAX(id) FROM scans WHERE scope = ? AND id < ? AND "
+                                    "finished IS NOT NULL", (scope[0] if scope else "", scan_b)).fetchone()
+            if row is None or row[0] is None:
+                raise ConfigError(f"no earlier scan of the same sources as scan {scan_b} to compare"
+                                  " with; give SCAN_A SCAN_B")
+            scan_a = row[0]
+        info_a, info_b = self.scan(scan_a), self.scan(scan_b)
+        a, b = self.result(scan_a).credentials, self.result(scan_b).credentials
+        fa, fb = {c.fingerprint for c in a}, {c.fingerprint for c in b}
+        return ScanDiff(info_a, info_b, tuple(c for c in b if c.fingerprint not in fa),
+                        tuple(c for c in b if c.fingerprint in fa),
+                        tuple(c for c in a if c.fingerprint not in fb))
+
+    def events(self, fingerprint: str | None = None) -> list[dict[str, object]]:
+        """The event log, oldest first; for one credential when a fingerprint (or a unique
+        prefix of one) is given."""
+        sql = "SELECT id, at, kind, scan_id, fingerprint, subject, detail FROM events"
+        args: tuple[str, ...] = ()
+        if fingerprint:
+            sql += " WHERE fingerprint LIKE ?"
+            args = (fingerprint.lower() + "%",)
+        rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [{"id": r[0], "at": r[1], "kind": r[2], "scan_id": r[3], "fingerprint": r[4],
+                 "subject": r[5], "detail": json.loads(r[6])} for r in rows]
+
+    def credential_status(self, fingerprint: str) -> str | None:
+        r = self.conn.execute("SELECT status FROM credentials WHERE fingerprint = ?",
+                              (fingerprint,)).fetchone()
+        return r[0] if r else None
