@@ -47,6 +47,32 @@ def test_rescan_of_unchanged_repo_reads_no_blob_and_keeps_every_finding(tmp_path
     assert events == ["found", "found"]  # nothing went "gone" although no blob was read
 
 
+def test_unchanged_refs_reuse_the_history_walk(tmp_path, make_repo, rng, monkeypatch):
+    """No ref moved: the `git log` attribution pass is not run again; a new commit reruns it, and
+    live/historical states follow HEAD either way."""
+    r, secrets = history_repo(make_repo, rng)
+    walks: list[int] = []
+    real = GitHistorySource.attribution
+
+    def spy(self, stats):
+        walks.append(1)
+        return real(self, stats)
+
+    monkeypatch.setattr(GitHistorySource, "attribution", spy)
+    with Store(tmp_path / "s.db") as store:
+        _, first = scan_and_record([str(r.path)], ScanOptions(), store)
+        _, second = scan_and_record([str(r.path)], ScanOptions(), store)
+        assert len(walks) == 1 and locs(first) == locs(second)
+        r.write("x.txt", "new\n")
+        r.commit("x")
+        _, third = scan_and_record([str(r.path)], ScanOptions(), store)
+        assert len(walks) == 2 and third.stats.blobs == 1
+        r.git("checkout", "-q", "HEAD~2")  # HEAD moves: the cached walk is not reused
+        _, fourth = scan_and_record([str(r.path)], ScanOptions(), store)
+        assert len(walks) == 3 and fourth.stats.blobs == 0
+    assert [l[3] for l in locs(fourth)[fingerprint(secrets[0])]] == ["live"]
+
+
 def test_only_new_blobs_are_read_and_cat_file_never_sees_old_ones(tmp_path, make_repo, rng,
                                                                   monkeypatch):
     """After one new commit, only its blobs go through `git cat-file`; old findings carry over
@@ -135,6 +161,12 @@ class DictCache:
 
     def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
         return self.seen[(repo, blob)]
+
+    def attribution(self, repo: str, refs_state: str):
+        return None
+
+    def save_attribution(self, repo, refs_state, first, missing) -> None:
+        pass
 
 
 def test_source_yields_carried_chunks_for_known_blobs(make_repo, rng):

@@ -12,6 +12,9 @@ from typing import Protocol
 from scanner.errors import SourceError
 from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats
 
+BlobPaths = dict[str, dict[str, str | None]]
+"""blob id → {path: first commit that introduced it there (None: reachable only from a tag)}."""
+
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
 
@@ -30,6 +33,16 @@ class BlobCache(Protocol):
 
     def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
         """What a known blob held when it was scanned."""
+        ...
+
+    def attribution(self, repo: str, refs_state: str) -> tuple[BlobPaths, int] | None:
+        """blob → {path: first commit} and the missing-object count, as computed when the
+        repository's refs were in `refs_state`; None when unknown."""
+        ...
+
+    def save_attribution(self, repo: str, refs_state: str, first: BlobPaths,
+                         missing: int) -> None:
+        """Remember an attribution pass (the history walk is the rescan's main cost)."""
         ...
 
 
@@ -87,5 +100,5 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
     return Chunk(data, (loc,), hint=rel)
 
 
-__all__ = ["BINARY_SNIFF", "BlobCache", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
+__all__ = ["BINARY_SNIFF", "BlobCache", "BlobPaths", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
            "is_binary", "read_file"]

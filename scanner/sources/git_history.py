@@ -12,6 +12,7 @@ failing git command makes the scan incomplete."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.base import SourceOptions, is_binary, read_file
+from scanner.sources.base import BlobCache, SourceOptions, is_binary, read_file
 
 EMPTY_BLOB = "0" * 40
 
@@ -130,9 +131,27 @@ def raw_entries(out: bytes) -> Iterator[RawEntry]:
 
 def parse_log_raw(out: bytes, attribution: Attribution) -> None:
     """Parse `git log --format=%x01%H --raw -z` output (oldest commit first)."""
-    for e in raw_entries(out):
-        if e.adds_content:
-            attribution.add(e.new, e.path, e.commit)
+    commit: str | None = None
+    fields = out.split(b"\0")
+    i = 0
+    n = len(fields)
+    while i < n:
+        item = fields[i]
+        if item.startswith(b"\x01") or b"\x01" in item:
+            # the format line may be glued to the newline that ends the previous commit
+            commit = item[item.index(b"\x01") + 1:].strip().decode()
+            item = b""
+        item = item.strip(b"\n")
+        if item.startswith(b":"):
+            parts = item[1:].split(b" ")
+            status = parts[4][:1] if len(parts) > 4 else b""
+            new = parts[3].decode() if len(parts) > 3 else EMPTY_BLOB
+            path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < n else ""
+            i += 2
+            if status in (b"A", b"M", b"T") and new != EMPTY_BLOB and parts[1][:3] != b"160":
+                attribution.add(new, path, commit)
+            continue
+        i += 1
 
 
 class GitHistorySource:
@@ -205,14 +224,38 @@ class GitHistorySource:
         return out
 
     # -- content ---------------------------------------------------------------------------
+    def refs_state(self) -> str:
+        """What the attribution depends on: every ref and HEAD (changes with any commit, fetch,
+        branch or tag)."""
+        refs = git(self.repo, "for-each-ref", "--format=%(objectname) %(refname)")
+        head = git(self.repo, "rev-parse", "-q", "--verify", "HEAD", check=False)
+        return hashlib.sha256(refs + b"\0" + head).hexdigest()
+
+    def cached_attribution(self, cache: BlobCache, stats: ScanStats) -> Attribution:
+        """The attribution from the cache when no ref moved since it was computed, else computed
+        (and offered to the cache when the pass was clean)."""
+        state = self.refs_state()
+        hit = cache.attribution(self.name, state)
+        if hit is not None:
+            first, missing = hit
+            if missing:
+                stats.skip("missing-object", missing)
+            return Attribution(first)
+        sub = ScanStats()
+        attr = self.attribution(sub)
+        stats.merge(sub)
+        if not sub.errors:
+            cache.save_attribution(self.name, state, attr.first, sub.skipped.get("missing-object", 0))
+        return attr
+
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        cache = self.options.blob_cache
         try:
-            attr = self.attribution(stats)
+            attr = self.attribution(stats) if cache is None else self.cached_attribution(cache, stats)
         except GitError as exc:
             stats.errors.append(f"{self.name}: {exc}")
             return
         live = self.head_tree()
-        cache = self.options.blob_cache
         todo = list(attr.first)
         if cache is not None:
             # incremental: a blob scanned before with the same rules is not read again; its

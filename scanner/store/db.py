@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from typing import Any
 from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
+from scanner.sources.base import BlobPaths
 from scanner.store.graph import GraphMixin
 from scanner.store.queries import ReadMixin, scan_fingerprints
 from scanner.store.schema import migrate
@@ -221,6 +223,7 @@ class StoreBlobCache:
         self._known: dict[str, set[str]] = {}
         self._matches: dict[str, dict[str, list[KnownMatch]]] = {}
         self._new: list[tuple[str, str, list[KnownMatch]]] = []
+        self._attributions: dict[str, tuple[str, BlobPaths, int]] = {}
 
     def known(self, repo: str, blob: str) -> bool:
         if repo not in self._known:
@@ -244,6 +247,16 @@ class StoreBlobCache:
             self._matches[repo] = by_blob
         return self._matches[repo].get(blob, [])
 
+    def attribution(self, repo: str, refs_state: str) -> tuple[BlobPaths, int] | None:
+        row = self.conn.execute("SELECT missing, data FROM repo_attribution WHERE repo = ? AND "
+                                "refs_state = ?", (repo, refs_state)).fetchone()
+        if row is None:
+            return None
+        return json.loads(zlib.decompress(row[1])), int(row[0])
+
+    def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
+        self._attributions[repo] = (refs_state, first, missing)
+
     @property
     def recorded(self) -> int:
         """Blobs this scan read and will remember."""
@@ -260,3 +273,8 @@ class StoreBlobCache:
               m.lifetime_hint, json.dumps(dict(m.captures)), m.line)
              for repo, blob, ms in self._new for m in ms])
         self._new = []
+        c.executemany("INSERT OR REPLACE INTO repo_attribution (repo, refs_state, missing, data) "
+                      "VALUES (?, ?, ?, ?)",
+                      [(repo, state, missing, zlib.compress(json.dumps(first).encode(), 1))
+                       for repo, (state, first, missing) in self._attributions.items()])
+        self._attributions = {}

@@ -9,11 +9,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ConfigError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def _key(node: object) -> str:
@@ -56,6 +57,8 @@ class GraphMixin:
 
     def load_graph(self) -> nx.MultiDiGraph:
         """The stored graph (empty when none was saved)."""
+        import networkx as nx  # only the graph commands pay for the import
+
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         meta = self.conn.execute("SELECT attrs FROM graph_meta WHERE id = 1").fetchone()
         if meta:

@@ -110,6 +110,12 @@ CREATE TABLE graph_edges (
     kind TEXT NOT NULL,
     attrs TEXT NOT NULL
 );
+CREATE TABLE repo_attribution (
+    repo TEXT PRIMARY KEY,
+    refs_state TEXT NOT NULL,       -- SHA-256 of every ref and HEAD when it was computed
+    missing INTEGER NOT NULL,
+    data BLOB NOT NULL              -- zlib(JSON {blob: {path: first commit}})
+);
 CREATE TABLE graph_meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     saved TEXT NOT NULL,
