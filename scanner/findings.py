@@ -28,8 +28,8 @@ class Findings:
         self.allowlisted = 0
         self.allowlisted_fps: set[str] = set()
 
-    def add(self, match: Match, locations: tuple[Location, ...]) -> None:
-        self.add_known(KnownMatch.of(match), locations)
+    def add(self, match: Match | KnownMatch, locations: tuple[Location, ...]) -> None:
+        self.add_known(match if isinstance(match, KnownMatch) else KnownMatch.of(match), locations)
 
     def add_known(self, known: KnownMatch, locations: tuple[Location, ...]) -> None:
         """A match without its plaintext: a fresh one, or one carried over from the datastore."""

@@ -22,8 +22,9 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
 from scanner import __version__
-from scanner.model import ScanResult, ScanStats, fingerprint
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, BlobCache, Source, SourceOptions
+from scanner.model import ScanResult, ScanStats
+from scanner.sources.base import (DEFAULT_MAX_FILE_SIZE, BlobCache, Source, SourceOptions,
+                                  scan_chunks)
 from scanner.sources.files import FilesSource
 from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
@@ -130,29 +131,16 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     options = options or ScanOptions()
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
-    cache = options.blob_cache
     findings = Findings(options.allowlist)
     stats = ScanStats()
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
-        for chunk in source.chunks(stats):
-            repo = chunk.locations[0].container if chunk.locations else ""
-            if chunk.carried:
-                if cache is not None:
-                    for known in cache.matches(repo, chunk.blob):
-                        findings.add_known(known, chunk.locations)
-                continue
-            stats.chunks += 1
-            stats.bytes += len(chunk.data)
-            matches = engine.scan(chunk.data)
-            if chunk.blob and cache is not None and chunk.previous is None:
-                cache.record(repo, chunk.blob, matches)
-            if chunk.previous is not None and matches:
-                before = {fingerprint(m.secret) for m in engine.scan(chunk.previous)}
-                matches = [m for m in matches if fingerprint(m.secret) not in before]
-            for match in matches:
-                findings.add(match, chunk.locations)
+        fast = getattr(source, "scan", None)
+        hits = (fast(engine, stats) if fast is not None
+                else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
+        for match, locations in hits:
+            findings.add(match, locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     return ScanResult(findings.credentials(), stats, frozenset(findings.allowlisted_fps),

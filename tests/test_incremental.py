@@ -153,6 +153,9 @@ class DictCache:
     def __init__(self) -> None:
         self.seen: dict[tuple[str, str], list[KnownMatch]] = {}
 
+    def warm(self, repo: str) -> bool:
+        return any(r == repo for r, _ in self.seen)
+
     def known(self, repo: str, blob: str) -> bool:
         return (repo, blob) in self.seen
 

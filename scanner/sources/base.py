@@ -4,24 +4,32 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scanner.errors import SourceError
-from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats
+from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats, fingerprint
 
-BlobPaths = dict[str, dict[str, str | None]]
-"""blob id → {path: first commit that introduced it there (None: reachable only from a tag)}."""
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
 
 
+BlobPaths = dict[str, dict[str, str | None]]
+"""blob id → {path: first commit that introduced it there (None: reachable only from a tag)}."""
+
+
 class BlobCache(Protocol):
     """Git blobs already scanned with the same rules (backed by the datastore): a source does not
-    read them again but yields a `carried` chunk, and the pipeline takes the findings from here."""
+    read them again but yields a `carried` chunk, whose findings come from here."""
+
+    def warm(self, repo: str) -> bool:
+        """True when the cache holds blobs of `repo` (a cold cache: scan everything, fast)."""
+        ...
 
     def known(self, repo: str, blob: str) -> bool:
         """True when `blob` of `repo` was scanned with the current rules."""
@@ -60,14 +68,44 @@ class SourceOptions:
     """Incremental rescans: blobs this cache knows are neither read nor scanned again."""
 
 
+Hit = tuple[Match | KnownMatch, tuple[Location, ...]]
+"""A match (or one carried over from an earlier scan, without plaintext) and every place its
+chunk stands for."""
+
+
 class Source(Protocol):
-    """A place to crawl."""
+    """A place to crawl. A source may also offer `scan(engine, stats) -> Iterator[Hit]` when it
+    can scan faster than chunk by chunk (the git history source does); it must find the same."""
 
     name: str
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         """Yield everything to scan; record skips and partial failures in `stats`."""
         ...
+
+
+def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
+                cache: BlobCache | None = None) -> Iterator[Hit]:
+    """The generic loop: every chunk through the engine. A `carried` chunk gives the matches the
+    cache remembers for its blob; a git blob read for the first time is remembered; a chunk with
+    `previous` content gives only the secrets that content did not hold."""
+    for chunk in chunks:
+        repo = chunk.locations[0].container if chunk.locations else ""
+        if chunk.carried:
+            if cache is not None:
+                for known in cache.matches(repo, chunk.blob):
+                    yield known, chunk.locations
+            continue
+        stats.chunks += 1
+        stats.bytes += len(chunk.data)
+        matches = engine.scan(chunk.data)
+        if chunk.blob and cache is not None and chunk.previous is None:
+            cache.record(repo, chunk.blob, matches)
+        if chunk.previous is not None and matches:
+            before = {fingerprint(m.secret) for m in engine.scan(chunk.previous)}
+            matches = [m for m in matches if fingerprint(m.secret) not in before]
+        for match in matches:
+            yield match, chunk.locations
 
 
 def is_binary(data: bytes) -> bool:
@@ -101,4 +139,4 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
 
 
 __all__ = ["BINARY_SNIFF", "BlobCache", "BlobPaths", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
-           "is_binary", "read_file"]
+           "Hit", "is_binary", "read_file", "scan_chunks"]

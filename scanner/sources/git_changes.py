@@ -14,13 +14,66 @@ leak). Takes a repository path, gives `Chunk`s; reuses the history source's blob
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.base import SourceOptions, is_binary
-from scanner.sources.git_history import (EMPTY_BLOB, GitError, GitHistorySource, RawEntry, git,
-                                         raw_entries)
+from scanner.sources.base import Hit, SourceOptions, is_binary, scan_chunks
+from scanner.sources.git_history import GitError, GitHistorySource, git
+
+EMPTY_BLOB = "0" * 40
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One changed path of one commit in `git log --raw -z` / `git diff --raw -z` output."""
+
+    commit: str | None
+    """The commit (None for `git diff`)."""
+    old: str
+    """Blob before the change (first parent's for a combined merge diff); zeros when added."""
+    new: str
+    """Blob after the change; zeros when deleted."""
+    status: str
+    """`A`, `M`, `T`, `D`... (a combined diff gives one letter per parent)."""
+    path: str
+    """Path in the tree."""
+    gitlink: bool
+    """A submodule entry (mode 160000): no blob to read."""
+
+    @property
+    def adds_content(self) -> bool:
+        return (any(c in "AMT" for c in self.status) and self.new != EMPTY_BLOB
+                and not self.gitlink)
+
+
+def raw_entries(out: bytes) -> Iterator[RawEntry]:
+    """Parse `--raw -z` output, commits marked by `--format=%x01%H` (combined diffs too)."""
+    commit: str | None = None
+    fields = out.split(b"\0")
+    i = 0
+    n = len(fields)
+    while i < n:
+        item = fields[i]
+        if b"\x01" in item:
+            # the format line may be glued to the newline that ends the previous commit
+            commit = item[item.index(b"\x01") + 1:].strip().decode()
+            item = b""
+        item = item.strip(b"\n")
+        if item.startswith(b":"):
+            parents = len(item) - len(item.lstrip(b":"))
+            parts = item[parents:].split(b" ")
+            modes, shas = parts[:parents + 1], parts[parents + 1:2 * parents + 2]
+            status = parts[2 * parents + 2] if len(parts) > 2 * parents + 2 else b""
+            path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < n else ""
+            i += 2
+            if len(shas) == parents + 1:
+                yield RawEntry(commit, shas[0].decode(), shas[-1].decode(), status.decode(), path,
+                               modes[-1][:3] == b"160")
+            continue
+        i += 1
 
 
 class _ChangeSource(GitHistorySource):
@@ -31,6 +84,10 @@ class _ChangeSource(GitHistorySource):
 
     def live_tree(self) -> set[tuple[str, str]]:
         return self.head_tree()
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Chunk by chunk (never the whole-history fast path of the parent class)."""
+        yield from scan_chunks(self.chunks(stats), engine, stats)
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         try:

@@ -225,6 +225,10 @@ class StoreBlobCache:
         self._new: list[tuple[str, str, list[KnownMatch]]] = []
         self._attributions: dict[str, tuple[str, BlobPaths, int]] = {}
 
+    def warm(self, repo: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM scanned_blobs WHERE repo = ? AND rules_digest = ? "
+                                 "LIMIT 1", (repo, self.digest)).fetchone() is not None
+
     def known(self, repo: str, blob: str) -> bool:
         if repo not in self._known:
             self._known[repo] = {r[0] for r in self.conn.execute(
