@@ -20,7 +20,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_history import blob_stats, repo_label  # noqa: E402
+from bench_history import blob_stats  # noqa: E402
+
+
+def repo_label(repo: str) -> str:
+    parts = os.path.abspath(repo).rstrip("/").split("/")
+    return "/".join(p for p in parts[-2:] if p not in ("repo", ".git"))[-30:]
 
 
 def scan(repo: str, db: str, out: str) -> tuple[float, dict]:

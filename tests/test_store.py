@@ -102,6 +102,7 @@ def test_no_plaintext_secret_in_the_database_files(tmp_path, demo_org, demo_secr
         _, result = scan_and_record([str(demo_org)], ScanOptions(), store)
         _, again = scan_and_record([str(demo_org)], ScanOptions(), store)
         assert len(result.credentials) == len(again.credentials) == 6
+        assert again.stats.skipped["already-scanned"] == result.stats.blobs > 0  # nested repos too
         wal = path.with_name(path.name + "-wal")
         assert path.stat().st_size > 0
         live_bytes = b"".join(p.read_bytes() for p in (path, wal) if p.exists())
