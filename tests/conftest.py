@@ -17,6 +17,12 @@ import tokens  # noqa: E402
 Repo = build_demo.Repo
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_datastore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's $SPRAWLSCAN_DB must not receive the test suite's scans."""
+    monkeypatch.delenv("SPRAWLSCAN_DB", raising=False)
+
+
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """A per-test random source: secrets differ between tests, runs are reproducible."""

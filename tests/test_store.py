@@ -38,6 +38,10 @@ def test_new_file_is_migrated_to_the_latest_version_in_wal_mode(tmp_path):
         tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
     assert {"scans", "credentials", "locations", "scanned_blobs", "events", "graph_nodes",
             "graph_edges"} <= tables
+    empty = tmp_path / "empty.db"
+    empty.touch()  # an empty file is an empty database: migrated from version 0
+    with Store(empty) as store:
+        assert version(store.conn) == SCHEMA_VERSION
 
 
 def test_migration_from_the_previous_version_keeps_the_data(tmp_path, rng):
@@ -276,3 +280,22 @@ def test_graph_round_trip(tmp_path):
         store.save_graph(bad)
     with Store(tmp_path / "s.db") as store:
         assert store.load_graph().number_of_edges() == 3  # the failed save changed nothing
+
+
+def test_a_writer_locked_out_past_the_busy_timeout_gets_one_line(tmp_path):
+    """Another process holding the write lock longer than the busy timeout: a clear error, and
+    the holder's data is untouched."""
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.add_event("agent-retired", subject="a")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Store(path, busy_timeout_ms=200) as store, \
+                pytest.raises(ConfigError, match="cannot write to the datastore.*locked"):
+            store.add_event("agent-retired", subject="b")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Store(path) as store:
+        assert [e["subject"] for e in store.events()] == ["a"]

@@ -66,13 +66,13 @@ def describe(loc: Location) -> str:
 class Store(ReadMixin, GraphMixin):
     """An open datastore. Use as a context manager or call `close()`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+            self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000,
                                         isolation_level=None, check_same_thread=False)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             migrate(self.conn)
@@ -93,13 +93,20 @@ class Store(ReadMixin, GraphMixin):
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One immediate write transaction (waits for other writers up to the busy timeout)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked beyond the busy timeout, read-only...
+            raise ConfigError(f"{self.path}: cannot write to the datastore ({exc})") from None
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.conn.execute("ROLLBACK")
+            raise ConfigError(f"{self.path}: cannot write to the datastore ({exc})") from None
 
     # -- scans -----------------------------------------------------------------------------
     def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
