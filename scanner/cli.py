@@ -19,7 +19,7 @@ from scanner.errors import (EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USA
 from scanner.gate import SEVERITIES, apply_baseline, exit_code, read_fingerprints, write_baseline
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
 from scanner.reports import FORMATS, render
-from scanner.reports.changes import VIEW_FORMATS, render_diff, render_events
+from scanner.reports.changes import VIEW_FORMATS, render_diff, render_events, render_scans
 from scanner.store import db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,6 +183,16 @@ def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
     """The datastore's event log (for one credential when FINGERPRINT, or a prefix, is given)."""
     with open_existing(db) as store:
         click.echo(render_events(store.events(fingerprint), fmt), nl=False)
+
+
+@main.command("scans")
+@DB_OPTION
+@click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
+@one_line_errors
+def list_scans(db: Path | None, fmt: str) -> None:
+    """The scans recorded in the datastore (ids for `diff`)."""
+    with open_existing(db) as store:
+        click.echo(render_scans(store.scans(), fmt), nl=False)
 
 
 @main.command("diff")

@@ -223,6 +223,10 @@ def test_diff_after_adding_and_removing_a_secret_cli(tmp_path, make_repo, rng):
     reverse = json.loads(runner.invoke(main, ["diff", "2", "1", "--db", str(db), "--format",
                                               "json"]).output)
     assert [c["secret_sha256"] for c in reverse["gone"]] == [fingerprint(added)]
+    scans = json.loads(runner.invoke(main, ["scans", "--db", str(db), "--format", "json"]).output)
+    assert [(x["id"], x["mode"], x["complete"], x["sources"]) for x in scans] == \
+        [(1, "full", True, [str(d)]), (2, "full", True, [str(d)])]
+    assert "2 scan(s)" in runner.invoke(main, ["scans", "--db", str(db)]).output
     hist = runner.invoke(main, ["history", fingerprint(removed)[:12], "--db", str(db), "--format",
                                 "json"])
     assert [e["kind"] for e in json.loads(hist.output)] == ["found", "gone"]

@@ -1,5 +1,5 @@
-"""Reports of the datastore's views: the difference between two scans (what a scheduled job posts
-to a channel) and the event log, as a table or JSON. Fingerprints and redacted previews only."""
+"""Reports of the datastore's views: the recorded scans, the difference between two scans (what a
+scheduled job posts to a channel) and the event log, as a table or JSON. Fingerprints and redacted previews only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from scanner.store.queries import ScanDiff
+from scanner.store.queries import ScanDiff, ScanInfo
 from scanner.reports.table import describe
 
 VIEW_FORMATS = ("json", "table")
@@ -54,5 +54,20 @@ def render_events(events: list[dict[str, object]], fmt: str) -> str:
         fp = str(e["fingerprint"] or "")
         table.add_row(str(e["at"]), str(e["kind"]), fp[:16], str(e["scan_id"] or ""),
                       str(e["subject"] or ""))
+    console.print(table)
+    return buf.getvalue()
+
+
+def render_scans(scans: list[ScanInfo], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([s.to_json() for s in scans], indent=2) + "\n"
+    buf = io.StringIO()
+    console = _console(buf)
+    table = Table(title=f"{len(scans)} scan(s)")
+    for col in ("id", "started", "mode", "complete", "sources"):
+        table.add_column(col, overflow="fold")
+    for s in scans:
+        state = "yes" if s.complete else ("no: " + "; ".join(s.reasons) if s.finished else "unfinished")
+        table.add_row(str(s.id), s.started, s.mode, state, " ".join(s.sources))
     console.print(table)
     return buf.getvalue()
