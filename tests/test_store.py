@@ -192,6 +192,7 @@ def test_gone_is_per_scope_other_targets_do_not_retire(tmp_path, rng):
         assert store.credential_status(fingerprint(a)) == "active"
         assert {c.fingerprint for c in store.latest_complete_result().credentials} == \
             {fingerprint(a), fingerprint(b)}
+        assert store.latest_complete_sources() == [str(x), str(y)]
         # the same secret moved from x to y: not gone, it is still seen somewhere
         (x / "k").write_text("clean\n")
         (y / "k2").write_text(a)

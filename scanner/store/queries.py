@@ -131,6 +131,14 @@ class ReadMixin:
             raise ConfigError("the datastore holds no complete scan yet (run `sprawlscan scan --db`)")
         return self.result(*ids)
 
+    def latest_complete_sources(self) -> list[str]:
+        """The targets of the latest complete full scans (what the graph commands re-read for
+        workflows and configs when they run from the datastore)."""
+        out: list[str] = []
+        for sid in self.latest_complete_scans():
+            out += [t for t in self.scan(sid).sources if t not in out]
+        return out
+
     def diff(self, scan_a: int | None = None, scan_b: int | None = None) -> ScanDiff:
         """new / still present / gone between two scans; default: the latest finished scan and
         the one before it with the same targets and mode."""
