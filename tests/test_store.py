@@ -10,10 +10,12 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scanner.cli import main
 from scanner.errors import ConfigError
-from scanner.model import fingerprint
+from scanner.model import Credential, Location, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.store import SCHEMA_VERSION, Store
 from scanner.store.schema import migrate, version
@@ -304,3 +306,30 @@ def test_a_writer_locked_out_past_the_busy_timeout_gets_one_line(tmp_path):
         holder.close()
     with Store(path) as store:
         assert [e["subject"] for e in store.events()] == ["a"]
+
+
+def _cred(n: int) -> Credential:
+    fp = fingerprint(f"synthetic-{n}")
+    return Credential(fp, "github.pat", "github", f"ghp_{n}…(40)",
+                      (Location("file", "/x", f"f{n}.env", line=1),))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.sets(st.integers(0, 12)), b=st.sets(st.integers(0, 12)))
+def test_diff_and_events_partition_two_scans(tmp_path_factory, a, b):
+    """For any two consecutive complete scans of one scope: new / still / gone partition them,
+    and the log has one `found` per credential ever seen and one `gone` per credential lost."""
+    from scanner.model import ScanResult, ScanStats
+
+    with Store(tmp_path_factory.mktemp("prop") / "s.db") as store:
+        for ids in (a, b):
+            sid = store.begin_scan(["/x"], "full", "d")
+            store.finish_scan(sid, ScanResult(tuple(_cred(n) for n in sorted(ids)), ScanStats()))
+        d = store.diff()
+        fp = {n: fingerprint(f"synthetic-{n}") for n in a | b}
+        assert {c.fingerprint for c in d.new} == {fp[n] for n in b - a}
+        assert {c.fingerprint for c in d.still_present} == {fp[n] for n in a & b}
+        assert {c.fingerprint for c in d.gone} == {fp[n] for n in a - b}
+        kinds_ = [e["kind"] for e in store.events()]
+        assert kinds_.count("found") == len(a | b) and kinds_.count("gone") == len(a - b)
+        assert {store.credential_status(fp[n]) for n in a - b} <= {"gone"}
