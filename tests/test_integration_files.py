@@ -37,7 +37,10 @@ def test_pre_commit_hook_blocks_a_staged_secret(make_repo, rng, tmp_path_factory
     r.write("deploy.env", f"GITHUB_TOKEN={key}\n")
     r.git("add", "deploy.env")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
-           "PRE_COMMIT_COLOR": "never", "GIT_CONFIG_GLOBAL": os.devnull}
+           "PRE_COMMIT_COLOR": "never", "GIT_CONFIG_GLOBAL": os.devnull,
+           # try-repo commits a shadow copy when this checkout has uncommitted changes
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test"}
     env.pop("SPRAWLSCAN_DB", None)
 
     def try_repo() -> subprocess.CompletedProcess[str]:
