@@ -5,16 +5,21 @@ versions, a 429 with Retry-After, a 404 and a 401."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 
 import pytest
+from tokens import anthropic, github, openai_project, slack_bot
 from werkzeug import Request, Response
 
 from scanner.model import ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
-from scanner.sources.confluence_pages import ConfluenceExportSource, ConfluenceSource, strip_tags
-from tokens import anthropic, github, openai_project, slack_bot
+from scanner.sources.confluence_pages import (
+    ConfluenceExportSource,
+    ConfluenceSource,
+    strip_tags,
+)
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +149,22 @@ def test_export_versions(tmp_path, rng):
     [loc] = fps[fingerprint(old)].locations
     assert (loc.path, loc.state) == ("7#v1", "historical")
     assert len(list(ConfluenceExportSource(f).chunks(ScanStats()))) == 4
+
+
+def test_cloud_basic_auth_falls_back_to_jira_credentials(httpserver, rng, monkeypatch):
+    """Atlassian Cloud shares one API token: without CONFLUENCE_* the JIRA_USER / JIRA_TOKEN pair
+    is sent as HTTP basic auth."""
+    for var in ("CONFLUENCE_USER", "CONFLUENCE_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("JIRA_USER", "bot@acme.test")
+    monkeypatch.setenv("JIRA_TOKEN", secrets.token_hex(12))
+    key = openai_project(rng)
+    httpserver.expect_request("/rest/api/content").respond_with_json(
+        {"results": [page("9", "t", f"<p>{key}</p>", 1)], "_links": {}})
+    [cred] = run_scan([f"confluence:{httpserver.url_for('/')}"],
+                      ScanOptions(extra={"confluence_spaces": "ENG"})).credentials
+    assert cred.fingerprint == fingerprint(key)
+    [(request, _)] = httpserver.log
+    assert request.authorization.type == "basic"
+    assert (request.authorization.username, request.authorization.password) == \
+        ("bot@acme.test", os.environ["JIRA_TOKEN"])

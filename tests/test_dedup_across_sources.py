@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from tokens import aws_pair, openai_project
 
 from scanner.model import fingerprint
 from scanner.pipeline import run_scan
-from tokens import aws_pair, openai_project
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ import sys
 import time
 
 import pytest
+from tokens import anthropic, github, huggingface, openai_project, slack_bot
 from werkzeug import Request, Response
 
 from scanner.model import ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
 from scanner.sources.jira_tickets import JiraExportSource, JiraSource
-from tokens import anthropic, github, huggingface, openai_project, slack_bot
 
 
 @pytest.fixture(scope="session")

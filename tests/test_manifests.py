@@ -7,9 +7,10 @@ import base64
 import json
 import string
 
+from tokens import github, openai_project, slack_bot
+
 from scanner.model import fingerprint
 from scanner.pipeline import run_scan
-from tokens import github, openai_project, slack_bot
 
 
 def _random(rng, n=28):

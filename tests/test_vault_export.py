@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from tokens import anthropic, openai_project
 
 from scanner.errors import ConfigError
 from scanner.model import fingerprint
 from scanner.pipeline import run_scan
 from scanner.sources.vault_export import VaultExportSource, split_vault_path
-from tokens import anthropic, openai_project
 
 
 def _random(rng, n=32):

@@ -12,11 +12,11 @@ import subprocess
 import time
 
 import pytest
+from tokens import anthropic, huggingface, openai_project
 
 from scanner.model import ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
 from scanner.sources.vault_live import VaultLiveSource
-from tokens import anthropic, huggingface, openai_project
 
 hvac = pytest.importorskip("hvac")
 
@@ -168,3 +168,39 @@ def test_unreachable_server_is_recorded(monkeypatch):
     stats = ScanStats()
     assert list(VaultLiveSource(f"http://127.0.0.1:{_free_port()}").chunks(stats)) == []
     assert stats.errors == ["Vault: list mounts: ConnectionError"]
+
+
+@pytest.fixture
+def rate_limited(bao, seeded):
+    """A real OpenBao rate-limit quota on `secret/` (4 requests / s, Retry-After headers on)."""
+    url, token = bao
+    c = hvac.Client(url=url, token=token)
+    c.write_data("sys/quotas/config", data={"enable_rate_limit_response_headers": True})
+    c.write_data("sys/quotas/rate-limit/crawl", data={"rate": 4, "interval": "1s", "path": "secret/"})
+    time.sleep(1.1)  # start from a full bucket
+    yield
+    c.delete("sys/quotas/rate-limit/crawl")
+
+
+def test_real_429s_are_retried(bao, seeded, rate_limited, monkeypatch):
+    """Under a real rate-limit quota the crawl still reads everything: 429s are retried (bounded)."""
+    url, token = bao
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    result = run_scan([f"vault:{url}"], ScanOptions(extra={"vault_path": "secret"}))
+    assert not result.stats.errors
+    assert {c.fingerprint for c in result.credentials} == {
+        fingerprint(seeded[k]) for k in ("v1", "v3", "hf")}
+
+
+def test_429s_without_retries_fail_part_way_keeping_the_rest(bao, seeded, rate_limited, monkeypatch):
+    """With retries off the same quota makes units fail: each is named, the scan is incomplete,
+    and what was read before is kept (the proof that the test above needed its retries)."""
+    url, token = bao
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    monkeypatch.setattr("scanner.sources.vault_live.MAX_ATTEMPTS", 1)
+    result = run_scan([f"vault:{url}"], ScanOptions(extra={"vault_path": "secret"}))
+    assert result.incomplete
+    assert all("still unavailable (RateLimitExceeded) after 1 attempts" in e
+               for e in result.stats.errors)
+    # the first four requests got through (two listings, the metadata, the current version)
+    assert [c.fingerprint for c in result.credentials] == [fingerprint(seeded["v3"])]

@@ -139,7 +139,7 @@ def _mcp(path: str, text: str) -> AgentConfig:
         for sname, spec in (servers or {}).items():
             if not isinstance(spec, dict):
                 continue
-            env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
+            env: dict[str, Any] = spec["env"] if isinstance(spec.get("env"), dict) else {}
             detail = {k: str(spec[k]) for k in ("command", "url", "type") if spec.get(k)}
             comps.append(Component("mcp-server", sname, path, tuple(sorted(env)),
                                    tuple(sorted(detail.items()))))

@@ -55,6 +55,16 @@ def make_client(cls: Callable[..., T], url: str, prefix: str, fallback: str | No
                **credentials(prefix, fallback), **kwargs)
 
 
+def get_json(client: Any, path: str, **kwargs: Any) -> Callable[[], dict[str, Any]]:
+    """A request for `call`: GET `path`, the answer must be a JSON object."""
+    def run() -> dict[str, Any]:
+        answer = client.get(path, **kwargs)
+        if not isinstance(answer, dict):
+            raise ValueError("not a JSON object")  # noqa: TRY004 - call() reports it as bad JSON
+        return answer
+    return run
+
+
 def retry_after(response: requests.Response | None, attempt: int) -> float:
     """Seconds to wait before retrying: the server's `Retry-After` (seconds or a date), capped."""
     raw = response.headers.get("Retry-After") if response is not None else None

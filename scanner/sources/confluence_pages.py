@@ -22,7 +22,13 @@ import regex
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.atlassian_client import Rejected, UnitFailed, call, make_client
+from scanner.sources.atlassian_client import (
+    Rejected,
+    UnitFailed,
+    call,
+    get_json,
+    make_client,
+)
 
 PAGE = 25
 MAX_VERSIONS = 20
@@ -81,7 +87,7 @@ class ConfluenceSource:
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         try:
-            spaces = self.spaces or [s.get("key") for s in self._paged(
+            spaces = self.spaces or [str(s.get("key")) for s in self._paged(
                 "rest/api/space", {"limit": PAGE}, "space list", stats)]
             for space in spaces:
                 for page in self._paged("rest/api/content", {"spaceKey": space, "type": "page",
@@ -97,9 +103,8 @@ class ConfluenceSource:
         url, absolute, start = path, False, 0
         while True:
             try:
-                resp = call(lambda: self.client.get(url, params=params if not absolute else None,
-                                                    absolute=absolute),
-                            "Confluence", f"{unit} (start={start})")
+                resp = call(get_json(self.client, url, params=None if absolute else params,
+                                     absolute=absolute), "Confluence", f"{unit} (start={start})")
             except UnitFailed as exc:
                 stats.errors.append(str(exc))
                 return
@@ -121,7 +126,7 @@ class ConfluenceSource:
             stats.skip("old-versions", number - 1 - self.max_versions)
         for v in range(number - 1, oldest - 1, -1):
             try:
-                old = call(lambda: self.client.get(f"rest/api/content/{pid}", params={
+                old = call(get_json(self.client, f"rest/api/content/{pid}", params={
                     "status": "historical", "version": v, "expand": EXPAND}),
                     "Confluence", f"page {pid} version {v}")
             except UnitFailed as exc:

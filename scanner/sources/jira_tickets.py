@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlparse
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.atlassian_client import Rejected, UnitFailed, call, make_client
+from scanner.sources.atlassian_client import (
+    Rejected,
+    UnitFailed,
+    call,
+    get_json,
+    make_client,
+)
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
@@ -42,7 +50,7 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def where(issue: dict[str, object]) -> tuple[str, str, dict[str, object]]:
+def where(issue: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """(issue key, project key, fields) of one issue JSON."""
     key = str(issue.get("key", ""))
     fields = issue.get("fields")
@@ -52,7 +60,7 @@ def where(issue: dict[str, object]) -> tuple[str, str, dict[str, object]]:
     return key, str(container or key.rsplit("-", 1)[0]), fields
 
 
-def issue_chunks(issue: dict[str, object], base_url: str) -> Iterator[Chunk]:
+def issue_chunks(issue: dict[str, Any], base_url: str) -> Iterator[Chunk]:
     """Summary, description, the comments present in the issue JSON and its changelog values."""
     key, container, fields = where(issue)
     url = f"{base_url}/browse/{key}"
@@ -79,7 +87,7 @@ def issue_chunks(issue: dict[str, object], base_url: str) -> Iterator[Chunk]:
                     yield chunk(f"history-{hid}/{field}/{side}", text, "historical")
 
 
-def comment_chunks(key: str, container: str, url: str, c: dict[str, object]) -> Iterator[Chunk]:
+def comment_chunks(key: str, container: str, url: str, c: dict[str, Any]) -> Iterator[Chunk]:
     text = _text(c.get("body"))
     if text:
         cid = c.get("id", "")
@@ -88,7 +96,7 @@ def comment_chunks(key: str, container: str, url: str, c: dict[str, object]) -> 
         yield Chunk(text.encode("utf-8"), (loc,), hint=f"{key}#comment-{cid}")
 
 
-def is_text_attachment(att: dict[str, object]) -> bool:
+def is_text_attachment(att: dict[str, Any]) -> bool:
     mime = str(att.get("mimeType") or "").lower()
     ext = PurePosixPath(str(att.get("filename") or "")).suffix.lower()
     return mime.startswith(TEXT_MIME) or ext in TEXT_EXT
@@ -116,19 +124,18 @@ class JiraSource:
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
 
-    def _search(self, stats: ScanStats) -> Iterator[dict[str, object]]:
+    def _search(self, stats: ScanStats) -> Iterator[dict[str, Any]]:
         start, token = 0, None
         while True:
             unit = f"search page {'token ' + token if token else 'startAt=' + str(start)}"
             try:
                 if self.cloud:
-                    page = call(lambda: self.client.enhanced_jql(
-                        self.jql, fields=FIELDS, nextPageToken=token, limit=PAGE,
-                        expand="changelog"), "Jira", unit)
+                    page = call(partial(self.client.enhanced_jql, self.jql, fields=FIELDS,
+                                        nextPageToken=token, limit=PAGE, expand="changelog"),
+                                "Jira", unit)
                 else:
-                    page = call(lambda: self.client.jql(
-                        self.jql, fields=FIELDS, start=start, limit=PAGE, expand="changelog"),
-                        "Jira", unit)
+                    page = call(partial(self.client.jql, self.jql, fields=FIELDS, start=start,
+                                        limit=PAGE, expand="changelog"), "Jira", unit)
             except UnitFailed as exc:
                 stats.errors.append(str(exc))
                 return
@@ -143,7 +150,7 @@ class JiraSource:
                 if not issues or start >= int(page.get("total", 0)):
                     return
 
-    def _issue(self, issue: dict[str, object], stats: ScanStats) -> Iterator[Chunk]:
+    def _issue(self, issue: dict[str, Any], stats: ScanStats) -> Iterator[Chunk]:
         yield from issue_chunks(issue, self.base)
         key, container, fields = where(issue)
         url = f"{self.base}/browse/{key}"
@@ -154,7 +161,8 @@ class JiraSource:
         while seen < total:
             path = self.client.resource_url(f"issue/{key}/comment")
             try:
-                page = call(lambda: self.client.get(path, params={"startAt": seen, "maxResults": PAGE}),
+                page = call(get_json(self.client, path,
+                                     params={"startAt": seen, "maxResults": PAGE}),
                             "Jira", f"{key} comments startAt={seen}")
             except UnitFailed as exc:
                 stats.errors.append(str(exc))
@@ -168,7 +176,7 @@ class JiraSource:
         for att in fields.get("attachment") or []:
             yield from self._attachment(key, container, url, att, stats)
 
-    def _attachment(self, key: str, container: str, url: str, att: dict[str, object],
+    def _attachment(self, key: str, container: str, url: str, att: dict[str, Any],
                     stats: ScanStats) -> Iterator[Chunk]:
         if not is_text_attachment(att):
             stats.skip("binary")
@@ -207,7 +215,7 @@ class JiraExportSource:
         issues = doc.get("issues", [doc] if "key" in doc else None) if isinstance(doc, dict) else doc
         if not isinstance(issues, list) or not all(isinstance(i, dict) and "key" in i for i in issues):
             raise ConfigError(f"{file}: not a Jira issue export (expected issues with a `key`)")
-        self.issues: list[dict[str, object]] = issues
+        self.issues: list[dict[str, Any]] = issues
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         for issue in self.issues:

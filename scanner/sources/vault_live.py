@@ -16,9 +16,13 @@ crawl with one line."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, ScanStats
@@ -45,8 +49,8 @@ class NotFound(Exception):
 class VaultLiveSource:
     """KV secrets on one Vault or OpenBao server."""
 
-    def __init__(self, url: str, path: str | None = None, *, max_versions: int = MAX_VERSIONS,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, url: str, path: str | None = None, *,
+                 max_versions: int = MAX_VERSIONS) -> None:
         import hvac
 
         if not url.startswith(("http://", "https://")):
@@ -55,8 +59,8 @@ class VaultLiveSource:
         self.name = f"vault:{self.base}"
         self.start = (path or "").strip("/")
         self.max_versions = max_versions
-        self.sleep = sleep
-        self.client = hvac.Client(url=self.base, token=os.environ.get("VAULT_TOKEN"), timeout=30)
+        self.client = hvac.Client(url=self.base, token=os.environ.get("VAULT_TOKEN"), timeout=30,
+                                  session=_retrying_session(self.base))
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         try:
@@ -74,29 +78,25 @@ class VaultLiveSource:
             stats.errors.append(str(exc) if isinstance(exc, PathFailed) else f"Vault: {exc}: not found")
 
     def _call(self, fn: Callable[[], T], unit: str) -> T:
+        """One request (rate limits already retried by the session) with failures as one line."""
         import hvac.exceptions as e
-        import requests
 
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return fn()
-            except (e.Unauthorized, e.Forbidden) as exc:
-                status = 401 if isinstance(exc, e.Unauthorized) else 403
-                if unit.startswith("list mounts"):
-                    raise
-                raise Rejected(f"Vault rejected the token: {status} on {unit}") from None
-            except (e.RateLimitExceeded, e.VaultDown) as exc:
-                if attempt + 1 == MAX_ATTEMPTS:
-                    raise PathFailed(f"Vault: {unit}: still unavailable ({type(exc).__name__}) "
-                                     f"after {MAX_ATTEMPTS} attempts") from None
-                self.sleep(_retry_after(exc, attempt))
-            except e.InvalidPath:
-                raise NotFound(unit) from None
-            except e.VaultError as exc:
-                raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
-            except requests.RequestException as exc:
-                raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return fn()
+        except (e.Unauthorized, e.Forbidden) as exc:
+            if unit == "list mounts":
+                raise
+            status = 401 if isinstance(exc, e.Unauthorized) else 403
+            raise Rejected(f"Vault rejected the token: {status} on {unit}") from None
+        except (e.RateLimitExceeded, e.VaultDown) as exc:
+            raise PathFailed(f"Vault: {unit}: still unavailable ({type(exc).__name__}) "
+                             f"after {MAX_ATTEMPTS} attempts") from None
+        except e.InvalidPath:
+            raise NotFound(unit) from None
+        except e.VaultError as exc:
+            raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
+        except requests.RequestException as exc:
+            raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
 
     def _roots(self, stats: ScanStats) -> Iterator[tuple[str, int, str]]:
         """(mount, KV version, sub-path) to crawl."""
@@ -165,9 +165,10 @@ class VaultLiveSource:
             stats.skip("old-versions", len(readable) - self.max_versions)
         for n in readable[:self.max_versions]:
             try:
-                resp = self._call(lambda: self.client.secrets.kv.v2.read_secret_version(
-                    path=path, version=n, mount_point=mount, raise_on_deleted_version=True),
-                    f"read {mount}/{path} version {n}")
+                resp = self._call(partial(self.client.secrets.kv.v2.read_secret_version,
+                                          path=path, version=n, mount_point=mount,
+                                          raise_on_deleted_version=True),
+                                  f"read {mount}/{path} version {n}")
             except PathFailed as exc:
                 stats.errors.append(str(exc))
                 continue
@@ -178,9 +179,20 @@ class VaultLiveSource:
                                     attributes=attrs)
 
 
-def _retry_after(exc: Exception, attempt: int) -> float:
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    try:
-        return min(float(headers.get("Retry-After", "")), MAX_WAIT)
-    except ValueError:
-        return min(0.5 * 2 ** attempt, MAX_WAIT)
+class _CappedRetry(Retry):
+    """urllib3's retry, with the server's Retry-After honoured up to `MAX_WAIT` seconds."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, MAX_WAIT)
+
+
+def _retrying_session(base: str) -> requests.Session:
+    """A session that retries 429 / 503 (Retry-After honoured, else backoff), bounded."""
+    session = requests.Session()
+    retry = _CappedRetry(total=MAX_ATTEMPTS - 1, connect=0, read=0, redirect=0,
+                         status=MAX_ATTEMPTS - 1, status_forcelist=(429, 503), allowed_methods=None,
+                         backoff_factor=0.5, backoff_max=MAX_WAIT,
+                         respect_retry_after_header=True, raise_on_status=False)
+    session.mount(base + "/", HTTPAdapter(max_retries=retry))
+    return session
