@@ -36,6 +36,21 @@ class Scanner(Protocol):
     def scan(self, data: bytes) -> list[Match]: ...
 
 
+def _kind(path: str) -> str:
+    name = PurePosixPath(path).name.lower()
+    if name == ".env" or name.endswith(".env") or name.startswith(".env."):
+        return "env"
+    if name.endswith((".yaml", ".yml")):
+        return "yaml"
+    return "json" if name in MCP_FILES else ""
+
+
+def handles(path: str) -> bool:
+    """True for the file names this pass reads (sources that scan content without names use it
+    to pick what to run it on)."""
+    return bool(_kind(path))
+
+
 def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[Match]:
     """Matches the structure of the chunk adds to the engine's `matches` (never duplicates them)."""
     if len(chunk.data) > MAX_STRUCTURED:
@@ -43,20 +58,14 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     if chunk.key:
         m = declared_match(chunk.key, chunk.data.decode("utf-8", "replace"))
         return [m] if m is not None and not covered(m.secret, matches) else []
-    name = PurePosixPath(chunk.hint).name.lower()
-    if not name:
-        return []
-    text: str | None = None
+    kind = _kind(chunk.hint)
     out: list[Match] = []
-    if name == ".env" or name.endswith(".env") or name.startswith(".env."):
-        text = chunk.data.decode("utf-8", "replace")
-        out = list(_env_file(text))
-    elif name.endswith((".yaml", ".yml")) and (b"Secret" in chunk.data or b"environment" in chunk.data):
-        text = chunk.data.decode("utf-8", "replace")
-        out = list(_yaml_docs(text, engine))
-    elif name in MCP_FILES and b"env" in chunk.data:
-        text = chunk.data.decode("utf-8", "replace")
-        out = list(_json_env(text))
+    if kind == "env":
+        out = list(_env_file(chunk.data.decode("utf-8", "replace")))
+    elif kind == "yaml" and (b"Secret" in chunk.data or b"environment" in chunk.data):
+        out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
+    elif kind == "json" and b"env" in chunk.data:
+        out = list(_json_env(chunk.data.decode("utf-8", "replace")))
     return [m for m in out if m.rule_id != "declared.secret" or not covered(m.secret, matches)]
 
 
