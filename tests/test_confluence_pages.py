@@ -10,7 +10,7 @@ import secrets
 import time
 
 import pytest
-from tokens import anthropic, github, openai_project, slack_bot
+from tokens import anthropic, github, huggingface, openai_project, slack_bot
 from werkzeug import Request, Response
 
 from scanner.model import ScanStats, fingerprint
@@ -53,7 +53,7 @@ def test_crawl_pages_versions_retry_and_404(httpserver, rng, token):
     historical; a secret split by an inline tag is found in the stripped text on its raw line; the
     429 is retried after Retry-After; a missing version (404) is named and the rest kept."""
     s = {"current": openai_project(rng), "old": anthropic(rng), "second": github(rng),
-         "split": slack_bot(rng)}
+         "split": slack_bot(rng), "comment": huggingface(rng)}
     half = len(s["split"]) // 2
     p1 = page("101", "Agent runbook", f"<h1>Setup</h1>\n<p>key <code>{s['current']}</code></p>\n"
               f"<p>bot: {s['split'][:half]}<span>{s['split'][half:]}</span></p>", 3)
@@ -62,6 +62,8 @@ def test_crawl_pages_versions_retry_and_404(httpserver, rng, token):
 
     def content(request: Request) -> Response:
         start = int(request.args.get("start", 0))
+        if request.args["type"] == "blogpost":
+            return Response('{"results": [], "_links": {}}', content_type="application/json")
         if start == 0:
             body = {"results": [p1], "start": 0, "limit": 1, "size": 1,
                     "_links": {"base": base, "context": "",
@@ -81,6 +83,12 @@ def test_crawl_pages_versions_retry_and_404(httpserver, rng, token):
         return Response(json.dumps(old), content_type="application/json")
 
     httpserver.expect_request("/rest/api/content").respond_with_handler(content)
+    httpserver.expect_request("/rest/api/content/101/child/comment").respond_with_json(
+        {"results": [{"id": "901", "type": "comment", "version": {"number": 1},
+                      "body": {"storage": {"value": f"<p>use {s['comment']}</p>"}}}],
+         "_links": {"base": base}})
+    httpserver.expect_request("/rest/api/content/202/child/comment").respond_with_json(
+        {"results": [], "_links": {"base": base}})
     httpserver.expect_oneshot_request("/rest/api/content/101").respond_with_response(
         Response("{}", status=429, headers={"Retry-After": "1"}, content_type="application/json"))
     httpserver.expect_request("/rest/api/content/101").respond_with_handler(historical)
@@ -98,16 +106,22 @@ def test_crawl_pages_versions_retry_and_404(httpserver, rng, token):
         "old": [("confluence", "ENG", "101#v2", 1, "historical", url)],
         "second": [("confluence", "ENG", "202", 1, "live", f"{base}/spaces/ENG/pages/202")],
         "split": [("confluence", "ENG", "101", 3, "live", url)],
+        "comment": [("confluence", "ENG", "101#comment-901", 1, "live",
+                     f"{url}?focusedCommentId=901")],
     }
     assert dict(fps[fingerprint(s["current"])].locations[0].attributes) == \
         {"title": "Agent runbook", "version": "3"}
     assert result.stats.errors == ["Confluence: page 101 version 1: HTTP 404"]
-    seq = [(r.path, r.args.get("start"), r.args.get("version")) for r, _ in httpserver.log]
-    assert seq == [("/rest/api/content", None, None),
-                   ("/rest/api/content/101", None, "2"),     # 429
-                   ("/rest/api/content/101", None, "2"),
-                   ("/rest/api/content/101", None, "1"),     # 404
-                   ("/rest/api/content", "1", None)]
+    seq = [(r.path, r.args.get("type"), r.args.get("start"), r.args.get("version"))
+           for r, _ in httpserver.log]
+    assert seq == [("/rest/api/content", "page", None, None),
+                   ("/rest/api/content/101", None, None, "2"),     # 429
+                   ("/rest/api/content/101", None, None, "2"),
+                   ("/rest/api/content/101", None, None, "1"),     # 404
+                   ("/rest/api/content/101/child/comment", None, None, None),
+                   ("/rest/api/content", "page", "1", None),
+                   ("/rest/api/content/202/child/comment", None, None, None),
+                   ("/rest/api/content", "blogpost", None, None)]
     assert httpserver.log[0][0].args["spaceKey"] == "ENG"
     assert httpserver.log[1][0].args["status"] == "historical"
     assert all(r.headers["Authorization"] == f"Bearer {token}" for r, _ in httpserver.log)
@@ -120,8 +134,11 @@ def test_spaces_listed_when_not_given(httpserver, rng, token):
         {"results": [{"key": "A"}, {"key": "B"}], "_links": {}})
     httpserver.expect_request("/rest/api/content").respond_with_handler(
         lambda r: Response(json.dumps({"results": [page("1", "t", key, 1, r.args["spaceKey"])]
-                                       if r.args["spaceKey"] == "B" else [], "_links": {}}),
+                                       if r.args["spaceKey"] == "B" and r.args["type"] == "page"
+                                       else [], "_links": {}}),
                            content_type="application/json"))
+    httpserver.expect_request("/rest/api/content/1/child/comment").respond_with_json(
+        {"results": []})
     [cred] = run_scan([f"confluence:{httpserver.url_for('/')}"]).credentials
     assert [(loc.container, loc.path) for loc in cred.locations] == [("B", "1")]
 
@@ -159,12 +176,16 @@ def test_cloud_basic_auth_falls_back_to_jira_credentials(httpserver, rng, monkey
     monkeypatch.setenv("JIRA_USER", "bot@acme.test")
     monkeypatch.setenv("JIRA_TOKEN", secrets.token_hex(12))
     key = openai_project(rng)
-    httpserver.expect_request("/rest/api/content").respond_with_json(
-        {"results": [page("9", "t", f"<p>{key}</p>", 1)], "_links": {}})
+    httpserver.expect_request("/rest/api/content", query_string={
+        "spaceKey": "ENG", "type": "page", "expand": "body.storage,version,space",
+        "limit": "25"}).respond_with_json({"results": [page("9", "t", f"<p>{key}</p>", 1)]})
+    httpserver.expect_request("/rest/api/content").respond_with_json({"results": []})
+    httpserver.expect_request("/rest/api/content/9/child/comment").respond_with_json({"results": []})
     [cred] = run_scan([f"confluence:{httpserver.url_for('/')}"],
                       ScanOptions(extra={"confluence_spaces": "ENG"})).credentials
     assert cred.fingerprint == fingerprint(key)
-    [(request, _)] = httpserver.log
-    assert request.authorization.type == "basic"
-    assert (request.authorization.username, request.authorization.password) == \
-        ("bot@acme.test", os.environ["JIRA_TOKEN"])
+    assert len(httpserver.log) == 3
+    for request, _ in httpserver.log:
+        assert request.authorization.type == "basic"
+        assert (request.authorization.username, request.authorization.password) == \
+            ("bot@acme.test", os.environ["JIRA_TOKEN"])

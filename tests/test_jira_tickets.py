@@ -213,3 +213,34 @@ def test_export_file_reads_the_same_shape(tmp_path, rng, httpserver):
     [cred_new, cred_old] = sorted(result.credentials, key=lambda c: c.rule_id != "openai.project")
     assert len(cred_new.locations) == 2 and cred_old.locations[0].state == "historical"
     assert httpserver.log == []
+
+
+@pytest.mark.parametrize("cloud", [False, True])
+def test_changelog_beyond_the_search_result(httpserver, rng, jira_token, cloud):
+    """When the search result holds only part of an issue's changelog, the rest is fetched:
+    Server / DC through `issue/KEY?expand=changelog`, Cloud through paged `issue/KEY/changelog`."""
+    first, later = anthropic(rng), openai_project(rng)
+    one = issue(httpserver, "ENG-5", histories=[("1", "description", f"a {first}", "b")])
+    one["changelog"]["total"] = 2
+    extra = {"id": "2", "items": [{"field": "Token", "fromString": later, "toString": ""}]}
+    if cloud:
+        httpserver.expect_request("/rest/api/3/search/jql").respond_with_json(
+            {"issues": [one], "isLast": True})
+        httpserver.expect_request("/rest/api/2/issue/ENG-5/changelog").respond_with_json(
+            {"startAt": 0, "maxResults": 100, "total": 2, "isLast": True,
+             "values": [one["changelog"]["histories"][0], extra]})
+    else:
+        httpserver.expect_request("/rest/api/2/search").respond_with_json(
+            {"startAt": 0, "maxResults": 50, "total": 1, "issues": [one]})
+        httpserver.expect_request("/rest/api/2/issue/ENG-5").respond_with_json(
+            {**one, "changelog": {"startAt": 0, "maxResults": 2, "total": 2,
+                                  "histories": [one["changelog"]["histories"][0], extra]}})
+    stats = ScanStats()
+    chunks = list(JiraSource(httpserver.url_for("/"), cloud=cloud).chunks(stats))
+    assert not stats.errors
+    hist = [c.locations[0].path for c in chunks if c.locations[0].state == "historical"]
+    assert hist == ["ENG-5#history-1/description/from", "ENG-5#history-1/description/to",
+                    "ENG-5#history-2/Token/from"]
+    assert later.encode() in chunks[-1].data
+    assert httpserver.log[-1][0].path == ("/rest/api/2/issue/ENG-5/changelog" if cloud
+                                          else "/rest/api/2/issue/ENG-5")

@@ -6,9 +6,11 @@ Reads: the storage-format body of every page of the chosen spaces (`--spaces A,B
 space the credentials can list), scanned raw and with tags stripped (the stripped text keeps the
 raw line breaks, so a secret found both ways is one location), and each page's older versions
 (`content/ID?status=historical&version=N`, newest first, at most `max_versions`), marked
-`historical`. Pages of results follow `_links.next` (start / limit). Not read: blog posts,
-comments, attachments. Locations: source `confluence`, container = space key, path = page id
-(`12345`, or `12345#v2` for version 2), url = the page's web link, the title in `attributes`."""
+`historical`; blog posts the same way; every page's comments (`child/comment`, all depths).
+Pages of results follow `_links.next` (start / limit). Not read: attachments, older versions of
+comments. Locations: source `confluence`, container = space key, path = page id (`12345`,
+`12345#v2` for version 2, `12345#comment-678` for a comment), url = the web link, the title in
+`attributes`."""
 
 from __future__ import annotations
 
@@ -49,17 +51,22 @@ def strip_tags(storage: str) -> str:
     return html.unescape(_TAG.sub(repl, storage))
 
 
-def page_chunks(page: dict[str, Any], base_url: str, *, historical: bool = False) -> Iterator[Chunk]:
-    """The raw body and its stripped text, both standing for the same page (version)."""
+def page_chunks(page: dict[str, Any], base_url: str, *, historical: bool = False,
+                within: dict[str, Any] | None = None) -> Iterator[Chunk]:
+    """The raw body and its stripped text, both standing for the same page (version); a comment
+    is placed `within` its page (`PAGEID#comment-ID`)."""
     body = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
     if not body:
         return
     number = (page.get("version") or {}).get("number")
-    space = (page.get("space") or {}).get("key") or ""
+    space = ((within or page).get("space") or {}).get("key") or ""
     pid = str(page.get("id", ""))
     path = f"{pid}#v{number}" if historical and number is not None else pid
-    webui = (page.get("_links") or {}).get("webui")
+    webui = ((within or page).get("_links") or {}).get("webui")
     url = f"{base_url}{webui}" if webui and base_url else None
+    if within is not None:
+        path = f"{within.get('id')}#comment-{pid}"
+        url = f"{url}?focusedCommentId={pid}" if url else None
     attrs = [("title", str(page.get("title") or ""))]
     if number is not None:
         attrs.append(("version", str(number)))
@@ -89,12 +96,17 @@ class ConfluenceSource:
         try:
             spaces = self.spaces or [str(s.get("key")) for s in self._paged(
                 "rest/api/space", {"limit": PAGE}, "space list", stats)]
-            for space in spaces:
-                for page in self._paged("rest/api/content", {"spaceKey": space, "type": "page",
+            for space, kind in ((s, k) for s in spaces for k in ("page", "blogpost")):
+                for page in self._paged("rest/api/content", {"spaceKey": space, "type": kind,
                                                              "expand": EXPAND, "limit": PAGE},
-                                        f"pages of space {space}", stats):
+                                        f"{kind}s of space {space}", stats):
                     yield from page_chunks(page, self.base)
                     yield from self._versions(page, stats)
+                    for comment in self._paged(f"rest/api/content/{page.get('id')}/child/comment",
+                                               {"expand": "body.storage,version", "depth": "all",
+                                                "limit": PAGE},
+                                               f"comments of page {page.get('id')}", stats):
+                        yield from page_chunks(comment, self.base, within=page)
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
 

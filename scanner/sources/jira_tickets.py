@@ -78,13 +78,20 @@ def issue_chunks(issue: dict[str, Any], base_url: str) -> Iterator[Chunk]:
         yield from comment_chunks(key, container, url, c)
     changelog = issue.get("changelog")
     for history in (changelog.get("histories", []) if isinstance(changelog, dict) else []):
-        hid = history.get("id", "")
-        for item in history.get("items", []):
-            field = item.get("field", "")
-            for side, name in (("from", "fromString"), ("to", "toString")):
-                text = _text(item.get(name))
-                if text:
-                    yield chunk(f"history-{hid}/{field}/{side}", text, "historical")
+        yield from history_chunks(key, container, url, history)
+
+
+def history_chunks(key: str, container: str, url: str, history: dict[str, Any]) -> Iterator[Chunk]:
+    """The old and new values of one changelog entry, `historical`."""
+    hid = history.get("id", "")
+    for item in history.get("items") or []:
+        field = item.get("field", "")
+        for side, name in (("from", "fromString"), ("to", "toString")):
+            text = _text(item.get(name))
+            if text:
+                part = f"history-{hid}/{field}/{side}"
+                loc = Location("jira", container, f"{key}#{part}", state="historical", url=url)
+                yield Chunk(text.encode("utf-8"), (loc,), hint=f"{key}#{part}")
 
 
 def comment_chunks(key: str, container: str, url: str, c: dict[str, Any]) -> Iterator[Chunk]:
@@ -173,8 +180,38 @@ class JiraSource:
             if not comments:
                 break
             seen += len(comments)
+        yield from self._more_history(issue, key, container, url, stats)
         for att in fields.get("attachment") or []:
             yield from self._attachment(key, container, url, att, stats)
+
+    def _more_history(self, issue: dict[str, Any], key: str, container: str, url: str,
+                      stats: ScanStats) -> Iterator[Chunk]:
+        """Changelog entries the search result left out: Cloud pages `issue/KEY/changelog`;
+        Server / Data Center gives the whole changelog with `issue/KEY?expand=changelog`."""
+        changelog = issue.get("changelog")
+        changelog = changelog if isinstance(changelog, dict) else {}
+        have = {str(h.get("id")) for h in changelog.get("histories") or []}
+        if int(changelog.get("total", len(have))) <= len(have):
+            return
+        path = self.client.resource_url(f"issue/{key}/changelog" if self.cloud else f"issue/{key}")
+        start = 0
+        while True:
+            params: dict[str, Any] = ({"startAt": start, "maxResults": 100} if self.cloud
+                                      else {"expand": "changelog", "fields": "summary"})
+            try:
+                page = call(get_json(self.client, path, params=params), "Jira",
+                            f"{key} changelog startAt={start}")
+            except UnitFailed as exc:
+                stats.errors.append(str(exc))
+                return
+            entries = page.get("values") if self.cloud else (page.get("changelog") or {}).get("histories")
+            for history in entries or []:
+                if str(history.get("id")) not in have:
+                    have.add(str(history.get("id")))
+                    yield from history_chunks(key, container, url, history)
+            start += len(entries or [])
+            if not self.cloud or not entries or page.get("isLast", True):
+                return
 
     def _attachment(self, key: str, container: str, url: str, att: dict[str, Any],
                     stats: ScanStats) -> Iterator[Chunk]:
