@@ -21,7 +21,8 @@ MIN_LENGTH = 8
 _SECRET_WORDS = regex.compile(
     r"(?i)(?:^|[_.\-])(?:api[_.\-]?key|apikey|access[_.\-]?key|secret(?:[_.\-]?key)?|token|pat|"
     r"password|passwd|pwd|passphrase|private[_.\-]?key|credentials?|client[_.\-]?secret|"
-    r"auth[_.\-]?key|signing[_.\-]?key|webhook[_.\-]?url|dsn|conn(?:ection)?[_.\-]?string)$")
+    r"(?:auth|signing|encryption|master|license)[_.\-]?key|secret[_.\-]?key[_.\-]?base|"
+    r"webhook[_.\-]?url|dsn|conn(?:ection)?[_.\-]?string)$")
 # names that end in a secret word but name something that is not one
 _NOT_SECRET = regex.compile(
     r"(?i)(?:^|[_.\-])(?:token[_.\-]?(?:url|uri|endpoint|type|file|path|ttl|expiry|expires)|"

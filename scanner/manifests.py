@@ -28,6 +28,7 @@ from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
 
 MAX_STRUCTURED = 5 * 1024 * 1024
+TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist", ".defaults")
 MCP_FILES = {"claude_desktop_config.json", "mcp.json", ".mcp.json", "langgraph.json",
              "mcp_settings.json", "cline_mcp_settings.json"}
 
@@ -38,6 +39,8 @@ class Scanner(Protocol):
 
 def _kind(path: str) -> str:
     name = PurePosixPath(path).name.lower()
+    if name.endswith(TEMPLATE_SUFFIXES):
+        return ""  # `.env.example` documents names; its values are for the rules alone
     if name == ".env" or name.endswith(".env") or name.startswith(".env."):
         return "env"
     if name.endswith((".yaml", ".yml")):

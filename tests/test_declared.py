@@ -10,7 +10,8 @@ from scanner.declared import declared_match, is_secret_name, provider_from_name
 @pytest.mark.parametrize("name", [
     "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SLACK_BOT_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN",
     "password", "DB_PASSWORD", "client_secret", "AWS_SECRET_ACCESS_KEY", "openaiApiKey",
-    "hf_token", "PRIVATE_KEY", "STRIPE_SECRET", "api-key", "SENTRY_DSN"])
+    "hf_token", "PRIVATE_KEY", "STRIPE_SECRET", "api-key", "SENTRY_DSN", "SECRET_KEY_BASE",
+    "ENCRYPTION_KEY"])
 def test_secret_names(name):
     """Names that hold secrets by convention are recognised, whatever their case style."""
     assert is_secret_name(name)

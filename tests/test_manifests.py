@@ -106,3 +106,9 @@ def test_declared_in_git_history(make_repo, rng):
     assert cred.rule_id == "declared.secret"
     [loc] = cred.locations
     assert (loc.source, loc.path, loc.state, loc.line) == ("git", "deploy/.env", "historical", 1)
+
+
+def test_env_templates_declare_nothing(tmp_path, rng):
+    """`.env.example` lists names with sample values: no declared credentials come from it."""
+    (tmp_path / ".env.example").write_text(f"DB_PASSWORD={_random(rng)}\nOPENAI_API_KEY=\n")
+    assert run_scan([str(tmp_path)]).credentials == ()

@@ -132,3 +132,13 @@ def test_cli_malformed_export_is_one_line_exit_two(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [
         f"sprawlscan: {f}: malformed vault export JSON (line 1: Expecting value)"]
+
+
+def test_deleted_kv2_version_is_skipped_and_counted(tmp_path):
+    """`vault kv get` of a deleted version has `data.data: null`: nothing to scan, one skip."""
+    f = tmp_path / "export.json"
+    doc = kv2(None)
+    doc["data"]["metadata"]["deletion_time"] = "2025-04-01T00:00:00Z"
+    f.write_text(json.dumps({"secret/data/agents/old": doc}))
+    result = run_scan([f"vault-export:{f}"])
+    assert result.credentials == () and result.stats.skipped == {"vault-deleted-version": 1}

@@ -110,7 +110,9 @@ class VaultExportSource:
                 stats.errors.append(f"vault export {self.file}: {unit}: no `data` object")
                 continue
             mount, rel = split_vault_path(path) if path else ("", unit)
-            if isinstance(data.get("data"), dict) and isinstance(data.get("metadata"), dict):
+            if "data" in data and data["data"] is None and isinstance(data.get("metadata"), dict):
+                stats.skip("vault-deleted-version")  # KV v2 output of a deleted version
+            elif isinstance(data.get("data"), dict) and isinstance(data.get("metadata"), dict):
                 yield from value_chunks("vault", mount, rel, data["data"],
                                         attributes=kv_metadata(data["metadata"]))
             else:
