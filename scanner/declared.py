@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import regex
 
-from detectors.validators import is_placeholder
+from detectors.validators import is_placeholder, shannon_entropy
 from scanner.model import Match
 
 RULE_ID = "declared.secret"
 MIN_LENGTH = 8
+MIN_ENTROPY = 3.0
+_TEMPLATE = regex.compile(r"(?i)replace|change[_.\-]?(?:me|it)|todo|fixme|^(?:my)?(?:secret|password|pass)")
 
 # name words that mean "this holds a secret"; matched on the name split at _ - . and case changes
 _SECRET_WORDS = regex.compile(
@@ -63,23 +65,28 @@ def provider_from_name(name: str) -> str:
     return "unknown"
 
 
-def is_secret_value(value: str) -> bool:
-    """A literal value worth reporting: long enough, not a reference, not a placeholder."""
+def is_secret_value(value: str, *, strict: bool = True) -> bool:
+    """A literal value worth reporting: not a reference, not a placeholder, long enough. `strict`
+    (config files, where sample values abound) also wants 8+ chars and an entropy floor; a
+    secrets store (`strict=False`) is believed about anything of 6+ chars."""
     v = value.strip()
-    if len(v) < MIN_LENGTH or "\n" in v.strip() and not v.startswith("-----BEGIN"):
+    if len(v) < (MIN_LENGTH if strict else 6) or "\n" in v and not v.startswith("-----BEGIN"):
         return False
     if _REFERENCE.match(v) or v.lower() in {"true", "false", "null", "none"}:
+        return False
+    if strict and (shannon_entropy(v) < MIN_ENTROPY or _TEMPLATE.search(v)):
         return False
     return not is_placeholder(v)
 
 
-def declared_match(name: str, value: str, *, start: int = 0, line: int = 1) -> Match | None:
+def declared_match(name: str, value: str, *, start: int = 0, line: int = 1,
+                   strict: bool = True) -> Match | None:
     """A `declared.secret` match for `value` stored under `name`, or None when either says no.
-    `start` / `line` place the value in the chunk it came from."""
+    `start` / `line` place the value in the chunk it came from; see `is_secret_value`."""
     if not is_secret_name(name):
         return None
     secret = value.strip()
-    if not is_secret_value(secret):
+    if not is_secret_value(secret, strict=strict):
         return None
     offset = start + value.find(secret)
     return Match(RULE_ID, provider_from_name(name), secret, offset, offset + len(secret), line)

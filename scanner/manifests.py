@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -28,6 +29,10 @@ from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
 
 MAX_STRUCTURED = 5 * 1024 * 1024
+# cheap byte tests before any YAML parsing: most YAML is neither a Secret nor a compose file
+_K8S_SECRET = re.compile(rb"(?m)^\s*kind:\s*[\"']?Secret[\"']?\s*$")
+_COMPOSE_ENV = re.compile(rb"(?m)^services:\s*$")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, marks
 TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist", ".defaults")
 MCP_FILES = {"claude_desktop_config.json", "mcp.json", ".mcp.json", "langgraph.json",
              "mcp_settings.json", "cline_mcp_settings.json"}
@@ -59,13 +64,13 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     if len(chunk.data) > MAX_STRUCTURED:
         return []
     if chunk.key:
-        m = declared_match(chunk.key, chunk.data.decode("utf-8", "replace"))
+        m = declared_match(chunk.key, chunk.data.decode("utf-8", "replace"), strict=False)
         return [m] if m is not None and not covered(m.secret, matches) else []
     kind = _kind(chunk.hint)
     out: list[Match] = []
     if kind == "env":
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
-    elif kind == "yaml" and (b"Secret" in chunk.data or b"environment" in chunk.data):
+    elif kind == "yaml" and (_K8S_SECRET.search(chunk.data) or _COMPOSE_ENV.search(chunk.data)):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
     elif kind == "json" and b"env" in chunk.data:
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
@@ -92,7 +97,7 @@ def _env_file(text: str) -> Iterator[Match]:
 
 def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
     try:
-        docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        docs = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.YAMLError:
         return
     for doc in docs:
