@@ -186,3 +186,27 @@ def test_every_source_scheme_resolves():
     assert {"jira", "jira-export", "confluence", "confluence-export", "vault",
             "vault-export"} <= set(SOURCES)
     assert all(callable(f) for f in SOURCES.values())
+
+
+@pytest.mark.parametrize("scheme,text,message", [
+    ("jira-export", '{"issues": [', "malformed Jira export JSON (line 1: Expecting value)"),
+    ("confluence-export", '{"results": [{"id": 1}', "malformed Confluence export JSON (line 1"),
+    ("jira-export", '{"issues": [{"no": "key"}]}', "not a Jira issue export"),
+    ("confluence-export", '[1]', "not a Confluence content export"),
+])
+def test_bad_ticket_exports_are_one_line_exit_two(tmp_path, scheme, text, message):
+    """Malformed or foreign export files: one line naming the file, exit code 2."""
+    f = tmp_path / "export.json"
+    f.write_text(text)
+    p = run("scan", f"{scheme}:{f}")
+    assert p.returncode == 2
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith(f"sprawlscan: {f}: ") and message in line
+
+
+@pytest.mark.parametrize("target", ["jira:acme.atlassian.net", "confluence:wiki", "vault:127.0.0.1:8200"])
+def test_service_urls_must_be_http(target):
+    """A service source without an http(s) URL is a usage error, in one line."""
+    p = run("scan", target)
+    assert p.returncode == 2 and "the URL must start with http:// or https://" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
