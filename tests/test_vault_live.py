@@ -146,6 +146,8 @@ def test_vault_path_limits_the_crawl(bao, seeded, monkeypatch):
     assert [c.fingerprint for c in result.credentials] == [fingerprint(seeded["hf"])]
     result = run_scan([f"vault:{url}"], ScanOptions(extra={"vault_path": "legacy/db/main"}))
     assert [c.fingerprint for c in result.credentials] == [fingerprint(seeded["pw"])]
+    result = run_scan([f"vault:{url}"], ScanOptions(extra={"vault_path": "secret/agentz"}))
+    assert result.credentials == () and result.stats.errors == ["Vault: secret/agentz: nothing there"]
 
 
 def test_bad_token_is_one_line(bao, seeded, monkeypatch):
@@ -155,7 +157,8 @@ def test_bad_token_is_one_line(bao, seeded, monkeypatch):
     monkeypatch.setenv("VAULT_TOKEN", bad)
     stats = ScanStats()
     assert list(VaultLiveSource(url).chunks(stats)) == []
-    assert stats.errors == [f"Vault rejected the token: cannot list mounts; give --vault-path ({url})"]
+    assert stats.errors == [
+        f"Vault rejected the token, or it may not list mounts (403); give --vault-path ({url})"]
     stats = ScanStats()
     assert list(VaultLiveSource(url, "secret/agents").chunks(stats)) == []
     assert stats.errors == [f"Vault rejected the token: 403 on mount of secret/agents ({url})"]

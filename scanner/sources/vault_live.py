@@ -71,7 +71,10 @@ class VaultLiveSource:
                     except PathFailed as exc:
                         stats.errors.append(str(exc))
                     except NotFound:
-                        stats.skip("vault-not-found")
+                        if path == sub:  # the --vault-path itself: most likely a typo
+                            stats.errors.append(f"Vault: {mount}/{sub}: nothing there")
+                        else:  # listed, then gone (deleted meanwhile)
+                            stats.skip("vault-not-found")
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
         except (PathFailed, NotFound) as exc:
@@ -108,10 +111,12 @@ class VaultLiveSource:
             kv = {name.strip("/"): int((info.get("options") or {}).get("version") or 1)
                   for name, info in table.items()
                   if isinstance(info, dict) and info.get("type") in ("kv", "generic")}
-        except (e.Unauthorized, e.Forbidden):
+        except (e.Unauthorized, e.Forbidden) as exc:
             kv = {}
             if not self.start:
-                raise Rejected("Vault rejected the token: cannot list mounts; give --vault-path") from None
+                status = 401 if isinstance(exc, e.Unauthorized) else 403
+                raise Rejected(f"Vault rejected the token, or it may not list mounts ({status}); "
+                               "give --vault-path") from None
         if not self.start:
             for mount in sorted(kv):
                 yield mount, kv[mount], ""
