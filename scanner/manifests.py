@@ -3,7 +3,8 @@ format says "this value is a secret" give matches the rules alone would miss.
 
 Takes a chunk, the engine and the engine's matches; gives extra `Match`es attributed to the
 original line:
-- Kubernetes `Secret` manifests (multi-document YAML): `data:` values are base64-decoded and scanned
+- Kubernetes `Secret` manifests (multi-document YAML, `List` items as `kubectl get -o yaml|json`
+  writes them, JSON files with `secret` in their name): `data:` values are base64-decoded and scanned
   with the rules; both `data` and `stringData` values under a secret-looking key are declared
   secrets (see `scanner.declared`).
 - `.env` files (`KEY=value`, `export KEY=value`, quoted), docker-compose `environment:` (map or
@@ -31,6 +32,7 @@ from scanner.model import Chunk, Match
 MAX_STRUCTURED = 5 * 1024 * 1024
 # cheap byte tests before any YAML parsing: most YAML is neither a Secret nor a compose file
 _K8S_SECRET = re.compile(rb"(?m)^\s*kind:\s*[\"']?Secret[\"']?\s*$")
+_K8S_JSON = re.compile(rb'"kind"\s*:\s*"Secret"')
 _COMPOSE_ENV = re.compile(rb"(?m)^services:\s*$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, marks
 TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist", ".defaults")
@@ -50,7 +52,8 @@ def _kind(path: str) -> str:
         return "env"
     if name.endswith((".yaml", ".yml")):
         return "yaml"
-    return "json" if name in MCP_FILES else ""
+    # `kubectl get secret -o json` output is JSON; its name usually says so
+    return "json" if name in MCP_FILES or (name.endswith(".json") and "secret" in name) else ""
 
 
 def handles(path: str) -> bool:
@@ -72,6 +75,8 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
     elif kind == "yaml" and (_K8S_SECRET.search(chunk.data) or _COMPOSE_ENV.search(chunk.data)):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
+    elif kind == "json" and _K8S_JSON.search(chunk.data):
+        out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
     elif kind == "json" and b"env" in chunk.data:
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
     return [m for m in out if m.rule_id != "declared.secret" or not covered(m.secret, matches)]
@@ -100,9 +105,7 @@ def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
         docs = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.YAMLError:
         return
-    for doc in docs:
-        if not isinstance(doc, yaml.MappingNode):
-            continue
+    for doc in _with_list_items(docs):
         top = _mapping(doc)
         kind = top.get("kind")
         if isinstance(kind, yaml.ScalarNode) and kind.value == "Secret":
@@ -114,6 +117,17 @@ def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
                     env = _mapping(svc).get("environment")
                     if env is not None:
                         yield from _env_node(env)
+
+
+def _with_list_items(docs: list[yaml.Node]) -> Iterator[yaml.MappingNode]:
+    """Mapping documents, and the items of a Kubernetes `List` (`kubectl get -o yaml` output)."""
+    for doc in docs:
+        if not isinstance(doc, yaml.MappingNode):
+            continue
+        yield doc
+        items = _mapping(doc).get("items")
+        if isinstance(items, yaml.SequenceNode):
+            yield from (i for i in items.value if isinstance(i, yaml.MappingNode))
 
 
 def _k8s_secret(top: dict[str, yaml.Node], engine: Scanner) -> Iterator[Match]:

@@ -112,3 +112,19 @@ def test_env_templates_declare_nothing(tmp_path, rng):
     """`.env.example` lists names with sample values: no declared credentials come from it."""
     (tmp_path / ".env.example").write_text(f"DB_PASSWORD={_random(rng)}\nOPENAI_API_KEY=\n")
     assert run_scan([str(tmp_path)]).credentials == ()
+
+
+def test_kubectl_list_output_yaml_and_json(tmp_path, rng):
+    """`kubectl get secrets -o yaml` (a List) and `-o json` output: every item's data is decoded,
+    on the line where it sits."""
+    key, pw = openai_project(rng), _random(rng)
+    b64 = base64.b64encode(key.encode()).decode()
+    (tmp_path / "all.yaml").write_text(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n"
+        f"    name: a\n  data:\n    OPENAI_API_KEY: {b64}\n")
+    doc = {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "db"}, "data": {"DB_PASSWORD": base64.b64encode(pw.encode()).decode()}}]}
+    (tmp_path / "secrets.json").write_text(json.dumps(doc, indent=2))
+    fps = _by_fp(run_scan([str(tmp_path)]))
+    assert [(loc.path, loc.line) for loc in fps[fingerprint(key)].locations] == [("all.yaml", 9)]
+    assert [(loc.path, loc.line) for loc in fps[fingerprint(pw)].locations] == [("secrets.json", 12)]
