@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
@@ -21,6 +22,7 @@ from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import View, json_unescape
 from scanner.model import Match
 
+_hs: Any
 try:  # the fast path is optional: same results without it
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where hyperscan is absent
@@ -56,7 +58,7 @@ class Engine:
         self._hs_db = self._compile_hyperscan() if use_hyperscan and self._keywords else None
         self._scratch = _hs.Scratch(self._hs_db) if self._hs_db is not None else None
 
-    def _compile_hyperscan(self) -> object:
+    def _compile_hyperscan(self) -> Any:
         assert _hs is not None
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
