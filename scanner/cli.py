@@ -96,6 +96,11 @@ def scan_options(fn: F) -> F:
                      help="Scan only what the commits of BASE..HEAD introduce (a pull request)."),
         click.option("--since-commit", metavar="REV", default=None,
                      help="Scan only what the commits after REV introduce (REV..HEAD)."),
+        click.option("--jql", default=None, help="JQL selecting the issues of a jira: source."),
+        click.option("--spaces", default=None,
+                     help="Comma-separated space keys of a confluence: source."),
+        click.option("--vault-path", default=None,
+                     help="Mount or mount/path a vault: source starts from."),
     ]):
         fn = opt(fn)
     return fn
@@ -103,12 +108,15 @@ def scan_options(fn: F) -> F:
 
 def build_options(no_history: bool, max_file_size: int, rule_files: tuple[Path, ...],
                   allowlist: Path | None, exclude: tuple[str, ...], staged: bool,
-                  rev_range: str | None, since_commit: str | None) -> ScanOptions:
+                  rev_range: str | None, since_commit: str | None, jql: str | None = None,
+                  spaces: str | None = None, vault_path: str | None = None) -> ScanOptions:
     if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
+    extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
+                               ("vault_path", vault_path)) if v}
     return ScanOptions(max_file_size=max_file_size, history=not no_history,
                        rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                       exclude=exclude or None, staged=staged,
+                       exclude=exclude or None, extra=extra, staged=staged,
                        rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
 
 
@@ -136,7 +144,8 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
-    """Scan SOURCES (paths, git repositories) for credentials."""
+    """Scan SOURCES (paths, git repositories, jira:URL, confluence:URL, vault:URL,
+    vault-export:FILE, jira-export:FILE, confluence-export:FILE) for credentials."""
     options = build_options(**flags)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)

@@ -184,3 +184,23 @@ def test_source_yields_carried_chunks_for_known_blobs(make_repo, rng):
     assert [(c.blob, c.data, [l.path for l in c.locations]) for c in carried] == \
         [(old_blob, b"", ["old.py"])]
     assert stats.skipped == {"already-scanned": 1} and stats.blobs == len(chunks) - 1 == 3
+
+
+def test_declared_secrets_from_the_structured_pass_carry_over(tmp_path, make_repo, rng):
+    """A value found only because its name declares it a secret (`.env`, structured pass) is
+    remembered with its blob: the rescan reads nothing and still reports it."""
+    import string
+
+    value = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(40))
+    r = make_repo("declared")
+    r.write("deploy/.env", f"BILLING_API_KEY={value}\nLOG_LEVEL=info\n")
+    r.commit("env")
+    r.write("deploy/.env", "LOG_LEVEL=info\n")
+    r.commit("rm")
+    with Store(tmp_path / "s.db") as store:
+        _, first = scan_and_record([str(r.path)], ScanOptions(), store)
+        _, second = scan_and_record([str(r.path)], ScanOptions(), store)
+        assert store.credential_status(fingerprint(value)) == "active"
+    assert fingerprint(value) in locs(first), "the structured pass should find it"
+    assert second.stats.blobs == 0 and locs(first) == locs(second)
+    assert {c.rule_id for c in second.credentials} == {c.rule_id for c in first.credentials}

@@ -5,7 +5,7 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -86,9 +86,12 @@ class Source(Protocol):
 
 def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
                 cache: BlobCache | None = None) -> Iterator[Hit]:
-    """The generic loop: every chunk through the engine. A `carried` chunk gives the matches the
-    cache remembers for its blob; a git blob read for the first time is remembered; a chunk with
-    `previous` content gives only the secrets that content did not hold."""
+    """The generic loop: every chunk through the engine, then through the structured-config pass
+    (`scanner.manifests`: k8s Secrets decoded, declared secret names). A `carried` chunk gives the
+    matches the cache remembers for its blob; a git blob read for the first time is remembered; a
+    chunk with `previous` content gives only the secrets that content did not hold."""
+    from scanner.manifests import extra_matches
+
     for chunk in chunks:
         repo = chunk.locations[0].container if chunk.locations else ""
         if chunk.carried:
@@ -99,11 +102,15 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
         stats.chunks += 1
         stats.bytes += len(chunk.data)
         matches = engine.scan(chunk.data)
+        matches.extend(extra_matches(chunk, engine, matches))
         if chunk.blob and cache is not None and chunk.previous is None:
             cache.record(repo, chunk.blob, matches)
         if chunk.previous is not None and matches:
-            before = {fingerprint(m.secret) for m in engine.scan(chunk.previous)}
-            matches = [m for m in matches if fingerprint(m.secret) not in before]
+            old = replace(chunk, data=chunk.previous, previous=None)
+            before = engine.scan(old.data)
+            before.extend(extra_matches(old, engine, before))
+            known = {fingerprint(m.secret) for m in before}
+            matches = [m for m in matches if fingerprint(m.secret) not in known]
         for match in matches:
             yield match, chunk.locations
 

@@ -255,6 +255,8 @@ class GitHistorySource:
                 else:
                     fresh.append(sha)
             todo = fresh
+        from scanner.manifests import handles
+
         sizes = self.blob_sizes(todo)
         wanted: list[str] = []
         for sha in todo:
@@ -275,7 +277,9 @@ class GitHistorySource:
                 continue
             stats.blobs += 1
             locs = self.locations(sha, attr.first[sha], live)
-            yield Chunk(data, locs, hint=locs[0].path if locs else "", blob=sha)
+            # a path the structured-config pass reads (as the fast path picks it), else the first
+            hint = next((loc.path for loc in locs if handles(loc.path)), locs[0].path if locs else "")
+            yield Chunk(data, locs, hint=hint, blob=sha)
         yield from self.worktree(stats)
 
     def read_blobs(self, ids: list[str], stats: ScanStats) -> Iterator[tuple[str, bytes]]:
@@ -381,8 +385,6 @@ class GitHistorySource:
                 stats.blobs += 1
                 stats.chunks += 1
                 stats.bytes += seen[sha]
-            if cache is not None and sha not in too_large:
-                cache.record(self.name, sha, found.get(sha, ()))
         for sha, matches in found.items():
             paths = attr.first.get(sha)
             if paths is None:
@@ -390,7 +392,38 @@ class GitHistorySource:
             locs = self.locations(sha, paths, live)
             for m in matches:
                 yield m, locs
+        extra: dict[str, list[Match]] = {}
+        for sha, m, locs in self.structured_hits(engine, attr, live, found,
+                                                  seen.keys() - too_large - binary):
+            extra.setdefault(sha, []).append(m)
+            yield m, locs
+        if cache is not None:  # a cold cache learns every reachable blob read
+            for sha in attr.first.keys() & (seen.keys() - too_large):
+                cache.record(self.name, sha, found.get(sha, []) + extra.get(sha, []))
         yield from scan_chunks(self.worktree(stats), engine, stats, cache)
+
+    def structured(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
+                   found: dict[str, list[Match]], text_blobs: set[str]) -> Iterator[Hit]:
+        """The structured-config pass (`scanner.manifests`) needs a file name, which streamed
+        blobs do not carry: re-read the few blobs that sit at such a name and run it on them."""
+        for _, m, locs in self.structured_hits(engine, attr, live, found, text_blobs):
+            yield m, locs
+
+    def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
+                        found: dict[str, list[Match]], text_blobs: set[str]
+                        ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
+        """`structured`, each hit with the blob it came from (for the blob cache)."""
+        from scanner.manifests import extra_matches, handles
+
+        wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
+                  if sha in text_blobs and any(handles(p) for p in paths)}
+        if not wanted:
+            return
+        for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
+            locs = self.locations(sha, attr.first[sha], live)
+            chunk = Chunk(data, locs, hint=wanted[sha])
+            for m in extra_matches(chunk, engine, found.get(sha, [])):
+                yield sha, m, locs
 
     def locations(self, sha: str, paths: dict[str, str | None],
                   live: set[tuple[str, str]]) -> tuple[Location, ...]:
