@@ -333,3 +333,21 @@ def test_diff_and_events_partition_two_scans(tmp_path_factory, a, b):
         kinds_ = [e["kind"] for e in store.events()]
         assert kinds_.count("found") == len(a | b) and kinds_.count("gone") == len(a - b)
         assert {store.credential_status(fp[n]) for n in a - b} <= {"gone"}
+
+
+def test_location_attributes_and_states_survive_the_store(tmp_path):
+    """What the graph reads from the store is what the scan saw: vault metadata attributes, URLs,
+    live/historical states and captures come back as recorded."""
+    from scanner.model import ScanResult, ScanStats
+
+    cred = Credential(fingerprint("synthetic-vault"), "aws.access-key", "aws", "abcd…(40)", (
+        Location("vault", "secret", "agents/x#token", state="live",
+                 attributes=(("custom_metadata.expires", "2026-01-01"), ("version", "3"))),
+        Location("jira", "OPS", "OPS-1", state="historical", url="https://jira.example/OPS-1")),
+        "static", (("key_id", "AKIAEXAMPLEEXAMPLE12"),))
+    with Store(tmp_path / "s.db") as store:
+        sid = store.begin_scan(["vault-export:x.json"], "full", "d")
+        store.finish_scan(sid, ScanResult((cred,), ScanStats()))
+        [back] = store.latest_complete_result().credentials
+    assert back == cred
+    assert [loc.attributes for loc in back.locations] == [loc.attributes for loc in cred.locations]

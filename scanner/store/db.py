@@ -176,8 +176,9 @@ class Store(ReadMixin, GraphMixin):
                 loc_id = hit[0]
                 c.execute("UPDATE locations SET last_seen = ?, state = ? WHERE id = ?",
                           (ts, loc.state, loc_id))
-            c.execute("INSERT OR REPLACE INTO scan_locations (scan_id, location_id, state) "
-                      "VALUES (?, ?, ?)", (scan_id, loc_id, loc.state))
+            c.execute("INSERT OR REPLACE INTO scan_locations (scan_id, location_id, state, "
+                      "attributes) VALUES (?, ?, ?, ?)",
+                      (scan_id, loc_id, loc.state, json.dumps(loc.attributes)))
 
     def _record_allowlisted(self, c: sqlite3.Connection, scan_id: int, ts: str, fp: str) -> None:
         last = c.execute("SELECT kind FROM events WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",

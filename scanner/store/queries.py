@@ -99,13 +99,16 @@ class ReadMixin:
         marks = ",".join("?" * len(scan_ids))
         rows = self.conn.execute(
             "SELECT DISTINCT c.fingerprint, c.rule_id, c.provider, c.redacted, c.lifetime_hint, "
-            "c.captures, l.source, l.container, l.path, l.commit_id, l.line, l.url, s.state "
+            "c.captures, l.source, l.container, l.path, l.commit_id, l.line, l.url, s.state, "
+            "s.attributes "
             "FROM scan_locations s JOIN locations l ON l.id = s.location_id "
             f"JOIN credentials c ON c.fingerprint = l.fingerprint WHERE s.scan_id IN ({marks}) "
             "ORDER BY c.fingerprint", scan_ids).fetchall()
         creds: dict[str, tuple[tuple[Any, ...], set[Location]]] = {}
         for r in rows:
-            loc = Location(r[6], r[7], r[8], r[9] or None, r[10] or None, r[12], r[11] or None)
+            attributes = tuple((str(k), str(v)) for k, v in json.loads(r[13]))
+            loc = Location(r[6], r[7], r[8], r[9] or None, r[10] or None, r[12], r[11] or None,
+                           attributes)
             creds.setdefault(r[0], (r, set()))[1].add(loc)
         out = tuple(
             Credential(fp, r[1], r[2], r[3], tuple(sorted(locs, key=_loc_key)), r[4],

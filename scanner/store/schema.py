@@ -96,6 +96,7 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 
 V2 = """
 ALTER TABLE credentials ADD COLUMN severity TEXT NOT NULL DEFAULT 'high';
+ALTER TABLE scan_locations ADD COLUMN attributes TEXT NOT NULL DEFAULT '[]';  -- [[key, value]...]
 CREATE INDEX locations_fingerprint ON locations(fingerprint);
 CREATE TABLE graph_nodes (
     id TEXT PRIMARY KEY,            -- JSON-encoded node key (a string or an integer)
