@@ -4,7 +4,7 @@ scanned, their findings carried over).
 
     python bench/bench_rescan.py PATH [PATH ...] [--runs 3]
 
-For each repository prints: unique blobs, first-scan seconds, rescan seconds (medians over
+For each repository prints: unique blobs, seconds of a scan without datastore, first-scan seconds, rescan seconds (medians over
 `--runs` fresh datastores), blobs read by each, blobs skipped as already scanned by the rescan,
 findings of each (they must be equal). Each scan is a fresh `python -m scanner scan --db` process."""
 
@@ -28,11 +28,11 @@ def repo_label(repo: str) -> str:
     return "/".join(p for p in parts[-2:] if p not in ("repo", ".git"))[-30:]
 
 
-def scan(repo: str, db: str, out: str) -> tuple[float, dict]:
+def scan(repo: str, db: str | None, out: str) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "scanner", "scan", "--db", db, "--format", "json",
-                    "-o", out, repo], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run([sys.executable, "-m", "scanner", "scan", *(["--db", db] if db else []),
+                    "--format", "json", "-o", out, repo], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t0
     with open(out, encoding="utf-8") as fh:
         return wall, json.load(fh)
@@ -43,14 +43,15 @@ def main() -> None:
     ap.add_argument("repos", nargs="+")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    print(f"{'repository':30} {'blobs':>7} {'first s':>8} {'rescan s':>8} {'speedup':>8} "
+    print(f"{'repository':30} {'blobs':>7} {'no-db s':>8} {'first s':>8} {'rescan s':>8} {'speedup':>8} "
           f"{'read 1st':>8} {'read 2nd':>8} {'skipped':>8} {'found':>6} {'same':>5}")
     for repo in args.repos:
         blobs, _ = blob_stats(repo)
-        firsts, rescans = [], []
+        plains, firsts, rescans = [], [], []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as tmp:
                 db, out = os.path.join(tmp, "s.db"), os.path.join(tmp, "r.json")
+                plains.append(scan(repo, None, out)[0])
                 w1, first = scan(repo, db, out)
                 w2, second = scan(repo, db, out)
             firsts.append(w1)
@@ -58,7 +59,7 @@ def main() -> None:
         key = lambda doc: sorted((f["secret_sha256"], json.dumps(f["locations"], sort_keys=True))  # noqa: E731
                                  for f in doc["findings"])
         f1, f2 = statistics.median(firsts), statistics.median(rescans)
-        print(f"{repo_label(repo):30} {blobs:7d} {f1:8.2f} {f2:8.2f} {f1 / f2:7.1f}x "
+        print(f"{repo_label(repo):30} {blobs:7d} {statistics.median(plains):8.2f} {f1:8.2f} {f2:8.2f} {f1 / f2:7.1f}x "
               f"{first['summary']['blobs']:8d} {second['summary']['blobs']:8d} "
               f"{second['summary']['skipped'].get('already-scanned', 0):8d} "
               f"{len(second['findings']):6d} {str(key(first) == key(second)):>5}")
