@@ -54,6 +54,22 @@ def test_staged_reports_only_what_the_next_commit_adds(make_repo, rng):
     assert fps(scan_json("--staged", str(r.path))[1]) == set()
 
 
+def test_renames_and_copies_add_no_content(make_repo, rng):
+    """Moving or copying a file that holds a known secret is not a new leak, staged or in a range."""
+    key = github(rng)
+    r = make_repo("mv")
+    r.write("old/k.env", f"T={key}\n")
+    r.commit("k")
+    base = r.git("rev-parse", "HEAD").strip()
+    r.git("mv", "old", "new")
+    r.write("copy.env", f"T={key}\n")
+    r.git("add", "copy.env")
+    code, doc = scan_json("--staged", str(r.path))
+    assert code == 0 and doc["summary"]["skipped"] == {"unchanged-content": 2}
+    r.commit("move")
+    assert scan_json("--diff", f"{base}..HEAD", str(r.path))[0] == 0
+
+
 def test_staged_in_a_repository_without_commits(make_repo, rng):
     """The very first commit is gated too."""
     key = github(rng)

@@ -9,7 +9,8 @@
 
 Each changed blob is one chunk whose `previous` is the blob it replaced: a secret already present
 in the old version of the file is not new (editing a line next to a known secret is not a new
-leak). Takes a repository path, gives `Chunk`s; reuses the history source's blob reader."""
+leak). A blob that the starting tree (HEAD, or BASE) already holds somewhere is not read at all:
+a rename, copy or revert adds no content (counted as `unchanged-content`). Takes a repository path, gives `Chunk`s; reuses the history source's blob reader."""
 
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ class _ChangeSource(GitHistorySource):
     def live_tree(self) -> set[tuple[str, str]]:
         return self.head_tree()
 
+    def before_tree(self) -> set[str]:
+        """Blob ids of the tree the change starts from: content already there is not new."""
+        return {sha for sha, _ in self.head_tree()}
+
     def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
         """Chunk by chunk (never the whole-history fast path of the parent class)."""
         yield from scan_chunks(self.chunks(stats), engine, stats)
@@ -96,6 +101,11 @@ class _ChangeSource(GitHistorySource):
             stats.errors.append(f"{self.name}: {exc}")
             return
         live = self.live_tree()
+        before = self.before_tree()
+        moved = [e for e in entries if e.new in before]  # renames, copies, reverts
+        if moved:
+            stats.skip("unchanged-content", len(moved))
+            entries = [e for e in entries if e.new not in before]
         # (new blob, old blob) → {path: first commit}
         groups: dict[tuple[str, str], dict[str, str | None]] = {}
         for e in entries:
@@ -159,3 +169,6 @@ class RangeSource(_ChangeSource):
 
     def live_tree(self) -> set[tuple[str, str]]:
         return self.head_tree(self.head)
+
+    def before_tree(self) -> set[str]:
+        return {sha for sha, _ in self.head_tree(self.base)}
