@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_history import blob_stats  # noqa: E402
+from bench_history import blob_stats
 
 
 def repo_label(repo: str) -> str:
@@ -56,13 +56,13 @@ def main() -> None:
                 w2, second = scan(repo, db, out)
             firsts.append(w1)
             rescans.append(w2)
-        key = lambda doc: sorted((f["secret_sha256"], json.dumps(f["locations"], sort_keys=True))  # noqa: E731
+        key = lambda doc: sorted((f["secret_sha256"], json.dumps(f["locations"], sort_keys=True))
                                  for f in doc["findings"])
         f1, f2 = statistics.median(firsts), statistics.median(rescans)
         print(f"{repo_label(repo):30} {blobs:7d} {statistics.median(plains):8.2f} {f1:8.2f} {f2:8.2f} {f1 / f2:7.1f}x "
               f"{first['summary']['blobs']:8d} {second['summary']['blobs']:8d} "
               f"{second['summary']['skipped'].get('already-scanned', 0):8d} "
-              f"{len(second['findings']):6d} {str(key(first) == key(second)):>5}")
+              f"{len(second['findings']):6d} {key(first) == key(second)!s:>5}")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,29 @@ from typing import Any, TypeVar
 import click
 
 from scanner import __version__
-from scanner.errors import (EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, ConfigError,
-                            SprawlscanError)
-from scanner.gate import SEVERITIES, apply_baseline, exit_code, read_fingerprints, write_baseline
+from scanner.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    ConfigError,
+    SprawlscanError,
+)
+from scanner.gate import (
+    SEVERITIES,
+    apply_baseline,
+    exit_code,
+    read_fingerprints,
+    write_baseline,
+)
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
 from scanner.reports import FORMATS, render
-from scanner.reports.changes import VIEW_FORMATS, render_diff, render_events, render_scans
+from scanner.reports.changes import (
+    VIEW_FORMATS,
+    render_diff,
+    render_events,
+    render_scans,
+)
 from scanner.store import db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +55,7 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
-        except Exception as exc:  # noqa: BLE001 - the contract is one line, not a traceback
+        except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
             click.echo(f"sprawlscan: internal error: {type(exc).__name__}", err=True)

@@ -18,13 +18,18 @@ from typing import TYPE_CHECKING
 
 from detectors.loader import load_rules
 from detectors.rule import Rule
+from scanner import __version__
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
-from scanner import __version__
 from scanner.model import ScanResult, ScanStats
-from scanner.sources.base import (DEFAULT_MAX_FILE_SIZE, BlobCache, Source, SourceOptions,
-                                  scan_chunks)
+from scanner.sources.base import (
+    DEFAULT_MAX_FILE_SIZE,
+    BlobCache,
+    Source,
+    SourceOptions,
+    scan_chunks,
+)
 from scanner.sources.files import FilesSource
 from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo

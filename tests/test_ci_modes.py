@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from tokens import anthropic, github, openai_project
 
 from scanner.cli import main
 from scanner.model import fingerprint
 from scanner.pipeline import ScanOptions, run_scan
-from tokens import anthropic, github, openai_project
 
 
 def scan_json(*args: str, cwd: str | None = None) -> tuple[int, dict]:
@@ -131,7 +131,8 @@ def test_diff_finds_a_secret_added_while_resolving_a_merge(make_repo, rng):
     r.git("checkout", "-q", "main")
     r.write("f.txt", "main\n")
     r.commit("main")
-    subprocess.run(["git", "-C", str(r.path), "merge", "-q", "side"], capture_output=True)
+    subprocess.run(["git", "-C", str(r.path), "merge", "-q", "side"], capture_output=True,
+                   check=False)
     r.write("f.txt", f"resolved {key}\n")
     r.commit("merge side")
     merge = r.git("rev-parse", "HEAD").strip()
@@ -149,7 +150,7 @@ def test_bad_ranges_and_modes_are_usage_errors(make_repo, tmp_path):
                  ["--staged", str(tmp_path)], ["--staged", "--diff", "HEAD..HEAD", str(r.path)],
                  []):
         p = subprocess.run([sys.executable, "-m", "scanner", "scan", *args], capture_output=True,
-                           text=True, cwd=os.getcwd())
+                           text=True, cwd=os.getcwd(), check=False)
         assert p.returncode == 2, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
 

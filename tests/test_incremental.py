@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tokens import github, huggingface, openai_project
+
 from scanner.model import KnownMatch, Match, ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.sources.base import SourceOptions
 from scanner.sources.git_history import GitHistorySource
 from scanner.store import Store
-from tokens import github, huggingface, openai_project
 
 
 def locs(result):

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokens import github, openai_project
 
 from scanner.cli import main
 from scanner.errors import ConfigError
@@ -19,7 +20,6 @@ from scanner.model import Credential, Location, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.store import SCHEMA_VERSION, Store
 from scanner.store.schema import migrate, version
-from tokens import github, openai_project
 
 
 def scan_dir(store: Store, path: Path, **kw: object) -> int:

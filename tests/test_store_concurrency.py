@@ -11,9 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tokens import github
+
 from scanner.model import fingerprint
 from scanner.store import Store
-from tokens import github
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = textwrap.dedent("""

@@ -9,8 +9,8 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from scanner.store.queries import ScanDiff, ScanInfo
 from scanner.reports.table import describe
+from scanner.store.queries import ScanDiff, ScanInfo
 
 VIEW_FORMATS = ("json", "table")
 

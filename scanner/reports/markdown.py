@@ -34,8 +34,8 @@ def render(result: ScanResult) -> str:
             out.append(f"- `{c.rule_id}` `{_cell(c.redacted)}` (sha256 `{c.fingerprint[:16]}`)")
             out += [f"  - {_cell(describe(loc))}" for loc in c.locations]
         out += ["", "</details>", ""]
-        out += ["Revoke or rotate each credential at its provider; deleting the line does not "
-                "remove it from git history.", ""]
+        out += [("Revoke or rotate each credential at its provider; deleting the line does not "
+                 "remove it from git history."), ""]
     s = result.stats
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
     out.append(f"<sub>scanned {s.chunks} chunk(s), {s.blobs} git blob(s); skipped: {skipped}</sub>")

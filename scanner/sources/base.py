@@ -109,8 +109,8 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
             old = replace(chunk, data=chunk.previous, previous=None)
             before = engine.scan(old.data)
             before.extend(extra_matches(old, engine, before))
-            known = {fingerprint(m.secret) for m in before}
-            matches = [m for m in matches if fingerprint(m.secret) not in known]
+            old_fps = {fingerprint(m.secret) for m in before}
+            matches = [m for m in matches if fingerprint(m.secret) not in old_fps]
         for match in matches:
             yield match, chunk.locations
 

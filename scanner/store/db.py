@@ -18,9 +18,9 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from scanner import __version__
 from scanner.errors import ConfigError
@@ -35,7 +35,7 @@ EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def scope_of(targets: Sequence[str], mode: str) -> str:
@@ -84,7 +84,7 @@ class Store(ReadMixin, GraphMixin):
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
