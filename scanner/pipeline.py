@@ -222,3 +222,12 @@ def record_or_scan(targets: Iterable[str], options: ScanOptions, db: Path | None
 
     with Store(db) as store:
         return scan_and_record(targets, options, store, progress=progress)[1]
+
+
+def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
+    """The latest complete state in the datastore (`--db`, `$SPRAWLSCAN_DB` or the default file)
+    and the targets it was scanned from: what the graph commands use when given no sources."""
+    from scanner.store import open_existing
+
+    with open_existing(db) as store:
+        return store.latest_complete_sources(), store.latest_complete_result()

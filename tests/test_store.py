@@ -351,3 +351,24 @@ def test_location_attributes_and_states_survive_the_store(tmp_path):
         [back] = store.latest_complete_result().credentials
     assert back == cred
     assert [loc.attributes for loc in back.locations] == [loc.attributes for loc in cred.locations]
+
+
+def test_stored_state_is_what_the_last_complete_scan_saw(tmp_path, rng, monkeypatch):
+    """`stored_state` (the graph commands' input without sources) gives targets and credentials
+    of the latest complete scan, found through $SPRAWLSCAN_DB, without scanning again."""
+    from scanner.pipeline import stored_state
+
+    key = github(rng)
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "k.env").write_text(f"T={key}\n")
+    with Store(tmp_path / "s.db") as store:
+        scan_dir(store, d)
+    (d / "k.env").unlink()  # proves nothing is re-scanned
+    monkeypatch.setenv("SPRAWLSCAN_DB", str(tmp_path / "s.db"))
+    targets, result = stored_state(None)
+    assert targets == [str(d)] and [c.fingerprint for c in result.credentials] == [fingerprint(key)]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SPRAWLSCAN_DB")
+    with pytest.raises(ConfigError, match="no datastore here"):
+        stored_state(None)
