@@ -1,17 +1,32 @@
-"""Decoded views of a chunk's text, so that encodings cannot hide a secret: JSON string escapes
-(`\\n`, `\\"`, `\\/`, `\\uXXXX`, as in notebooks and JSON configs). Each view keeps a map back to the
-original text so that a match is attributed to its original line."""
+"""Decoded views of a chunk's text, so that encodings cannot hide a secret. Takes the chunk text,
+gives `View`s: the text itself, then, only when the text has candidates for them,
+- JSON string escapes decoded (`\\n`, `\\"`, `\\/`, `\\uXXXX`: notebooks, JSON configs);
+- URL escapes of token characters decoded (`%2F`, `%2B`, `%3D`...: query strings, form bodies);
+- base64 tokens decoded in place when they decode to text (Kubernetes Secret `data:` values,
+  `Authorization: Basic` headers, CI variables stored encoded).
+Each view keeps a map back to the original text so that a match is attributed to its original
+line: a position inside a decoded span maps into the span it came from."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import regex
 
 _JSON_ESCAPE = regex.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# only characters that occur inside tokens: decoding `%40` or `%3A` would re-split URLs' userinfo
+_URL_ESCAPE = regex.compile(r"%(2[BbDdEeFf]|3[Dd]|5[Ff]|7[Ee])")
+_B64_TOKEN = regex.compile(r"(?<![A-Za-z0-9+/=_\-%])(?:[A-Za-z0-9+/]{4}){4,25000}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=_\-])")
+MIN_B64_TEXT = 8
+"""Decoded base64 shorter than this is not worth a view."""
+
+Substitution = tuple[int, int, str]
+"""(start, end, replacement) in the original text."""
 
 
 @dataclass(slots=True)
@@ -20,6 +35,7 @@ class View:
 
     text: str
     original: str
+    kind: str = "raw"
     _decoded_at: list[int] = field(default_factory=list)
     _original_at: list[int] = field(default_factory=list)
 
@@ -40,25 +56,62 @@ def views(text: str) -> Iterator[View]:
         decoded = json_unescape(text)
         if decoded.text != text:
             yield decoded
+    if "%" in text:
+        subs = [(m.start(), m.end(), chr(int(m.group(1), 16))) for m in _URL_ESCAPE.finditer(text)]
+        if subs:
+            yield substitute(text, subs, "url")
+    subs = list(_base64_texts(text))
+    if subs:
+        yield substitute(text, subs, "base64")
 
 
 def json_unescape(text: str) -> View:
+    subs = [(m.start(), m.end(), chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)])
+            for m in _JSON_ESCAPE.finditer(text)]
+    return substitute(text, subs, "json")
+
+
+def substitute(text: str, subs: Iterable[Substitution], kind: str) -> View:
+    """A view of `text` with each (start, end) span replaced, mapping offsets back exactly outside
+    the replacements and into the replaced span inside them."""
     parts: list[str] = []
     decoded_at: list[int] = []
     original_at: list[int] = []
     last = 0
     out_len = 0
-    for m in _JSON_ESCAPE.finditer(text):
-        parts.append(text[last:m.start()])
-        out_len += m.start() - last
-        char = chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)]
-        # a breakpoint at the escape and one after it: decoded offsets map back exactly
+    for start, end, replacement in subs:
+        parts.append(text[last:start])
+        out_len += start - last
         decoded_at.append(out_len)
-        original_at.append(m.start())
-        parts.append(char)
-        out_len += 1
+        original_at.append(start)
+        parts.append(replacement)
+        out_len += len(replacement)
         decoded_at.append(out_len)
-        original_at.append(m.end())
-        last = m.end()
+        original_at.append(end)
+        last = end
     parts.append(text[last:])
-    return View("".join(parts), text, decoded_at, original_at)
+    return View("".join(parts), text, kind, decoded_at, original_at)
+
+
+def _base64_texts(text: str) -> Iterator[Substitution]:
+    for m in _B64_TOKEN.finditer(text):
+        decoded = decode_base64_text(m.group())
+        if decoded is not None:
+            yield m.start(), m.end(), decoded
+
+
+def decode_base64_text(token: str) -> str | None:
+    """The decoded text of a base64 token, or None when it is not base64 of printable text."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < MIN_B64_TEXT:
+        return None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not all(c.isprintable() or c in "\n\r\t" for c in decoded):
+        return None
+    return decoded
