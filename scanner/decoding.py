@@ -38,12 +38,13 @@ class View:
     kind: str = "raw"
     _decoded_at: list[int] = field(default_factory=list)
     _original_at: list[int] = field(default_factory=list)
+    parent: View | None = None
+    """The view this one decodes (JSON escapes inside base64), or None when it decodes `original`."""
 
     def original_offset(self, pos: int) -> int:
         i = bisect.bisect_right(self._decoded_at, pos) - 1
-        if i < 0:
-            return pos
-        return self._original_at[i] + (pos - self._decoded_at[i])
+        local = pos if i < 0 else self._original_at[i] + (pos - self._decoded_at[i])
+        return self.parent.original_offset(local) if self.parent is not None else local
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         return self.original_offset(start), self.original_offset(end)
@@ -62,7 +63,14 @@ def views(text: str) -> Iterator[View]:
             yield substitute(text, subs, "url")
     subs = list(_base64_texts(text))
     if subs:
-        yield substitute(text, subs, "base64")
+        decoded = substitute(text, subs, "base64")
+        yield decoded
+        # a JSON document stored base64-encoded (a service-account key in a Kubernetes Secret)
+        if "\\" in decoded.text:
+            inner = json_unescape(decoded.text)
+            if inner.text != decoded.text:
+                inner.parent, inner.original, inner.kind = decoded, text, "base64+json"
+                yield inner
 
 
 def json_unescape(text: str) -> View:

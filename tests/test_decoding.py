@@ -1,0 +1,73 @@
+"""Decoded views: secrets hidden by base64 (Kubernetes Secrets, basic auth), URL escapes or JSON
+inside base64 are found and attributed to the original line; non-text base64 is not decoded."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+from detectors.loader import load_rules
+from scanner.decoding import decode_base64_text, views
+from scanner.engine import Engine
+from tokens import aws_pair, gcp_service_account, github, openai_project
+
+ENGINE = Engine(load_rules())
+
+
+def b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def test_kubernetes_secret_data_value_is_decoded_and_attributed_to_its_line(rng):
+    """A token stored base64-encoded under `data:` is reported on the line of the encoded value."""
+    token = github(rng)
+    text = f"apiVersion: v1\nkind: Secret\ndata:\n  user: {b64('deploy-bot')}\n  token: {b64(token)}\n"
+    assert [(m.rule_id, m.secret, m.line) for m in ENGINE.scan(text.encode())] == [("github.pat", token, 5)]
+
+
+def test_basic_auth_header_is_decoded(rng):
+    """`Authorization: Basic base64(user:token)` hides the token from the raw text."""
+    key = openai_project(rng)
+    text = f"GET / HTTP/1.1\nAuthorization: Basic {b64('api:' + key)}\n"
+    assert [(m.secret, m.line) for m in ENGINE.scan(text.encode())] == [(key, 2)]
+
+
+def test_url_encoded_aws_secret_is_decoded(rng):
+    """`%2F` and `%2B` inside a form body are decoded; the pair is one credential with its key id."""
+    key_id, secret = aws_pair(rng)
+    secret = secret[:10] + "/+" + secret[12:]
+    text = f"x=1\nbody=aws_access_key_id={key_id}&aws_secret_access_key={quote(secret, safe='')}\n"
+    [m] = ENGINE.scan(text.encode())
+    assert (m.secret, m.line, dict(m.captures)) == (secret, 2, {"key_id": key_id})
+
+
+def test_service_account_json_inside_base64_is_found(rng):
+    """A GCP key file stored base64-encoded: JSON escapes are decoded inside the decoded base64."""
+    key, doc = gcp_service_account(rng)
+    text = f"data:\n  sa.json: {b64(doc)}\n"
+    found = {(m.rule_id, m.secret, m.line) for m in ENGINE.scan(text.encode())}
+    assert ("gcp.service-account", key, 2) in found
+    assert {m[1] for m in found} == {key}
+
+
+def test_binary_and_short_base64_are_not_decoded(rng):
+    """Random bytes (hashes, images, integrity strings) never become a view."""
+    assert decode_base64_text(base64.b64encode(rng.randbytes(64)).decode()) is None
+    assert decode_base64_text(b64("short")) is None
+    assert decode_base64_text(b64("a readable sentence")) == "a readable sentence"
+    assert [v.kind for v in views("integrity: sha512-" + base64.b64encode(rng.randbytes(64)).decode())] == ["raw"]
+
+
+def test_views_are_only_built_when_there_are_candidates():
+    """Plain text gets the raw view alone."""
+    assert [v.kind for v in views("just some words, no escapes or tokens here\n")] == ["raw"]
+
+
+def test_json_escaped_private_key_is_one_credential(rng):
+    """A PEM inside a JSON string matches on the decoded view only, not also as raw `\\n` text."""
+    from tokens import pem_private_key
+
+    key = pem_private_key(rng)
+    text = json.dumps({"private_key": key})
+    assert [m.secret for m in ENGINE.scan(text.encode())] == [key]
