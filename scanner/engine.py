@@ -47,6 +47,8 @@ class Engine:
         self._keywords = [k.encode("utf-8") for k in keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}
         self._rules_by_kw: list[list[int]] = [[] for _ in keywords]
+        # rules without keywords (imported gitleaks rules may have none) run on every chunk
+        self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         for ri, c in enumerate(self.rules):
             for k in {k.lower() for k in c.rule.keywords}:
                 self._rules_by_kw[kw_index[k]].append(ri)
@@ -68,7 +70,7 @@ class Engine:
 
     def candidate_rules(self, data: bytes) -> list[int]:
         """Indexes of rules whose keywords occur in `data` (case-insensitive), sorted."""
-        hits: set[int] = set()
+        hits: set[int] = set(self._always)
         if self._hs_db is not None:
             found: list[int] = []
 
@@ -127,4 +129,9 @@ def accept(rule: Rule, secret: str, context: str) -> bool:
 
 
 def _secret_group(rule: Rule) -> int | str:
-    return "secret" if "secret" in regex.compile(rule.pattern).groupindex else 1
+    if rule.secret_group is not None:
+        return rule.secret_group
+    compiled = regex.compile(rule.pattern)
+    if "secret" in compiled.groupindex:
+        return "secret"
+    return 1 if compiled.groups else 0
