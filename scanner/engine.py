@@ -6,9 +6,11 @@ package the keywords are one compiled Hyperscan database scanned in a single pas
 keyword is looked up with `bytes.find` on the lowered chunk. Both give the same candidate set, so
 the same findings (tests/test_engine_equivalence.py proves it on the whole labelled corpus).
 Then each candidate rule's regex (the `regex` module) runs over the text, and validators filter
-the captures. Decoded views (JSON escapes, URL escapes, base64 text: `scanner.decoding`) are built
-only when the text has candidates for them, get their own prefilter pass (a base64-encoded token
-hides its keyword from the raw bytes), and their matches are attributed to the original line.
+the captures. Decoded views (`scanner.decoding`) are built only when the text has candidates for
+them: JSON and URL escapes only for a chunk that has candidate rules (escaping leaves keywords
+readable, so the same rules run on them); base64 only when a base64 context literal (`data:`,
+`Basic `...) is in the prefilter hits, with its own prefilter pass over the decoded text (encoding
+hides the keywords). Matches in every view are attributed to the original line.
 The engine never prints or exits."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import regex
 
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
-from scanner.decoding import View, views
+from scanner.decoding import BASE64_CONTEXT, View, views
 from scanner.model import Match
 
 try:  # the fast path is optional: same results without it
@@ -43,10 +45,12 @@ class Engine:
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None) -> None:
         self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r)) for r in rules]
-        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords})
+        gates = {k.lower() for k in BASE64_CONTEXT}
+        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}
         self._rules_by_kw: list[list[int]] = [[] for _ in keywords]
+        self._gate_ids = frozenset(kw_index[k] for k in gates)
         # rules without keywords (imported gitleaks rules may have none) run on every chunk
         self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         for ri, c in enumerate(self.rules):
@@ -68,33 +72,40 @@ class Engine:
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
         return db
 
-    def candidate_rules(self, data: bytes) -> list[int]:
-        """Indexes of rules whose keywords occur in `data` (case-insensitive), sorted."""
-        hits: set[int] = set(self._always)
+    def keyword_hits(self, data: bytes) -> set[int]:
+        """Ids of the keywords (rule keywords and decoding gates) that occur in `data`."""
         if self._hs_db is not None:
-            found: list[int] = []
+            found: set[int] = set()
 
             def on_match(kw_id: int, _f: int, _t: int, _fl: int, _ctx: object) -> None:
-                found.append(kw_id)
+                found.add(kw_id)
 
             self._hs_db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
-            for kw_id in found:
-                hits.update(self._rules_by_kw[kw_id])
-        else:
-            lowered = data.lower()
-            for kw_id, kw in enumerate(self._keywords):
-                if kw in lowered:
-                    hits.update(self._rules_by_kw[kw_id])
-        return sorted(hits)
+            return found
+        lowered = data.lower()
+        return {kw_id for kw_id, kw in enumerate(self._keywords) if kw in lowered}
+
+    def candidate_rules(self, data: bytes, hits: set[int] | None = None) -> list[int]:
+        """Indexes of rules whose keywords occur in `data` (case-insensitive), sorted."""
+        rules: set[int] = set(self._always)
+        for kw_id in self.keyword_hits(data) if hits is None else hits:
+            rules.update(self._rules_by_kw[kw_id])
+        return sorted(rules)
 
     def scan(self, data: bytes) -> list[Match]:
         """All matches in one chunk, deduplicated by (rule, secret, line), in text order."""
+        hits = self.keyword_hits(data)
+        candidates = self.candidate_rules(data, hits)
+        base64_context = not hits.isdisjoint(self._gate_ids)
+        if not candidates and not base64_context:
+            return []
         text = data.decode("utf-8", errors="replace")
         out: dict[tuple[str, str, int], Match] = {}
-        for view in views(text):
-            raw = view.kind == "raw"
-            candidates = self.candidate_rules(data if raw else view.text.encode("utf-8", "surrogatepass"))
-            for ri in candidates:
+        for view in views(text, escapes=bool(candidates), base64_context=base64_context):
+            # JSON and URL escapes leave keywords readable; base64 hides them: prefilter again
+            rules = candidates if not view.kind.startswith("base64") else \
+                self.candidate_rules(view.text.encode("utf-8", "surrogatepass"))
+            for ri in rules:
                 for m in self._matches(self.rules[ri], view):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
         return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))

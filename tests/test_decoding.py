@@ -45,9 +45,9 @@ def test_url_encoded_aws_secret_is_decoded(rng):
 def test_service_account_json_inside_base64_is_found(rng):
     """A GCP key file stored base64-encoded: JSON escapes are decoded inside the decoded base64."""
     key, doc = gcp_service_account(rng)
-    text = f"data:\n  sa.json: {b64(doc)}\n"
+    text = f"apiVersion: v1\nkind: Secret\ndata:\n  sa.json: {b64(doc)}\n"
     found = {(m.rule_id, m.secret, m.line) for m in ENGINE.scan(text.encode())}
-    assert ("gcp.service-account", key, 2) in found
+    assert ("gcp.service-account", key, 4) in found
     assert {m[1] for m in found} == {key}
 
 
@@ -59,9 +59,20 @@ def test_binary_and_short_base64_are_not_decoded(rng):
     assert [v.kind for v in views("integrity: sha512-" + base64.b64encode(rng.randbytes(64)).decode())] == ["raw"]
 
 
-def test_views_are_only_built_when_there_are_candidates():
-    """Plain text gets the raw view alone."""
+def test_views_are_only_built_when_there_are_candidates(rng):
+    """Plain text gets the raw view alone; escapes and base64 are decoded only when asked."""
     assert [v.kind for v in views("just some words, no escapes or tokens here\n")] == ["raw"]
+    text = 'a = "x\\/y %2F"\nb: ' + b64("a readable sentence") + "\n"
+    assert [v.kind for v in views(text)] == ["raw", "json", "url", "base64"]
+    assert [v.kind for v in views(text, escapes=False, base64_context=False)] == ["raw"]
+
+
+def test_base64_outside_a_base64_context_is_not_decoded(rng):
+    """The base64 view needs a context literal (`data:` manifest key, `Authorization`, `base64`...):
+    a bare encoded token in arbitrary text is a documented blind spot that keeps scans cheap."""
+    token = github(rng)
+    assert ENGINE.scan(f"value: {b64(token)}\n".encode()) == []
+    assert [m.secret for m in ENGINE.scan(f"value_b64: {b64(token)}\n".encode())] == [token]
 
 
 def test_json_escaped_private_key_is_one_credential(rng):
