@@ -81,7 +81,7 @@ def views(text: str, escapes: bool = True, base64_context: bool = True) -> Itera
         decoded = substitute(text, subs, "base64")
         yield decoded
         # a JSON document stored base64-encoded (a service-account key in a Kubernetes Secret)
-        if "\\" in decoded.text:
+        if any("\\" in replacement for _, _, replacement in subs):
             inner = json_unescape(decoded.text)
             if inner.text != decoded.text:
                 inner.parent, inner.original, inner.kind = decoded, text, "base64+json"
