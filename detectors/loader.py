@@ -56,9 +56,10 @@ def parse_rule_file(path: Path) -> list[Rule]:
         tables, errors = convert_gitleaks(doc["rules"])
         imported = True
     else:
-        tables, errors, imported = doc.get("rule"), [], False
-        if not isinstance(tables, list) or not tables:
+        ours, errors, imported = doc.get("rule"), [], False
+        if not isinstance(ours, list) or not ours:
             raise ConfigError(f"{path}: no [[rule]] tables (nor a gitleaks [[rules]] config)")
+        tables = ours
     rules = []
     for i, t in enumerate(tables):
         try:

@@ -14,7 +14,13 @@ import click
 
 from scanner import __version__
 from scanner.config import Flags, load_allowlist, scan_options
-from scanner.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, SprawlscanError
+from scanner.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    SprawlscanError,
+)
 from scanner.pipeline import run_scan
 from scanner.reports import FORMATS, render
 

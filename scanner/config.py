@@ -19,19 +19,18 @@ SPRAWLSCAN_ALLOWLIST (paths separated by the OS path separator), SPRAWLSCAN_EXCL
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import regex
 
 from scanner.errors import ConfigError
 from scanner.pipeline import ScanOptions
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 
 CONFIG_FILE = "sprawlscan.toml"
-_FINGERPRINT = regex.compile(r"[0-9a-f]{64}")
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from tokens import github
 
 from scanner.config import Flags, scan_options
 from scanner.errors import ConfigError
 from scanner.model import fingerprint
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
-from tokens import github
 
 ROOT = Path(__file__).resolve().parent.parent
 

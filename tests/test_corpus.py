@@ -4,10 +4,10 @@ realistic files with hard negatives, overall and per provider, and every rule pr
 from __future__ import annotations
 
 import pytest
+from tokens import SAMPLES
 
 from detectors.loader import load_rules
 from tests.corpus.quality import Quality, measure, table
-from tokens import SAMPLES
 
 THRESHOLD = 0.99
 

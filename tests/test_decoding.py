@@ -7,10 +7,11 @@ import base64
 import json
 from urllib.parse import quote
 
+from tokens import aws_pair, gcp_service_account, github, openai_project
+
 from detectors.loader import load_rules
 from scanner.decoding import decode_base64_text, views
 from scanner.engine import Engine
-from tokens import aws_pair, gcp_service_account, github, openai_project
 
 ENGINE = Engine(load_rules())
 
@@ -82,3 +83,15 @@ def test_json_escaped_private_key_is_one_credential(rng):
     key = pem_private_key(rng)
     text = json.dumps({"private_key": key})
     assert [m.secret for m in ENGINE.scan(text.encode())] == [key]
+
+
+def test_same_password_in_two_urls_is_one_credential(tmp_path, rng):
+    """Database rules capture the password, so two URLs carrying it dedupe into one credential."""
+    from scanner.pipeline import ScanOptions, run_scan
+
+    pw = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(20))
+    (tmp_path / "a.env").write_text(f"DATABASE_URL=postgresql://app:{pw}@db.internal:5432/main\n")
+    (tmp_path / "b.py").write_text(f'ENGINE = "postgresql+psycopg://admin:{pw}@replica:5432/main"\n')
+    [cred] = run_scan([str(tmp_path)], ScanOptions(history=False)).credentials
+    assert cred.rule_id == "database.postgres" and len(cred.locations) == 2
+    assert dict(cred.captures)["host"] in ("db.internal:5432", "replica:5432")

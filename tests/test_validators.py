@@ -7,12 +7,12 @@ import json
 import string
 
 import pytest
+from tokens import jwt
 
 from detectors.loader import load_rules
 from detectors.validators import VALIDATORS, is_placeholder
 from detectors.validators.context import keyword_near
 from detectors.validators.structure import jwt_structure
-from tokens import jwt
 
 
 @pytest.mark.parametrize("value", [

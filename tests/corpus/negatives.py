@@ -33,6 +33,10 @@ REFERENCES = [
     "token: {{ .Values.github.token }}", "export GITHUB_TOKEN=$GH_PAT", "const k = process.env.MISTRAL_API_KEY;",
     'client = OpenAI(api_key=os.getenv("OPENAI_API_KEY"))', "DEEPGRAM_API_KEY=${DEEPGRAM_API_KEY}",
     "password: !vault |", "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+    "from huggingface_hub import hf_hub_download, snapshot_download",
+    "GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a  # the docs' example token",
+    "resolved \"https://registry.npmjs.org/fw_utils/-/fw_utils-1.0.0.tgz\"",
+    "const cursor = db.collection('runs').find({}).sort({ createdAt: -1 });",
 ]
 
 
@@ -53,6 +57,9 @@ def hard_negatives(rng: random.Random) -> list[str]:
         out.append(f"MISTRAL_MODEL=mistral-large-{rng.randrange(2400, 2500)}")
         out.append(f"assembly_checksum = \"{rng.randbytes(16).hex()}\"")
         out.append(f"cursor_position = {rng.randrange(10**6)}")
+        out.append(f"wandb_run_commit: {rng.randbytes(20).hex()}")
+        out.append(f"VAULT_ADDR=https://vault.internal:8200  # token in {rng.randbytes(4).hex()}.hcl")
+        out.append(f"docker pull ghcr.io/acme/agent@sha256:{rng.randbytes(32).hex()}")
     png = b"\x89PNG\r\n\x1a\n" + rng.randbytes(3000)
     out.append(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
     cert = pem_private_key(rng, "").replace("PRIVATE KEY", "CERTIFICATE")

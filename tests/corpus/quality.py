@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokens import SAMPLES, Sample
+
 from detectors.loader import load_rules
 from detectors.rule import Rule
 from scanner.engine import Engine
@@ -15,7 +17,6 @@ from scanner.model import Credential, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
 from tests.corpus.negatives import hard_negatives
 from tests.corpus.styles import STYLES
-from tokens import SAMPLES, Sample
 
 SAMPLES_PER_RULE = 4
 
