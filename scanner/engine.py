@@ -16,6 +16,7 @@ The engine never prints or exits."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 from dataclasses import dataclass
 
 import regex
@@ -28,7 +29,7 @@ from scanner.model import Match
 try:  # the fast path is optional: same results without it
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where hyperscan is absent
-    _hs = None
+    _hs = None  # type: ignore[assignment]
 
 ALLOW_MARKER = "sprawlscan:allow"
 
@@ -64,7 +65,7 @@ class Engine:
         self._hs_db = self._compile_hyperscan() if use_hyperscan and self._keywords else None
         self._scratch = _hs.Scratch(self._hs_db) if self._hs_db is not None else None
 
-    def _compile_hyperscan(self) -> object:
+    def _compile_hyperscan(self) -> Any:
         assert _hs is not None
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]

@@ -4,7 +4,8 @@ one repeated character, `abcdef`/`123456` runs). Applied by the engine to every 
 
 from __future__ import annotations
 
-import regex
+import re
+
 
 # word markers, matched in lower, UPPER or Capitalised spelling only: random base64 of a long key
 # would otherwise contain `FaKe` or `XxXx` by chance
@@ -12,12 +13,15 @@ _WORDS = ("example", "dummy", "fake", "placeholder", "changeme", "change_me", "r
           "xxxx", "your_api", "yourapi", "your-api", "your_key", "your_token", "your_secret",
           "yourkey", "yourtoken", "yoursecret", "your-key", "your-token", "your-secret", "yourpassword",
           "your_password", "insert_", "replace_me", "replaceme", "notreal", "not_a_real", "testtoken")
-_TEMPLATE = regex.compile(
+_TEMPLATE = re.compile(
     r"<[^<>]*>|\.\.\.|…|\*\*\*|\$\{|\{\{|\}\}|%\(|%[A-Z_]+%|^\$[A-Za-z_]\w*$|^\$\(|^process\.env|^os\.environ")
-_REPEAT = regex.compile(r"(.)\1{5,}|(.{2,4})\2{4,}")
+_REPEAT = re.compile(r"(.)\1{5,}|(.{2,4})\2{4,}")
 _RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "qwertyuiop",
          "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba", "9876543210")
-_SEQUENCES = frozenset(run[i:i + 6] for run in _RUNS for i in range(len(run) - 5))
+# stdlib `re`: a plain literal alternation runs several times faster there than in `regex`
+_SEQUENCE = re.compile("|".join(sorted({re.escape(run[i:i + 6]) for run in _RUNS
+                                        for i in range(len(run) - 5)})))
+_SEPARATORS = re.compile(r"[-_.:]")
 _COMMON = frozenset({"password", "passwd", "secret", "postgres", "root", "admin", "test", "user",
                      "pass", "default", "guest", "token", "apikey", "api_key", "mysql", "redis",
                      "mongo", "letmein", "qwerty", "none", "null", "empty", "string"})
@@ -34,7 +38,7 @@ def is_placeholder(secret: str) -> bool:
     if variants[0] in _COMMON or variants[0].rstrip("0123456789!") in _COMMON:
         return True
     # the random part of a prefixed token is its longest separator-free run
-    body = max(regex.split(r"[-_.:]", secret), key=len)
+    body = max(_SEPARATORS.split(secret), key=len)
     if len(set(body)) <= 2 or _REPEAT.search(secret):
         return True
-    return any(secret[i:i + 6] in _SEQUENCES for i in range(len(secret) - 5))
+    return _SEQUENCE.search(secret) is not None
