@@ -1,11 +1,12 @@
-"""Decoded views of a chunk's text, so that encodings cannot hide a secret. Takes the chunk text,
-gives `View`s: the text itself, then, only when the text has candidates for them,
-- JSON string escapes decoded (`\\n`, `\\"`, `\\/`, `\\uXXXX`: notebooks, JSON configs);
-- URL escapes of token characters decoded (`%2F`, `%2B`, `%3D`...: query strings, form bodies);
-- base64 tokens decoded in place when they decode to text (Kubernetes Secret `data:` values,
-  `Authorization: Basic` headers, CI variables stored encoded).
-Each view keeps a map back to the original text so that a match is attributed to its original
-line: a position inside a decoded span maps into the span it came from."""
+"""Decoded views of a chunk's text, so that encodings cannot hide a secret. Takes the chunk text
+(or one window of it), gives `View`s that map every offset back to the original text, so that a
+match is attributed to its original line:
+- `json_unescape`: JSON string escapes (`\\n`, `\\"`, `\\/`, `\\uXXXX`: notebooks, JSON configs);
+- `url_unescape`: URL escapes of token characters (`%2F`, `%2B`, `%3D`...: query strings, forms);
+- `base64_view`: base64 tokens decoded in place when they decode to text (Kubernetes Secret
+  `data:` values, `Authorization: Basic` headers, docker `auth`, values named `*_B64`). The engine
+  builds it only when one of `BASE64_CONTEXT` occurs in the chunk.
+Each returns None when there is nothing to decode, so a view is only built when needed."""
 
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ MAX_B64_TOKEN = 100_000
 BASE64_CONTEXT = ("authorization", "\ndata:", "kind: secret", "base64", "b64", "dockerconfig", '"auth"')
 """Case-insensitive literals of which one must occur for the base64 view to be built: Kubernetes
 Secret `data:` (a top-level key), `Authorization: Basic` headers, docker `auth`, values named
-`*_B64` or said to be base64. The engine puts them
-in its keyword prefilter, so the gate costs nothing extra."""
+`*_B64` or said to be base64. The engine puts them in its keyword prefilter, so the gate costs
+nothing extra."""
 
 Substitution = tuple[int, int, str]
-"""(start, end, replacement) in the original text."""
+"""(start, end, replacement) in the text being decoded."""
 
 
 @dataclass(slots=True)
@@ -48,62 +49,58 @@ class View:
     """A text to run rules over, and how its offsets map back to the original text."""
 
     text: str
-    original: str
-    kind: str = "raw"
+    """The decoded text of the window."""
+    base: int = 0
+    """Offset of the window in the text it decodes."""
     _decoded_at: list[int] = field(default_factory=list)
     _original_at: list[int] = field(default_factory=list)
     parent: View | None = None
-    """The view this one decodes (JSON escapes inside base64), or None when it decodes `original`."""
+    """The view this one decodes (escapes inside decoded base64), or None for the original text."""
 
     def original_offset(self, pos: int) -> int:
         i = bisect.bisect_right(self._decoded_at, pos) - 1
-        local = pos if i < 0 else self._original_at[i] + (pos - self._decoded_at[i])
+        local = self.base + pos if i < 0 else self.base + self._original_at[i] + (pos - self._decoded_at[i])
         return self.parent.original_offset(local) if self.parent is not None else local
 
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        return self.original_offset(start), self.original_offset(end)
 
-
-def views(text: str, escapes: bool = True, base64_context: bool = True) -> Iterator[View]:
-    """The text itself, then each decoded view that differs from it: JSON and URL escapes when
-    `escapes`, base64 when `base64_context` (one of `BASE64_CONTEXT` occurs in the text)."""
-    yield View(text, text)
-    if escapes and "\\" in text:
-        decoded = json_unescape(text)
-        if decoded.text != text:
-            yield decoded
-    if escapes and "%" in text:
-        subs = [(m.start(), m.end(), chr(int(m.group(1), 16))) for m in _URL_ESCAPE.finditer(text)]
-        if subs:
-            yield substitute(text, subs, "url")
-    subs = list(_base64_texts(text)) if base64_context else []
-    if subs:
-        decoded = substitute(text, subs, "base64")
-        yield decoded
-        # a JSON document stored base64-encoded (a service-account key in a Kubernetes Secret)
-        if any("\\" in replacement for _, _, replacement in subs):
-            inner = json_unescape(decoded.text)
-            if inner.text != decoded.text:
-                inner.parent, inner.original, inner.kind = decoded, text, "base64+json"
-                yield inner
-
-
-def json_unescape(text: str) -> View:
+def json_unescape(text: str, start: int = 0, end: int | None = None) -> View | None:
+    """The window `text[start:end]` with JSON string escapes decoded, or None if it has none."""
+    end = len(text) if end is None else end
+    if text.find("\\", start, end) < 0:
+        return None
+    window = text[start:end]
     subs = [(m.start(), m.end(), chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)])
-            for m in _JSON_ESCAPE.finditer(text)]
-    return substitute(text, subs, "json")
+            for m in _JSON_ESCAPE.finditer(window)]
+    return substitute(window, subs, start) if subs else None
 
 
-def substitute(text: str, subs: Iterable[Substitution], kind: str) -> View:
-    """A view of `text` with each (start, end) span replaced, mapping offsets back exactly outside
-    the replacements and into the replaced span inside them."""
+def url_unescape(text: str, start: int = 0, end: int | None = None) -> View | None:
+    """The window with URL escapes of token characters decoded, or None if it has none."""
+    end = len(text) if end is None else end
+    if text.find("%", start, end) < 0:
+        return None
+    window = text[start:end]
+    subs = [(m.start(), m.end(), chr(int(m.group(1), 16))) for m in _URL_ESCAPE.finditer(window)]
+    return substitute(window, subs, start) if subs else None
+
+
+def base64_view(text: str) -> View | None:
+    """The whole text with every base64 token that decodes to ASCII text replaced by that text, or
+    None when there is none."""
+    subs = list(_base64_texts(text))
+    return substitute(text, subs) if subs else None
+
+
+def substitute(window: str, subs: Iterable[Substitution], base: int = 0) -> View:
+    """A view of `window` (at `base` in its text) with each (start, end) span replaced, mapping
+    offsets back exactly outside the replacements and into the replaced span inside them."""
     parts: list[str] = []
     decoded_at: list[int] = []
     original_at: list[int] = []
     last = 0
     out_len = 0
     for start, end, replacement in subs:
-        parts.append(text[last:start])
+        parts.append(window[last:start])
         out_len += start - last
         decoded_at.append(out_len)
         original_at.append(start)
@@ -112,8 +109,8 @@ def substitute(text: str, subs: Iterable[Substitution], kind: str) -> View:
         decoded_at.append(out_len)
         original_at.append(end)
         last = end
-    parts.append(text[last:])
-    return View("".join(parts), text, kind, decoded_at, original_at)
+    parts.append(window[last:])
+    return View("".join(parts), base, decoded_at, original_at)
 
 
 def _base64_texts(text: str) -> Iterator[Substitution]:
@@ -126,17 +123,14 @@ def _base64_texts(text: str) -> Iterator[Substitution]:
 
 
 def decode_base64_text(token: str) -> str | None:
-    """The decoded text of a base64 token, or None when it is not base64 of printable text."""
+    """The decoded text of a base64 token, or None when it is not base64 of printable ASCII."""
     try:
         raw = base64.b64decode(token, validate=True)
     except (binascii.Error, ValueError):
         return None
-    if len(raw) < MIN_B64_TEXT:
+    if len(raw) < MIN_B64_TEXT or not raw.isascii():
         return None
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    decoded = raw.decode("ascii")
     if not all(c.isprintable() or c in "\n\r\t" for c in decoded):
         return None
     return decoded

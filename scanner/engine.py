@@ -1,37 +1,40 @@
 """The detection stage: rules → matches. Takes chunk bytes, gives `Match` records.
 
-Two steps per chunk. The prefilter finds which rules can match at all: every rule names keywords,
-and a rule runs only on chunks that contain one of them (case-insensitive). With the `hyperscan`
-package the keywords are one compiled Hyperscan database scanned in a single pass; without it each
-keyword is looked up with `bytes.find` on the lowered chunk. Both give the same candidate set, so
-the same findings (tests/test_engine_equivalence.py proves it on the whole labelled corpus).
-Then each candidate rule's regex (the `regex` module) runs over the text, and validators filter
-the captures. Decoded views (`scanner.decoding`) are built only when the text has candidates for
-them: JSON and URL escapes only for a chunk that has candidate rules (escaping leaves keywords
-readable, so the same rules run on them); base64 only when a base64 context literal (`data:`,
-`Basic `...) is in the prefilter hits, with its own prefilter pass over the decoded text (encoding
-hides the keywords). Matches in every view are attributed to the original line.
+Two steps per chunk. The prefilter finds where rules can match at all: every rule names keywords,
+and a rule runs only around the occurrences of one of them (case-insensitive). With the
+`hyperscan` package the keywords are one compiled Hyperscan database scanned in a single pass;
+without it each keyword is looked up with `bytes.find` on the lowered chunk. Both give the same
+occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
+labelled corpus). Then each candidate rule's regex (the `regex` module) runs over the windows
+around its keyword occurrences, raw and decoded (JSON string escapes, URL escapes), and validators
+filter the captures. Base64 hides keywords, so it is handled per chunk: when a base64 context
+literal (`data:` of a Kubernetes Secret, `Authorization`...; `scanner.decoding.BASE64_CONTEXT`,
+part of the same prefilter) occurs, the chunk's base64 tokens that decode to text are decoded in
+place and that view gets its own prefilter pass and windows. Every match is attributed to its
+original line. Rules without keywords (imported gitleaks rules) run over the whole chunk.
 The engine never prints or exits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
-from scanner.decoding import BASE64_CONTEXT, View, views
+from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
 from scanner.model import Match
 
+_hs: Any
 try:  # the fast path is optional: same results without it
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where hyperscan is absent
-    _hs = None  # type: ignore[assignment]
+    _hs = None
 
 ALLOW_MARKER = "sprawlscan:allow"
+Out = dict[tuple[str, str, int], Match]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +54,12 @@ class Engine:
         self._keywords = [k.encode("utf-8") for k in keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}
         self._rules_by_kw: list[list[int]] = [[] for _ in keywords]
-        self._gate_ids = frozenset(kw_index[k] for k in gates)
-        # rules without keywords (imported gitleaks rules may have none) run on every chunk
-        self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         for ri, c in enumerate(self.rules):
             for k in {k.lower() for k in c.rule.keywords}:
                 self._rules_by_kw[kw_index[k]].append(ri)
+        self._gate_ids = frozenset(kw_index[k] for k in gates)
+        # rules without keywords (imported gitleaks rules may have none) run on every chunk
+        self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         if use_hyperscan is None:
             use_hyperscan = _hs is not None
         if use_hyperscan and _hs is None:
@@ -69,66 +72,136 @@ class Engine:
         assert _hs is not None
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
-        flags = [_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH] * len(exprs)
+        flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
         return db
 
-    def keyword_hits(self, data: bytes) -> set[int]:
-        """Ids of the keywords (rule keywords and decoding gates) that occur in `data`."""
+    def keyword_hits(self, data: bytes) -> dict[int, list[int]]:
+        """keyword index → sorted start offsets of every occurrence in `data` (case-insensitive).
+        Both backends return exactly the same offsets."""
+        hits: dict[int, list[int]] = {}
         if self._hs_db is not None:
-            found: set[int] = set()
+            lengths = [len(k) for k in self._keywords]
 
-            def on_match(kw_id: int, _f: int, _t: int, _fl: int, _ctx: object) -> None:
-                found.add(kw_id)
+            def on_match(kw_id: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
+                hits.setdefault(kw_id, []).append(to - lengths[kw_id])
 
             self._hs_db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
-            return found
-        lowered = data.lower()
-        return {kw_id for kw_id, kw in enumerate(self._keywords) if kw in lowered}
+            for offsets in hits.values():
+                offsets.sort()
+        else:
+            lowered = data.lower()
+            for kw_id, kw in enumerate(self._keywords):
+                pos = lowered.find(kw)
+                while pos >= 0:
+                    hits.setdefault(kw_id, []).append(pos)
+                    pos = lowered.find(kw, pos + 1)
+        return hits
 
-    def candidate_rules(self, data: bytes, hits: set[int] | None = None) -> list[int]:
-        """Indexes of rules whose keywords occur in `data` (case-insensitive), sorted."""
-        rules: set[int] = set(self._always)
-        for kw_id in self.keyword_hits(data) if hits is None else hits:
-            rules.update(self._rules_by_kw[kw_id])
-        return sorted(rules)
+    def candidate_rules(self, data: bytes) -> list[int]:
+        """Indexes of rules whose keywords occur in `data` (and keyword-less rules), sorted."""
+        return sorted({ri for kw in self.keyword_hits(data) for ri in self._rules_by_kw[kw]}
+                      | set(self._always))
 
     def scan(self, data: bytes) -> list[Match]:
-        """All matches in one chunk, deduplicated by (rule, secret, line), in text order."""
+        """All matches in one chunk, deduplicated by (rule, secret, line), in text order.
+
+        Rules run only over windows around their keywords' occurrences (whole lines, from
+        WINDOW_BEFORE before to WINDOW_AFTER after): a rule's keyword must lie inside or just
+        before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
+        over the whole chunk."""
         hits = self.keyword_hits(data)
-        candidates = self.candidate_rules(data, hits)
-        base64_context = not hits.isdisjoint(self._gate_ids)
-        if not candidates and not base64_context:
+        if not hits and not self._always:
             return []
-        text = data.decode("utf-8", errors="replace")
-        out: dict[tuple[str, str, int], Match] = {}
-        for view in views(text, escapes=bool(candidates), base64_context=base64_context):
-            # JSON and URL escapes leave keywords readable; base64 hides them: prefilter again
-            rules = candidates if not view.kind.startswith("base64") else \
-                self.candidate_rules(view.text.encode("utf-8", "surrogatepass"))
-            for ri in rules:
-                for m in self._matches(self.rules[ri], view):
-                    out.setdefault((m.rule_id, m.secret, m.line), m)
+        # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
+        text = data.decode("latin-1")
+        out: Out = {}
+        self._scan_view(View(text), text, hits, out, nested=False)
+        if not self._gate_ids.isdisjoint(hits):
+            decoded = base64_view(text)
+            if decoded is not None:
+                self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
+                                nested=True)
         return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
 
-    def _matches(self, c: CompiledRule, view: View) -> Iterator[Match]:
+    def _scan_view(self, view: View, original: str, hits: dict[int, list[int]], out: Out,
+                   nested: bool) -> None:
+        """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
+        views (decoded base64) map back through `view` to the original text."""
+        by_rule: dict[int, list[int]] = {}
+        for kw, offsets in hits.items():
+            for ri in self._rules_by_kw[kw]:
+                by_rule.setdefault(ri, []).extend(offsets)
+        spans_of = {ri: windows(view.text, sorted(set(offsets))) for ri, offsets in by_rule.items()}
+        for ri in self._always:
+            spans_of[ri] = [(0, len(view.text))]
+        for ri in sorted(spans_of):
+            for ws, we in spans_of[ri]:
+                for m in self._matches(self.rules[ri], view, original, ws, we):
+                    out.setdefault((m.rule_id, m.secret, m.line), m)
+                # escapes leave keywords readable: the same windows, decoded
+                for decoded in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we)):
+                    if decoded is None:
+                        continue
+                    if nested:
+                        decoded.parent = view
+                    for m in self._matches(self.rules[ri], decoded, original, 0, len(decoded.text)):
+                        out.setdefault((m.rule_id, m.secret, m.line), m)
+
+    def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
+                 ) -> Iterator[Match]:
         rule = c.rule
-        for m in c.regex.finditer(view.text):
+        for m in c.regex.finditer(view.text, pos, endpos):
             secret = m.group(c.group)
             if not secret:
                 continue
+            secret = _as_utf8(secret)
             s, e = m.span(c.group)
             if not accept(rule, secret, view.text[max(0, s - 200): e + 200]):
                 continue
-            start, end = view.original_span(s, e)
-            line_start = view.original.rfind("\n", 0, start) + 1
-            line_end = view.original.find("\n", end)
-            if ALLOW_MARKER in view.original[line_start: line_end if line_end >= 0 else None]:
+            start, end = view.original_offset(s), view.original_offset(e)
+            line_start = original.rfind("\n", 0, start) + 1
+            line_end = original.find("\n", end)
+            if ALLOW_MARKER in original[line_start: line_end if line_end >= 0 else None]:
                 continue
             captures = tuple(sorted(
-                (k, v) for k, v in m.groupdict().items() if v and k != "secret"))
+                (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
-                        view.original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+                        original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+
+
+WINDOW_BEFORE = 512
+WINDOW_AFTER = 8192
+MAX_OCCURRENCES = 4096
+
+
+def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
+    """Merged [start, end) spans of whole lines around each offset."""
+    if len(offsets) > MAX_OCCURRENCES:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    for off in offsets:
+        if spans and off - WINDOW_BEFORE <= spans[-1][1]:
+            start = spans[-1][0]
+        else:
+            start = text.rfind("\n", 0, max(0, off - WINDOW_BEFORE)) + 1
+        end = text.find("\n", min(len(text), off + WINDOW_AFTER))
+        end = len(text) if end < 0 else end
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _as_utf8(s: str) -> str:
+    """Text decoded as latin-1 back to what the bytes say in UTF-8 (secrets are mostly ASCII)."""
+    if s.isascii():
+        return s
+    try:
+        return s.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return s
 
 
 def accept(rule: Rule, secret: str, context: str) -> bool:

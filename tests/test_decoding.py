@@ -10,7 +10,7 @@ from urllib.parse import quote
 from tokens import aws_pair, gcp_service_account, github, openai_project
 
 from detectors.loader import load_rules
-from scanner.decoding import decode_base64_text, views
+from scanner.decoding import base64_view, decode_base64_text, json_unescape, url_unescape
 from scanner.engine import Engine
 
 ENGINE = Engine(load_rules())
@@ -57,15 +57,19 @@ def test_binary_and_short_base64_are_not_decoded(rng):
     assert decode_base64_text(base64.b64encode(rng.randbytes(64)).decode()) is None
     assert decode_base64_text(b64("short")) is None
     assert decode_base64_text(b64("a readable sentence")) == "a readable sentence"
-    assert [v.kind for v in views("integrity: sha512-" + base64.b64encode(rng.randbytes(64)).decode())] == ["raw"]
+    assert base64_view("integrity: sha512-" + base64.b64encode(rng.randbytes(64)).decode()) is None
 
 
-def test_views_are_only_built_when_there_are_candidates(rng):
-    """Plain text gets the raw view alone; escapes and base64 are decoded only when asked."""
-    assert [v.kind for v in views("just some words, no escapes or tokens here\n")] == ["raw"]
-    text = 'a = "x\\/y %2F"\nb: ' + b64("a readable sentence") + "\n"
-    assert [v.kind for v in views(text)] == ["raw", "json", "url", "base64"]
-    assert [v.kind for v in views(text, escapes=False, base64_context=False)] == ["raw"]
+def test_views_are_only_built_when_there_is_something_to_decode():
+    """Plain text gives no decoded view; each decoder maps offsets back to the original text."""
+    plain = "just some words, no escapes or tokens here\n"
+    assert (json_unescape(plain), url_unescape(plain), base64_view(plain)) == (None, None, None)
+    text = 'a = "x\\/y %2Fz"\nb: ' + b64("a readable sentence") + "\n"
+    j, u, b = json_unescape(text), url_unescape(text), base64_view(text)
+    assert j is not None and j.text.startswith('a = "x/y')
+    assert u is not None and "/z" in u.text
+    assert b is not None and b.text.endswith("b: a readable sentence\n")
+    assert b.original_offset(b.text.index("readable")) == text.index("b: ") + 3 + len("a ")
 
 
 def test_base64_outside_a_base64_context_is_not_decoded(rng):
