@@ -148,6 +148,18 @@ class Engine:
                     for m in self._matches(self.rules[ri], decoded, original, 0, len(decoded.text)):
                         out.setdefault((m.rule_id, m.secret, m.line), m)
 
+    def refuses(self, value: str) -> bool:
+        """True when a rule knows the shape of `value` (its pattern captures exactly the whole
+        value) but refuses it on the value's own merits (checksum, marker, placeholder, entropy):
+        a GitHub-shaped token with a wrong checksum is no secret under any name. Proximity
+        validators are skipped: a lone value has no surroundings."""
+        for ri in self.candidate_rules(value.encode("utf-8", "surrogatepass")):
+            c = self.rules[ri]
+            for m in c.regex.finditer(value):
+                if m.group(c.group) == value and not accept(c.rule, value, value, proximity=False):
+                    return True
+        return False
+
     def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
                  ) -> Iterator[Match]:
         rule = c.rule
@@ -204,13 +216,15 @@ def _as_utf8(s: str) -> str:
         return s
 
 
-def accept(rule: Rule, secret: str, context: str) -> bool:
-    """The false-positive filters every rule gets: placeholders, entropy floor, validators."""
+def accept(rule: Rule, secret: str, context: str, *, proximity: bool = True) -> bool:
+    """The false-positive filters every rule gets: placeholders, entropy floor, validators
+    (without `proximity`, the keyword-proximity validator is not applied)."""
     if is_placeholder(secret):
         return False
     if rule.min_entropy and shannon_entropy(secret) < rule.min_entropy:
         return False
-    return all(VALIDATORS[name](secret, context, rule.keywords) for name in rule.validators)
+    return all(VALIDATORS[name](secret, context, rule.keywords) for name in rule.validators
+               if proximity or name != "keyword_near")
 
 
 def _secret_group(rule: Rule) -> int | str:

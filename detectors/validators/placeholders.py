@@ -18,7 +18,8 @@ LONG = 100
 """Secrets longer than this are only checked for markers of six letters or more."""
 _LONG_WORDS = tuple(w for w in _WORDS if len(w) >= 6)
 _TEMPLATE = re.compile(
-    r"<[^<>]*>|\.\.\.|…|\*{4,}|\$\{|\{\{|\}\}|%\(|%[A-Z_]+%|^\$[A-Za-z_]\w*$|^\$\(|^process\.env|^os\.environ")
+    r"<[^<>]*>|\.\.\.|…|\*{4,}|\$\{|\{\{|\}\}|%\(|%[A-Z_]+%|^\$[A-Za-z_]\w*$|^\$\(|^process\.env|^os\.environ|"
+    r"(?:^|[_\-])[Yy][Oo][Uu][Rr][_\-]|[_\-][Hh][Ee][Rr][Ee]$")
 _REPEAT = re.compile(r"(.)\1{7,}|(.{2,8})\2{3,}")
 _RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "qwertyuiop",
          "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba", "9876543210")
