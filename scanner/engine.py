@@ -52,6 +52,7 @@ class Engine:
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
+        self._lengths = [len(k) for k in self._keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}
         self._rules_by_kw: list[list[int]] = [[] for _ in keywords]
         for ri, c in enumerate(self.rules):
@@ -81,7 +82,7 @@ class Engine:
         Both backends return exactly the same offsets."""
         hits: dict[int, list[int]] = {}
         if self._hs_db is not None:
-            lengths = [len(k) for k in self._keywords]
+            lengths = self._lengths
 
             def on_match(kw_id: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
                 hits.setdefault(kw_id, []).append(to - lengths[kw_id])
