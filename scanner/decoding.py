@@ -34,11 +34,14 @@ MIN_B64_TEXT = 8
 """Decoded base64 shorter than this is not worth a view."""
 MAX_B64_TOKEN = 100_000
 """Longer base64 runs (embedded images, archives) are not decoded."""
-BASE64_CONTEXT = ("authorization", "\ndata:", "kind: secret", "base64", "b64", "dockerconfig", '"auth"')
+BASE64_CONTEXT = ("authorization: basic", '"authorization": "basic', "'authorization': 'basic",
+                  "\ndata:", "kind: secret", "dockerconfig", '"auth":', "_b64=", "_b64:", '_b64":',
+                  "_base64=", "_base64:", '_base64":')
 """Case-insensitive literals of which one must occur for the base64 view to be built: Kubernetes
-Secret `data:` (a top-level key), `Authorization: Basic` headers, docker `auth`, values named
-`*_B64` or said to be base64. The engine puts them in its keyword prefilter, so the gate costs
-nothing extra."""
+Secret `data:` (a top-level key), `Authorization: Basic` headers, docker `"auth":`, values named
+`*_B64` / `*_BASE64`. Bare words like `base64` are not enough: code that imports `base64` is
+everywhere, and decoding every chunk would cost ten times the rest of the scan. The engine puts
+these literals in its keyword prefilter, so the gate costs nothing extra."""
 
 Substitution = tuple[int, int, str]
 """(start, end, replacement) in the text being decoded."""
