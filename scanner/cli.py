@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from scanner import __version__
+from scanner.config import Flags, load_allowlist, scan_options
 from scanner.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -26,7 +28,6 @@ from scanner.gate import (
     SEVERITIES,
     apply_baseline,
     exit_code,
-    read_fingerprints,
     write_baseline,
 )
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
@@ -40,6 +41,7 @@ from scanner.reports.changes import (
 from scanner.store import db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["load_allowlist", "main"]
 
 
 def one_line_errors(fn: F) -> F:
@@ -85,27 +87,18 @@ def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
 
-def load_allowlist(path: Path | None) -> frozenset[str]:
-    if path is None:
-        return frozenset()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise SprawlscanError(f"{path}: cannot read allowlist ({exc.strerror})") from None
-    return frozenset(ln.split("#", 1)[0].strip().lower() for ln in lines if ln.split("#", 1)[0].strip())
-
-
-def scan_options(fn: F) -> F:
+def scan_flags(fn: F) -> F:
     """The options every scanning command shares."""
     for opt in reversed([
         click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
-        click.option("--max-file-size", type=click.IntRange(min=1), default=100 * 1024 * 1024,
-                     show_default=True, help="Skip files and blobs larger than this many bytes."),
+        click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+                     help="Skip files and blobs larger than this many bytes (default 100 MiB)."),
         click.option("--rules", "rule_files", multiple=True,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Extra rule file."),
+                     help="Extra rule file (our format or a gitleaks config)."),
         click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="File of SHA-256 fingerprints never to report."),
+                     help="File of SHA-256 fingerprints never to report (adds to sprawlscan.toml "
+                          "[allowlist])."),
         click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list)."),
         click.option("--staged", is_flag=True,
                      help="Scan only what is staged in the index of the git repository (default: .)."),
@@ -123,7 +116,7 @@ def scan_options(fn: F) -> F:
     return fn
 
 
-def build_options(no_history: bool, max_file_size: int, rule_files: tuple[Path, ...],
+def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple[Path, ...],
                   allowlist: Path | None, exclude: tuple[str, ...], staged: bool,
                   rev_range: str | None, since_commit: str | None, jql: str | None = None,
                   spaces: str | None = None, vault_path: str | None = None) -> ScanOptions:
@@ -131,10 +124,9 @@ def build_options(no_history: bool, max_file_size: int, rule_files: tuple[Path, 
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
     extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
                                ("vault_path", vault_path)) if v}
-    return ScanOptions(max_file_size=max_file_size, history=not no_history,
-                       rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                       exclude=exclude or None, extra=extra, staged=staged,
-                       rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
+    options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude))
+    return replace(options, extra=extra, staged=staged,
+                   rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
 
 
 def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str, ...]:
@@ -150,7 +142,7 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
               help="Report format (default: table on a terminal, else json).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@scan_options
+@scan_flags
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Record the scan in this datastore (also $SPRAWLSCAN_DB); git blobs it already "
                    "holds are not scanned again.")
@@ -167,7 +159,7 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Pat
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
-        result = apply_baseline(result, read_fingerprints(baseline, "baseline"))
+        result = apply_baseline(result, load_allowlist(baseline))
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)
     for err in result.stats.errors:
@@ -183,7 +175,7 @@ def baseline() -> None:
 @baseline.command("create")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("sources", nargs=-1)
-@scan_options
+@scan_flags
 @one_line_errors
 def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     """Write the fingerprints of every credential in SOURCES (default: .) to FILE."""
@@ -256,13 +248,17 @@ def rules_list(rule_files: tuple[Path, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @one_line_errors
 def rules_check(files: tuple[Path, ...]) -> None:
-    """Run every example and negative example of FILES (default: the built-in rules)."""
-    from detectors.check import check_rule_examples
-    from detectors.loader import load_rules
+    """Run every example and negative example of FILES (default: the built-in rules).
+    FILES may be in our format or a gitleaks config; a malformed file exits 2 naming its bad rules,
+    failing examples exit 1 with one FAIL line each."""
+    from detectors.check import check_rule_files
 
-    rules_ = load_rules(list(files), builtin=not files)
-    failures = check_rule_examples(rules_)
-    for f in failures:
+    report = check_rule_files(list(files))
+    for f in report.failures:
         click.echo(f"FAIL {f.rule_id}:{f.label}: {f.problem}")
-    click.echo(f"{len(rules_)} rule(s), {len(failures)} failure(s)")
-    sys.exit(EXIT_FINDINGS if failures else EXIT_CLEAN)
+    if report.without_examples:
+        click.echo(f"no examples to check (imported): {', '.join(report.without_examples)}")
+    click.echo(f"{report.rules} rule(s), {len(report.failures)} failure(s)")
+    if report.failures:
+        click.echo("failing rules: " + ", ".join(sorted({f.rule_id for f in report.failures})), err=True)
+    sys.exit(EXIT_FINDINGS if report.failures else EXIT_CLEAN)

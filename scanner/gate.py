@@ -16,25 +16,6 @@ from scanner.model import Credential, ScanResult, ScanStats
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def read_fingerprints(path: Path, what: str = "allowlist") -> frozenset[str]:
-    """A file of SHA-256 fingerprints, one a line; `#` starts a comment."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
-    fps = set()
-    for n, raw in enumerate(lines, 1):
-        value = raw.split("#", 1)[0].strip().lower()
-        if not value:
-            continue
-        if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
-            raise ConfigError(f"{path}:{n}: not a SHA-256 fingerprint")
-        fps.add(value)
-    return frozenset(fps)
-
-
 def write_baseline(result: ScanResult, path: Path) -> int:
     """Write every credential's fingerprint (with its rule and redacted preview as a comment)."""
     lines = ["# sprawlscan baseline: credentials known when it was written; `--baseline` hides them"]
