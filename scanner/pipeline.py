@@ -171,7 +171,7 @@ def rules_digest(rules: Iterable[Rule]) -> str:
     which scanned blobs are cached. Any change to any rule invalidates the whole cache."""
     data = [{k: v for k, v in asdict(r).items() if k != "source_file"}
             for r in sorted(rules, key=lambda r: r.id)]
-    blob = json.dumps({"version": __version__, "rules": data}, sort_keys=True)
+    blob = json.dumps({"version": __version__, "rules": data}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
