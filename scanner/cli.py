@@ -86,14 +86,25 @@ def load_allowlist(path: Path | None) -> frozenset[str]:
 @click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File of SHA-256 fingerprints never to report.")
 @click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list).")
+@click.option("--github-url", default=None, metavar="URL",
+              help="GitHub API base for github: sources (GitHub Enterprise: https://HOST/api/v3).")
+@click.option("--gitlab-url", default=None, metavar="URL",
+              help="GitLab instance for gitlab: sources (default https://gitlab.com).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where forge repositories are cloned and reused (default .sprawlscan/cache).")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
          max_file_size: int, rule_files: tuple[Path, ...], allowlist: Path | None,
-         exclude: tuple[str, ...]) -> None:
-    """Scan SOURCES (paths, git repositories) for credentials."""
+         exclude: tuple[str, ...], github_url: str | None, gitlab_url: str | None,
+         cache_dir: str | None) -> None:
+    """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP) for credentials.
+
+    Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
+    extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
+                               ("cache_dir", cache_dir)) if v}
     options = ScanOptions(max_file_size=max_file_size, history=not no_history,
                           rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                          exclude=exclude or None)
+                          exclude=exclude or None, extra=extra)
     result = run_scan(sources, options, progress=progress)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)

@@ -55,6 +55,10 @@ class Chunk:
     """Where this content sits; line numbers are left None and filled per match."""
     hint: str = ""
     """A file name or key that tells the engine how to read it (`x.ipynb`, `OPENAI_API_KEY`)."""
+    declared: bool = False
+    """The whole data is one value stored under the name in `hint` (a CI/CD variable, a vault key):
+    when that name declares a secret, the value is a credential even if no rule matches
+    (see `scanner.declared`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +170,22 @@ class ScanResult:
     @property
     def incomplete(self) -> bool:
         return bool(self.stats.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryFact:
+    """Something a forge declares that is not a secret value but feeds the graph: an Actions
+    secret *name* (values are not readable), a CI/CD variable name, a workflow or CI config file."""
+
+    kind: str
+    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab)."""
+    scope: str
+    """Where it is declared: org login / `owner/repo` (GitHub), group or project path (GitLab)."""
+    name: str
+    """The secret or variable name, or the file path (`.github/workflows/ci.yml`)."""
+    level: str = ""
+    """`org`, `repo`, `environment` (GitHub); `group`, `project`, `schedule` (GitLab)."""
+    environment: str = ""
+    """GitHub environment name, GitLab `environment_scope`; empty when not environment-bound."""
+    content: str = ""
+    """File text for `workflow` and `ci-config` facts; empty otherwise (never a secret value)."""

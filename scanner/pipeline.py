@@ -12,6 +12,7 @@ from pathlib import Path
 
 from detectors.loader import load_rules
 from detectors.rule import Rule
+from scanner.declared import with_declared
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
@@ -47,6 +48,20 @@ class ScanOptions:
 SourceFactory = Callable[[str, ScanOptions], Source]
 
 
+def _github_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.github_org import GitHubOrgSource
+
+    return GitHubOrgSource(target, options.source_options(), api_url=options.extra.get("github_url"),
+                           cache_dir=options.extra.get("cache_dir"))
+
+
+def _gitlab_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.gitlab_group import GitLabGroupSource
+
+    return GitLabGroupSource(target, options.source_options(), url=options.extra.get("gitlab_url"),
+                             cache_dir=options.extra.get("cache_dir"))
+
+
 def _path_source(target: str, options: ScanOptions) -> Source:
     path = Path(target)
     if not path.exists():
@@ -68,6 +83,8 @@ SOURCES: dict[str, SourceFactory] = {
     "git": _git_source,
     "dir": _dir_source,
     "path": _path_source,
+    "github": _github_source,
+    "gitlab": _gitlab_source,
 }
 """URI scheme (`scheme:rest`) → factory; `path` handles targets without a known scheme."""
 
@@ -98,10 +115,12 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
+            if hasattr(source, "progress"):  # crawlers report units done / total
+                source.progress = progress
         for chunk in source.chunks(stats):
             stats.chunks += 1
             stats.bytes += len(chunk.data)
-            for match in engine.scan(chunk.data):
+            for match in with_declared(chunk, engine.scan(chunk.data)):
                 findings.add(match, chunk.locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
