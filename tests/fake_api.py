@@ -72,4 +72,4 @@ class FakeAPI:
 
 
 def paths(log: list[str], prefix: str = "") -> list[str]:
-    return [p[len(prefix):] if p.startswith(prefix) else p for p in log]
+    return [p.removeprefix(prefix) for p in log]

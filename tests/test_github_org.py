@@ -9,13 +9,14 @@ import subprocess
 import sys
 
 import pytest
-
 from fake_api import FakeAPI
-from scanner.errors import ConfigError
-from scanner.model import InventoryFact, ScanStats, fingerprint
-from scanner.pipeline import SOURCES, ScanOptions, run_scan
-from scanner.sources.github_org import GitHubOrgSource
 from tokens import github, openai_project
+
+from scanner.errors import ConfigError
+from scanner.findings import Findings
+from scanner.model import InventoryFact, ScanStats, fingerprint
+from scanner.pipeline import SOURCES, ScanOptions, load_engine
+from scanner.sources.github_org import GitHubOrgSource
 
 TOKEN = "ghp_notarealtokenjustfortests0000000000"
 WEB = "https://github.example"
@@ -108,8 +109,6 @@ def org(httpserver, make_repo, bare_clone, rng, tmp_path):
 def scan(api: FakeAPI, cache, target: str = "acme", **kw) -> tuple[GitHubOrgSource, list, ScanStats]:
     src = GitHubOrgSource(target, api_url=api.base, cache_dir=cache, token=TOKEN, backoff=0.01, **kw)
     stats = ScanStats()
-    from scanner.findings import Findings
-    from scanner.pipeline import load_engine
     engine, findings = load_engine(ScanOptions()), Findings()
     for chunk in src.chunks(stats):
         for m in engine.scan(chunk.data):
@@ -125,7 +124,7 @@ def test_org_crawl_finds_every_kind_of_place_in_order(org):
     """Repos over two pages, history, issue, PR, comments, review comment and both gist revisions
     are found with precise locations; the requests follow GitHub's pagination in order."""
     api, s, cache = org
-    src, creds, stats = scan(api, cache)
+    _, creds, stats = scan(api, cache)
     assert stats.errors == []
     found = by_fp(creds)
     assert set(found) == {fingerprint(v) for v in s.values()}
@@ -256,18 +255,18 @@ def test_cli_scan_github_exit_codes(org, tmp_path):
     env = {**os.environ, "GITHUB_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "scanner", "scan", "--format", "json", "--github-url", api.base,
            "--cache-dir", str(cache), "github:acme"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     assert p.returncode == 1, p.stderr
     doc = json.loads(p.stdout)
     assert {f["secret_sha256"] for f in doc["findings"]} == {fingerprint(v) for v in s.values()}
     api.fail("/repos/acme/agent/issues/comments", 404, {"message": "Not Found"})
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     assert p.returncode == 3
     assert p.stderr.splitlines() == [
         "sprawlscan: incomplete: acme/agent issue comments: HTTP 404 (Not Found)"]
     assert json.loads(p.stdout)["incomplete"] is True
     api.fail("/users/acme", 401, {"message": "Bad credentials"})
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     assert (p.returncode, p.stderr) == (2, "sprawlscan: GitHub rejected the token for acme: 401\n")
     assert TOKEN not in p.stdout + p.stderr
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -33,8 +33,13 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.sources.base import SourceOptions
-from scanner.sources.clone_cache import (basic_auth_header, cache_root, clone_path, head_files,
-                                         mirror)
+from scanner.sources.clone_cache import (
+    basic_auth_header,
+    cache_root,
+    clone_path,
+    head_files,
+    mirror,
+)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
@@ -49,7 +54,7 @@ class _Retry(GithubRetry):
         if after is None and response.headers.get("X-RateLimit-Remaining") == "0":
             reset = response.headers.get("X-RateLimit-Reset", "")
             if reset.isdigit():
-                after = max(0.0, int(reset) - datetime.now(timezone.utc).timestamp())
+                after = max(0.0, int(reset) - datetime.now(UTC).timestamp())
         if after is not None and self.max_rate_limit_wait is not None \
                 and after > self.max_rate_limit_wait:
             raise RateLimitExceededExceedsMaxWait(response.status, {"message": "rate limited"},
@@ -112,6 +117,8 @@ class GitHubOrgSource:
             yield from gen
         except (GithubException, requests.RequestException, GitError) as exc:
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
+            stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
     def chunk(self, text: str | None, loc: Location, stats: ScanStats) -> Iterator[Chunk]:
         if not text:
@@ -252,6 +259,5 @@ class GitHubOrgSource:
 
 def _collect(items: Any, into: list[Any]) -> Iterator[Chunk]:
     """Materialise a paginated list into `into` (a generator so `guard` can wrap it)."""
-    for item in items:
-        into.append(item)
+    into.extend(items)
     yield from ()

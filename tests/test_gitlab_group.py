@@ -1,0 +1,247 @@
+"""GitLab source: the real python-gitlab against a real HTTP server on 127.0.0.1 serving GitLab's
+v4 JSON; clone URLs are `file://` bare repositories made with git."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from fake_api import FakeAPI, paths
+from tokens import anthropic, github, huggingface, openai_project
+
+from scanner.errors import ConfigError
+from scanner.model import ScanStats, fingerprint
+from scanner.pipeline import ScanOptions, run_scan
+from scanner.sources.gitlab_group import GitLabGroupSource
+
+TOKEN = "glpat-notarealtokenforthetests"
+WEB = "https://gitlab.example"
+API = "/api/v4"
+
+
+def project_json(pid: int, path: str, clone_url: str) -> dict:
+    return {"id": pid, "path_with_namespace": path, "name": path.rsplit("/", 1)[1],
+            "http_url_to_repo": clone_url, "web_url": f"{WEB}/{path}", "default_branch": "main"}
+
+
+def serve_project(api: FakeAPI, pid: int, path: str, issues=(), notes=None, mrs=(), mr_notes=None,
+                  snippets=(), variables=(), schedules=None) -> None:
+    base = f"/projects/{pid}"
+    api.json(f"{base}/issues", [{"id": 1000 + iid, "iid": iid, "project_id": pid, "title": t,
+                                 "description": d, "web_url": f"{WEB}/{path}/-/issues/{iid}"}
+                                for iid, t, d in issues])
+    for iid, _, _ in issues:
+        api.json(f"{base}/issues/{iid}/notes", [{"id": nid, "body": b, "system": False}
+                                                for nid, b in (notes or {}).get(iid, [])])
+    api.json(f"{base}/merge_requests", [{"id": 2000 + iid, "iid": iid, "project_id": pid,
+                                         "title": t, "description": d,
+                                         "web_url": f"{WEB}/{path}/-/merge_requests/{iid}"}
+                                        for iid, t, d in mrs])
+    for iid, _, _ in mrs:
+        api.json(f"{base}/merge_requests/{iid}/notes", [{"id": nid, "body": b} for nid, b in
+                                                        (mr_notes or {}).get(iid, [])])
+    api.json(f"{base}/snippets", [{"id": sid, "title": "s", "file_name": fn,
+                                   "web_url": f"{WEB}/{path}/-/snippets/{sid}"}
+                                  for sid, fn, _ in snippets])
+    for sid, _, content in snippets:
+        api.json(f"{base}/snippets/{sid}/raw", content)
+    api.json(f"{base}/variables", [{"key": k, "value": v, "variable_type": "env_var",
+                                    "protected": False, "masked": True, "environment_scope": e}
+                                   for k, v, e in variables])
+    api.json(f"{base}/pipeline_schedules", [{"id": sid, "description": "nightly"}
+                                            for sid in (schedules or {})])
+    for sid, vs in (schedules or {}).items():
+        api.json(f"{base}/pipeline_schedules/{sid}", {"id": sid, "description": "nightly",
+                 "variables": [{"key": k, "value": v, "variable_type": "env_var"} for k, v in vs]})
+
+
+@pytest.fixture
+def group(httpserver, make_repo, bare_clone, rng, tmp_path):
+    """acme with subgroup platform: two projects over two pages; one secret copied into history,
+    an issue note and a CI variable; more secrets in each other kind of place."""
+    api = FakeAPI(httpserver, prefix=API)
+    s = {"dup": openai_project(rng), "mr": github(rng), "mr_note": anthropic(rng),
+         "snippet": huggingface(rng), "group_var": openai_project(rng), "sched": huggingface(rng),
+         "declared": "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(32)),
+         "issue": github(rng, "ghs")}
+    agent = make_repo("agent", origin="https://gitlab.example/acme/agent.git")
+    agent.write("app.py", f"KEY = '{s['dup']}'\n")
+    agent.write(".gitlab-ci.yml", "deploy:\n  script: ./deploy --token $DEPLOY_TOKEN\n")
+    agent.commit("add")
+    agent.write("app.py", "import os\nKEY = os.environ['OPENAI_API_KEY']\n")
+    agent.commit("env")
+    deployer = make_repo("deployer", origin="https://gitlab.example/acme/platform/deployer.git")
+    deployer.write("README.md", "deployer\n")
+    deployer.commit("init")
+    api.json("/groups/acme", {"id": 1, "name": "acme", "path": "acme", "full_path": "acme",
+                              "web_url": f"{WEB}/groups/acme"})
+    api.json("/groups/1/descendant_groups", [{"id": 2, "name": "platform", "path": "platform",
+                                              "full_path": "acme/platform",
+                                              "web_url": f"{WEB}/groups/acme/platform"}])
+    api.json("/groups/1/variables", [{"key": "SHARED_OPENAI_KEY", "value": s["group_var"],
+                                      "variable_type": "env_var", "environment_scope": "*"}])
+    api.json("/groups/2/variables", [])
+    api.pages("/groups/1/projects", [[project_json(10, "acme/agent", bare_clone(agent))],
+                                     [project_json(11, "acme/platform/deployer", bare_clone(deployer))]])
+    serve_project(api, 10, "acme/agent",
+                  issues=[(3, "leak", f"see {s['issue']}")],
+                  notes={3: [(17, f"paste: {s['dup']}")]},
+                  mrs=[(5, "deploy", f"uses {s['mr']}")],
+                  mr_notes={5: [(20, f"review: {s['mr_note']}")]},
+                  snippets=[(7, "run.sh", f"export HF={s['snippet']}\n")],
+                  variables=[("OPENAI_API_KEY", s["dup"], "production"),
+                             ("DEPLOY_TOKEN", s["declared"], "*"),
+                             ("LOG_LEVEL", "debugdebugdebug", "*")],
+                  schedules={4: [("HF_TOKEN", s["sched"])]})
+    serve_project(api, 11, "acme/platform/deployer")
+    return api, s, tmp_path / "cache"
+
+
+def scan(api: FakeAPI, cache, monkeypatch, target: str = "acme", **extra: str):
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    opts = ScanOptions(extra={"gitlab_url": api.base, "cache_dir": str(cache), **extra})
+    return run_scan([f"gitlab:{target}"], opts)
+
+
+def by_fp(result) -> dict:
+    return {c.fingerprint: c for c in result.credentials}
+
+
+def test_same_secret_in_history_issue_note_and_variable_is_one_credential(group, monkeypatch):
+    """One value in a project's git history, an issue note and a CI variable: one credential with
+    exactly those three locations."""
+    api, s, cache = group
+    result = scan(api, cache, monkeypatch)
+    assert result.stats.errors == []
+    cred = by_fp(result)[fingerprint(s["dup"])]
+    assert [(l.source, l.container, l.path, l.state, l.url) for l in cred.locations] == [
+        ("gitlab-issue", "acme/agent", "issues/3#note-17", "live",
+         f"{WEB}/acme/agent/-/issues/3#note_17"),
+        ("gitlab-variable", "acme/agent", "OPENAI_API_KEY@production", "live",
+         f"{WEB}/acme/agent/-/settings/ci_cd"),
+        ("git", "acme/agent", "app.py", "historical", None)]
+    assert cred.rule_id == "openai.project"
+
+
+def test_every_place_is_crawled_in_order(group, monkeypatch):
+    """Group and subgroup variables, both project pages, issues, notes, MRs, MR notes, snippets,
+    variables and schedules are requested in order, and each kind of place yields its secret."""
+    api, s, cache = group
+    result = scan(api, cache, monkeypatch)
+    found = by_fp(result)
+    assert set(found) == {fingerprint(v) for v in s.values()}
+    where = {k: sorted((l.source, l.container, l.path) for l in found[fingerprint(v)].locations)
+             for k, v in s.items()}
+    assert where["mr"] == [("gitlab-mr", "acme/agent", "merge_requests/5")]
+    assert where["mr_note"] == [("gitlab-mr", "acme/agent", "merge_requests/5#note-20")]
+    assert where["snippet"] == [("gitlab-snippet", "acme/agent", "snippets/7/run.sh")]
+    assert where["group_var"] == [("gitlab-variable", "acme", "SHARED_OPENAI_KEY@*")]
+    assert where["sched"] == [("gitlab-schedule-variable", "acme/agent", "schedules/4#HF_TOKEN")]
+    assert where["issue"] == [("gitlab-issue", "acme/agent", "issues/3")]
+    p10 = [f"/projects/10/{x}" for x in (
+        "issues", "issues/3/notes", "merge_requests", "merge_requests/5/notes", "snippets",
+        "snippets/7/raw", "variables", "pipeline_schedules", "pipeline_schedules/4")]
+    p11 = [f"/projects/11/{x}" for x in (
+        "issues", "merge_requests", "snippets", "variables", "pipeline_schedules")]
+    assert paths(api.log, API) == [
+        "/groups/acme", "/groups/1/descendant_groups", "/groups/1/variables", "/groups/2/variables",
+        "/groups/1/projects", "/groups/1/projects?page=2", *p10, *p11]
+    assert set(api.auth) == {TOKEN}
+
+
+def test_declared_secret_variable_is_a_credential_without_a_rule(group, monkeypatch):
+    """DEPLOY_TOKEN's random value matches no rule but its name declares a secret; LOG_LEVEL's
+    value is not reported."""
+    api, s, cache = group
+    result = scan(api, cache, monkeypatch)
+    cred = by_fp(result)[fingerprint(s["declared"])]
+    assert (cred.rule_id, cred.provider) == ("declared.secret", "declared")
+    assert [l.path for l in cred.locations] == ["DEPLOY_TOKEN@*"]
+    assert fingerprint("debugdebugdebug") not in by_fp(result)
+
+
+def test_inventory_facts(group, monkeypatch):
+    """Variable names at group, project and schedule level and .gitlab-ci.yml are recorded."""
+    api, _, cache = group
+    src = GitLabGroupSource("acme", url=api.base, cache_dir=cache, token=TOKEN)
+    list(src.chunks(ScanStats()))
+    facts = {(f.kind, f.scope, f.name, f.level, f.environment) for f in src.inventory_facts}
+    assert facts == {
+        ("ci-variable", "acme", "SHARED_OPENAI_KEY", "group", "*"),
+        ("ci-variable", "acme/agent", "OPENAI_API_KEY", "project", "production"),
+        ("ci-variable", "acme/agent", "DEPLOY_TOKEN", "project", "*"),
+        ("ci-variable", "acme/agent", "LOG_LEVEL", "project", "*"),
+        ("ci-variable", "acme/agent", "HF_TOKEN", "schedule", "schedule 4"),
+        ("ci-config", "acme/agent", ".gitlab-ci.yml", "project", "")}
+    [ci] = [f for f in src.inventory_facts if f.kind == "ci-config"]
+    assert "$DEPLOY_TOKEN" in ci.content
+
+
+def test_rate_limit_429_then_success(group, monkeypatch):
+    """A 429 with Retry-After on the project list is waited out by python-gitlab."""
+    api, s, cache = group
+    api.fail("/projects/10/variables", 429, {"message": "429 Too Many Requests"},
+             {"Retry-After": "1"})
+    result = scan(api, cache, monkeypatch)
+    assert result.stats.errors == []
+    assert paths(api.log, API).count("/projects/10/variables") == 2
+    assert "gitlab-variable" in {l.source for l in by_fp(result)[fingerprint(s["dup"])].locations}
+
+
+def test_long_rate_limit_gives_up_on_the_unit(group, monkeypatch):
+    """A Retry-After beyond the allowed wait fails that unit at once instead of sleeping."""
+    api, _, cache = group
+    api.fail("/projects/10/snippets", 429, {"message": "429"}, {"Retry-After": "7200"})
+    src = GitLabGroupSource("acme", url=api.base, cache_dir=cache, token=TOKEN, max_wait=5)
+    stats = ScanStats()
+    list(src.chunks(stats))
+    assert stats.errors == ["acme/agent snippets: rate limited for 7200s, more than the 5s allowed"]
+
+
+def test_failures_part_way_keep_everything_else(group, monkeypatch):
+    """A 404 on one issue's notes and a 500 (after bounded retries) on the second project page
+    name their units; the scan is incomplete and every other finding is kept."""
+    api, _, cache = group
+    api.fail("/projects/10/issues/3/notes", 404, {"message": "404 Not found"})
+    api.json("/groups/1/projects", {"message": "boom"}, status=500, page="2")
+    src = GitLabGroupSource("acme", url=api.base, cache_dir=cache, token=TOKEN, retries=2)
+    stats = ScanStats()
+    list(src.chunks(stats))
+    assert stats.errors == ["acme project list: HTTP 500 (boom)",
+                            "acme/agent issue 3 notes: HTTP 404 (404 Not found)"]
+    assert paths(api.log, API).count("/groups/1/projects?page=2") == 3
+    assert not any(p.startswith("/projects/11") for p in paths(api.log, API))
+
+
+def test_bad_token_is_one_clear_line(httpserver, tmp_path):
+    """A 401 on the first request raises ConfigError naming the group, without the token."""
+    api = FakeAPI(httpserver, prefix=API)
+    api.json("/groups/acme", {"message": "401 Unauthorized"}, status=401)
+    src = GitLabGroupSource("acme", url=api.base, cache_dir=tmp_path, token=TOKEN)
+    with pytest.raises(ConfigError) as exc:
+        list(src.chunks(ScanStats()))
+    assert str(exc.value) == "GitLab rejected the token for acme: 401"
+
+
+def test_cli_exit_codes_and_no_token_in_output(group):
+    """CLI: exit 1 with findings; a failed unit exits 3 with one line; a 401 exits 2."""
+    api, s, cache = group
+    env = {**os.environ, "GITLAB_TOKEN": TOKEN}
+    cmd = [sys.executable, "-m", "scanner", "scan", "--format", "json", "--gitlab-url", api.base,
+           "--cache-dir", str(cache), "gitlab:acme"]
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    assert p.returncode == 1, p.stderr
+    assert {f["secret_sha256"] for f in json.loads(p.stdout)["findings"]} == \
+        {fingerprint(v) for v in s.values()}
+    api.fail("/projects/10/merge_requests", 404, {"message": "404 Not found"})
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    assert p.returncode == 3
+    assert p.stderr.splitlines() == ["sprawlscan: incomplete: acme/agent merge requests: HTTP 404 (404 Not found)"]
+    api.fail("/groups/acme", 401, {"message": "401 Unauthorized"})
+    p = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    assert (p.returncode, p.stderr) == (2, "sprawlscan: GitLab rejected the token for acme: 401\n")
+    for out in (p.stdout, p.stderr):
+        assert TOKEN not in out
