@@ -15,7 +15,7 @@ from tokens import github, openai_project
 from scanner.errors import ConfigError
 from scanner.findings import Findings
 from scanner.model import InventoryFact, ScanStats, fingerprint
-from scanner.pipeline import SOURCES, ScanOptions, load_engine
+from scanner.pipeline import SOURCES, ScanOptions, load_engine, run_scan
 from scanner.sources.github_org import GitHubOrgSource
 
 TOKEN = "ghp_notarealtokenjustfortests0000000000"
@@ -277,3 +277,59 @@ def test_registered_in_sources():
     assert isinstance(src, GitHubOrgSource) and src.api_url == "http://127.0.0.1:9"
     with pytest.raises(ConfigError):
         SOURCES["github"]("a/b/c", ScanOptions())
+
+
+def test_user_target_with_own_token_reads_private_repos_and_secret_gists(httpserver, make_repo,
+                                                                         bare_clone, rng, tmp_path):
+    """`github:USER` with that user's token lists /user/repos and /gists (secret gists too)."""
+    api = FakeAPI(httpserver)
+    key, gist_key = openai_project(rng), github(rng)
+    r = make_repo("dotfiles")
+    r.write("env.sh", f"export OPENAI_API_KEY={key}\n")
+    r.commit("add")
+    api.json("/users/bob", {"login": "bob", "id": 7, "type": "User", "url": api.url("/users/bob")})
+    api.json("/user", {"login": "bob", "id": 7, "type": "User", "url": api.url("/users/bob")})
+    api.json("/user/repos", [{**repo_json(api, "dotfiles", bare_clone(r)), "full_name": "bob/dotfiles",
+                              "url": api.url("/repos/bob/dotfiles"), "private": True}])
+    base = "/repos/bob/dotfiles"
+    for sub in ("issues", "issues/comments", "pulls/comments"):
+        api.json(f"{base}/{sub}", [])
+    api.json(f"{base}/actions/secrets", {"total_count": 0, "secrets": []})
+    api.json(f"{base}/environments", {"total_count": 0, "environments": []})
+    api.json("/gists", [{"id": "s1", "url": api.url("/gists/s1"), "public": False}])
+    api.json("/gists/s1", {"id": "s1", "url": api.url("/gists/s1"), "public": False,
+                           "html_url": "https://gist.example/bob/s1",
+                           "history": [{"version": "c" * 40, "url": api.url(f"/gists/s1/{'c' * 40}")}],
+                           "files": {"t.txt": {"filename": "t.txt", "size": 40, "content": gist_key}}})
+    src, creds, stats = scan(api, tmp_path / "cache", target="bob")
+    assert stats.errors == []
+    found = by_fp(creds)
+    assert set(found) == {fingerprint(key), fingerprint(gist_key)}
+    [g] = found[fingerprint(gist_key)].locations
+    assert (g.source, g.container, g.path, g.state, g.commit) == \
+        ("github-gist", "bob", "gists/s1/t.txt", "live", "c" * 40)
+    assert api.log[:3] == ["/users/bob", "/user", "/user/repos"]
+    assert api.log[-2:] == ["/gists", "/gists/s1"]
+
+
+def test_clone_failure_is_a_unit_error_and_the_api_parts_still_run(org):
+    """An unreachable clone URL fails that repository's history only, naming it."""
+    api, s, cache = org
+    page = api.routes[("/orgs/acme/repos", "1")]
+    broken = [{**page[1][0], "clone_url": "file:///nonexistent/agent.git"}]
+    api.routes[("/orgs/acme/repos", "1")] = (page[0], broken, page[2])
+    _, creds, stats = scan(api, cache)
+    assert len(stats.errors) == 1 and stats.errors[0].startswith("acme/agent clone: git clone failed:")
+    assert fingerprint(s["hist"]) not in by_fp(creds) and fingerprint(s["issue"]) in by_fp(creds)
+
+
+def test_progress_reports_units_done_and_total(org, monkeypatch):
+    """The pipeline's progress callback receives repository i/n and gist units."""
+    api, _, cache = org
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    seen: list[str] = []
+    run_scan(["github:acme"], ScanOptions(extra={"github_url": api.base, "cache_dir": str(cache)}),
+             progress=seen.append)
+    assert seen == ["scanning github:acme", "github:acme: repository 1/2 acme/agent",
+                    "github:acme: repository 2/2 acme/tools", "github:acme: gists 1/1 alice"]
+    assert not any(TOKEN in m for m in seen)

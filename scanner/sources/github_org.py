@@ -9,7 +9,8 @@ conversation comments (`issues/12#comment-345`), PR review comments (`github-rev
 `pulls/7#review-comment-9`); Actions secret names at repo and environment level and the default
 branch's `.github/workflows/*.yml` as `InventoryFact`s. Per owner: org-level Actions secret names,
 and gists with every revision (`github-gist`, the newest revision `live`, older ones `historical`)
-of the user, or of the org's members.
+of the user (all of them, secret ones included, when the token is that user's: `/user/repos`,
+`/gists`), or the public gists of the org's members.
 
 Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
 retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
@@ -166,6 +167,9 @@ class GitHubOrgSource:
             if user.type == "Organization":
                 org = gh.get_organization(self.owner)
                 return org, None, org.get_repos(type="all")
+            if self.token and self.is_me(gh):  # the token's own user: private repos, secret gists
+                me = gh.get_user()
+                return None, me, me.get_repos(type="owner")
             return None, user, user.get_repos(type="owner")
         except BadCredentialsException:
             raise ConfigError(f"GitHub rejected the token for {self.owner}: 401") from None
@@ -176,6 +180,12 @@ class GitHubOrgSource:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
         except requests.RequestException as exc:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
+
+    def is_me(self, gh: Github) -> bool:
+        try:
+            return str(gh.get_user().login).lower() == self.owner.lower()
+        except GithubException:  # a token without user scope cannot say who it is
+            return False
 
     def repository(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
         full = repo.full_name
