@@ -21,7 +21,9 @@ class FakeAPI:
         self.failures: dict[str, deque[tuple[int, Any, dict[str, str]]]] = {}
         self.log: list[str] = []
         self.auth: list[str] = []
-        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+        # a prefixed API claims only its prefix, so two fakes can share one server
+        pattern = re.compile(f"^{re.escape(prefix)}/.*" if prefix else ".*")
+        server.expect_request(pattern).respond_with_handler(self.handle)
 
     @property
     def base(self) -> str:

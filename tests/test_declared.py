@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.declared import DECLARED_RULE_ID, declared_match, is_secret_name, with_declared
+from scanner.declared import (
+    DECLARED_RULE_ID,
+    declared_match,
+    is_secret_name,
+    with_declared,
+)
 from scanner.model import Chunk, Location, Match
 
 VALUE = "q7Vd2mXk9pLr4TzW8bNc"

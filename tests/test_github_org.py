@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from fake_api import FakeAPI
@@ -301,7 +302,7 @@ def test_user_target_with_own_token_reads_private_repos_and_secret_gists(httpser
                            "html_url": "https://gist.example/bob/s1",
                            "history": [{"version": "c" * 40, "url": api.url(f"/gists/s1/{'c' * 40}")}],
                            "files": {"t.txt": {"filename": "t.txt", "size": 40, "content": gist_key}}})
-    src, creds, stats = scan(api, tmp_path / "cache", target="bob")
+    _, creds, stats = scan(api, tmp_path / "cache", target="bob")
     assert stats.errors == []
     found = by_fp(creds)
     assert set(found) == {fingerprint(key), fingerprint(gist_key)}
@@ -333,3 +334,20 @@ def test_progress_reports_units_done_and_total(org, monkeypatch):
     assert seen == ["scanning github:acme", "github:acme: repository 1/2 acme/agent",
                     "github:acme: repository 2/2 acme/tools", "github:acme: gists 1/1 alice"]
     assert not any(TOKEN in m for m in seen)
+
+
+@pytest.mark.parametrize("status,message", [(403, "API rate limit exceeded for 127.0.0.1."),
+                                            (429, "too many requests")])
+def test_rate_limit_reset_header_is_waited_out(org, status, message):
+    """A primary rate limit (403 or 429, X-RateLimit-Remaining 0) waits until X-RateLimit-Reset
+    and retries; nothing is lost."""
+    api, s, cache = org
+    reset = str(int(time.time()) + 1)
+    api.fail("/repos/acme/agent/pulls/comments", status, {"message": message},
+             {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    start = time.monotonic()
+    _, creds, stats = scan(api, cache)
+    assert stats.errors == []
+    assert fingerprint(s["review"]) in by_fp(creds)
+    assert api.log.count("/repos/acme/agent/pulls/comments") == 2
+    assert time.monotonic() - start < 10

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from fake_api import FakeAPI, paths
@@ -245,3 +246,50 @@ def test_cli_exit_codes_and_no_token_in_output(group):
     assert (p.returncode, p.stderr) == (2, "sprawlscan: GitLab rejected the token for acme: 401\n")
     for out in (p.stdout, p.stderr):
         assert TOKEN not in out
+
+
+def test_one_secret_across_github_and_gitlab(group, httpserver, make_repo, bare_clone, monkeypatch):
+    """The same key committed to a GitHub repo, pasted in a GitHub issue comment, and present in
+    GitLab history, an issue note and a CI variable is one credential with all five locations."""
+    gl_api, s, cache = group
+    gh = FakeAPI(httpserver)  # GitHub's API on the same server, outside /api/v4
+    repo = make_repo("gh-agent", origin="https://github.example/acme/gh-agent.git")
+    repo.write("config.py", f"KEY = '{s['dup']}'\n")
+    repo.commit("add")
+    gh.json("/users/acme", {"login": "acme", "type": "Organization", "url": gh.url("/users/acme")})
+    gh.json("/orgs/acme", {"login": "acme", "url": gh.url("/orgs/acme")})
+    gh.json("/orgs/acme/repos", [{"id": 99, "name": "gh-agent", "full_name": "acme/gh-agent",
+                                  "clone_url": bare_clone(repo), "html_url": "https://github.example/acme/gh-agent",
+                                  "url": gh.url("/repos/acme/gh-agent")}])
+    base = "/repos/acme/gh-agent"
+    gh.json(f"{base}/issues", [])
+    gh.json(f"{base}/issues/comments", [{
+        "id": 8, "body": f"works with {s['dup']}", "html_url": "https://github.example/acme/gh-agent/issues/1#issuecomment-8",
+        "issue_url": gh.url(f"{base}/issues/1"), "url": gh.url(f"{base}/issues/comments/8")}])
+    gh.json(f"{base}/pulls/comments", [])
+    gh.json(f"{base}/actions/secrets", {"total_count": 0, "secrets": []})
+    gh.json(f"{base}/environments", {"total_count": 0, "environments": []})
+    gh.json("/orgs/acme/actions/secrets", {"total_count": 0, "secrets": []})
+    gh.json("/orgs/acme/members", [])
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_alsonotarealtokenforthetests000000")
+    result = run_scan(["github:acme", "gitlab:acme"], ScanOptions(extra={
+        "github_url": gh.base, "gitlab_url": gl_api.base, "cache_dir": str(cache)}))
+    assert result.stats.errors == []
+    cred = by_fp(result)[fingerprint(s["dup"])]
+    assert sorted((l.source, l.container, l.path) for l in cred.locations) == [
+        ("git", "acme/agent", "app.py"), ("git", "acme/gh-agent", "config.py"),
+        ("github-issue", "acme/gh-agent", "issues/1#comment-8"),
+        ("gitlab-issue", "acme/agent", "issues/3#note-17"),
+        ("gitlab-variable", "acme/agent", "OPENAI_API_KEY@production")]
+
+
+def test_ratelimit_reset_header_is_waited_out(group, monkeypatch):
+    """A 429 carrying GitLab's RateLimit-Reset (epoch seconds) is retried after the reset."""
+    api, s, cache = group
+    api.fail("/projects/10/issues", 429, {"message": "429"},
+             {"RateLimit-Reset": str(int(time.time()) + 1), "RateLimit-Remaining": "0"})
+    result = scan(api, cache, monkeypatch)
+    assert result.stats.errors == []
+    assert paths(api.log, API).count("/projects/10/issues") == 2
+    assert fingerprint(s["issue"]) in by_fp(result)
