@@ -166,6 +166,8 @@ class ScanResult:
     """Unique credentials, sorted by fingerprint."""
     stats: ScanStats
     """Counters and errors."""
+    facts: tuple[InventoryFact, ...] = ()
+    """What the sources declared for the graph (secret names, workflow files), in crawl order."""
 
     @property
     def incomplete(self) -> bool:

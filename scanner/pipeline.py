@@ -124,4 +124,5 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 findings.add(match, chunk.locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
-    return ScanResult(findings.credentials(), stats)
+    facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
+    return ScanResult(findings.credentials(), stats, facts)

@@ -325,12 +325,17 @@ def test_clone_failure_is_a_unit_error_and_the_api_parts_still_run(org):
 
 
 def test_progress_reports_units_done_and_total(org, monkeypatch):
-    """The pipeline's progress callback receives repository i/n and gist units."""
+    """The pipeline's progress callback receives repository i/n and gist units; the result
+    carries the inventory facts."""
     api, _, cache = org
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     seen: list[str] = []
-    run_scan(["github:acme"], ScanOptions(extra={"github_url": api.base, "cache_dir": str(cache)}),
-             progress=seen.append)
+    result = run_scan(["github:acme"], ScanOptions(extra={"github_url": api.base,
+                                                          "cache_dir": str(cache)}),
+                      progress=seen.append)
+    assert {(f.kind, f.name) for f in result.facts} == {
+        ("workflow", ".github/workflows/ci.yml"), ("actions-secret", "OPENAI_API_KEY"),
+        ("actions-secret", "DEPLOY_TOKEN"), ("actions-secret", "SLACK_BOT_TOKEN")}
     assert seen == ["scanning github:acme", "github:acme: repository 1/2 acme/agent",
                     "github:acme: repository 2/2 acme/tools", "github:acme: gists 1/1 alice"]
     assert not any(TOKEN in m for m in seen)
@@ -351,3 +356,21 @@ def test_rate_limit_reset_header_is_waited_out(org, status, message):
     assert fingerprint(s["review"]) in by_fp(creds)
     assert api.log.count("/repos/acme/agent/pulls/comments") == 2
     assert time.monotonic() - start < 10
+
+
+def test_unreachable_api_is_one_line(tmp_path):
+    """Nothing listening: one ConfigError line after bounded retries, no traceback."""
+    src = GitHubOrgSource("acme", api_url="http://127.0.0.1:9", cache_dir=tmp_path, token=TOKEN,
+                          backoff=0.01, retries=1)
+    with pytest.raises(ConfigError) as exc:
+        list(src.chunks(ScanStats()))
+    assert str(exc.value).startswith("github:acme: cannot reach 127.0.0.1:9 (")
+
+
+def test_malformed_json_in_a_unit_is_recorded(org):
+    """A unit answering 200 with something that is not GitHub's JSON fails alone."""
+    api, s, cache = org
+    api.fail("/repos/acme/agent/issues", 200, "<html>proxy error</html>")
+    _, creds, stats = scan(api, cache)
+    assert len(stats.errors) == 1 and stats.errors[0].startswith("acme/agent issues: ")
+    assert fingerprint(s["comment"]) in by_fp(creds)

@@ -293,3 +293,22 @@ def test_ratelimit_reset_header_is_waited_out(group, monkeypatch):
     assert result.stats.errors == []
     assert paths(api.log, API).count("/projects/10/issues") == 2
     assert fingerprint(s["issue"]) in by_fp(result)
+
+
+def test_unreachable_instance_is_one_line(tmp_path):
+    """Nothing listening: one ConfigError line after bounded retries, no traceback."""
+    src = GitLabGroupSource("acme", url="http://127.0.0.1:9", cache_dir=tmp_path, token=TOKEN,
+                            retries=1)
+    with pytest.raises(ConfigError) as exc:
+        list(src.chunks(ScanStats()))
+    assert str(exc.value).startswith("gitlab:acme: cannot reach 127.0.0.1:9 (")
+
+
+def test_malformed_json_in_a_unit_is_recorded(group, monkeypatch):
+    """A unit answering 200 with something that is not GitLab's JSON fails alone."""
+    api, s, cache = group
+    api.fail("/projects/10/merge_requests", 200, "<html>proxy error</html>")
+    result = scan(api, cache, monkeypatch)
+    assert len(result.stats.errors) == 1
+    assert result.stats.errors[0].startswith("acme/agent merge requests: ")
+    assert fingerprint(s["snippet"]) in by_fp(result)

@@ -180,6 +180,8 @@ class GitHubOrgSource:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
         except requests.RequestException as exc:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{self.name}: unexpected response ({type(exc).__name__})") from None
 
     def is_me(self, gh: Github) -> bool:
         try:

@@ -158,6 +158,8 @@ class GitLabGroupSource:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
         except (requests.RequestException, RateLimitTooLong) as exc:
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{self.name}: unexpected response ({type(exc).__name__})") from None
         groups: list[Any] = [group]
         yield from self.guard(stats, f"{self.group} subgroups",
                               _collect(group.descendant_groups.list(iterator=True), groups))
