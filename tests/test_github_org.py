@@ -372,5 +372,6 @@ def test_malformed_json_in_a_unit_is_recorded(org):
     api, s, cache = org
     api.fail("/repos/acme/agent/issues", 200, "<html>proxy error</html>")
     _, creds, stats = scan(api, cache)
-    assert len(stats.errors) == 1 and stats.errors[0].startswith("acme/agent issues: ")
+    assert len(stats.errors) == 1
+    assert stats.errors[0].startswith("acme/agent issues: unexpected response (")
     assert fingerprint(s["comment"]) in by_fp(creds)

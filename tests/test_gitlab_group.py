@@ -309,6 +309,6 @@ def test_malformed_json_in_a_unit_is_recorded(group, monkeypatch):
     api, s, cache = group
     api.fail("/projects/10/merge_requests", 200, "<html>proxy error</html>")
     result = scan(api, cache, monkeypatch)
-    assert len(result.stats.errors) == 1
-    assert result.stats.errors[0].startswith("acme/agent merge requests: ")
+    assert result.stats.errors == ["acme/agent merge requests: unexpected response "
+                                   "(Failed to parse the server message)"]
     assert fingerprint(s["snippet"]) in by_fp(result)

@@ -116,6 +116,8 @@ class GitLabGroupSource:
             msg = exc.error_message
             if isinstance(msg, bytes):
                 msg = msg.decode("utf-8", "replace")
+            if exc.response_code is None:  # python-gitlab could not parse a 2xx answer
+                return f"unexpected response ({str(msg)[:120]})"
             return f"HTTP {exc.response_code}" + (f" ({str(msg)[:120]})" if msg else "")
         if isinstance(exc, requests.RequestException):
             return f"cannot reach {urlparse(self.url).netloc} ({type(exc).__name__})"
