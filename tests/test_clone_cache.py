@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from werkzeug import Request, Response
 
-from scanner.sources.clone_cache import basic_auth_header, clone_path, head_files, mirror
+from scanner.sources.clone_cache import (
+    basic_auth_header,
+    clone_path,
+    head_files,
+    mirror,
+)
 from scanner.sources.git_history import GitError
 
 TOKEN = "ghp_notarealtokenjustforclonetests00000"
