@@ -16,7 +16,12 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
 from scanner.model import ScanResult, ScanStats
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions, scan_chunks
+from scanner.sources.base import (
+    DEFAULT_MAX_FILE_SIZE,
+    Source,
+    SourceOptions,
+    scan_chunks,
+)
 from scanner.sources.files import FilesSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 

@@ -1,6 +1,7 @@
-"""Forge helper: bare mirror clones kept in a cache directory and reused across scans, so a
-re-scan only fetches what changed. Takes a clone URL and a cache path, gives a bare repository
-that `GitHistorySource` scans. Tokens travel in an HTTP header through git's environment
+"""Forge helpers: bare mirror clones kept in a cache directory and reused across scans, so a
+re-scan only fetches what changed (takes a clone URL and a cache path, gives a bare repository
+that `GitHistorySource` scans); and the expansion of a forge crawl, a stream of API chunks and
+repository histories, into chunks or into hits (histories through the git source's fast path). Tokens travel in an HTTP header through git's environment
 (`GIT_CONFIG_*`), never in a URL, a command line or the clone's config."""
 
 from __future__ import annotations
@@ -8,9 +9,19 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
-from scanner.sources.git_history import GitError, git
+from scanner.model import Chunk, ScanStats
+from scanner.sources.base import Hit, scan_chunks
+from scanner.sources.git_history import GitError, GitHistorySource, git
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
+
+Item = Union[Chunk, GitHistorySource]  # noqa: UP007 - a runtime alias
+"""What a forge crawl yields: an API object's text, or a cloned repository to scan."""
 
 DEFAULT_CACHE_DIR = Path(".sprawlscan") / "cache"
 
@@ -75,3 +86,19 @@ def head_files(repo: Path, prefix: str, suffixes: tuple[str, ...]) -> list[tuple
             text = git(repo, "cat-file", "blob", parts[2].decode()).decode("utf-8", "replace")
             found.append((name, text))
     return found
+
+
+def expand_chunks(items: Iterable[Item], stats: ScanStats) -> Iterator[Chunk]:
+    for item in items:
+        if isinstance(item, GitHistorySource):
+            yield from item.chunks(stats)
+        else:
+            yield item
+
+
+def expand_hits(items: Iterable[Item], engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+    for item in items:
+        if isinstance(item, GitHistorySource):
+            yield from item.scan(engine, stats)
+        else:
+            yield from scan_chunks((item,), engine, stats)

@@ -31,13 +31,17 @@ import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
+from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
-from scanner.sources.base import SourceOptions
+from scanner.sources.base import Hit, SourceOptions
 from scanner.sources.clone_cache import (
+    Item,
     basic_auth_header,
     cache_root,
     clone_path,
+    expand_chunks,
+    expand_hits,
     head_files,
     mirror,
 )
@@ -112,7 +116,7 @@ class GitHubOrgSource:
             return f"cannot reach {urlparse(self.api_url).netloc} ({type(exc).__name__})"
         return str(exc)
 
-    def guard(self, stats: ScanStats, unit: str, gen: Iterator[Chunk]) -> Iterator[Chunk]:
+    def guard(self, stats: ScanStats, unit: str, gen: Iterator[Item]) -> Iterator[Item]:
         """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
         try:
             yield from gen
@@ -136,6 +140,13 @@ class GitHubOrgSource:
 
     # -- crawl -------------------------------------------------------------------------------
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        return expand_chunks(self.crawl(stats), stats)
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Same findings as `chunks()`; repository histories take the git source's fast path."""
+        return expand_hits(self.crawl(stats), engine, stats)
+
+    def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gh = self.client()
         self.inventory_facts = []
         org, user, repos = self.discover(gh)
@@ -189,7 +200,7 @@ class GitHubOrgSource:
         except GithubException:  # a token without user scope cannot say who it is
             return False
 
-    def repository(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def repository(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         full = repo.full_name
         yield from self.guard(stats, f"{full} clone", self.history(repo, stats))
         yield from self.guard(stats, f"{full} issues", self.issues(repo, stats))
@@ -197,7 +208,7 @@ class GitHubOrgSource:
         yield from self.guard(stats, f"{full} review comments", self.review_comments(repo, stats))
         yield from self.guard(stats, f"{full} secrets", self.repo_secrets(repo))
 
-    def history(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def history(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         host = urlparse(self.api_url).netloc
         dest = clone_path(self.cache, "github", host, repo.full_name)
         auth = basic_auth_header("x-access-token", self.token) \
@@ -206,16 +217,16 @@ class GitHubOrgSource:
         for path, text in head_files(dest, ".github/workflows/", (".yml", ".yaml")):
             self.inventory_facts.append(InventoryFact("workflow", repo.full_name, path, "repo",
                                                       content=text))
-        yield from GitHistorySource(dest, self.options, name=repo.full_name).chunks(stats)
+        yield GitHistorySource(dest, self.options, name=repo.full_name)
 
-    def issues(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def issues(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         for issue in repo.get_issues(state="all"):
             pr = "/pull/" in (issue.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,
                            f"{'pulls' if pr else 'issues'}/{issue.number}", url=issue.html_url)
             yield from self.chunk(f"{issue.title or ''}\n{issue.body or ''}", loc, stats)
 
-    def issue_comments(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def issue_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         for c in repo.get_issues_comments():
             number = c.issue_url.rstrip("/").rsplit("/", 1)[-1]
             pr = "/pull/" in (c.html_url or "")
@@ -223,14 +234,14 @@ class GitHubOrgSource:
                            f"{'pulls' if pr else 'issues'}/{number}#comment-{c.id}", url=c.html_url)
             yield from self.chunk(c.body, loc, stats)
 
-    def review_comments(self, repo: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def review_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         for c in repo.get_pulls_comments():
             number = c.pull_request_url.rstrip("/").rsplit("/", 1)[-1]
             loc = Location("github-review-comment", repo.full_name,
                            f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
             yield from self.chunk(c.body, loc, stats)
 
-    def repo_secrets(self, repo: Any) -> Iterator[Chunk]:
+    def repo_secrets(self, repo: Any) -> Iterator[Item]:
         for s in repo.get_secrets():
             self.inventory_facts.append(InventoryFact("actions-secret", repo.full_name, s.name, "repo"))
         for env in repo.get_environments():
@@ -239,12 +250,12 @@ class GitHubOrgSource:
                                                           "environment", env.name))
         yield from ()
 
-    def org_secrets(self, org: Any) -> Iterator[Chunk]:
+    def org_secrets(self, org: Any) -> Iterator[Item]:
         for s in org.get_secrets():
             self.inventory_facts.append(InventoryFact("actions-secret", self.owner, s.name, "org"))
         yield from ()
 
-    def gists(self, gh: Github, who: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def gists(self, gh: Github, who: Any, stats: ScanStats) -> Iterator[Item]:
         """Every file of every revision; identical content across revisions is one chunk."""
         for listed in who.get_gists():
             gist = gh.get_gist(listed.id)
@@ -269,7 +280,7 @@ class GitHubOrgSource:
                 yield Chunk(content, tuple(sorted(set(locs))), hint=locs[0].path)
 
 
-def _collect(items: Any, into: list[Any]) -> Iterator[Chunk]:
+def _collect(items: Any, into: list[Any]) -> Iterator[Item]:
     """Materialise a paginated list into `into` (a generator so `guard` can wrap it)."""
     into.extend(items)
     yield from ()

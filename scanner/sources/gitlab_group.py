@@ -30,13 +30,17 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
+from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
-from scanner.sources.base import SourceOptions
+from scanner.sources.base import Hit, SourceOptions
 from scanner.sources.clone_cache import (
+    Item,
     basic_auth_header,
     cache_root,
     clone_path,
+    expand_chunks,
+    expand_hits,
     head_files,
     mirror,
 )
@@ -123,7 +127,7 @@ class GitLabGroupSource:
             return f"cannot reach {urlparse(self.url).netloc} ({type(exc).__name__})"
         return str(exc)
 
-    def guard(self, stats: ScanStats, unit: str, gen: Iterator[Chunk]) -> Iterator[Chunk]:
+    def guard(self, stats: ScanStats, unit: str, gen: Iterator[Item]) -> Iterator[Item]:
         """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
         try:
             yield from gen
@@ -148,6 +152,13 @@ class GitLabGroupSource:
 
     # -- crawl -------------------------------------------------------------------------------
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        return expand_chunks(self.crawl(stats), stats)
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Same findings as `chunks()`; repository histories take the git source's fast path."""
+        return expand_hits(self.crawl(stats), engine, stats)
+
+    def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gl = self.client()
         self.inventory_facts = []
         try:
@@ -174,11 +185,11 @@ class GitLabGroupSource:
             self.report(f"project {i}/{len(projects)} {p.path_with_namespace}")
             yield from self.project(gl, p, stats)
 
-    def group_variables(self, gl: gitlab.Gitlab, g: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def group_variables(self, gl: gitlab.Gitlab, g: Any, stats: ScanStats) -> Iterator[Item]:
         for v in gl.groups.get(g.id, lazy=True).variables.list(iterator=True):
             yield from self.variable(v, g.full_path, "group", f"{g.web_url}/-/settings/ci_cd", stats)
 
-    def variable(self, v: Any, scope: str, level: str, url: str, stats: ScanStats) -> Iterator[Chunk]:
+    def variable(self, v: Any, scope: str, level: str, url: str, stats: ScanStats) -> Iterator[Item]:
         env = getattr(v, "environment_scope", "*") or "*"
         self.inventory_facts.append(InventoryFact("ci-variable", scope, v.key, level, env))
         if v.value is None:  # hidden variables are write-only
@@ -187,7 +198,7 @@ class GitLabGroupSource:
         loc = Location("gitlab-variable", scope, f"{v.key}@{env}", url=url)
         yield from self.chunk(v.value, loc, stats, hint=v.key, declared=True)
 
-    def project(self, gl: gitlab.Gitlab, p: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def project(self, gl: gitlab.Gitlab, p: Any, stats: ScanStats) -> Iterator[Item]:
         path = p.path_with_namespace
         proj = gl.projects.get(p.id, lazy=True)
         yield from self.guard(stats, f"{path} clone", self.history(p, stats))
@@ -197,7 +208,7 @@ class GitLabGroupSource:
         yield from self.guard(stats, f"{path} variables", self.project_variables(proj, p, stats))
         yield from self.guard(stats, f"{path} pipeline schedules", self.schedules(proj, p, stats))
 
-    def history(self, p: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def history(self, p: Any, stats: ScanStats) -> Iterator[Item]:
         url = p.http_url_to_repo
         dest = clone_path(self.cache, "gitlab", urlparse(self.url).netloc, p.path_with_namespace)
         auth = basic_auth_header("oauth2", self.token) if self.token and url.startswith("http") else None
@@ -205,9 +216,9 @@ class GitLabGroupSource:
         for name, text in head_files(dest, ".gitlab-ci.yml", (".gitlab-ci.yml",)):
             self.inventory_facts.append(InventoryFact("ci-config", p.path_with_namespace, name,
                                                       "project", content=text))
-        yield from GitHistorySource(dest, self.options, name=p.path_with_namespace).chunks(stats)
+        yield GitHistorySource(dest, self.options, name=p.path_with_namespace)
 
-    def issues(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Chunk]:
+    def issues(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Item]:
         for issue in proj.issues.list(iterator=True):
             loc = Location("gitlab-issue", path, f"issues/{issue.iid}", url=issue.web_url)
             yield from self.chunk(f"{issue.title or ''}\n{issue.description or ''}", loc, stats)
@@ -215,7 +226,7 @@ class GitLabGroupSource:
                                   self.notes(issue, "gitlab-issue", path, f"issues/{issue.iid}",
                                              issue.web_url, stats))
 
-    def merge_requests(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Chunk]:
+    def merge_requests(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Item]:
         for mr in proj.mergerequests.list(iterator=True, state="all"):
             loc = Location("gitlab-mr", path, f"merge_requests/{mr.iid}", url=mr.web_url)
             yield from self.chunk(f"{mr.title or ''}\n{mr.description or ''}", loc, stats)
@@ -224,24 +235,24 @@ class GitLabGroupSource:
                                              mr.web_url, stats))
 
     def notes(self, parent: Any, source: str, path: str, base: str, web_url: str,
-              stats: ScanStats) -> Iterator[Chunk]:
+              stats: ScanStats) -> Iterator[Item]:
         for note in parent.notes.list(iterator=True):
             loc = Location(source, path, f"{base}#note-{note.id}", url=f"{web_url}#note_{note.id}")
             yield from self.chunk(note.body, loc, stats)
 
-    def snippets(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Chunk]:
+    def snippets(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Item]:
         for sn in proj.snippets.list(iterator=True):
             content = proj.snippets.get(sn.id, lazy=True).content()
             loc = Location("gitlab-snippet", path, f"snippets/{sn.id}/{sn.file_name or ''}",
                            url=sn.web_url)
             yield from self.chunk(content, loc, stats)
 
-    def project_variables(self, proj: Any, p: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def project_variables(self, proj: Any, p: Any, stats: ScanStats) -> Iterator[Item]:
         for v in proj.variables.list(iterator=True):
             yield from self.variable(v, p.path_with_namespace, "project",
                                      f"{p.web_url}/-/settings/ci_cd", stats)
 
-    def schedules(self, proj: Any, p: Any, stats: ScanStats) -> Iterator[Chunk]:
+    def schedules(self, proj: Any, p: Any, stats: ScanStats) -> Iterator[Item]:
         path = p.path_with_namespace
         for listed in proj.pipelineschedules.list(iterator=True):
             sched = proj.pipelineschedules.get(listed.id)
@@ -255,7 +266,7 @@ class GitLabGroupSource:
                 yield from self.chunk(value, loc, stats, hint=key, declared=True)
 
 
-def _collect(items: Any, into: list[Any]) -> Iterator[Chunk]:
+def _collect(items: Any, into: list[Any]) -> Iterator[Item]:
     """Materialise a paginated list into `into` (a generator so `guard` can wrap it)."""
     into.extend(items)
     yield from ()
