@@ -375,3 +375,16 @@ def test_malformed_json_in_a_unit_is_recorded(org):
     assert len(stats.errors) == 1
     assert stats.errors[0].startswith("acme/agent issues: unexpected response (")
     assert fingerprint(s["comment"]) in by_fp(creds)
+
+
+def test_forbidden_secret_names_are_a_counted_skip(org):
+    """Without admin rights the secret-name listings answer 403: counted, not incomplete."""
+    api, s, cache = org
+    api.fail("/repos/acme/tools/actions/secrets", 403,
+             {"message": "Resource not accessible by integration"})
+    api.fail("/orgs/acme/actions/secrets", 403, {"message": "Must have admin rights"})
+    src, creds, stats = scan(api, cache)
+    assert stats.errors == [] and stats.skipped == {"secret-names-forbidden": 2}
+    assert {f.name for f in src.inventory_facts if f.kind == "actions-secret"} == \
+        {"OPENAI_API_KEY", "DEPLOY_TOKEN"}
+    assert set(by_fp(creds)) == {fingerprint(v) for v in s.values()}

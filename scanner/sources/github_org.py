@@ -120,7 +120,7 @@ class GitHubOrgSource:
         """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
         try:
             yield from gen
-        except (GithubException, requests.RequestException, GitError) as exc:
+        except (GithubException, requests.RequestException, GitError, ConfigError) as exc:
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
@@ -158,7 +158,7 @@ class GitHubOrgSource:
             self.report(f"repository {i}/{len(listed)} {repo.full_name}")
             yield from self.repository(repo, stats)
         if org is not None:
-            yield from self.guard(stats, f"{self.owner} org secrets", self.org_secrets(org))
+            yield from self.guard(stats, f"{self.owner} org secrets", self.org_secrets(org, stats))
         if not self.repo:
             owners: list[Any] = []
             if org is not None:
@@ -206,7 +206,7 @@ class GitHubOrgSource:
         yield from self.guard(stats, f"{full} issues", self.issues(repo, stats))
         yield from self.guard(stats, f"{full} issue comments", self.issue_comments(repo, stats))
         yield from self.guard(stats, f"{full} review comments", self.review_comments(repo, stats))
-        yield from self.guard(stats, f"{full} secrets", self.repo_secrets(repo))
+        yield from self.guard(stats, f"{full} secrets", self.repo_secrets(repo, stats))
 
     def history(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         host = urlparse(self.api_url).netloc
@@ -241,18 +241,26 @@ class GitHubOrgSource:
                            f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
             yield from self.chunk(c.body, loc, stats)
 
-    def repo_secrets(self, repo: Any) -> Iterator[Item]:
-        for s in repo.get_secrets():
-            self.inventory_facts.append(InventoryFact("actions-secret", repo.full_name, s.name, "repo"))
+    def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")
         for env in repo.get_environments():
-            for s in env.get_secrets():
-                self.inventory_facts.append(InventoryFact("actions-secret", repo.full_name, s.name,
-                                                          "environment", env.name))
-        yield from ()
+            yield from self.secret_names(stats, env.get_secrets(), repo.full_name, "environment",
+                                         env.name)
 
-    def org_secrets(self, org: Any) -> Iterator[Item]:
-        for s in org.get_secrets():
-            self.inventory_facts.append(InventoryFact("actions-secret", self.owner, s.name, "org"))
+    def org_secrets(self, org: Any, stats: ScanStats) -> Iterator[Item]:
+        yield from self.secret_names(stats, org.get_secrets(), self.owner, "org")
+
+    def secret_names(self, stats: ScanStats, names: Any, scope: str, level: str,
+                     env: str = "") -> Iterator[Item]:
+        """Names only (values are write-only). Listing them needs admin rights: a 403 is a counted
+        skip, not an incomplete scan, since no value can be missed there."""
+        try:
+            for s in names:
+                self.inventory_facts.append(InventoryFact("actions-secret", scope, s.name, level, env))
+        except GithubException as exc:
+            if exc.status != 403 or isinstance(exc, RateLimitExceededExceedsMaxWait):
+                raise
+            stats.skip("secret-names-forbidden")
         yield from ()
 
     def gists(self, gh: Github, who: Any, stats: ScanStats) -> Iterator[Item]:

@@ -131,7 +131,8 @@ class GitLabGroupSource:
         """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
         try:
             yield from gen
-        except (GitlabError, requests.RequestException, GitError, RateLimitTooLong) as exc:
+        except (GitlabError, requests.RequestException, GitError, RateLimitTooLong,
+                ConfigError) as exc:
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
