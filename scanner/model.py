@@ -191,3 +191,17 @@ class InventoryFact:
     """GitHub environment name, GitLab `environment_scope`; empty when not environment-bound."""
     content: str = ""
     """File text for `workflow` and `ci-config` facts; empty otherwise (never a secret value)."""
+
+    def reference(self) -> str:
+        """How an inventory names this (INVENTORY.md): `acme/x:NAME`, `org:acme:NAME`,
+        `acme/x:NAME@production` (GitHub environment), `group/p:NAME@scope` (GitLab),
+        `acme/x/.github/workflows/ci.yml`, `group/p:.gitlab-ci.yml`."""
+        if self.kind == "workflow":
+            return f"{self.scope}/{self.name}"
+        if self.kind == "actions-secret" and self.level == "org":
+            return f"org:{self.scope}:{self.name}"
+        if self.kind == "ci-variable" and self.level in ("group", "project"):
+            return f"{self.scope}:{self.name}@{self.environment or '*'}"
+        if self.environment:
+            return f"{self.scope}:{self.name}@{self.environment}"
+        return f"{self.scope}:{self.name}"

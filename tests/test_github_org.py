@@ -169,6 +169,9 @@ def test_inventory_facts_name_secrets_and_workflows(org):
         ("actions-secret", "acme/agent", "DEPLOY_TOKEN", "environment", "production"),
         ("actions-secret", "acme", "SLACK_BOT_TOKEN", "org", ""),
         ("workflow", "acme/agent", ".github/workflows/ci.yml", "repo", "")}
+    assert {f.reference() for f in src.inventory_facts} == {
+        "acme/agent:OPENAI_API_KEY", "acme/agent:DEPLOY_TOKEN@production", "org:acme:SLACK_BOT_TOKEN",
+        "acme/agent/.github/workflows/ci.yml"}
     [wf] = [f for f in src.inventory_facts if f.kind == "workflow"]
     assert "secrets.OPENAI_API_KEY" in wf.content
     assert isinstance(wf, InventoryFact)

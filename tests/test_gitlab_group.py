@@ -175,8 +175,12 @@ def test_inventory_facts(group, monkeypatch):
         ("ci-variable", "acme/agent", "OPENAI_API_KEY", "project", "production"),
         ("ci-variable", "acme/agent", "DEPLOY_TOKEN", "project", "*"),
         ("ci-variable", "acme/agent", "LOG_LEVEL", "project", "*"),
-        ("ci-variable", "acme/agent", "HF_TOKEN", "schedule", "schedule 4"),
+        ("ci-variable", "acme/agent", "HF_TOKEN", "schedule", ""),
         ("ci-config", "acme/agent", ".gitlab-ci.yml", "project", "")}
+    assert {f.reference() for f in src.inventory_facts} == {
+        "acme:SHARED_OPENAI_KEY@*", "acme/agent:OPENAI_API_KEY@production",
+        "acme/agent:DEPLOY_TOKEN@*", "acme/agent:LOG_LEVEL@*", "acme/agent:HF_TOKEN",
+        "acme/agent:.gitlab-ci.yml"}
     [ci] = [f for f in src.inventory_facts if f.kind == "ci-config"]
     assert "$DEPLOY_TOKEN" in ci.content
 

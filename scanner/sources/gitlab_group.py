@@ -260,8 +260,7 @@ class GitLabGroupSource:
             url = f"{p.web_url}/-/pipeline_schedules"
             for v in sched.attributes.get("variables") or []:
                 key, value = v.get("key", ""), v.get("value")
-                self.inventory_facts.append(InventoryFact("ci-variable", path, key, "schedule",
-                                                          f"schedule {listed.id}"))
+                self.inventory_facts.append(InventoryFact("ci-variable", path, key, "schedule"))
                 loc = Location("gitlab-schedule-variable", path, f"schedules/{listed.id}#{key}",
                                url=url)
                 yield from self.chunk(value, loc, stats, hint=key, declared=True)
