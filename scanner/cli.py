@@ -92,16 +92,21 @@ def load_allowlist(path: Path | None) -> frozenset[str]:
               help="GitLab instance for gitlab: sources (default https://gitlab.com).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where forge repositories are cloned and reused (default .sprawlscan/cache).")
+@click.option("--jql", default=None, help="JQL selecting the issues of a jira: source.")
+@click.option("--spaces", default=None, help="Comma-separated space keys of a confluence: source.")
+@click.option("--vault-path", default=None, help="Mount or mount/path a vault: source starts from.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
          max_file_size: int, rule_files: tuple[Path, ...], allowlist: Path | None,
          exclude: tuple[str, ...], github_url: str | None, gitlab_url: str | None,
-         cache_dir: str | None) -> None:
-    """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP) for credentials.
-
-    Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
+         cache_dir: str | None, jql: str | None, spaces: str | None,
+         vault_path: str | None) -> None:
+    """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
+    confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
+    credentials. Tokens come from GITHUB_TOKEN, GITLAB_TOKEN, VAULT_TOKEN..."""
     extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
-                               ("cache_dir", cache_dir)) if v}
+                               ("cache_dir", cache_dir), ("jql", jql),
+                               ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
     options = ScanOptions(max_file_size=max_file_size, history=not no_history,
                           rule_files=rule_files, allowlist=load_allowlist(allowlist),
                           exclude=exclude or None, extra=extra)

@@ -1,52 +1,97 @@
-"""Declared secrets: a value stored under a name that says it is a secret (`OPENAI_API_KEY`,
-`DEPLOY_TOKEN`, `DB_PASSWORD` ...) is a credential even when no rule recognises its format.
-Sources that read named values (CI/CD variables, vault keys) mark such chunks `declared=True` with
-the name as `hint`; `with_declared` adds a `declared.secret` match for the whole value when no rule
-matched it. Takes a chunk and the engine's matches, gives the matches to keep."""
+"""Declared secrets: a value counts as a credential when the name it is stored under says so
+(`OPENAI_API_KEY`, `DB_PASSWORD`, `slack_token`...), even when no rule knows its format.
+
+Takes a key name and its value, gives a `Match` with rule id `declared.secret` (provider guessed
+from the name, else `unknown`). Used by sources of named values (vault keys, CI variables) and by
+the structured-config pass (`.env`, Kubernetes Secrets, compose `environment`, MCP `env` blocks).
+References (`${VAR}`, `$(cat x)`, `{{ secrets.X }}`), empty values and placeholders are not
+secrets: they feed the graph, not the findings."""
 
 from __future__ import annotations
 
 import regex
 
-from detectors.validators import is_placeholder
-from scanner.model import Chunk, Match
+from detectors.validators import is_placeholder, shannon_entropy
+from scanner.model import Match
 
-DECLARED_RULE_ID = "declared.secret"
-DECLARED_PROVIDER = "declared"
-
-_SECRET_NAME = regex.compile(
-    r"(?i)(?:^|[_.\-])(?:api[_.\-]?key|access[_.\-]?key|secret(?:[_.\-]?key)?|token|"
-    r"pass(?:word|wd|phrase)?|pwd|private[_.\-]?key|credentials?|auth)(?:$|[_.\-])"
-    r"|password|passwd|secret|apikey|token$")
-_NOT_A_VALUE = regex.compile(
-    r"(?i)[_.\-](?:url|uri|host|endpoint|file|path|dir|name|id|type|user(?:name)?|enabled|"
-    r"expir\w*|ttl|length|header)$")
-_REFERENCE = regex.compile(r"^\$\{?\{?\s*[A-Za-z_][\w.]*\s*\}?\}?$|^\$\([^)]*\)$")
+RULE_ID = "declared.secret"
 MIN_LENGTH = 8
+MIN_ENTROPY = 3.0
+_TEMPLATE = regex.compile(r"(?i)replace|change[_.\-]?(?:me|it)|todo|fixme|^(?:my)?(?:secret|password|pass)")
+
+# name words that mean "this holds a secret"; matched on the name split at _ - . and case changes
+_SECRET_WORDS = regex.compile(
+    r"(?i)(?:^|[_.\-])(?:api[_.\-]?key|apikey|access[_.\-]?key|secret(?:[_.\-]?key)?|token|pat|"
+    r"password|passwd|pwd|passphrase|private[_.\-]?key|credentials?|client[_.\-]?secret|"
+    r"(?:auth|signing|encryption|master|license)[_.\-]?key|secret[_.\-]?key[_.\-]?base|"
+    r"webhook[_.\-]?url|dsn|conn(?:ection)?[_.\-]?string)$")
+# names that end in a secret word but name something that is not one
+_NOT_SECRET = regex.compile(
+    r"(?i)(?:^|[_.\-])(?:token[_.\-]?(?:url|uri|endpoint|type|file|path|ttl|expiry|expires)|"
+    r"(?:key|secret|token|password)[_.\-]?(?:id|name|ref|file|path|length|env|var))$")
+
+_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai", "openai"), ("anthropic", "anthropic"), ("claude", "anthropic"),
+    ("github", "github"), ("gh_", "github"), ("gitlab", "gitlab"), ("slack", "slack"),
+    ("huggingface", "huggingface"), ("hf_", "huggingface"), ("aws", "aws"), ("azure", "azure"),
+    ("google", "google"), ("gemini", "google"), ("gcp", "google"), ("mistral", "mistral"),
+    ("groq", "groq"), ("cohere", "cohere"), ("pinecone", "pinecone"), ("langchain", "langchain"),
+    ("langsmith", "langchain"), ("stripe", "stripe"), ("twilio", "twilio"), ("sendgrid", "sendgrid"),
+    ("datadog", "datadog"), ("jira", "atlassian"), ("confluence", "atlassian"), ("npm", "npm"),
+    ("postgres", "database"), ("mysql", "database"), ("db_", "database"), ("database", "database"),
+    ("redis", "database"), ("mongo", "database"),
+)
+
+_REFERENCE = regex.compile(
+    r"^\s*(?:\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]*\}\}|%[A-Za-z_]+%|"
+    r"<[^>]*>|env\([^)]*\)|\(\(.*\)\)|vault:.*|ref\+.*|arn:aws:secretsmanager:.*|op://.*)\s*$")
 
 
 def is_secret_name(name: str) -> bool:
-    """True for names that declare a secret: `*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*PASSWORD*`..."""
-    return bool(_SECRET_NAME.search(name)) and not _NOT_A_VALUE.search(name)
+    """True when a variable / key name says it holds a secret (`OPENAI_API_KEY`, `password`)."""
+    # split camelCase so that `openaiApiKey` reads as `openai_Api_Key`
+    flat = regex.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    if not flat or _NOT_SECRET.search(flat):
+        return False
+    return bool(_SECRET_WORDS.search(flat))
 
 
-def declared_match(name: str, value: str) -> Match | None:
-    """A `declared.secret` match for the whole `value` stored under `name`, or None when the name
-    is not a secret's or the value is empty, short, a placeholder or a reference to another
-    variable (`$OTHER`, `${{ secrets.X }}`)."""
+def provider_from_name(name: str) -> str:
+    """The provider a secret's name points at (`OPENAI_API_KEY` → `openai`), else `unknown`."""
+    low = name.lower() + "_"
+    for needle, provider in _PROVIDERS:
+        if needle in low:
+            return provider
+    return "unknown"
+
+
+def is_secret_value(value: str, *, strict: bool = True) -> bool:
+    """A literal value worth reporting: not a reference, not a placeholder, long enough. `strict`
+    (config files, where sample values abound) also wants 8+ chars and an entropy floor; a
+    secrets store (`strict=False`) is believed about anything of 6+ chars."""
+    v = value.strip()
+    if len(v) < (MIN_LENGTH if strict else 6) or "\n" in v and not v.startswith("-----BEGIN"):
+        return False
+    if _REFERENCE.match(v) or v.lower() in {"true", "false", "null", "none"}:
+        return False
+    if strict and (shannon_entropy(v) < MIN_ENTROPY or _TEMPLATE.search(v)):
+        return False
+    return not is_placeholder(v)
+
+
+def declared_match(name: str, value: str, *, start: int = 0, line: int = 1,
+                   strict: bool = True) -> Match | None:
+    """A `declared.secret` match for `value` stored under `name`, or None when either says no.
+    `start` / `line` place the value in the chunk it came from; see `is_secret_value`."""
+    if not is_secret_name(name):
+        return None
     secret = value.strip()
-    if not is_secret_name(name) or len(secret) < MIN_LENGTH or "\n" in secret:
+    if not is_secret_value(secret, strict=strict):
         return None
-    if _REFERENCE.match(secret) or is_placeholder(secret):
-        return None
-    start = value.index(secret)
-    return Match(DECLARED_RULE_ID, DECLARED_PROVIDER, secret, start, start + len(secret), 1,
-                 (("name", name),))
+    offset = start + value.find(secret)
+    return Match(RULE_ID, provider_from_name(name), secret, offset, offset + len(secret), line)
 
 
-def with_declared(chunk: Chunk, matches: list[Match]) -> list[Match]:
-    """The engine's matches, plus a declared match when the chunk is a declared value none hit."""
-    if matches or not chunk.declared:
-        return matches
-    m = declared_match(chunk.hint, chunk.data.decode("utf-8", "replace"))
-    return [m] if m else matches
+def covered(secret: str, matches: list[Match]) -> bool:
+    """True when a rule already matched this value (or a secret inside it): the rule's match wins."""
+    return any(m.secret in secret or secret in m.secret for m in matches)

@@ -1,57 +1,51 @@
-"""Declared secrets: values under secret-sounding names become credentials without a rule."""
+"""Declared secrets: key names that say "secret" make a literal value a credential."""
 
 from __future__ import annotations
 
 import pytest
 
-from scanner.declared import (
-    DECLARED_RULE_ID,
-    declared_match,
-    is_secret_name,
-    with_declared,
-)
-from scanner.model import Chunk, Location, Match
-
-VALUE = "q7Vd2mXk9pLr4TzW8bNc"
+from scanner.declared import declared_match, is_secret_name, provider_from_name
 
 
-@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DEPLOY_TOKEN", "DB_PASSWORD", "password",
-                                  "AWS_SECRET_ACCESS_KEY", "CLIENT_SECRET", "ADMIN_PASS", "apikey",
-                                  "github-token", "smtp.passwd"])
+@pytest.mark.parametrize("name", [
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SLACK_BOT_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN",
+    "password", "DB_PASSWORD", "client_secret", "AWS_SECRET_ACCESS_KEY", "openaiApiKey",
+    "hf_token", "PRIVATE_KEY", "STRIPE_SECRET", "api-key", "SENTRY_DSN", "SECRET_KEY_BASE",
+    "ENCRYPTION_KEY"])
 def test_secret_names(name):
-    """Names that declare a secret are recognised."""
+    """Names that hold secrets by convention are recognised, whatever their case style."""
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["PATH", "LOG_LEVEL", "API_URL", "TOKEN_URL", "SECRET_FILE",
-                                  "DB_PASSWORD_FILE", "TOKENIZER_MODEL", "KEYBOARD", "AUTHOR",
-                                  "PASSWORD_EXPIRY", ""])
+@pytest.mark.parametrize("name", [
+    "LOG_LEVEL", "OPENAI_BASE_URL", "TOKEN_URL", "API_KEY_ID", "SECRET_NAME", "token_type",
+    "MODEL", "KEY", "PASSWORD_FILE", "monkey", "tokenizer"])
 def test_not_secret_names(name):
-    """Names of settings about secrets (URLs, files, expiry) or of nothing secret are not."""
+    """Names about a secret (its id, file, url) or unrelated names are not secrets."""
     assert not is_secret_name(name)
 
 
-@pytest.mark.parametrize("value", ["", "short", "${{ secrets.OPENAI_API_KEY }}", "$OTHER_TOKEN",
-                                   "${DEPLOY_TOKEN}", "changeme-changeme", "xxxxxxxxxxxx",
-                                   "your_api_key_here", "line one\nline two value"])
-def test_values_that_are_not_secrets(value):
-    """References, placeholders, short and multi-line values are not declared secrets."""
-    assert declared_match("DEPLOY_TOKEN", value) is None
+def test_provider_from_name():
+    """The provider is guessed from the name, else `unknown`."""
+    assert provider_from_name("OPENAI_API_KEY") == "openai"
+    assert provider_from_name("HF_TOKEN") == "huggingface"
+    assert provider_from_name("db_password") == "database"
+    assert provider_from_name("password") == "unknown"
 
 
-def test_declared_match_is_the_stripped_value_with_its_name():
-    """The match spans the value without surrounding whitespace and names the key."""
-    m = declared_match("DEPLOY_TOKEN", f"  {VALUE}\n")
+@pytest.mark.parametrize("value", [
+    "", "short", "${OPENAI_API_KEY}", "$OPENAI_API_KEY", "{{ secrets.X }}", "<your-key>",
+    "changeme-please", "xxxxxxxxxxxx", "true", "$(cat /run/secrets/key)",
+    "vault:secret/data/x#k"])
+def test_references_and_placeholders_are_not_secrets(value):
+    """References, placeholders and short values never become declared credentials."""
+    assert declared_match("OPENAI_API_KEY", value) is None
+
+
+def test_declared_match_fields(rng):
+    """A literal value under a secret name gives a `declared.secret` match placed in its text."""
+    value = "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(24))
+    m = declared_match("DB_PASSWORD", f"  {value} ", start=10, line=4)
     assert m is not None
-    assert (m.rule_id, m.secret, m.start, m.end, m.line, m.captures) == \
-        (DECLARED_RULE_ID, VALUE, 2, 2 + len(VALUE), 1, (("name", "DEPLOY_TOKEN"),))
-
-
-def test_with_declared_only_for_declared_chunks_without_rule_hits():
-    """A rule hit wins; an undeclared chunk (a file named like a key) never gets a declared match."""
-    loc = (Location("gitlab-variable", "g/p", "DEPLOY_TOKEN@*"),)
-    declared = Chunk(VALUE.encode(), loc, hint="DEPLOY_TOKEN", declared=True)
-    assert [m.secret for m in with_declared(declared, [])] == [VALUE]
-    hit = Match("x.rule", "x", "other", 0, 5, 1)
-    assert with_declared(declared, [hit]) == [hit]
-    assert with_declared(Chunk(VALUE.encode(), loc, hint="DEPLOY_TOKEN"), []) == []
+    assert (m.rule_id, m.provider, m.secret, m.line) == ("declared.secret", "database", value, 4)
+    assert (m.start, m.end) == (12, 12 + len(value))

@@ -159,7 +159,7 @@ def test_declared_secret_variable_is_a_credential_without_a_rule(group, monkeypa
     api, s, cache = group
     result = scan(api, cache, monkeypatch)
     cred = by_fp(result)[fingerprint(s["declared"])]
-    assert (cred.rule_id, cred.provider) == ("declared.secret", "declared")
+    assert (cred.rule_id, cred.provider) == ("declared.secret", "unknown")
     assert [l.path for l in cred.locations] == ["DEPLOY_TOKEN@*"]
     assert fingerprint("debugdebugdebug") not in by_fp(result)
 

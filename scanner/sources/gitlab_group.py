@@ -9,8 +9,8 @@ descriptions and notes (`gitlab-issue`, `issues/3`, `issues/3#note-17`), merge r
 descriptions and notes including diff notes (`gitlab-mr`, `merge_requests/5#note-20`), project
 snippets' content (`gitlab-snippet`), CI/CD variables (`gitlab-variable`, path `KEY@scope`),
 pipeline schedule variables (`gitlab-schedule-variable`, `schedules/4#KEY`), and the default
-branch's `.gitlab-ci.yml` as an `InventoryFact`. Variable chunks are `declared`: a value under a
-secret-sounding name is a credential even when no rule matches (`scanner.declared`).
+branch's `.gitlab-ci.yml` as an `InventoryFact`. Variable chunks carry their name (`Chunk.key`):
+a value under a secret-sounding name is a credential even when no rule matches (`scanner.declared`).
 
 Faults: python-gitlab honours 429 `Retry-After` / `RateLimit-Reset` and retries 5xx with backoff
 (`max_retries` per request); a wait longer than `max_wait` gives up on that unit instead of
@@ -138,14 +138,14 @@ class GitLabGroupSource:
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
     def chunk(self, text: str | bytes | None, loc: Location, stats: ScanStats, *,
-              hint: str = "", declared: bool = False) -> Iterator[Chunk]:
+              key: str = "") -> Iterator[Chunk]:
         if not text:
             return
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
         if len(data) > self.options.max_file_size:
             stats.skip("too-large")
             return
-        yield Chunk(data, (loc,), hint=hint or loc.path, declared=declared)
+        yield Chunk(data, (loc,), hint=key or loc.path, key=key)
 
     def report(self, msg: str) -> None:
         if self.progress:
@@ -197,7 +197,7 @@ class GitLabGroupSource:
             stats.skip("hidden-variable")
             return
         loc = Location("gitlab-variable", scope, f"{v.key}@{env}", url=url)
-        yield from self.chunk(v.value, loc, stats, hint=v.key, declared=True)
+        yield from self.chunk(v.value, loc, stats, key=v.key)
 
     def project(self, gl: gitlab.Gitlab, p: Any, stats: ScanStats) -> Iterator[Item]:
         path = p.path_with_namespace
@@ -263,7 +263,7 @@ class GitLabGroupSource:
                 self.inventory_facts.append(InventoryFact("ci-variable", path, key, "schedule"))
                 loc = Location("gitlab-schedule-variable", path, f"schedules/{listed.id}#{key}",
                                url=url)
-                yield from self.chunk(value, loc, stats, hint=key, declared=True)
+                yield from self.chunk(value, loc, stats, key=key)
 
 
 def _collect(items: Any, into: list[Any]) -> Iterator[Item]:
