@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 import click
 
 from scanner import __version__
-from scanner.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, SprawlscanError
+from scanner.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    SprawlscanError,
+)
 from scanner.pipeline import ScanOptions, run_scan
 from scanner.reports import FORMATS, render
 
@@ -33,7 +39,7 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
-        except Exception as exc:  # noqa: BLE001 - the contract is one line, not a traceback
+        except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
             click.echo(f"sprawlscan: internal error: {type(exc).__name__}", err=True)

@@ -15,7 +15,7 @@ from tokens import anthropic, github, huggingface, openai_project
 
 from scanner.errors import ConfigError
 from scanner.model import ScanStats, fingerprint
-from scanner.pipeline import ScanOptions, run_scan
+from scanner.pipeline import SOURCES, ScanOptions, run_scan
 from scanner.sources.gitlab_group import GitLabGroupSource
 
 TOKEN = "glpat-notarealtokenforthetests"
@@ -316,3 +316,25 @@ def test_malformed_json_in_a_unit_is_recorded(group, monkeypatch):
     assert result.stats.errors == ["acme/agent merge requests: unexpected response "
                                    "(Failed to parse the server message)"]
     assert fingerprint(s["snippet"]) in by_fp(result)
+
+
+def test_subgroup_target(group, monkeypatch):
+    """`gitlab:acme/platform` addresses the subgroup by its URL-encoded full path and crawls only
+    its projects."""
+    api, _, cache = group
+    api.json("/groups/acme/platform", {"id": 2, "full_path": "acme/platform",
+                                       "web_url": f"{WEB}/groups/acme/platform"})
+    api.json("/groups/2/descendant_groups", [])
+    api.json("/groups/2/projects", [project_json(11, "acme/platform/deployer", api.routes[
+        (f"{API}/groups/1/projects", "2")][1][0]["http_url_to_repo"])])
+    result = scan(api, cache, monkeypatch, target="acme/platform")
+    assert result.stats.errors == [] and result.credentials == ()
+    assert paths(api.log, API)[:4] == ["/groups/acme/platform", "/groups/2/descendant_groups",
+                                       "/groups/2/variables", "/groups/2/projects"]
+    assert not any(p.startswith("/projects/10") for p in paths(api.log, API))
+
+
+def test_registered_in_sources():
+    """`gitlab:` resolves to this source through the pipeline's registry."""
+    src = SOURCES["gitlab"]("acme/sub", ScanOptions(extra={"gitlab_url": "http://127.0.0.1:9/"}))
+    assert isinstance(src, GitLabGroupSource) and (src.group, src.url) == ("acme/sub", "http://127.0.0.1:9")
