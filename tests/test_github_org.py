@@ -27,7 +27,7 @@ def repo_json(api: FakeAPI, name: str, clone_url: str) -> dict:
     return {"id": hash(name) & 0xFFFF, "name": name, "full_name": f"acme/{name}",
             "owner": {"login": "acme", "type": "Organization"}, "private": False,
             "html_url": f"{WEB}/acme/{name}", "clone_url": clone_url,
-            "url": api.url(f"/repos/acme/{name}"), "default_branch": "main"}
+            "url": api.url(f"/repos/acme/{name}"), "default_branch": "main", "has_issues": True}
 
 
 def serve_repo(api: FakeAPI, name: str, issues=(), comments=(), review_comments=(),
@@ -391,3 +391,21 @@ def test_forbidden_secret_names_are_a_counted_skip(org):
     assert {f.name for f in src.inventory_facts if f.kind == "actions-secret"} == \
         {"OPENAI_API_KEY", "DEPLOY_TOKEN"}
     assert set(by_fp(creds)) == {fingerprint(v) for v in s.values()}
+
+
+def test_disabled_issues_read_prs_through_pulls_and_410_is_a_skip(org):
+    """With issues disabled, PR bodies come from /pulls; a 410 Gone (feature disabled) on the
+    comments endpoint is a counted skip, not an incomplete scan."""
+    api, s, cache = org
+    status, page, headers = api.routes[("/orgs/acme/repos", "1")]
+    api.routes[("/orgs/acme/repos", "1")] = (status, [{**page[0], "has_issues": False}], headers)
+    api.json("/repos/acme/agent/pulls", [{"id": 40, "number": 4, "title": "pr", "body": f"uses {s['pr']}",
+                                          "html_url": f"{WEB}/acme/agent/pull/4", "state": "closed",
+                                          "url": api.url("/repos/acme/agent/pulls/4")}])
+    api.fail("/repos/acme/agent/issues/comments", 410, {"message": "Issues are disabled for this repo"})
+    _, creds, stats = scan(api, cache)
+    assert stats.errors == [] and stats.skipped == {"feature-disabled": 1}
+    [loc] = by_fp(creds)[fingerprint(s["pr"])].locations
+    assert (loc.source, loc.path) == ("github-pr", "pulls/4")
+    assert fingerprint(s["issue"]) not in by_fp(creds) and fingerprint(s["comment"]) not in by_fp(creds)
+    assert "/repos/acme/agent/pulls" in api.log and "/repos/acme/agent/issues" not in api.log

@@ -262,7 +262,7 @@ def test_one_secret_across_github_and_gitlab(group, httpserver, make_repo, bare_
     repo.commit("add")
     gh.json("/users/acme", {"login": "acme", "type": "Organization", "url": gh.url("/users/acme")})
     gh.json("/orgs/acme", {"login": "acme", "url": gh.url("/orgs/acme")})
-    gh.json("/orgs/acme/repos", [{"id": 99, "name": "gh-agent", "full_name": "acme/gh-agent",
+    gh.json("/orgs/acme/repos", [{"id": 99, "has_issues": True, "name": "gh-agent", "full_name": "acme/gh-agent",
                                   "clone_url": bare_clone(repo), "html_url": "https://github.example/acme/gh-agent",
                                   "url": gh.url("/repos/acme/gh-agent")}])
     base = "/repos/acme/gh-agent"
@@ -338,3 +338,16 @@ def test_registered_in_sources():
     """`gitlab:` resolves to this source through the pipeline's registry."""
     src = SOURCES["gitlab"]("acme/sub", ScanOptions(extra={"gitlab_url": "http://127.0.0.1:9/"}))
     assert isinstance(src, GitLabGroupSource) and (src.group, src.url) == ("acme/sub", "http://127.0.0.1:9")
+
+
+def test_disabled_features_are_not_requested(group, monkeypatch):
+    """A project whose issues and snippets are disabled is not asked for them (counted skips)."""
+    api, s, cache = group
+    status, page, headers = api.routes[(f"{API}/groups/1/projects", "1")]
+    api.routes[(f"{API}/groups/1/projects", "1")] = (
+        status, [{**page[0], "issues_access_level": "disabled", "snippets_enabled": False}], headers)
+    result = scan(api, cache, monkeypatch)
+    assert result.stats.errors == [] and result.stats.skipped.get("feature-disabled") == 2
+    assert not any(p.startswith(("/projects/10/issues", "/projects/10/snippets"))
+                   for p in paths(api.log, API))
+    assert fingerprint(s["snippet"]) not in by_fp(result) and fingerprint(s["mr"]) in by_fp(result)

@@ -120,7 +120,12 @@ class GitHubOrgSource:
         """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
         try:
             yield from gen
-        except (GithubException, requests.RequestException, GitError, ConfigError) as exc:
+        except GithubException as exc:
+            if exc.status == 410:  # the feature is disabled for this repository: nothing there
+                stats.skip("feature-disabled")
+            else:
+                stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
+        except (requests.RequestException, GitError, ConfigError) as exc:
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
@@ -220,6 +225,13 @@ class GitHubOrgSource:
         yield GitHistorySource(dest, self.options, name=repo.full_name)
 
     def issues(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        """Issues and PRs through /issues; with issues disabled (that endpoint answers 410 Gone)
+        the PRs through /pulls."""
+        if repo.has_issues is False:
+            for pr in repo.get_pulls(state="all"):
+                loc = Location("github-pr", repo.full_name, f"pulls/{pr.number}", url=pr.html_url)
+                yield from self.chunk(f"{pr.title or ''}\n{pr.body or ''}", loc, stats)
+            return
         for issue in repo.get_issues(state="all"):
             pr = "/pull/" in (issue.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,

@@ -203,9 +203,13 @@ class GitLabGroupSource:
         path = p.path_with_namespace
         proj = gl.projects.get(p.id, lazy=True)
         yield from self.guard(stats, f"{path} clone", self.history(p, stats))
-        yield from self.guard(stats, f"{path} issues", self.issues(proj, path, stats))
-        yield from self.guard(stats, f"{path} merge requests", self.merge_requests(proj, path, stats))
-        yield from self.guard(stats, f"{path} snippets", self.snippets(proj, path, stats))
+        for feature, unit, crawl in (("issues", "issues", self.issues),
+                                     ("merge_requests", "merge requests", self.merge_requests),
+                                     ("snippets", "snippets", self.snippets)):
+            if _enabled(p, feature):
+                yield from self.guard(stats, f"{path} {unit}", crawl(proj, path, stats))
+            else:
+                stats.skip("feature-disabled")
         yield from self.guard(stats, f"{path} variables", self.project_variables(proj, p, stats))
         yield from self.guard(stats, f"{path} pipeline schedules", self.schedules(proj, p, stats))
 
@@ -264,6 +268,15 @@ class GitLabGroupSource:
                 loc = Location("gitlab-schedule-variable", path, f"schedules/{listed.id}#{key}",
                                url=url)
                 yield from self.chunk(value, loc, stats, key=key)
+
+
+def _enabled(p: Any, feature: str) -> bool:
+    """Whether a project feature is on (`issues_access_level` / older `issues_enabled`); a listing
+    without either field counts as on. Disabled features answer 403/404, which is no failure."""
+    attrs = p.attributes
+    if attrs.get(f"{feature}_access_level") == "disabled":
+        return False
+    return attrs.get(f"{feature}_enabled") is not False
 
 
 def _collect(items: Any, into: list[Any]) -> Iterator[Item]:
