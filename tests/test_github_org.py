@@ -11,7 +11,7 @@ import time
 
 import pytest
 from fake_api import FakeAPI
-from tokens import github, openai_project
+from tokens import github, huggingface, openai_project
 
 from scanner.errors import ConfigError
 from scanner.findings import Findings
@@ -27,7 +27,8 @@ def repo_json(api: FakeAPI, name: str, clone_url: str) -> dict:
     return {"id": hash(name) & 0xFFFF, "name": name, "full_name": f"acme/{name}",
             "owner": {"login": "acme", "type": "Organization"}, "private": False,
             "html_url": f"{WEB}/acme/{name}", "clone_url": clone_url,
-            "url": api.url(f"/repos/acme/{name}"), "default_branch": "main", "has_issues": True}
+            "url": api.url(f"/repos/acme/{name}"), "default_branch": "main", "has_issues": True,
+            "has_wiki": False}
 
 
 def serve_repo(api: FakeAPI, name: str, issues=(), comments=(), review_comments=(),
@@ -52,7 +53,8 @@ def org(httpserver, make_repo, bare_clone, rng, tmp_path):
     secrets at three levels, one member with a gist of two revisions."""
     api = FakeAPI(httpserver)
     s = {"hist": openai_project(rng), "issue": github(rng), "comment": github(rng, "ghs"),
-         "review": openai_project(rng), "gist_old": github(rng, "gho"), "pr": github(rng, "ghu")}
+         "review": openai_project(rng), "gist_old": github(rng, "gho"), "pr": github(rng, "ghu"),
+         "wiki": huggingface(rng)}
     agent = make_repo("agent")
     agent.write("agent.py", f"KEY = '{s['hist']}'\n")
     agent.write(".github/workflows/ci.yml", "on: push\njobs:\n  a:\n    steps:\n"
@@ -60,13 +62,17 @@ def org(httpserver, make_repo, bare_clone, rng, tmp_path):
     agent.commit("add")
     agent.write("agent.py", "import os\nKEY = os.environ['OPENAI_API_KEY']\n")
     agent.commit("use env")
+    wiki = make_repo("agent-wiki", origin="https://github.example/acme/agent.wiki.git")
+    wiki.write("Setup.md", f"# Setup\nexport HF_TOKEN={s['wiki']}\n")
+    wiki.commit("wiki")
+    bare_clone(wiki, name="agent.wiki")
     tools = make_repo("tools")
     tools.write("README.md", "tools\n")
     tools.commit("init")
     api.json("/users/acme", {"login": "acme", "id": 1, "type": "Organization",
                              "url": api.url("/users/acme")})
     api.json("/orgs/acme", {"login": "acme", "id": 1, "url": api.url("/orgs/acme")})
-    api.pages("/orgs/acme/repos", [[repo_json(api, "agent", bare_clone(agent))],
+    api.pages("/orgs/acme/repos", [[{**repo_json(api, "agent", bare_clone(agent)), "has_wiki": True}],
                                    [repo_json(api, "tools", bare_clone(tools))]],
               query="type=all&per_page=100")
     serve_repo(api, "agent",
@@ -142,6 +148,7 @@ def test_org_crawl_finds_every_kind_of_place_in_order(org):
                                 f"{WEB}/acme/agent/issues/3#issuecomment-345")]
     assert locs("review") == [("github-review-comment", "acme/agent", "pulls/4#review-comment-9",
                                "live", f"{WEB}/acme/agent/pull/4#discussion_r9")]
+    assert locs("wiki") == [("git", "acme/agent.wiki", "Setup.md", "live", None)]
     [g] = found[fingerprint(s["gist_old"])].locations
     assert (g.source, g.container, g.path, g.commit, g.state) == \
         ("github-gist", "alice", "gists/g1/notes.md", "a" * 40, "historical")

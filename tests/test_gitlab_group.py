@@ -25,7 +25,8 @@ API = "/api/v4"
 
 def project_json(pid: int, path: str, clone_url: str) -> dict:
     return {"id": pid, "path_with_namespace": path, "name": path.rsplit("/", 1)[1],
-            "http_url_to_repo": clone_url, "web_url": f"{WEB}/{path}", "default_branch": "main"}
+            "http_url_to_repo": clone_url, "web_url": f"{WEB}/{path}", "default_branch": "main",
+            "wiki_enabled": False}
 
 
 def serve_project(api: FakeAPI, pid: int, path: str, issues=(), notes=None, mrs=(), mr_notes=None,
@@ -67,13 +68,17 @@ def group(httpserver, make_repo, bare_clone, rng, tmp_path):
     s = {"dup": openai_project(rng), "mr": github(rng), "mr_note": anthropic(rng),
          "snippet": huggingface(rng), "group_var": openai_project(rng), "sched": huggingface(rng),
          "declared": "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(32)),
-         "issue": github(rng, "ghs")}
+         "issue": github(rng, "ghs"), "wiki": anthropic(rng)}
     agent = make_repo("agent", origin="https://gitlab.example/acme/agent.git")
     agent.write("app.py", f"KEY = '{s['dup']}'\n")
     agent.write(".gitlab-ci.yml", "deploy:\n  script: ./deploy --token $DEPLOY_TOKEN\n")
     agent.commit("add")
     agent.write("app.py", "import os\nKEY = os.environ['OPENAI_API_KEY']\n")
     agent.commit("env")
+    wiki = make_repo("agent-wiki", origin="https://gitlab.example/acme/agent.wiki.git")
+    wiki.write("home.md", f"claude key: {s['wiki']}\n")
+    wiki.commit("wiki")
+    bare_clone(wiki, name="agent.wiki")
     deployer = make_repo("deployer", origin="https://gitlab.example/acme/platform/deployer.git")
     deployer.write("README.md", "deployer\n")
     deployer.commit("init")
@@ -85,7 +90,8 @@ def group(httpserver, make_repo, bare_clone, rng, tmp_path):
     api.json("/groups/1/variables", [{"key": "SHARED_OPENAI_KEY", "value": s["group_var"],
                                       "variable_type": "env_var", "environment_scope": "*"}])
     api.json("/groups/2/variables", [])
-    api.pages("/groups/1/projects", [[project_json(10, "acme/agent", bare_clone(agent))],
+    api.pages("/groups/1/projects", [[{**project_json(10, "acme/agent", bare_clone(agent)),
+                                      "wiki_enabled": True}],
                                      [project_json(11, "acme/platform/deployer", bare_clone(deployer))]])
     serve_project(api, 10, "acme/agent",
                   issues=[(3, "leak", f"see {s['issue']}")],
@@ -142,6 +148,7 @@ def test_every_place_is_crawled_in_order(group, monkeypatch):
     assert where["group_var"] == [("gitlab-variable", "acme", "SHARED_OPENAI_KEY@*")]
     assert where["sched"] == [("gitlab-schedule-variable", "acme/agent", "schedules/4#HF_TOKEN")]
     assert where["issue"] == [("gitlab-issue", "acme/agent", "issues/3")]
+    assert where["wiki"] == [("git", "acme/agent.wiki", "home.md")]
     p10 = [f"/projects/10/{x}" for x in (
         "issues", "issues/3/notes", "merge_requests", "merge_requests/5/notes", "snippets",
         "snippets/7/raw", "variables", "pipeline_schedules", "pipeline_schedules/4")]
@@ -262,7 +269,7 @@ def test_one_secret_across_github_and_gitlab(group, httpserver, make_repo, bare_
     repo.commit("add")
     gh.json("/users/acme", {"login": "acme", "type": "Organization", "url": gh.url("/users/acme")})
     gh.json("/orgs/acme", {"login": "acme", "url": gh.url("/orgs/acme")})
-    gh.json("/orgs/acme/repos", [{"id": 99, "has_issues": True, "name": "gh-agent", "full_name": "acme/gh-agent",
+    gh.json("/orgs/acme/repos", [{"id": 99, "has_issues": True, "has_wiki": False, "name": "gh-agent", "full_name": "acme/gh-agent",
                                   "clone_url": bare_clone(repo), "html_url": "https://github.example/acme/gh-agent",
                                   "url": gh.url("/repos/acme/gh-agent")}])
     base = "/repos/acme/gh-agent"
@@ -351,3 +358,13 @@ def test_disabled_features_are_not_requested(group, monkeypatch):
     assert not any(p.startswith(("/projects/10/issues", "/projects/10/snippets"))
                    for p in paths(api.log, API))
     assert fingerprint(s["snippet"]) not in by_fp(result) and fingerprint(s["mr"]) in by_fp(result)
+
+
+def test_wiki_never_written_is_a_counted_skip(group, monkeypatch):
+    """A project with the wiki feature on but no wiki repository: `wiki-unavailable`, no error."""
+    api, _, cache = group
+    status, page, headers = api.routes[(f"{API}/groups/1/projects", "2")]
+    api.routes[(f"{API}/groups/1/projects", "2")] = (status, [{**page[0], "wiki_enabled": True}],
+                                                     headers)
+    result = scan(api, cache, monkeypatch)
+    assert result.stats.errors == [] and result.stats.skipped.get("wiki-unavailable") == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from scanner.model import Chunk, ScanStats
-from scanner.sources.base import Hit, scan_chunks
+from scanner.sources.base import Hit, SourceOptions, scan_chunks
 from scanner.sources.git_history import GitError, GitHistorySource, git
 
 if TYPE_CHECKING:
@@ -68,6 +68,19 @@ def mirror(url: str, dest: Path, auth_header: str | None = None) -> Path:
         raise GitError(f"git {args[1] if args[1] == 'clone' else 'fetch'} failed: "
                        f"{lines[-1] if lines else proc.returncode}")
     return dest
+
+
+def wiki(url: str, dest: Path, auth_header: str | None, name: str, options: SourceOptions,
+         stats: ScanStats) -> GitHistorySource | None:
+    """A repository's wiki is a git repository beside it (`x.git` → `x.wiki.git`). A wiki that
+    was never written cannot be cloned: that is a counted `wiki-unavailable` skip, not a failure."""
+    wiki_url = (url.removesuffix(".git") if url.endswith(".git") else url) + ".wiki.git"
+    try:
+        mirror(wiki_url, dest, auth_header)
+    except GitError:
+        stats.skip("wiki-unavailable")
+        return None
+    return GitHistorySource(dest, options, name=name)
 
 
 def head_files(repo: Path, prefix: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:

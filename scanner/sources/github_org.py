@@ -3,7 +3,8 @@ crawled through PyGithub. Takes the target, the API base (`--github-url`, GitHub
 `https://HOST/api/v3`) and `GITHUB_TOKEN`; gives chunks and `inventory_facts`.
 
 Per repository (one progress unit): a bare mirror clone in the cache dir (fetched when it exists)
-scanned with its whole history by `GitHistorySource` (locations `git`, repo `owner/name`); issue and
+scanned with its whole history by `GitHistorySource` (locations `git`, repo `owner/name`; the wiki
+too, as `owner/name.wiki`); issue and
 PR titles + bodies (`github-issue`, `github-pr`, path `issues/12`, `pulls/7`), issue and PR
 conversation comments (`issues/12#comment-345`), PR review comments (`github-review-comment`,
 `pulls/7#review-comment-9`); Actions secret names at repo and environment level and the default
@@ -35,16 +36,8 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.sources.base import Hit, SourceOptions
-from scanner.sources.clone_cache import (
-    Item,
-    basic_auth_header,
-    cache_root,
-    clone_path,
-    expand_chunks,
-    expand_hits,
-    head_files,
-    mirror,
-)
+from scanner.sources.clone_cache import (Item, basic_auth_header, cache_root, clone_path,
+                                         expand_chunks, expand_hits, head_files, mirror, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
@@ -223,6 +216,11 @@ class GitHubOrgSource:
             self.inventory_facts.append(InventoryFact("workflow", repo.full_name, path, "repo",
                                                       content=text))
         yield GitHistorySource(dest, self.options, name=repo.full_name)
+        if repo.has_wiki:
+            wiki_dest = clone_path(self.cache, "github", host, repo.full_name + ".wiki")
+            found = wiki(repo.clone_url, wiki_dest, auth, repo.full_name + ".wiki", self.options, stats)
+            if found is not None:
+                yield found
 
     def issues(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         """Issues and PRs through /issues; with issues disabled (that endpoint answers 410 Gone)

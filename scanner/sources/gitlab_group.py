@@ -4,7 +4,8 @@ gives chunks and `inventory_facts`.
 
 Per group and descendant group: CI/CD variables with their values (readable with maintainer
 rights). Per project (one progress unit): a bare mirror clone in the cache dir scanned with its
-whole history by `GitHistorySource` (repo name = full path `group/sub/project`), issue titles,
+whole history by `GitHistorySource` (repo name = full path `group/sub/project`; its wiki as
+`group/sub/project.wiki`), issue titles,
 descriptions and notes (`gitlab-issue`, `issues/3`, `issues/3#note-17`), merge request titles,
 descriptions and notes including diff notes (`gitlab-mr`, `merge_requests/5#note-20`), project
 snippets' content (`gitlab-snippet`), CI/CD variables (`gitlab-variable`, path `KEY@scope`),
@@ -34,16 +35,8 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.sources.base import Hit, SourceOptions
-from scanner.sources.clone_cache import (
-    Item,
-    basic_auth_header,
-    cache_root,
-    clone_path,
-    expand_chunks,
-    expand_hits,
-    head_files,
-    mirror,
-)
+from scanner.sources.clone_cache import (Item, basic_auth_header, cache_root, clone_path,
+                                         expand_chunks, expand_hits, head_files, mirror, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_URL = "https://gitlab.com"
@@ -222,6 +215,12 @@ class GitLabGroupSource:
             self.inventory_facts.append(InventoryFact("ci-config", p.path_with_namespace, name,
                                                       "project", content=text))
         yield GitHistorySource(dest, self.options, name=p.path_with_namespace)
+        if _enabled(p, "wiki"):
+            wiki_dest = clone_path(self.cache, "gitlab", urlparse(self.url).netloc,
+                                   p.path_with_namespace + ".wiki")
+            found = wiki(url, wiki_dest, auth, p.path_with_namespace + ".wiki", self.options, stats)
+            if found is not None:
+                yield found
 
     def issues(self, proj: Any, path: str, stats: ScanStats) -> Iterator[Item]:
         for issue in proj.issues.list(iterator=True):
