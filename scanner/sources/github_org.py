@@ -4,9 +4,9 @@ crawled through PyGithub. Takes the target, the API base (`--github-url`, GitHub
 
 Per repository (one progress unit): a bare mirror clone in the cache dir (fetched when it exists)
 scanned with its whole history by `GitHistorySource` (locations `git`, repo `owner/name`; the wiki
-too, as `owner/name.wiki`); issue and
-PR titles + bodies (`github-issue`, `github-pr`, path `issues/12`, `pulls/7`), issue and PR
-conversation comments (`issues/12#comment-345`), PR review comments (`github-review-comment`,
+too, as `owner/name.wiki`); issue and PR titles + bodies (`github-issue`, `github-pr`, path
+`issues/12`, `pulls/7`; PRs through /pulls when issues are disabled), issue and PR conversation
+comments (`issues/12#comment-345`), PR review comments (`github-review-comment`,
 `pulls/7#review-comment-9`); Actions secret names at repo and environment level and the default
 branch's `.github/workflows/*.yml` as `InventoryFact`s. Per owner: org-level Actions secret names,
 and gists with every revision (`github-gist`, the newest revision `live`, older ones `historical`)
@@ -15,7 +15,8 @@ of the user (all of them, secret ones included, when the token is that user's: `
 
 Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
 retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
-`stats.errors` naming it, everything else is kept. A rejected token or an unknown owner on the first
+`stats.errors` naming it, everything else is kept; `410 Gone` (a feature switched off) and a 403 on
+secret names (admin only) are counted skips. A rejected token or an unknown owner on the first
 request raises `ConfigError` (exit 2: nothing can be crawled). The token is sent only as a header
 (API) or through git's environment (clones) and is scrubbed from every message."""
 
