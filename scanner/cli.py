@@ -106,6 +106,14 @@ def scan_flags(fn: F) -> F:
                      help="Scan only what the commits of BASE..HEAD introduce (a pull request)."),
         click.option("--since-commit", metavar="REV", default=None,
                      help="Scan only what the commits after REV introduce (REV..HEAD)."),
+        click.option("--github-url", default=None, metavar="URL",
+                     help="GitHub API base for github: sources (GitHub Enterprise: "
+                          "https://HOST/api/v3)."),
+        click.option("--gitlab-url", default=None, metavar="URL",
+                     help="GitLab instance for gitlab: sources (default https://gitlab.com)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where forge repositories are cloned and reused (default "
+                          ".sprawlscan/cache)."),
         click.option("--jql", default=None, help="JQL selecting the issues of a jira: source."),
         click.option("--spaces", default=None,
                      help="Comma-separated space keys of a confluence: source."),
@@ -118,12 +126,15 @@ def scan_flags(fn: F) -> F:
 
 def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple[Path, ...],
                   allowlist: Path | None, exclude: tuple[str, ...], staged: bool,
-                  rev_range: str | None, since_commit: str | None, jql: str | None = None,
-                  spaces: str | None = None, vault_path: str | None = None) -> ScanOptions:
+                  rev_range: str | None, since_commit: str | None, github_url: str | None = None,
+                  gitlab_url: str | None = None, cache_dir: str | None = None,
+                  jql: str | None = None, spaces: str | None = None,
+                  vault_path: str | None = None) -> ScanOptions:
     if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
-    extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
-                               ("vault_path", vault_path)) if v}
+    extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
+                               ("cache_dir", cache_dir), ("jql", jql),
+                               ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
     options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude))
     return replace(options, extra=extra, staged=staged,
                    rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
@@ -153,8 +164,9 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
-    """Scan SOURCES (paths, git repositories, jira:URL, confluence:URL, vault:URL,
-    vault-export:FILE, jira-export:FILE, confluence-export:FILE) for credentials."""
+    """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
+    confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
+    credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
     options = build_options(**flags)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)

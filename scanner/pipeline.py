@@ -75,6 +75,20 @@ class ScanOptions:
 SourceFactory = Callable[[str, ScanOptions], Source]
 
 
+def _github_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.github_org import GitHubOrgSource
+
+    return GitHubOrgSource(target, options.source_options(), api_url=options.extra.get("github_url"),
+                           cache_dir=options.extra.get("cache_dir"))
+
+
+def _gitlab_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.gitlab_group import GitLabGroupSource
+
+    return GitLabGroupSource(target, options.source_options(), url=options.extra.get("gitlab_url"),
+                             cache_dir=options.extra.get("cache_dir"))
+
+
 def _path_source(target: str, options: ScanOptions) -> Source:
     path = Path(target)
     if not path.exists():
@@ -141,6 +155,8 @@ SOURCES: dict[str, SourceFactory] = {
     "git": _git_source,
     "dir": _dir_source,
     "path": _path_source,
+    "github": _github_source,
+    "gitlab": _gitlab_source,
     "jira": _jira_source,
     "jira-export": _jira_export_source,
     "confluence": _confluence_source,
@@ -186,6 +202,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
+            if hasattr(source, "progress"):  # crawlers report units done / total
+                source.progress = progress
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
@@ -193,8 +211,10 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             findings.add(match, locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
-    return ScanResult(findings.credentials(), stats, frozenset(findings.allowlisted_fps),
-                      tuple(r.rule for r in engine.rules))
+    facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
+    return ScanResult(findings.credentials(), stats, facts,
+                      allowlisted=frozenset(findings.allowlisted_fps),
+                      rules=tuple(r.rule for r in engine.rules))
 
 
 def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
@@ -16,7 +17,7 @@ from tokens import github, openai_project
 
 from scanner.cli import main
 from scanner.errors import ConfigError
-from scanner.model import Credential, Location, fingerprint
+from scanner.model import Credential, InventoryFact, Location, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.store import SCHEMA_VERSION, Store
 from scanner.store.schema import migrate, version
@@ -345,11 +346,15 @@ def test_location_attributes_and_states_survive_the_store(tmp_path):
                  attributes=(("custom_metadata.expires", "2026-01-01"), ("version", "3"))),
         Location("jira", "OPS", "OPS-1", state="historical", url="https://jira.example/OPS-1")),
         "static", (("key_id", "AKIAEXAMPLEEXAMPLE12"),))
+    facts = (InventoryFact("actions-secret", "acme/x", "OPENAI_API_KEY", "repo"),
+             InventoryFact("workflow", "acme/x", ".github/workflows/ci.yml", content="on: push\n"))
     with Store(tmp_path / "s.db") as store:
         sid = store.begin_scan(["vault-export:x.json"], "full", "d")
-        store.finish_scan(sid, ScanResult((cred,), ScanStats()))
-        [back] = store.latest_complete_result().credentials
+        store.finish_scan(sid, ScanResult((cred,), ScanStats(), facts))
+        stored = store.latest_complete_result()
+        [back] = stored.credentials
     assert back == cred
+    assert stored.facts == (facts[0], replace(facts[1], content=""))  # file texts are not kept
     assert [loc.attributes for loc in back.locations] == [loc.attributes for loc in cred.locations]
 
 

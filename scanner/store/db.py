@@ -18,6 +18,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -138,9 +139,12 @@ class Store(ReadMixin, GraphMixin):
             for fp in sorted(result.allowlisted):
                 self._record_allowlisted(c, scan_id, ts, fp)
             complete = not result.incomplete
-            c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ? "
-                      "WHERE id = ?", (ts, int(complete), json.dumps(result.stats.errors),
-                                       json.dumps(result.stats.to_json()), scan_id))
+            # a workflow file's text could hold a hard-coded secret: facts are kept without it
+            facts = [{**asdict(f), "content": ""} for f in result.facts]
+            c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ?, "
+                      "facts = ? WHERE id = ?",
+                      (ts, int(complete), json.dumps(result.stats.errors),
+                       json.dumps(result.stats.to_json()), json.dumps(facts), scan_id))
             if complete and mode == "full":
                 self._mark_gone(c, scan_id, scope, ts)
 

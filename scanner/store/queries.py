@@ -10,7 +10,7 @@ from typing import Any
 
 from scanner.errors import ConfigError
 from scanner.findings import _loc_key
-from scanner.model import Credential, Location, ScanResult, ScanStats
+from scanner.model import Credential, InventoryFact, Location, ScanResult, ScanStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,8 @@ class ReadMixin:
 
     def result(self, *scan_ids: int) -> ScanResult:
         """What the given scans saw, merged: credentials with the locations (and their state)
-        those scans recorded."""
+        those scans recorded, and the inventory facts their sources declared (workflow file
+        texts are not kept: the graph re-reads local files from the targets)."""
         if not scan_ids:
             return ScanResult((), ScanStats())
         marks = ",".join("?" * len(scan_ids))
@@ -115,10 +116,13 @@ class ReadMixin:
                        tuple(sorted(json.loads(r[5]).items())))
             for fp, (r, locs) in sorted(creds.items()))
         stats = ScanStats()
+        facts: dict[InventoryFact, None] = {}
         for sid in scan_ids:
             info = self.scan(sid)
             stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
-        return ScanResult(out, stats)
+            row = self.conn.execute("SELECT facts FROM scans WHERE id = ?", (sid,)).fetchone()
+            facts.update((InventoryFact(**f), None) for f in json.loads(row[0]))
+        return ScanResult(out, stats, tuple(facts))
 
     def latest_complete_scans(self) -> list[int]:
         """The latest complete full scan of each scope."""

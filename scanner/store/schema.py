@@ -97,6 +97,7 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 V2 = """
 ALTER TABLE credentials ADD COLUMN severity TEXT NOT NULL DEFAULT 'high';
 ALTER TABLE scan_locations ADD COLUMN attributes TEXT NOT NULL DEFAULT '[]';  -- [[key, value]...]
+ALTER TABLE scans ADD COLUMN facts TEXT NOT NULL DEFAULT '[]';  -- InventoryFacts, without content
 CREATE INDEX locations_fingerprint ON locations(fingerprint);
 CREATE TABLE graph_nodes (
     id TEXT PRIMARY KEY,            -- JSON-encoded node key (a string or an integer)
