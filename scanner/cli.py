@@ -135,3 +135,74 @@ def rules_check(files: tuple[Path, ...]) -> None:
         click.echo(f"FAIL {f.rule_id}:{f.label}: {f.problem}")
     click.echo(f"{len(rules_)} rule(s), {len(failures)} failure(s)")
     sys.exit(EXIT_FINDINGS if failures else EXIT_CLEAN)
+
+
+def _graph_options(fn: F) -> F:
+    fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
+    return click.argument("sources", nargs=-1, required=True)(fn)
+
+
+@main.command()
+@click.argument("agent")
+@_graph_options
+@click.option("--at", "at", default=None, help="Evaluate at this date/time (a date is 00:00 UTC).")
+@click.option("--grace", default="24h", show_default=True, help="Grace period for short-lived credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--strict", is_flag=True, help="Also fail on platform and expiring survivors.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@one_line_errors
+def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: str | None, grace: str,
+              fmt: str, strict: bool, output: Path | None) -> None:
+    """What outlives AGENT: exit 1 when a shared, human, orphaned or unresolved item remains."""
+    from scanner.graph.report import SURVIVAL_FORMATS
+    from scanner.graph.survival import parse_at, parse_grace, survivors as run_survivors
+    from scanner.pipeline import run_graph
+
+    when, window = parse_at(at), parse_grace(grace)
+    sg, result = run_graph(sources, inventory, progress=progress)
+    report = run_survivors(sg, agent, when, window, strict)
+    emit(SURVIVAL_FORMATS[fmt](report), output)
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+    sys.exit(EXIT_FINDINGS if report.blocked else EXIT_CLEAN)
+
+
+@main.command()
+@_graph_options
+@click.option("--at", "at", default=None, help="Evaluate at this date (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "critical"]), default="high",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@one_line_errors
+def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt: str, fail_on: str,
+          output: Path | None) -> None:
+    """Lifecycle findings for every agent; exit 1 when any is at or above --fail-on."""
+    from scanner.graph.audit import AUDIT_FORMATS, SEVERITIES, run_audit
+    from scanner.graph.survival import parse_at
+    from scanner.pipeline import run_graph
+
+    sg, _ = run_graph(sources, inventory, progress=progress)
+    findings = run_audit(sg, parse_at(at))
+    emit(AUDIT_FORMATS[fmt](findings), output)
+    worst = max((SEVERITIES.index(f.severity) for f in findings), default=-1)
+    sys.exit(EXIT_FINDINGS if worst >= SEVERITIES.index(fail_on) else EXIT_CLEAN)
+
+
+@main.command()
+@_graph_options
+@click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot"]), required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@one_line_errors
+def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Path) -> None:
+    """Write the identity graph (GraphML, node-link JSON or DOT) for other tools."""
+    from scanner.graph.report import GRAPH_FORMATS
+    from scanner.pipeline import run_graph
+
+    sg, _ = run_graph(sources, inventory, progress=progress)
+    try:
+        GRAPH_FORMATS[fmt](sg.graph, output)
+    except OSError as exc:
+        raise SprawlscanError(f"{output}: cannot write graph ({exc.strerror})") from None
+    sys.exit(EXIT_CLEAN)

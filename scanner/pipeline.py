@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detectors.loader import load_rules
 from detectors.rule import Rule
@@ -19,6 +20,9 @@ from scanner.model import ScanResult, ScanStats
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions
 from scanner.sources.files import FilesSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
+
+if TYPE_CHECKING:
+    from scanner.graph.build import SprawlGraph
 
 Progress = Callable[[str], None]
 
@@ -106,3 +110,15 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     return ScanResult(findings.credentials(), stats)
+
+
+def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
+              progress: Progress | None = None) -> tuple[SprawlGraph, ScanResult]:
+    """Scan the targets, read their workflows and configs, load the inventory, build the graph."""
+    from scanner.graph.build import build_graph
+    from scanner.graph.inventory import load_inventory
+
+    targets = list(targets)
+    inv = load_inventory(inventory) if inventory else None
+    result = run_scan(targets, options, progress=progress)
+    return build_graph(result, inv, targets), result

@@ -1,0 +1,316 @@
+"""Survival: exact survivors, reasons, evidence paths and exit codes per scenario, built from real
+git repositories (make_repo), a real inventory file and credentials placed in a vault export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scanner.graph.build import build_graph
+from scanner.graph.inventory import load_inventory
+from scanner.graph.survival import parse_at, parse_grace, survivors
+from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
+from tokens import github, openai_project, slack_bot
+
+AT = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+NOTIFY = """\
+on:
+  workflow_call:
+    secrets:
+      SLACK_TOKEN: {required: true}
+jobs:
+  n:
+    runs-on: ubuntu-latest
+    steps:
+      - run: 'curl -H "Authorization: Bearer ${{ secrets.SLACK_TOKEN }}" https://slack.test'
+"""
+
+
+def vault_cred(secret: str, path: str, rule: str = "slack.bot", provider: str = "slack",
+               extra: tuple[Location, ...] = (), lifetime: str = "static") -> Credential:
+    locs = (Location("vault", "secret", path), *extra)
+    return Credential(fingerprint(secret), rule, provider, redact(secret), tuple(sorted(locs)), lifetime)
+
+
+def write(tmp_path, name: str, text: str):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def graph(tmp_path, creds, inventory_text, *roots):
+    inv = load_inventory(write(tmp_path, "agents.yaml", inventory_text))
+    return build_graph(ScanResult(tuple(creds), ScanStats()), inv, [str(r) for r in roots])
+
+
+def by_fp(report):
+    return {v.credential.fingerprint: v for v in report.verdicts}
+
+
+def caller(make_repo, name: str, secret_name: str):
+    r = make_repo(name)
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@main\n"
+            f"    secrets:\n      SLACK_TOKEN: ${{{{ secrets.{secret_name} }}}}\n")
+    r.commit("run")
+    return r
+
+
+PER_CALL_INVENTORY = """\
+apiVersion: sprawlscan/v1
+kind: AgentInventory
+agents:
+  - name: bot-a
+    owner: group:ops
+    technicalOwner: user:ann
+    credentials:
+      - {id: slack, vault: secret/agents/bot-a#SLACK, ci: [{github: acme/bot-a:A_SLACK}]}
+    workflows: [{github: acme/bot-a/.github/workflows/run.yml}]
+  - name: bot-b
+    credentials:
+      - {id: slack, vault: secret/agents/bot-b#SLACK, ci: [{github: acme/bot-b:B_SLACK}]}
+    workflows: [{github: acme/bot-b/.github/workflows/run.yml}]
+"""
+
+
+def per_call_setup(make_repo, tmp_path, rng):
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify")
+    caller(make_repo, "bot-a", "A_SLACK")
+    caller(make_repo, "bot-b", "B_SLACK")
+    sa, sb = slack_bot(rng), slack_bot(rng)
+    creds = [vault_cred(sa, "agents/bot-a#SLACK"), vault_cred(sb, "agents/bot-b#SLACK")]
+    sg = graph(tmp_path, creds, PER_CALL_INVENTORY, tmp_path)
+    return sg, fingerprint(sa), fingerprint(sb)
+
+
+def test_two_agents_calling_the_same_notify_do_not_share_tokens(make_repo, tmp_path, rng):
+    """notify.yml is evaluated per call through each caller's map: bot-a reaches only its own
+    token, which is orphaned (not shared with bot-b), via the exact call chain."""
+    sg, fa, fb = per_call_setup(make_repo, tmp_path, rng)
+    rep = survivors(sg, "bot-a", AT)
+    assert set(by_fp(rep)) == {fa}
+    v = by_fp(rep)[fa]
+    assert (v.survives, v.reason, v.other_holders) == (True, "orphaned", ())
+    assert ("agent:bot-a", "workflow:github:acme/bot-a:.github/workflows/run.yml",
+            "workflow:github:acme/shared-ci:.github/workflows/notify.yml",
+            "reference:github:acme/shared-ci:.github/workflows/notify.yml#SLACK_TOKEN",
+            "reference:github:acme/bot-a:.github/workflows/run.yml#A_SLACK",
+            f"credential:{fa}") in v.reached_via
+    assert rep.blocked and "workflow:github:acme/bot-a:.github/workflows/run.yml" in rep.dies
+    assert set(by_fp(survivors(sg, "bot-b", AT))) == {fb}
+
+
+INHERIT_INVENTORY = """\
+apiVersion: sprawlscan/v1
+kind: AgentInventory
+agents:
+  - name: support
+    platform: {ref: "openai:org-acme/proj_support", kind: openai-project}
+    identities: [{ref: "openai:proj_support/svcacct/support", exclusive: true}]
+    credentials:
+      - {id: key, provider: openai, vault: "secret/agents/support#OPENAI_API_KEY",
+         ci: [{github: "org:acme:OPENAI_API_KEY"}]}
+  - name: release
+    workflows: [{github: acme/release/.github/workflows/release.yml}]
+"""
+
+
+def nested_repos(make_repo):
+    """release.yml -(inherit)-> summarize.yml -(map LLM_KEY: OPENAI_API_KEY)-> llm.yml -(inherit)-> deep.yml."""
+    rel = make_repo("release")
+    rel.write(".github/workflows/release.yml", "on: push\njobs:\n  s:\n"
+              "    uses: acme/platform-ci/.github/workflows/summarize.yml@v1\n    secrets: inherit\n")
+    rel.commit("release")
+    ci = make_repo("platform-ci")
+    ci.write(".github/workflows/summarize.yml", "on: workflow_call\njobs:\n  llm:\n"
+             "    uses: ./.github/workflows/llm.yml\n    secrets:\n"
+             "      LLM_KEY: ${{ secrets.OPENAI_API_KEY }}\n      UNUSED: ${{ secrets.RELEASE_PAT }}\n")
+    ci.write(".github/workflows/llm.yml", "on: workflow_call\njobs:\n  deep:\n"
+             "    uses: ./.github/workflows/deep.yml\n    secrets: inherit\n")
+    ci.write(".github/workflows/deep.yml", "on: workflow_call\njobs:\n  go:\n    runs-on: x\n    steps:\n"
+             "      - run: echo go\n        env:\n          KEY: ${{ secrets.LLM_KEY }}\n"
+             "          TOK: ${{ secrets.GITHUB_TOKEN }}\n          NOPE: ${{ secrets.NOT_PASSED }}\n")
+    ci.commit("ci")
+
+
+def test_inherit_through_three_levels_makes_the_key_shared(make_repo, tmp_path, rng):
+    """support's key, stored as the org secret, is reached by release.yml through inherit → map →
+    inherit three levels down: it survives as `shared` with release as the other holder; the
+    explicitly mapped but unreferenced RELEASE_PAT is visibility, not reach."""
+    nested_repos(make_repo)
+    key = openai_project(rng)
+    creds = [vault_cred(key, "agents/support#OPENAI_API_KEY", "openai.project", "openai")]
+    sg = graph(tmp_path, creds, INHERIT_INVENTORY, tmp_path)
+    rep = survivors(sg, "support", AT)
+    v = by_fp(rep)[fingerprint(key)]
+    assert (v.survives, v.reason) == (True, "shared")
+    assert "agent:release" in v.other_holders
+    assert v.dies_because is None and "NHI9:2025" in v.tags and "PR.AA-05" in v.tags
+    release = survivors(sg, "release", AT)
+    [rv] = release.verdicts
+    assert rv.reached_via == (("agent:release", "workflow:github:acme/release:.github/workflows/release.yml",
+                               "workflow:github:acme/platform-ci:.github/workflows/summarize.yml",
+                               "workflow:github:acme/platform-ci:.github/workflows/llm.yml",
+                               "workflow:github:acme/platform-ci:.github/workflows/deep.yml",
+                               "reference:github:acme/platform-ci:.github/workflows/deep.yml#LLM_KEY",
+                               "reference:github:acme/platform-ci:.github/workflows/summarize.yml#OPENAI_API_KEY",
+                               f"credential:{fingerprint(key)}"),)
+    assert (rv.reason, rv.other_holders) == ("shared", ("agent:support",))
+    # NOT_PASSED is referenced three levels down but never mapped: unresolved, and it blocks
+    assert [(u.name, u.referenced_by) for u in release.unresolved] == \
+        [("NOT_PASSED", "workflow:github:acme/platform-ci:.github/workflows/deep.yml")]
+    assert release.blocked
+
+
+def test_exclusive_identity_key_dies_when_nobody_else_reaches_it(tmp_path, rng):
+    """A key issued only to the agent's exclusive service account at a provider that invalidates
+    it dies with the agent: listed with survives false and dies_because; exit 0."""
+    key = openai_project(rng)
+    inv = INHERIT_INVENTORY.split("  - name: release")[0].replace("}]}", "}], issuedTo: identity}")
+    sg = graph(tmp_path, [vault_cred(key, "agents/support#OPENAI_API_KEY", "openai.project", "openai")], inv)
+    rep = survivors(sg, "support", AT)
+    [v] = rep.verdicts
+    assert (v.survives, v.reason) == (False, None)
+    assert "identity:openai:proj_support/svcacct/support" in v.dies_because
+    assert not rep.blocked
+
+
+PLATFORM_HUMAN_SHORT = """\
+apiVersion: sprawlscan/v1
+kind: AgentInventory
+agents:
+  - name: eval
+    platform: {ref: "anthropic:ws-shared"}
+    credentials:
+      - {id: claude, vault: "secret/agents/eval#ANTHROPIC_API_KEY", issuedTo: platform}
+      - {id: pat, vault: "secret/agents/eval#GH_PAT", issuedTo: human, principal: "user:bob"}
+      - {id: app-token, vault: "secret/agents/eval#GH_APP", lifetime: short-lived,
+         expires: "2026-01-10T12:00:00Z"}
+      - {id: sts, vault: "secret/agents/eval#AWS", lifetime: short-lived, expires: "2026-03-01"}
+      - {id: minted, vault: "secret/agents/eval#MINTED", lifetime: short-lived,
+         expires: "2026-01-10T06:00:00Z", mintedBy: "anthropic:ws-shared"}
+"""
+
+
+def test_platform_human_expiring_and_dead_short_lived(tmp_path, rng):
+    """Each reason in one agent: platform, human, expiring (outlives grace), a short-lived token
+    that dies within the grace period, and one kept alive by a surviving minting parent."""
+    vals = {k: github(rng) for k in ("claude", "pat", "app", "sts", "minted")}
+    creds = [vault_cred(vals["claude"], "agents/eval#ANTHROPIC_API_KEY", "x", "anthropic"),
+             vault_cred(vals["pat"], "agents/eval#GH_PAT", "github.pat", "github"),
+             vault_cred(vals["app"], "agents/eval#GH_APP", "github.installation", "github"),
+             vault_cred(vals["sts"], "agents/eval#AWS", "aws.sts-session", "aws"),
+             vault_cred(vals["minted"], "agents/eval#MINTED", "x", "github")]
+    sg = graph(tmp_path, creds, PLATFORM_HUMAN_SHORT)
+    v = {k: by_fp(survivors(sg, "eval", AT))[fingerprint(s)] for k, s in vals.items()}
+    assert (v["claude"].survives, v["claude"].reason) == (True, "platform")
+    assert (v["pat"].survives, v["pat"].reason) == (True, "human") and "user:bob" in v["pat"].action
+    assert "NHI10:2025" in v["pat"].tags
+    assert (v["app"].survives, v["app"].reason) == (False, None) and "within the grace" in v["app"].dies_because
+    assert (v["sts"].survives, v["sts"].reason) == (True, "expiring")
+    assert (v["minted"].survives, v["minted"].reason) == (True, "expiring")
+    # with a 1h grace the app token outlives the window and is expiring, not dead
+    short = by_fp(survivors(sg, "eval", AT, parse_grace("1h")))[fingerprint(vals["app"])]
+    assert (short.survives, short.reason) == (True, "expiring")
+    rep = survivors(sg, "eval", AT)
+    assert rep.blocked  # human blocks
+    assert survivors(sg, "eval", parse_at("2026-03-02")).verdicts  # bare date parses
+
+
+def test_missing_evidence_never_kills(tmp_path, rng):
+    """Short-lived without expiry evidence and identity-issued without a named principal both survive."""
+    inv = """\
+    apiVersion: sprawlscan/v1
+    kind: AgentInventory
+    agents:
+      - name: x
+        identities: [{ref: a, exclusive: true}, {ref: b, exclusive: true}]
+        credentials:
+          - {id: k1, vault: "secret/agents/x#K1", lifetime: short-lived}
+          - {id: k2, vault: "secret/agents/x#K2", issuedTo: identity, provider: openai}
+    """
+    k1, k2 = github(rng), openai_project(rng)
+    sg = graph(tmp_path, [vault_cred(k1, "agents/x#K1"), vault_cred(k2, "agents/x#K2", "openai.project", "openai")],
+               textwrap.dedent(inv))
+    v = by_fp(survivors(sg, "x", AT))
+    assert (v[fingerprint(k1)].survives, v[fingerprint(k1)].reason) == (True, "expiring")
+    assert (v[fingerprint(k2)].survives, v[fingerprint(k2)].reason) == (True, "orphaned")
+
+
+def test_survivors_cli_json_shape_and_exit_codes(make_repo, tmp_path, rng):
+    """The CLI prints the issue's JSON shape and exits 1 when blocked, 2 on an unknown agent."""
+    from scanner.cli import main
+
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("n")
+    tok = slack_bot(rng)
+    a = caller(make_repo, "bot-a", "A_SLACK")
+    a.write(".env", f"A_SLACK={tok}\n")
+    inv = write(tmp_path, "agents.yaml", PER_CALL_INVENTORY.replace(
+        "vault: secret/agents/bot-a#SLACK, ", "env: [A_SLACK], "))
+    res = CliRunner().invoke(main, ["survivors", "bot-a", "--inventory", str(inv), "--at", "2026-01-10",
+                                    "--format", "json", str(tmp_path / "shared-ci"), str(a.path)])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    assert (doc["agent"], doc["at"], doc["blocked"]) == ("bot-a", "2026-01-10T00:00:00+00:00", True)
+    [c] = doc["credentials"]
+    assert {"secret_sha256", "rule_id", "provider", "redacted", "survives", "reason", "dies_because",
+            "action", "reached_via", "other_holders", "exposure", "owners", "tags"} <= set(c)
+    assert c["secret_sha256"] == fingerprint(tok) and c["reason"] == "orphaned"
+    assert c["owners"] == {"business": "group:ops", "technical": "user:ann"}
+    assert [loc["path"] for loc in c["exposure"]["live"]] == [".env"]
+    assert tok not in res.output
+    assert doc["unresolved"] == [] or all("name" in u for u in doc["unresolved"])
+    bad = CliRunner().invoke(main, ["survivors", "nobody", "--inventory", str(inv), str(a.path)])
+    assert bad.exit_code == 2 and "unknown agent 'nobody'" in bad.output
+
+
+NOBODY = """\
+apiVersion: sprawlscan/v1
+kind: AgentInventory
+agents:
+  - name: idle
+  - name: worker
+    credentials: [{id: k, vault: "secret/agents/worker#K"}]
+"""
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(min_value=0, max_value=4), at_days=st.integers(min_value=0, max_value=400))
+def test_agent_reaching_nothing_has_no_survivors(tmp_path, n, at_days):
+    """Deleting an agent that reaches nothing yields no survivors, whatever else exists."""
+    creds = [vault_cred(f"xoxb-{i:011d}-{i:013d}-{'q' * 24}", f"agents/worker#K{i}") for i in range(n)]
+    sg = graph(tmp_path, creds, NOBODY)
+    rep = survivors(sg, "idle", AT + dt.timedelta(days=at_days))
+    assert rep.verdicts == () and not rep.blocked
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lifetime=st.sampled_from(["static", "short-lived"]), issued=st.sampled_from(["identity", "platform", "human", None]),
+       expires_h=st.integers(min_value=-48, max_value=96), other_lifetime=st.sampled_from(["static", "short-lived", None]),
+       exclusive=st.booleans())
+def test_second_holder_never_turns_survives_false(tmp_path, lifetime, issued, expires_h, other_lifetime, exclusive):
+    """Adding a second agent declaring the same value never turns `survives` from true to false."""
+    exp = (AT + dt.timedelta(hours=expires_h)).isoformat()
+    one = (f"apiVersion: sprawlscan/v1\nkind: AgentInventory\nagents:\n  - name: x\n"
+           f"    platform: {{ref: p}}\n    identities: [{{ref: i, exclusive: {str(exclusive).lower()}}}]\n"
+           f"    credentials:\n      - {{id: k, provider: openai, vault: 'secret/agents/x#K', lifetime: {lifetime},"
+           f" expires: '{exp}'{', issuedTo: ' + issued if issued else ''}}}\n")
+    two = one + ("  - name: y\n    credentials:\n      - {id: k, vault: 'secret/agents/y#K'"
+                 + (f", lifetime: {other_lifetime}" if other_lifetime else "") + "}\n")
+    secret = "sk-proj-" + "a" * 40 + "T3BlbkFJ" + "b" * 40
+    cred = Credential(fingerprint(secret), "openai.project", "openai", redact(secret),
+                      (Location("vault", "secret", "agents/x#K"), Location("vault", "secret", "agents/y#K")))
+    before = by_fp(survivors(graph(tmp_path, [cred], one), "x", AT))[cred.fingerprint]
+    after = by_fp(survivors(graph(tmp_path, [cred], two), "x", AT))[cred.fingerprint]
+    if before.survives:
+        assert after.survives
+    assert after.reason == "shared" or not after.survives
