@@ -111,6 +111,10 @@ class Resolver:
             fps = set().union(*(self.named.get((repo, name), set()) for repo in self.repos[agent.name]))
             if fps:
                 return fps, f"inventory env {name} (named copy)"
+        for name in cr.env:  # anywhere, when the name stores exactly one value
+            fps = set().union(*(v for (_, n), v in self.named.items() if n == name))
+            if len(fps) == 1:
+                return fps, f"inventory env {name} (the only named copy)"
         return set(), ""
 
     # -- scope chains ---------------------------------------------------------------------------
