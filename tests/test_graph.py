@@ -1,0 +1,147 @@
+"""The identity graph built from the demo organisation (real git repositories, real scan): node
+and edge kinds, how each name was resolved, the exports, inferred agents, and the demo agents'
+survivors per reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+from scanner.graph.build import build_graph
+from scanner.graph.inventory import load_inventory
+from scanner.graph.report import GRAPH_FORMATS
+from scanner.graph.survival import parse_at, survivors
+from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
+from scanner.pipeline import run_graph
+
+AT = parse_at("2026-11-29")
+
+
+@pytest.fixture(scope="module")
+def demo_graph(demo_org):
+    sg, _ = run_graph([str(demo_org)], demo_org / "agents.yaml")
+    return sg
+
+
+def test_node_and_edge_kinds(demo_graph):
+    """Every node and edge kind the design names appears in the demo graph."""
+    g = demo_graph.graph
+    kinds = {d["kind"] for _, d in g.nodes(data=True)}
+    assert {"credential", "location", "reference", "agent", "identity", "platform", "workflow", "owner"} <= kinds
+    edges = {d["kind"] for _, _, d in g.edges(data=True)}
+    assert {"copy_of", "resolves_to", "references", "calls", "runs", "uses", "issued_to",
+            "authenticates_as", "owns"} <= edges
+    call = [d for a, b, d in g.edges(data=True) if d["kind"] == "calls"
+            and a == "workflow:github:acme/release-bot:.github/workflows/release.yml"]
+    assert call == [{"kind": "calls", "how": "reusable", "inherit": True, "mapping": "", "job": "notes"}]
+
+
+def test_resolves_to_records_how(demo_graph, demo_secrets):
+    """The org secret OPENAI_API_KEY read by summarize.yml is bound through the inventory mapping."""
+    g = demo_graph.graph
+    ref = "reference:github:acme/platform-ci:.github/workflows/summarize.yml#OPENAI_API_KEY"
+    target = f"credential:{fingerprint(demo_secrets['openai'])}"
+    assert [d["how"] for _, b, d in g.out_edges(ref, data=True) if b == target] == \
+        ["inventory mapping github:org:acme:OPENAI_API_KEY"]
+
+
+def test_demo_agents_cover_every_reason(demo_graph, demo_secrets):
+    """support-triage: shared (via release-bot's inherit), human (bob's PAT), dead (own Slack app);
+    release-bot: platform; nightly-eval: expiring and orphaned."""
+    from build_demo import agent_secrets
+
+    extra = agent_secrets()
+
+    def verdicts(agent):
+        return {v.credential.fingerprint: (v.survives, v.reason) for v in survivors(demo_graph, agent, AT).verdicts}
+
+    assert verdicts("support-triage") == {fingerprint(demo_secrets["openai"]): (True, "shared"),
+                                          fingerprint(demo_secrets["github_pat"]): (True, "human"),
+                                          fingerprint(demo_secrets["slack"]): (False, None)}
+    assert verdicts("release-bot") == {fingerprint(demo_secrets["openai"]): (True, "shared"),
+                                       fingerprint(extra["anthropic_release"]): (True, "platform")}
+    assert verdicts("nightly-eval") == {fingerprint(extra["ghs_eval"]): (True, "expiring"),
+                                        fingerprint(extra["openai_eval"]): (True, "orphaned")}
+    rep = survivors(demo_graph, "support-triage", AT)
+    shared = next(v for v in rep.verdicts if v.reason == "shared")
+    assert shared.other_holders == ("agent:release-bot", "workflow:github:acme/release-bot:.github/workflows/release.yml")
+    assert {loc.state for loc in shared.credential.locations} == {"live", "historical"}
+    human = next(v for v in rep.verdicts if v.reason == "human")
+    assert ("agent:support-triage", "workflow:mcp:acme/support-agent:.cursor/mcp.json#github",
+            "reference:mcp:acme/support-agent:.cursor/mcp.json#github#GITHUB_PERSONAL_ACCESS_TOKEN",
+            f"credential:{fingerprint(demo_secrets['github_pat'])}") in human.reached_via
+
+
+def test_survivors_cli_on_demo(demo_org, demo_secrets):
+    """The README's command: exit 1 (blocked), table names the reasons, no secret is printed."""
+    p = subprocess.run([sys.executable, "-m", "scanner", "survivors", "support-triage", "--inventory",
+                        str(demo_org / "agents.yaml"), "--at", "2026-11-29", str(demo_org)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1, p.stderr
+    assert "shared" in p.stdout and "human" in p.stdout and "BLOCKED" in p.stdout
+    for value in demo_secrets.values():
+        assert value not in p.stdout and value not in p.stderr
+    md = CliRunner().invoke(main, ["survivors", "nightly-eval", "--inventory", str(demo_org / "agents.yaml"),
+                                   "--format", "markdown", "--at", "2026-11-29", str(demo_org)])
+    assert md.exit_code == 1 and "| github.installation |" in md.output and "expiring" in md.output
+    strict = CliRunner().invoke(main, ["survivors", "release-bot", "--strict", "--inventory",
+                                       str(demo_org / "agents.yaml"), str(demo_org)])
+    assert strict.exit_code == 1
+
+
+@pytest.mark.parametrize("fmt", sorted(GRAPH_FORMATS))
+def test_graph_exports(demo_org, tmp_path, fmt, demo_secrets):
+    """graphml parses as XML with the agents, node-link JSON loads, DOT is a digraph; no secrets."""
+    out = tmp_path / f"g.{fmt}"
+    res = CliRunner().invoke(main, ["graph", "--inventory", str(demo_org / "agents.yaml"), "--format", fmt,
+                                    "--output", str(out), str(demo_org)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    if fmt == "graphml":
+        ids = {n.get("id") for n in ET.fromstring(text).iter("{http://graphml.graphdrawing.org/xmlns}node")}
+        assert "agent:release-bot" in ids
+    elif fmt == "json":
+        doc = json.loads(text)
+        assert "agent:nightly-eval" in {n["id"] for n in doc["nodes"]} and doc["links"]
+    else:
+        assert text.startswith("digraph sprawlscan {") and '"agent:support-triage"' in text
+    for value in demo_secrets.values():
+        assert value not in text
+
+
+def test_inferred_agents_from_vault_paths_and_mcp_servers(tmp_path, rng):
+    """Without an inventory, `agents/<name>/` vault paths and MCP server names become agents marked
+    inferred; an inferred agent's vault key with no other consumer is orphaned."""
+    from tokens import openai_project
+
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {"jira": {"env": {"T": "${env:JIRA_TOKEN}"}}}}')
+    key = openai_project(rng)
+    cred = Credential(fingerprint(key), "openai.project", "openai", redact(key),
+                      (Location("vault", "secret", "agents/summarizer/prod#OPENAI_API_KEY"),))
+    sg = build_graph(ScanResult((cred,), ScanStats()), None, [str(tmp_path)])
+    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("summarizer", True)]
+    rep = survivors(sg, "summarizer", AT)
+    assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "orphaned")]
+    jira = survivors(sg, "jira", AT)
+    assert [u.name for u in jira.unresolved] == ["JIRA_TOKEN"] and jira.blocked
+
+
+def test_inventory_vault_declaration_resolves(tmp_path, rng):
+    """A declared vault path (API form) binds the value found at that vault location."""
+    from tokens import slack_bot
+
+    tok = slack_bot(rng)
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: a\n    credentials:\n"
+                   "      - {id: s, vault: 'secret/data/agents/a#SLACK'}\n")
+    cred = Credential(fingerprint(tok), "slack.bot", "slack", redact(tok),
+                      (Location("vault", "secret", "agents/a#SLACK"),
+                       Location("vault", "secret", "agents/a#SLACK", state="historical")))
+    sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv), [])
+    assert sg.resolver.declared[("a", "s")] == ({fingerprint(tok)}, "inventory vault secret/agents/a#SLACK")
