@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import textwrap
 
+import pytest
+
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -314,3 +316,115 @@ def test_second_holder_never_turns_survives_false(tmp_path, lifetime, issued, ex
     if before.survives:
         assert after.survives
     assert after.reason == "shared" or not after.survives
+
+
+def test_environment_beats_repo_beats_org(make_repo, tmp_path, rng):
+    """A reference in a job with `environment: production` binds the environment secret; one
+    without an environment binds the repo secret; the org secret only when nothing narrower exists."""
+    r = make_repo("svc")
+    r.write(".github/workflows/ci.yml", "on: push\njobs:\n  prod:\n    environment: production\n    runs-on: x\n"
+            "    steps: [{run: 'x ${{ secrets.KEY }}'}]\n  test:\n    runs-on: x\n"
+            "    steps: [{run: 'x ${{ secrets.KEY }} ${{ secrets.ORG_ONLY }}'}]\n")
+    r.commit("ci")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: svc
+        workflows: [{github: acme/svc/.github/workflows/ci.yml}]
+      - name: holder
+        credentials:
+          - {id: env, vault: "secret/h#ENV", ci: [{github: "acme/svc:KEY@production"}]}
+          - {id: repo, vault: "secret/h#REPO", ci: [{github: "acme/svc:KEY"}]}
+          - {id: org, vault: "secret/h#ORG", ci: [{github: "org:acme:KEY"}, {github: "org:acme:ORG_ONLY"}]}
+    """
+    vals = {k: github(rng) for k in ("ENV", "REPO", "ORG")}
+    creds = [vault_cred(v, f"h#{k}", "github.pat", "github") for k, v in vals.items()]
+    sg = graph(tmp_path, creds, textwrap.dedent(inv), r.path)
+    how = {v.credential.fingerprint: v.how for v in survivors(sg, "svc", AT).verdicts}
+    assert set(how) == {fingerprint(vals["ENV"]), fingerprint(vals["REPO"]), fingerprint(vals["ORG"])}
+    assert how[fingerprint(vals["ENV"])] == ("inventory mapping github:acme/svc:KEY",)
+    ref = "reference:github:acme/svc:.github/workflows/ci.yml#KEY"
+    env_paths = by_fp(survivors(sg, "svc", AT))[fingerprint(vals["ENV"])].reached_via
+    assert all(ref in p for p in env_paths)
+    org = by_fp(survivors(sg, "svc", AT))[fingerprint(vals["ORG"])]
+    assert [p[-2] for p in org.reached_via] == ["reference:github:acme/svc:.github/workflows/ci.yml#ORG_ONLY"]
+
+
+def test_visibility_is_not_reach_and_copies_are_not_consumers(make_repo, tmp_path, rng):
+    """`secrets: inherit` to a callee that references nothing reaches nothing; a copy of the value at
+    another agent's vault path (not declared by it) does not make the key shared."""
+    r = make_repo("caller")
+    r.write(".github/workflows/ci.yml", "on: push\njobs:\n  a:\n    uses: ./.github/workflows/quiet.yml\n"
+            "    secrets: inherit\n")
+    r.write(".github/workflows/quiet.yml", "on: workflow_call\njobs:\n  q:\n    runs-on: x\n    steps: [{run: echo}]\n")
+    r.commit("ci")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: caller
+        workflows: [{github: acme/caller/.github/workflows/ci.yml}]
+      - name: owner
+        credentials: [{id: k, vault: "secret/agents/owner#K", ci: [{github: "org:acme:K"}]}]
+      - name: bystander
+    """
+    key = openai_project(rng)
+    cred = vault_cred(key, "agents/owner#K", "openai.project", "openai",
+                      extra=(Location("vault", "secret", "agents/bystander#COPY"),))
+    sg = graph(tmp_path, [cred], textwrap.dedent(inv), r.path)
+    assert survivors(sg, "caller", AT).verdicts == ()
+    [v] = survivors(sg, "owner", AT).verdicts
+    assert (v.reason, v.other_holders) == ("orphaned", ())
+
+
+def test_shared_workflow_and_identity_do_not_die(tmp_path, make_repo, rng):
+    """A workflow two agents run and an identity another agent also declares survive the first
+    agent; a credential issued to that identity survives as `platform`."""
+    r = make_repo("shared")
+    r.write(".github/workflows/w.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x ${{ secrets.K }}'}]\n")
+    r.commit("w")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: a
+        identities: [{ref: svc, exclusive: true}]
+        credentials: [{id: k, provider: openai, vault: "secret/agents/a#K", issuedTo: identity}]
+        workflows: [{github: acme/shared/.github/workflows/w.yml}]
+      - name: b
+        identities: [{ref: svc}]
+        workflows: [{github: acme/shared/.github/workflows/w.yml}]
+    """
+    key = openai_project(rng)
+    sg = graph(tmp_path, [vault_cred(key, "agents/a#K", "openai.project", "openai")], textwrap.dedent(inv), r.path)
+    rep = survivors(sg, "a", AT)
+    assert rep.dies == ("agent:a",)
+    [v] = rep.verdicts
+    # b runs w.yml which reads K (bound by vault key name): shared comes first
+    assert (v.survives, v.reason, v.other_holders) == (True, "shared", ("agent:b", "workflow:github:acme/shared:.github/workflows/w.yml"))
+    sg2 = graph(tmp_path, [vault_cred(key, "agents/a#K", "openai.project", "openai")],
+                textwrap.dedent(inv).replace("        workflows: [{github: acme/shared/.github/workflows/w.yml}]\n", ""))
+    [v2] = survivors(sg2, "a", AT).verdicts
+    assert (v2.survives, v2.reason) == (True, "platform")
+
+
+def test_jwt_exp_claim_is_expiry_evidence(tmp_path):
+    """A short-lived credential whose `exp` capture falls within the grace period dies."""
+    inv = "kind: AgentInventory\nagents:\n  - name: j\n    credentials: [{id: t, vault: 'secret/agents/j#T'}]\n"
+    exp = int((AT + dt.timedelta(hours=2)).timestamp())
+    cred = Credential(fingerprint("eyJ.fake.jwt"), "jwt", "jwt", redact("eyJ.fake.jwt"),
+                      (Location("vault", "secret", "agents/j#T"),), "short-lived", (("exp", str(exp)),))
+    sg = graph(tmp_path, [cred], inv)
+    [v] = survivors(sg, "j", AT).verdicts
+    assert v.survives is False and "expires 2026-01-10T02:00:00+00:00" in v.dies_because
+    [later] = survivors(sg, "j", AT - dt.timedelta(days=3)).verdicts
+    assert (later.survives, later.reason) == (True, "expiring")
+
+
+@pytest.mark.skipif("attributes" not in Location.__slots__, reason="vault attributes land with the vault-export source")
+def test_vault_custom_metadata_expiry(tmp_path):
+    """A vault `custom_metadata` expiry on the live version is expiry evidence."""
+    inv = ("kind: AgentInventory\nagents:\n  - name: v\n    credentials: [{id: t, lifetime: short-lived,"
+           " vault: 'secret/agents/v#T'}]\n")
+    loc = Location("vault", "secret", "agents/v#T", attributes=(("custom_metadata.expires", "2026-01-10T05:00:00Z"),))
+    cred = Credential(fingerprint("x" * 20), "x", "x", redact("x" * 20), (loc,))
+    [v] = survivors(graph(tmp_path, [cred], inv), "v", AT).verdicts
+    assert v.survives is False and "2026-01-10T05:00:00+00:00" in v.dies_because

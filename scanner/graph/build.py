@@ -144,9 +144,9 @@ def build_graph(result: ScanResult, inventory: Inventory | None, targets: list[s
             _record(g, evaluate(res, w, scope_for(wf.ref)))
     for a in inv.agents:
         for wn in agent_workflow_nodes(a, col):
-            wf = col.files.get(wn)
-            if wf is not None:
-                _record(g, evaluate(res, wn, scope_for(wf.ref, a.name), (a.node,)))
+            called = col.files.get(wn)
+            if called is not None:
+                _record(g, evaluate(res, wn, scope_for(called.ref, a.name), (a.node,)))
     return SprawlGraph(g, creds, inv, res, col, list(col.errors))
 
 

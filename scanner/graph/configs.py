@@ -63,7 +63,7 @@ def _line_of(lines: list[str], key: str, after: int = 0) -> int | None:
     pat = regex.compile(r'["\']?' + regex.escape(key) + r'["\']?\s*:')
     hits = [i for i, ln in enumerate(lines, 1) if pat.search(ln)]
     later = [i for i in hits if i > after]
-    return (later or hits or [None])[0]
+    return (later or hits)[0] if hits else None
 
 
 def _env_block_refs(env: Any, server: str, lines: list[str], after: int) -> list[Ref]:

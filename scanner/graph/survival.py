@@ -168,8 +168,8 @@ class _Context:
         """Live consumers other than the agent: other agents, and CI workflows that survive it."""
         out: dict[str, set[str]] = {}
         for a in self.others:
-            for r in self.reach(a):
-                if r.fingerprint:
+            for r in self.reach(a):  # the principal it is issued to is not a consumer
+                if r.fingerprint and not r.how.startswith("authenticates as"):
                     out.setdefault(r.fingerprint, set()).add(a.node)
         for node, wf in self.sg.collected.files.items():
             if wf.root and node not in self.dying_workflows:
@@ -220,7 +220,7 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
     expiry = _expiry(cred, decls)
     if _lifetime(cred, decls) == "short-lived" and expiry is not None:
         limit = ctx.at + ctx.grace
-        if expiry <= limit and (minter := _survives_minter(ctx, decls, seen | {fp})) is None:
+        if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
             when = "expired" if expiry <= ctx.at else "expires"
             return f"short-lived: {when} {expiry.isoformat()} (within the grace period) and no surviving parent mints it", expiry
     principals = [(principal_node(a, cr), cr) for a, cr in decls]

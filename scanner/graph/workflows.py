@@ -75,7 +75,7 @@ GITLAB_KEYWORDS = frozenset({"stages", "variables", "include", "default", "workf
                              "before_script", "after_script", "cache", "spec", "types", "pages"})
 
 
-def strings(node: Any, skip: frozenset[str] = frozenset()) -> Iterator[str]:
+def strings(node: Any, skip: frozenset[Any] = frozenset()) -> Iterator[str]:
     """Every string value (and key) in a YAML tree, except under keys in `skip`."""
     if isinstance(node, str):
         yield node
@@ -136,10 +136,10 @@ def parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
     on = doc.get("on", doc.get(True))
     triggers = set(on) if isinstance(on, (dict, list)) else {on} if isinstance(on, str) else set()
     root = not (triggers and triggers <= {"workflow_call"}) and "runs" not in doc
-    top = {"jobs", "on", True}
-    for s in strings(doc, frozenset(top)):
+    top: frozenset[Any] = frozenset({"jobs", "on", True})
+    for s in strings(doc, top):
         refs += [Ref(n, "secret") for n in github_secret_names(s)]
-    jobs = doc.get("jobs") if isinstance(doc.get("jobs"), dict) else {}
+    jobs: dict[str, Any] = doc["jobs"] if isinstance(doc.get("jobs"), dict) else {}
     steps_sets: list[tuple[str, str, Any]] = [(jid, _environment(j), j) for jid, j in jobs.items()
                                               if isinstance(j, dict)]
     runs = doc.get("runs")
@@ -252,7 +252,7 @@ def parse_gitlab(text: str, ref: WorkflowRef, root: bool = True) -> WorkflowFile
             trig = {"project": trig}
         if not isinstance(trig, dict):
             continue
-        forward = trig.get("forward") if isinstance(trig.get("forward"), dict) else {}
+        forward: dict[str, Any] = trig["forward"] if isinstance(trig.get("forward"), dict) else {}
         fwd = {**global_vars, **job_vars} if forward.get("yaml_variables", True) else {}
         mapping = tuple((k, next(iter(gitlab_var_names(v)), None)) for k, v in fwd.items())
         if "project" in trig:
