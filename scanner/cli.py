@@ -165,7 +165,7 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {err}", err=True)
-    sys.exit(EXIT_FINDINGS if report.blocked else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if report.blocked else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
 @main.command()
@@ -183,11 +183,14 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
     from scanner.graph.survival import parse_at
     from scanner.pipeline import run_graph
 
-    sg, _ = run_graph(sources, inventory, progress=progress)
+    sg, result = run_graph(sources, inventory, progress=progress)
     findings = run_audit(sg, parse_at(at))
     emit(AUDIT_FORMATS[fmt](findings), output)
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
     worst = max((SEVERITIES.index(f.severity) for f in findings), default=-1)
-    sys.exit(EXIT_FINDINGS if worst >= SEVERITIES.index(fail_on) else EXIT_CLEAN)
+    failed = worst >= SEVERITIES.index(fail_on)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
 @main.command()

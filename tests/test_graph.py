@@ -145,3 +145,15 @@ def test_inventory_vault_declaration_resolves(tmp_path, rng):
                        Location("vault", "secret", "agents/a#SLACK", state="historical")))
     sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv), [])
     assert sg.resolver.declared[("a", "s")] == ({fingerprint(tok)}, "inventory vault secret/agents/a#SLACK")
+
+
+def test_every_cli_format_choice_resolves():
+    """Each --format choice of survivors / audit / graph maps to a renderer or writer."""
+    from scanner.graph.audit import AUDIT_FORMATS
+    from scanner.graph.report import SURVIVAL_FORMATS
+
+    choices = {name: next(p for p in cmd.params if p.name == "fmt").type.choices
+               for name, cmd in main.commands.items() if name in ("survivors", "audit", "graph")}
+    assert set(choices["survivors"]) == set(SURVIVAL_FORMATS)
+    assert set(choices["audit"]) == set(AUDIT_FORMATS)
+    assert set(choices["graph"]) == set(GRAPH_FORMATS)

@@ -175,3 +175,17 @@ def test_gitlab_group_chain_include_and_multi_project_forwarding(make_repo, tmp_
     assert (v[fingerprint(other)].reason, v[fingerprint(other)].other_holders) == \
         ("shared", ("workflow:gitlab:acme/deployer:.gitlab-ci.yml",))
     assert isinstance(sg.inventory, Inventory)
+
+
+def test_audit_reports_unresolved_references_of_root_pipelines(make_repo, tmp_path):
+    """A pipeline that runs on its own and reads a variable nothing defines is an audit finding;
+    predefined and pipeline-defined names are not."""
+    from scanner.graph.audit import run_audit
+
+    r = make_repo("svc", origin="https://gitlab.com/acme/svc.git")
+    r.write(".gitlab-ci.yml", "variables:\n  MODE: fast\njob:\n  script: [\"run $MODE $CI_COMMIT_SHA $MISSING_TOKEN\"]\n")
+    r.commit("ci")
+    sg = build_graph(ScanResult((), ScanStats()), None, [str(r.path)])
+    found = [(f.check, f.subject, f.message) for f in run_audit(sg, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))]
+    assert found == [("unresolved-reference", "workflow:gitlab:acme/svc:.gitlab-ci.yml",
+                      "MISSING_TOKEN in gitlab:acme/svc: unresolved")]

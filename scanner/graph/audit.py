@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from scanner.graph.build import SprawlGraph
+from scanner.graph.build import SprawlGraph, scope_for
+from scanner.graph.resolve import evaluate
 from scanner.graph.survival import HUMAN_RULES, NON_VAULT_STORES, _Context
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -78,6 +79,12 @@ def run_audit(sg: SprawlGraph, at: dt.datetime) -> list[AuditFinding]:
                 out.append(AuditFinding("human-credential-used-by-agent", "high", f"credential:{fp}",
                                         f"{agent.name} uses a {cred.rule_id} token, normally issued to a person",
                                         ("NHI10:2025", "PR.AA-01")))
+    for node, wf in sorted(sg.collected.files.items()):  # CI that runs on its own triggers
+        if wf.root:
+            for r in evaluate(sg.resolver, node, scope_for(wf.ref)):
+                if r.fingerprint is None:
+                    out.append(AuditFinding("unresolved-reference", "low", r.referenced_by or node,
+                                            f"{r.name} in {r.scope or '-'}: {r.how}", ("PR.AA-01",)))
     for fp, agents in sorted(reached_by.items()):
         if len(agents) > 1:
             out.append(AuditFinding("shared-credential", "medium", f"credential:{fp}",
