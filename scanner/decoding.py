@@ -1,11 +1,10 @@
 """Decoded views of a chunk's text, so that encodings cannot hide a secret: JSON string escapes
-(`\\n`, `\\"`, `\\/`, `\\uXXXX`, as in notebooks and JSON configs). Each view keeps a map back to the
-original text so that a match is attributed to its original line."""
+(`\\n`, `\\"`, `\\/`, `\\uXXXX`, as in notebooks and JSON configs). A view covers one window of the
+original text and keeps a map back to it, so that a match is attributed to its original line."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import regex
@@ -19,37 +18,32 @@ class View:
     """A text to run rules over, and how its offsets map back to the original text."""
 
     text: str
-    original: str
+    """The decoded text of the window."""
+    base: int = 0
+    """Offset of the window in the original text."""
     _decoded_at: list[int] = field(default_factory=list)
     _original_at: list[int] = field(default_factory=list)
 
     def original_offset(self, pos: int) -> int:
         i = bisect.bisect_right(self._decoded_at, pos) - 1
         if i < 0:
-            return pos
-        return self._original_at[i] + (pos - self._decoded_at[i])
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        return self.original_offset(start), self.original_offset(end)
+            return self.base + pos
+        return self.base + self._original_at[i] + (pos - self._decoded_at[i])
 
 
-def views(text: str) -> Iterator[View]:
-    """The text itself, then each decoded view that differs from it."""
-    yield View(text, text)
-    if "\\" in text:
-        decoded = json_unescape(text)
-        if decoded.text != text:
-            yield decoded
-
-
-def json_unescape(text: str) -> View:
+def json_unescape(text: str, start: int = 0, end: int | None = None) -> View | None:
+    """The window `text[start:end]` with JSON string escapes decoded, or None if it has none."""
+    end = len(text) if end is None else end
+    if text.find("\\", start, end) < 0:
+        return None
+    window = text[start:end]
     parts: list[str] = []
     decoded_at: list[int] = []
     original_at: list[int] = []
     last = 0
     out_len = 0
-    for m in _JSON_ESCAPE.finditer(text):
-        parts.append(text[last:m.start()])
+    for m in _JSON_ESCAPE.finditer(window):
+        parts.append(window[last:m.start()])
         out_len += m.start() - last
         char = chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)]
         # a breakpoint at the escape and one after it: decoded offsets map back exactly
@@ -60,5 +54,7 @@ def json_unescape(text: str) -> View:
         decoded_at.append(out_len)
         original_at.append(m.end())
         last = m.end()
-    parts.append(text[last:])
-    return View("".join(parts), text, decoded_at, original_at)
+    if not decoded_at:
+        return None
+    parts.append(window[last:])
+    return View("".join(parts), start, decoded_at, original_at)

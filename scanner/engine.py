@@ -1,25 +1,28 @@
 """The detection stage: rules → matches. Takes chunk bytes, gives `Match` records.
 
-Two steps per chunk. The prefilter finds which rules can match at all: every rule names keywords,
-and a rule runs only on chunks that contain one of them (case-insensitive). With the `hyperscan`
-package the keywords are one compiled Hyperscan database scanned in a single pass; without it each
-keyword is looked up with `bytes.find` on the lowered chunk. Both give the same candidate set, so
-the same findings. Then each candidate rule's regex (the `regex` module) runs over the decoded text
-and over decoded views of it (JSON string escapes), and validators filter the captures.
+Two steps per chunk. The prefilter finds where rules can match at all: every rule names keywords,
+and a rule runs only around the occurrences of one of them (case-insensitive). With the
+`hyperscan` package the keywords are one compiled Hyperscan database scanned in a single pass;
+without it each keyword is looked up with `bytes.find` on the lowered chunk. Both give the same
+occurrences, so the same findings. Then each candidate rule's regex (the `regex` module) runs over
+the windows around its keyword occurrences, raw and decoded (JSON string escapes), and validators
+filter the captures.
 The engine never prints or exits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
-from scanner.decoding import View, views
+from scanner.decoding import View, json_unescape
 from scanner.model import Match
 
+_hs: Any
 try:  # the fast path is optional: same results without it
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where hyperscan is absent
@@ -55,64 +58,122 @@ class Engine:
         self._hs_db = self._compile_hyperscan() if use_hyperscan and self._keywords else None
         self._scratch = _hs.Scratch(self._hs_db) if self._hs_db is not None else None
 
-    def _compile_hyperscan(self) -> object:
+    def _compile_hyperscan(self) -> Any:
         assert _hs is not None
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
-        flags = [_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_SINGLEMATCH] * len(exprs)
+        flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
         return db
 
-    def candidate_rules(self, data: bytes) -> list[int]:
-        """Indexes of rules whose keywords occur in `data` (case-insensitive), sorted."""
-        hits: set[int] = set()
+    def keyword_hits(self, data: bytes) -> dict[int, list[int]]:
+        """keyword index → sorted start offsets of every occurrence in `data` (case-insensitive).
+        Both backends return exactly the same offsets."""
+        hits: dict[int, list[int]] = {}
         if self._hs_db is not None:
-            found: list[int] = []
+            lengths = [len(k) for k in self._keywords]
 
-            def on_match(kw_id: int, _f: int, _t: int, _fl: int, _ctx: object) -> None:
-                found.append(kw_id)
+            def on_match(kw_id: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
+                hits.setdefault(kw_id, []).append(to - lengths[kw_id])
 
             self._hs_db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
-            for kw_id in found:
-                hits.update(self._rules_by_kw[kw_id])
+            for offsets in hits.values():
+                offsets.sort()
         else:
             lowered = data.lower()
             for kw_id, kw in enumerate(self._keywords):
-                if kw in lowered:
-                    hits.update(self._rules_by_kw[kw_id])
-        return sorted(hits)
+                pos = lowered.find(kw)
+                while pos >= 0:
+                    hits.setdefault(kw_id, []).append(pos)
+                    pos = lowered.find(kw, pos + 1)
+        return hits
+
+    def candidate_rules(self, data: bytes) -> list[int]:
+        """Indexes of rules whose keywords occur in `data`, sorted."""
+        return sorted({ri for kw in self.keyword_hits(data) for ri in self._rules_by_kw[kw]})
 
     def scan(self, data: bytes) -> list[Match]:
-        """All matches in one chunk, deduplicated by (rule, secret, line), in text order."""
-        candidates = self.candidate_rules(data)
-        if not candidates:
+        """All matches in one chunk, deduplicated by (rule, secret, line), in text order.
+
+        Rules run only over windows around their keywords' occurrences (whole lines, from
+        WINDOW_BEFORE before to WINDOW_AFTER after): a rule's keyword must lie inside or just
+        before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
+        over the whole chunk."""
+        hits = self.keyword_hits(data)
+        if not hits:
             return []
-        text = data.decode("utf-8", errors="replace")
+        # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
+        text = data.decode("latin-1")
+        by_rule: dict[int, list[int]] = {}
+        for kw, offsets in hits.items():
+            for ri in self._rules_by_kw[kw]:
+                by_rule.setdefault(ri, []).extend(offsets)
         out: dict[tuple[str, str, int], Match] = {}
-        for view in views(text):
-            for ri in candidates:
-                for m in self._matches(self.rules[ri], view):
+        for ri in sorted(by_rule):
+            for ws, we in windows(text, sorted(set(by_rule[ri]))):
+                raw = View(text)
+                for m in self._matches(self.rules[ri], raw, text, ws, we):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
+                decoded = json_unescape(text, ws, we)
+                if decoded is not None:
+                    for m in self._matches(self.rules[ri], decoded, text, 0, len(decoded.text)):
+                        out.setdefault((m.rule_id, m.secret, m.line), m)
         return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
 
-    def _matches(self, c: CompiledRule, view: View) -> Iterator[Match]:
+    def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
+                 ) -> Iterator[Match]:
         rule = c.rule
-        for m in c.regex.finditer(view.text):
+        for m in c.regex.finditer(view.text, pos, endpos):
             secret = m.group(c.group)
             if not secret:
                 continue
+            secret = _as_utf8(secret)
             s, e = m.span(c.group)
             if not accept(rule, secret, view.text[max(0, s - 200): e + 200]):
                 continue
-            start, end = view.original_span(s, e)
-            line_start = view.original.rfind("\n", 0, start) + 1
-            line_end = view.original.find("\n", end)
-            if ALLOW_MARKER in view.original[line_start: line_end if line_end >= 0 else None]:
+            start, end = view.original_offset(s), view.original_offset(e)
+            line_start = original.rfind("\n", 0, start) + 1
+            line_end = original.find("\n", end)
+            if ALLOW_MARKER in original[line_start: line_end if line_end >= 0 else None]:
                 continue
             captures = tuple(sorted(
-                (k, v) for k, v in m.groupdict().items() if v and k != "secret"))
+                (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
-                        view.original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+                        original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+
+
+WINDOW_BEFORE = 512
+WINDOW_AFTER = 8192
+MAX_OCCURRENCES = 4096
+
+
+def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
+    """Merged [start, end) spans of whole lines around each offset."""
+    if len(offsets) > MAX_OCCURRENCES:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    for off in offsets:
+        if spans and off - WINDOW_BEFORE <= spans[-1][1]:
+            start = spans[-1][0]
+        else:
+            start = text.rfind("\n", 0, max(0, off - WINDOW_BEFORE)) + 1
+        end = text.find("\n", min(len(text), off + WINDOW_AFTER))
+        end = len(text) if end < 0 else end
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _as_utf8(s: str) -> str:
+    """Text decoded as latin-1 back to what the bytes say in UTF-8 (secrets are mostly ASCII)."""
+    if s.isascii():
+        return s
+    try:
+        return s.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return s
 
 
 def accept(rule: Rule, secret: str, context: str) -> bool:

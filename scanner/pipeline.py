@@ -17,7 +17,7 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
 from scanner.model import ScanResult, ScanStats
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions, scan_chunks
 from scanner.sources.files import FilesSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 
@@ -102,11 +102,10 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
-        for chunk in source.chunks(stats):
-            stats.chunks += 1
-            stats.bytes += len(chunk.data)
-            for match in engine.scan(chunk.data):
-                findings.add(match, chunk.locations)
+        fast = getattr(source, "scan", None)
+        hits = fast(engine, stats) if fast is not None else scan_chunks(source.chunks(stats), engine, stats)
+        for match, locations in hits:
+            findings.add(match, locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     return ScanResult(findings.credentials(), stats)

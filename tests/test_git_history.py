@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from scanner.model import ScanStats
+from scanner.model import ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
 from scanner.sources.git_history import GitHistorySource, repo_name
 from tokens import anthropic, github, huggingface, openai_project
@@ -232,3 +232,60 @@ def test_shallow_clone_marks_the_scan_incomplete(make_repo, rng, tmp_path):
     result = run_scan([str(shallow)])
     assert result.incomplete and "shallow" in result.stats.errors[0]
     shutil.rmtree(shallow)
+
+
+def _findings(hits):
+    from scanner.findings import Findings
+
+    f = Findings()
+    for match, locs in hits:
+        f.add(match, locs)
+    return f.credentials()
+
+
+def test_fast_path_finds_exactly_what_the_chunk_path_finds(make_repo, rng, tmp_path):
+    """GitHistorySource.scan (streamed object database, concurrent discovery) vs chunks()."""
+    from detectors.loader import load_rules
+    from scanner.engine import Engine
+    from scanner.sources.base import scan_chunks
+
+    r = make_repo("eq")
+    keys = [github(rng) for _ in range(6)]
+    r.write("a.txt", f"{keys[0]}\n")
+    r.commit("a")
+    r.git("checkout", "-q", "-b", "side")
+    r.write("b.json", json.dumps({"k": f"x\n{keys[1]}"}))
+    r.commit("b")
+    r.git("checkout", "-q", "main")
+    r.write("a.txt", f"{keys[2]}\n")
+    (r.path / "bin.dat").write_bytes(b"\0" + keys[3].encode())
+    r.commit("c")
+    r.git("tag", "t1", r.git("hash-object", "-w", "--stdin", input_text=f"{keys[4]}\n").strip())
+    r.write("big.txt", keys[5] + "\n" + "z" * 3000)
+    r.commit("big")
+    # an unreachable blob must not be reported by either path
+    r.git("hash-object", "-w", "--stdin", input_text=f"{github(rng)}\n")
+    engine = Engine(load_rules())
+    src = GitHistorySource(r.path, __import__("scanner.sources.base", fromlist=["x"]).SourceOptions(
+        max_file_size=2000))
+    s1, s2 = ScanStats(), ScanStats()
+    slow = _findings(scan_chunks(src.chunks(s1), engine, s1))
+    fast = _findings(src.scan(engine, s2))
+    assert fast == slow
+    assert len(fast) == 4  # keys 0, 1, 2 and 4 (a tag on a bare blob); 3 binary, 5 too large
+    tagged = next(c for c in fast if c.fingerprint == fingerprint(keys[4]))
+    assert [(loc.path, loc.commit) for loc in tagged.locations] == [("refs/tags/t1", None)]
+    assert s1.to_json() == s2.to_json()
+
+
+def test_fast_path_on_the_demo_org_equals_chunk_path(demo_org):
+    from detectors.loader import load_rules
+    from scanner.engine import Engine
+    from scanner.sources.base import scan_chunks
+
+    engine = Engine(load_rules())
+    for repo in sorted((demo_org / "repos").iterdir()):
+        src = GitHistorySource(repo)
+        s1, s2 = ScanStats(), ScanStats()
+        assert _findings(src.scan(engine, s2)) == _findings(scan_chunks(src.chunks(s1), engine, s1))
+        assert s1.to_json() == s2.to_json()

@@ -4,13 +4,16 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scanner.errors import SourceError
-from scanner.model import Chunk, Location, ScanStats
+from scanner.model import Chunk, Location, Match, ScanStats
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
@@ -28,14 +31,28 @@ class SourceOptions:
     """Glob patterns of paths to skip; None means the default list."""
 
 
+Hit = tuple[Match, tuple[Location, ...]]
+"""A match and every place its chunk stands for."""
+
+
 class Source(Protocol):
-    """A place to crawl."""
+    """A place to crawl. A source may also offer `scan(engine, stats) -> Iterator[Hit]` when it
+    can scan faster than chunk by chunk (the git history source does); it must find the same."""
 
     name: str
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         """Yield everything to scan; record skips and partial failures in `stats`."""
         ...
+
+
+def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+    """The generic loop: every chunk through the engine."""
+    for chunk in chunks:
+        stats.chunks += 1
+        stats.bytes += len(chunk.data)
+        for match in engine.scan(chunk.data):
+            yield match, chunk.locations
 
 
 def is_binary(data: bytes) -> bool:
@@ -69,4 +86,4 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
 
 
 __all__ = ["BINARY_SNIFF", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
-           "is_binary", "read_file"]
+           "Hit", "is_binary", "read_file", "scan_chunks"]

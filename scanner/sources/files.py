@@ -1,5 +1,6 @@
 """Source: a directory tree (or single files) on disk. Gives one chunk per regular text file; a git
-repository found in the tree is handed to the git history source (unless history is off).
+repository found in the tree is scanned with its history by the git source (unless history is
+off).
 
 Skips, each counted: excluded paths (vendored code, VCS folders, binary file types), symlinks (never
 followed, so nothing outside the tree is read), binary content, files over the size limit and
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, ScanStats
-from scanner.sources.base import SourceOptions, read_file
+from scanner.engine import Engine
+from scanner.sources.base import Hit, SourceOptions, read_file, scan_chunks
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -45,8 +47,21 @@ class FilesSource:
         self.options = options or SourceOptions()
         self.name = str(root)
         self.excludes = DEFAULT_EXCLUDES if self.options.exclude is None else self.options.exclude
+        self.repos: list[Path] = []
+        """Git repositories met by the last `chunks()` walk, scanned by `scan()` with history."""
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Files through the engine; git repositories found on the way through their own fast
+        history scan."""
+        from scanner.sources.git_history import GitHistorySource
+
+        yield from scan_chunks(self.chunks(stats), engine, stats)
+        for repo in self.repos:
+            yield from GitHistorySource(repo, self.options).scan(engine, stats)
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        """Plain files; git repositories met on the way are listed in `self.repos`, not read."""
+        self.repos = []
         if self.root.is_file():
             chunk = read_file(self.root, self.root.name, "", self.options, stats)
             if chunk is not None:
@@ -57,10 +72,8 @@ class FilesSource:
             rel_dir = base.relative_to(self.root).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             if self.options.history and base != self.root and (base / ".git").exists():
-                from scanner.sources.git_history import GitHistorySource
-
                 dirnames[:] = []
-                yield from GitHistorySource(base, self.options).chunks(stats)
+                self.repos.append(base)
                 continue
             keep = []
             for d in sorted(dirnames):
