@@ -124,8 +124,11 @@ def test_inferred_agents_from_vault_paths_and_mcp_servers(tmp_path, rng):
     key = openai_project(rng)
     cred = Credential(fingerprint(key), "openai.project", "openai", redact(key),
                       (Location("vault", "secret", "agents/summarizer/prod#OPENAI_API_KEY"),))
-    sg = build_graph(ScanResult((cred,), ScanStats()), None, [str(tmp_path)])
-    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("summarizer", True)]
+    flat = Credential(fingerprint(key + "x"), "openai.project", "openai", redact(key),
+                      (Location("vault", "secret", "agents/triage#OPENAI_API_KEY"),))
+    sg = build_graph(ScanResult((cred, flat), ScanStats()), None, [str(tmp_path)])
+    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("summarizer", True),
+                                                                   ("triage", True)]
     rep = survivors(sg, "summarizer", AT)
     assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "orphaned")]
     jira = survivors(sg, "jira", AT)

@@ -147,7 +147,7 @@ def test_gitlab_group_chain_include_and_multi_project_forwarding(make_repo, tmp_
     dep.commit("dep")
     key, other = openai_project(rng), github(rng)
     creds = (Credential(fingerprint(key), "openai.project", "openai", redact(key),
-                        (Location("gitlab-variable", "acme/agents", "OPENAI_API_KEY"),)),
+                        (Location("gitlab-variable", "acme/agents", "OPENAI_API_KEY@*"),)),
              Credential(fingerprint(other), "github.pat", "github", redact(other),
                         (Location("gitlab-variable", "acme/deployer", "DEPLOYER_ONLY"),)))
     inv = tmp_path / "agents.yaml"

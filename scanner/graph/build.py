@@ -18,7 +18,7 @@ from scanner.graph.inventory import Agent, CredentialRef, Inventory, VaultRef, W
 from scanner.graph.resolve import Resolver, Scope, evaluate, ref_node
 from scanner.model import Credential, Location, ScanResult
 
-AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)/")
+AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)[/#]")
 
 
 @dataclass(slots=True)

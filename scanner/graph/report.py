@@ -113,7 +113,11 @@ def write_dot(g: nx.MultiDiGraph, path: Path) -> None:
 
 
 def write_json(g: nx.MultiDiGraph, path: Path) -> None:
-    path.write_text(json.dumps(nx.node_link_data(_plain(g), edges="links"), indent=1) + "\n", encoding="utf-8")
+    try:
+        data = nx.node_link_data(_plain(g), edges="links")
+    except TypeError:  # networkx < 3.4 names the keyword `link`
+        data = nx.node_link_data(_plain(g), link="links")
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 GRAPH_FORMATS: dict[str, Callable[[nx.MultiDiGraph, Path], None]] = {

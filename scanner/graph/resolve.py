@@ -82,7 +82,7 @@ class Resolver:
                     self.vault_key[_key(loc.path)].add(c.fingerprint)
                 elif loc.source in CI_STORE_SOURCES:
                     name, _, env = loc.path.rsplit("/", 1)[-1].partition("@")
-                    self.store[(loc.container, name, env)].add(c.fingerprint)
+                    self.store[(loc.container, name, "" if env == "*" else env)].add(c.fingerprint)
                 elif loc.state == "live" and loc.line:
                     self.located[(loc.container, loc.path, loc.line)].add(c.fingerprint)
         self.named: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -33,7 +33,10 @@ HUMAN_RULES = frozenset({"github.pat", "github.fine-grained-pat", "github.oauth"
 
 BLOCKING = frozenset({"shared", "human", "orphaned"})
 EXPIRY_ATTRIBUTES = ("custom_metadata.expires", "custom_metadata.expires_at", "custom_metadata.expiry",
-                     "expires", "expires_at", "expiry", "expiration")
+                     "custom_metadata.expiration", "custom_metadata.expires-at", "expires", "expires_at",
+                     "expiry", "expiration")
+"""Vault attributes that state when the value stops working (never `deletion_time`: deleting a
+copy does not kill a credential)."""
 NON_VAULT_STORES = ("vault", "github-secret", "github-variable", "gitlab-variable", "ci-variable")
 
 
