@@ -30,6 +30,10 @@ agents:
   - name: other
     lifecycle: retired
     credentials: [{id: k, vault: "secret/agents/other#K"}]
+  - name: lapsed
+    lifecycle: retired
+    owner: group:a
+    credentials: [{id: t, vault: "secret/agents/lapsed#T", lifetime: short-lived, expires: 2026-06-01}]
   - name: ghost
     credentials: [{id: missing, vault: "secret/agents/ghost#NOPE"}]
 """
@@ -43,7 +47,8 @@ def findings(tmp_path, rng):
                          Location("jira", "OPS", "OPS-12"))),
              Credential(fingerprint(pat), "github.pat", "github", redact(pat), (Location("vault", "secret", "agents/old#PAT"),)),
              Credential(fingerprint(aws_secret), "aws.access-key", "aws", redact(aws_secret),
-                        (Location("git", "acme/x", "a.ini", "1" * 40, 2, "historical"),)))
+                        (Location("git", "acme/x", "a.ini", "1" * 40, 2, "historical"),)),
+             Credential(fingerprint(pat + "t"), "x", "x", redact(pat), (Location("vault", "secret", "agents/lapsed#T"),)))
     inv = tmp_path / "agents.yaml"
     inv.write_text(INV)
     sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [])
@@ -68,6 +73,8 @@ def test_each_check_with_severity_and_tags(tmp_path, rng):
     assert {c for c, s in got if s == "agent:old" and c.startswith("missing-")} == set()
     assert got[("unresolved-reference", "agent:ghost")] == ("low", ("PR.AA-01",))
     assert ("orphaned-credential", f"credential:{key}") not in got
+    # a retired agent whose only credential already expired reaches nothing valid
+    assert ("retired-agent-reaches-credentials", "agent:lapsed") not in got
 
 
 def test_audit_cli_fail_on(demo_org):

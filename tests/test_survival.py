@@ -428,3 +428,15 @@ def test_vault_custom_metadata_expiry(tmp_path):
     cred = Credential(fingerprint("x" * 20), "x", "x", redact("x" * 20), (loc,))
     [v] = survivors(graph(tmp_path, [cred], inv), "v", AT).verdicts
     assert v.survives is False and "2026-01-10T05:00:00+00:00" in v.dies_because
+
+
+def test_bad_at_and_grace_are_configuration_errors(tmp_path):
+    """--at and --grace that do not parse exit 2 with one line."""
+    from scanner.cli import main
+
+    inv = write(tmp_path, "agents.yaml", NOBODY)
+    for flag, value, msg in (("--at", "tomorrow", "--at: not an ISO date"), ("--grace", "soon", "--grace: not a duration")):
+        res = CliRunner().invoke(main, ["survivors", "idle", "--inventory", str(inv), flag, value, str(tmp_path)])
+        assert res.exit_code == 2 and msg in res.output
+    assert parse_grace("90m") == dt.timedelta(minutes=90) and parse_grace("2d") == dt.timedelta(days=2)
+    assert parse_at("2026-02-03T04:05:06Z") == dt.datetime(2026, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from scanner.graph.build import SprawlGraph, scope_for
 from scanner.graph.resolve import evaluate
-from scanner.graph.survival import HUMAN_RULES, NON_VAULT_STORES, _Context
+from scanner.graph.survival import HUMAN_RULES, NON_VAULT_STORES, _Context, _expiry
 
 SEVERITIES = ("low", "medium", "high", "critical")
 SHORT_LIVED_ALTERNATIVE = {
@@ -59,10 +59,11 @@ def run_audit(sg: SprawlGraph, at: dt.datetime) -> list[AuditFinding]:
                     out.append(AuditFinding(f"missing-{field}", sev, node, f"agent declares no {field}",
                                             ("NHI1:2025", "PR.AA-01")))
         past = agent.expires is not None and agent.expires < at.date()
-        if (past or agent.lifecycle == "retired") and fps:
+        valid = {fp for fp in fps if (e := _expiry(sg.credentials[fp], ctx.declarations.get(fp, []))) is None or e > at}
+        if (past or agent.lifecycle == "retired") and valid:
             why = f"expired {agent.expires}" if past else "retired"
             out.append(AuditFinding("retired-agent-reaches-credentials", "high", node,
-                                    f"agent is {why} but still reaches {len(fps)} credential(s)",
+                                    f"agent is {why} but still reaches {len(valid)} valid credential(s)",
                                     ("NHI1:2025", "PR.AA-01")))
         for r in reaches:
             if r.fingerprint is None:
