@@ -189,3 +189,19 @@ def test_audit_reports_unresolved_references_of_root_pipelines(make_repo, tmp_pa
     found = [(f.check, f.subject, f.message) for f in run_audit(sg, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))]
     assert found == [("unresolved-reference", "workflow:gitlab:acme/svc:.gitlab-ci.yml",
                       "MISSING_TOKEN in gitlab:acme/svc: unresolved")]
+
+
+def test_remote_include_is_reported_not_ignored(make_repo, tmp_path):
+    """An include we cannot read (remote URL) is an unresolved item for the agent that runs it;
+    GitLab's own templates are not."""
+    r = make_repo("svc", origin="https://gitlab.com/acme/svc.git")
+    r.write(".gitlab-ci.yml", "include:\n  - remote: https://example.test/ci.yml\n"
+                              "  - template: Security/SAST.gitlab-ci.yml\n")
+    r.commit("ci")
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: svc\n    workflows: [{gitlab: 'acme/svc:.gitlab-ci.yml'}]\n")
+    sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
+    rep = survivors(sg, "svc", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert [(u.name, u.how) for u in rep.unresolved] == [
+        ("workflow:gitlab:remote:https://example.test/ci.yml", "workflow not found in the scanned sources")]
+    assert rep.blocked

@@ -195,8 +195,12 @@ def _includes(value: Any, repo: str) -> list[WorkflowRef]:
     out = []
     for it in items:
         if isinstance(it, str):
-            if not it.startswith(("http://", "https://")):
+            if it.startswith(("http://", "https://")):
+                out.append(WorkflowRef("gitlab", "remote", it))
+            else:
                 out.append(WorkflowRef("gitlab", repo, it.lstrip("/")))
+        elif isinstance(it, dict) and "remote" in it:  # read from a URL we do not fetch: reported
+            out.append(WorkflowRef("gitlab", "remote", str(it["remote"])))
         elif isinstance(it, dict):
             if "local" in it:
                 out.append(WorkflowRef("gitlab", repo, str(it["local"]).lstrip("/")))
