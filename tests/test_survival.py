@@ -440,3 +440,36 @@ def test_bad_at_and_grace_are_configuration_errors(tmp_path):
         assert res.exit_code == 2 and msg in res.output
     assert parse_grace("90m") == dt.timedelta(minutes=90) and parse_grace("2d") == dt.timedelta(days=2)
     assert parse_at("2026-02-03T04:05:06Z") == dt.datetime(2026, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+
+
+MINTER = """\
+kind: AgentInventory
+agents:
+  - name: deployer
+    identities: [{ref: "github-app:acme/deployer", exclusive: true}]
+    credentials:
+      - {id: app-key, provider: github, vault: "secret/agents/deployer#APP_KEY", issuedTo: identity}
+      - {id: token, provider: github, vault: "secret/agents/deployer#TOKEN", lifetime: short-lived,
+         expires: "2026-01-10T01:00:00Z", mintedBy: app-key}
+"""
+
+
+def test_short_lived_token_lives_while_its_minting_key_survives(tmp_path, rng):
+    """An installation token minted by the App key dies with it when the key dies (exclusive App
+    identity); when the key survives (another declaration, or issued to the platform), so does
+    the token, as `expiring`."""
+    key, tok = github(rng), github(rng, prefix="ghs")
+    creds = [vault_cred(key, "agents/deployer#APP_KEY", "x", "github"),
+             vault_cred(tok, "agents/deployer#TOKEN", "github.installation", "github")]
+    alone = by_fp(survivors(graph(tmp_path, creds, MINTER), "deployer", AT))
+    assert alone[fingerprint(key)].survives is False and alone[fingerprint(tok)].survives is False
+    also = MINTER + "  - name: other\n    credentials: [{id: k, vault: \"secret/agents/deployer#APP_KEY\"}]\n"
+    shared = by_fp(survivors(graph(tmp_path, creds, also), "deployer", AT))
+    # other's declaration names no principal (unknown counts as surviving): the key lives, shared,
+    # and keeps minting the token
+    assert (shared[fingerprint(key)].survives, shared[fingerprint(key)].reason) == (True, "shared")
+    assert (shared[fingerprint(tok)].survives, shared[fingerprint(tok)].reason) == (True, "expiring")
+    minter_alive = MINTER.replace("issuedTo: identity", "issuedTo: platform")
+    kept = by_fp(survivors(graph(tmp_path, creds, minter_alive), "deployer", AT))
+    assert kept[fingerprint(key)].survives and kept[fingerprint(tok)].survives
+    assert kept[fingerprint(tok)].reason == "expiring"

@@ -205,3 +205,28 @@ def test_remote_include_is_reported_not_ignored(make_repo, tmp_path):
     assert [(u.name, u.how) for u in rep.unresolved] == [
         ("workflow:gitlab:remote:https://example.test/ci.yml", "workflow not found in the scanned sources")]
     assert rep.blocked
+
+
+def test_code_env_reference_binds_through_the_running_agents_declaration(make_repo, tmp_path, rng):
+    """os.environ["OPENAI_API_KEY"] in code the agent runs binds to the value its inventory entry
+    declares (not to a dev copy in a .env of the same repository); code that reads nothing is fine."""
+    r = make_repo("bot")
+    r.write("agent.py", "import os\nkey = os.environ[\"OPENAI_API_KEY\"]\n")
+    r.write("util.py", "print('no env here')\n")
+    r.commit("code")
+    r.write(".env", "OPENAI_API_KEY=dev-value-placeholder\n")
+    prod, dev = openai_project(rng), openai_project(rng)
+    creds = (Credential(fingerprint(prod), "openai.project", "openai", redact(prod),
+                        (Location("vault", "secret", "agents/bot#OPENAI_API_KEY"),)),
+             Credential(fingerprint(dev), "openai.project", "openai", redact(dev),
+                        (Location("git", "acme/bot", ".env", None, 1, "live"),)))
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n    credentials:\n"
+                   "      - {id: k, env: [OPENAI_API_KEY], vault: 'secret/agents/bot#OPENAI_API_KEY'}\n"
+                   "    workflows: [{code: 'acme/bot:agent.py'}, {code: 'acme/bot:util.py'}]\n")
+    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(r.path)])
+    rep = survivors(sg, "bot", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert [v.credential.fingerprint for v in rep.verdicts] == [fingerprint(prod)]
+    assert ("agent:bot", "workflow:code:acme/bot:agent.py", "reference:code:acme/bot:agent.py#OPENAI_API_KEY",
+            f"credential:{fingerprint(prod)}") in rep.verdicts[0].reached_via
+    assert rep.unresolved == ()

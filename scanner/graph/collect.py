@@ -35,6 +35,8 @@ class NamedCopy:
 class Collected:
     files: dict[str, WorkflowFile] = field(default_factory=dict)
     named: list[NamedCopy] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    """Node ids of every config / code file read, even those that reference nothing."""
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
     """(container, path) → text of YAML files, for includes that other repositories name."""
     errors: list[str] = field(default_factory=list)
@@ -109,6 +111,8 @@ def _parse_container(col: Collected, container: str, files: dict[str, str]) -> N
     for path, text in files.items():
         col.texts[(container, path)] = text
         kind = configs.config_kind(path)
+        if kind:
+            col.seen.add(WorkflowRef(kind, container, path).node)
         parsed: list[WorkflowFile] = []
         if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
             parsed = [parse_github(text, WorkflowRef("github", container, path))]

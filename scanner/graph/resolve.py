@@ -154,16 +154,24 @@ class Resolver:
                 return [Binding(fp, f"inventory mapping {platform}:{scope}:{name}") for fp in sorted(fps)]
         return self._vault_name(name)
 
+    def _declared_env(self, agent: str, name: str) -> list[Binding]:
+        a = self.inventory.agent(agent)
+        for cr in a.credentials if a else ():
+            if name in cr.env and self.declared[(agent, cr.id)][0]:
+                return [Binding(fp, f"inventory env {agent}:{cr.id}") for fp in sorted(self.declared[(agent, cr.id)][0])]
+        return []
+
     def _env(self, name: str, scope: Scope) -> list[Binding]:
+        """The running agent's declaration, a named copy in the same place, an agent tied to the
+        repository, then a vault key of that name."""
+        if scope.agent and (found := self._declared_env(scope.agent, name)):
+            return found
         fps = self.named.get((scope.repo, name), set())
         if fps:
             return [Binding(fp, f"named copy {name} in {scope.repo}") for fp in sorted(fps)]
-        agents = [scope.agent] if scope.agent else [a for a, repos in self.repos.items() if scope.repo in repos]
-        for agent in agents:
-            a = self.inventory.agent(agent)
-            for cr in a.credentials if a else ():
-                if name in cr.env and self.declared[(agent, cr.id)][0]:
-                    return [Binding(fp, f"inventory env {agent}:{cr.id}") for fp in sorted(self.declared[(agent, cr.id)][0])]
+        for agent in sorted(a for a, repos in self.repos.items() if scope.repo in repos):
+            if found := self._declared_env(agent, name):
+                return found
         return self._vault_name(name)
 
     def bind(self, ref: Ref, scope: Scope, file: WorkflowFile) -> list[Binding] | None:

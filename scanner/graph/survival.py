@@ -161,6 +161,8 @@ class _Context:
         for wn in agent_workflow_nodes(agent, sg.collected):
             wf = sg.collected.files.get(wn)
             scope = scope_for(wf.ref, agent.name) if wf else None
+            if scope is None and wn in sg.collected.seen:
+                continue  # read, and it references nothing
             if scope is None:
                 out.append(Reach(None, (agent.node, wn), "workflow not found in the scanned sources", wn, "", agent.node))
                 continue
