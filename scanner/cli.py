@@ -137,6 +137,11 @@ def rules_check(files: tuple[Path, ...]) -> None:
     sys.exit(EXIT_FINDINGS if failures else EXIT_CLEAN)
 
 
+def _warn_unreadable(errors: list[str]) -> None:
+    for err in errors:
+        click.echo(f"sprawlscan: warning: workflow or config not read: {err}", err=True)
+
+
 def _graph_options(fn: F) -> F:
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
@@ -161,6 +166,7 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
 
     when, window = parse_at(at), parse_grace(grace)
     sg, result = run_graph(sources, inventory, progress=progress)
+    _warn_unreadable(sg.errors)
     report = run_survivors(sg, agent, when, window, strict)
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
@@ -184,6 +190,7 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
     from scanner.pipeline import run_graph
 
     sg, result = run_graph(sources, inventory, progress=progress)
+    _warn_unreadable(sg.errors)
     findings = run_audit(sg, parse_at(at))
     emit(AUDIT_FORMATS[fmt](findings), output)
     for err in result.stats.errors:

@@ -473,3 +473,20 @@ def test_short_lived_token_lives_while_its_minting_key_survives(tmp_path, rng):
     kept = by_fp(survivors(graph(tmp_path, creds, minter_alive), "deployer", AT))
     assert kept[fingerprint(key)].survives and kept[fingerprint(tok)].survives
     assert kept[fingerprint(tok)].reason == "expiring"
+
+
+def test_broken_workflow_the_agent_runs_blocks_with_a_warning(make_repo, tmp_path):
+    """A workflow that cannot be parsed is a warning line and, when the agent runs it, an
+    unresolved item that blocks (missing evidence never clears a decommission)."""
+    from scanner.cli import main
+
+    r = make_repo("w")
+    r.write(".github/workflows/ci.yml", "on: [push\n")
+    r.commit("broken")
+    inv = write(tmp_path, "agents.yaml", "kind: AgentInventory\nagents:\n  - name: w\n"
+                                         "    workflows: [{github: acme/w/.github/workflows/ci.yml}]\n")
+    res = CliRunner().invoke(main, ["survivors", "w", "--inventory", str(inv), "--format", "json", str(r.path)])
+    assert res.exit_code == 1
+    assert "warning: workflow or config not read: acme/w:.github/workflows/ci.yml: not valid YAML" in res.output
+    doc = json.loads(res.output[res.output.index("{"):])
+    assert doc["unresolved"][0]["name"] == "workflow:github:acme/w:.github/workflows/ci.yml"

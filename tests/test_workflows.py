@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scanner.graph import configs
 from scanner.graph.build import build_graph
 from scanner.graph.inventory import Inventory, WorkflowRef, load_inventory
@@ -230,3 +233,26 @@ def test_code_env_reference_binds_through_the_running_agents_declaration(make_re
     assert ("agent:bot", "workflow:code:acme/bot:agent.py", "reference:code:acme/bot:agent.py#OPENAI_API_KEY",
             f"credential:{fingerprint(prod)}") in rep.verdicts[0].reached_via
     assert rep.unresolved == ()
+
+
+_yaml_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+                            | st.sampled_from(["inherit", "$X", "${{ secrets.A }}", "./x.yml", "a/b/.github/workflows/c.yml@v1"]),
+                            lambda inner: st.lists(inner, max_size=3)
+                            | st.dictionaries(st.sampled_from(["jobs", "on", "uses", "secrets", "steps", "include",
+                                                               "trigger", "variables", "env", "mcpServers",
+                                                               "environment", "forward", "project", "vault", "x"]),
+                                              inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=_yaml_values)
+def test_parsers_never_raise_on_odd_structures(doc):
+    """Any YAML/JSON shape gives a WorkflowFile (maybe with an error), never an exception."""
+    import json as _json
+
+    import yaml as _yaml
+
+    text = _yaml.safe_dump(doc)
+    for wf in (parse_github(text, GH), parse_gitlab(text, GL)):
+        assert wf.error is None or isinstance(wf.error, str)
+    assert all(isinstance(w.error, (str, type(None))) for w in configs.parse_mcp(_json.dumps(doc), "a", "mcp.json"))

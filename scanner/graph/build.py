@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import networkx as nx
 
 from scanner.graph.collect import Collected, collect
-from scanner.graph.inventory import Agent, CredentialRef, Inventory, VaultRef, WorkflowRef
-from scanner.graph.resolve import Resolver, Scope, evaluate, ref_node
+from scanner.graph.inventory import (
+    Agent,
+    CredentialRef,
+    Inventory,
+    VaultRef,
+    WorkflowRef,
+)
+from scanner.graph.resolve import Reach, Resolver, Scope, evaluate, ref_node
 from scanner.model import Credential, Location, ScanResult
 
 AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)[/#]")
@@ -186,13 +193,13 @@ def _principal_edges(g: nx.MultiDiGraph, agent: Agent, cr: CredentialRef, fp: st
         g.add_edge(m, cn, kind="mints")
 
 
-def _record(g: nx.MultiDiGraph, reaches: list) -> None:
+def _record(g: nx.MultiDiGraph, reaches: list[Reach]) -> None:
     for r in reaches:
         if r.fingerprint is None:
             continue
         start = next(i for i, n in enumerate(r.path) if n.startswith("reference:"))
         hops = r.path[start:]
-        for a, b in zip(hops, hops[1:]):
+        for a, b in pairwise(hops):
             if not g.has_edge(a, b):
                 _add(g, a, "reference")
                 g.add_edge(a, b, kind="resolves_to", how=r.how if b.startswith("credential:") else "call mapping")

@@ -113,32 +113,42 @@ def _parse_container(col: Collected, container: str, files: dict[str, str]) -> N
         kind = configs.config_kind(path)
         if kind:
             col.seen.add(WorkflowRef(kind, container, path).node)
-        parsed: list[WorkflowFile] = []
-        if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
-            parsed = [parse_github(text, WorkflowRef("github", container, path))]
-        elif PurePosixPath(path).name in ("action.yml", "action.yaml"):
-            parsed = [parse_github(text, WorkflowRef("github", container, path))]
-        elif path == ".gitlab-ci.yml":
-            parsed = [parse_gitlab(text, WorkflowRef("gitlab", container, path))]
-        elif kind == "mcp":
-            parsed = configs.parse_mcp(text, container, path)
-        elif kind == "langgraph":
-            parsed = [configs.parse_langgraph(text, container, path, files)]
-        elif kind == "crewai":
-            parsed = [configs.parse_crewai(text, container, path)]
-        elif kind == "n8n":
-            parsed = [configs.parse_n8n(text, container, path)]
-        elif kind == "code":
-            code = configs.parse_code(text, container, path)
-            parsed = [code] if code else []
-        elif kind == "dotenv":
-            col.named += [NamedCopy(container, path, ln, n) for ln, n in configs.dotenv_names(text)]
+        try:
+            parsed = _parse_one(col, container, path, text, kind, files)
+        except (AttributeError, TypeError, ValueError):  # a shape no parser expected
+            parsed = [WorkflowFile(WorkflowRef(kind or "file", container, path), error="unexpected structure",
+                                   root=False)]
         for wf in parsed:
             col.files[wf.ref.node] = wf
             if wf.error:
                 col.errors.append(f"{container}:{path}: {wf.error}")
             col.named += [NamedCopy(container, path, r.line, r.target) for r in wf.refs
                           if r.kind == "literal" and r.line]
+
+
+def _parse_one(col: Collected, container: str, path: str, text: str, kind: str | None,
+               files: dict[str, str]) -> list[WorkflowFile]:
+    parsed: list[WorkflowFile] = []
+    if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
+        parsed = [parse_github(text, WorkflowRef("github", container, path))]
+    elif PurePosixPath(path).name in ("action.yml", "action.yaml"):
+        parsed = [parse_github(text, WorkflowRef("github", container, path))]
+    elif path == ".gitlab-ci.yml":
+        parsed = [parse_gitlab(text, WorkflowRef("gitlab", container, path))]
+    elif kind == "mcp":
+        parsed = configs.parse_mcp(text, container, path)
+    elif kind == "langgraph":
+        parsed = [configs.parse_langgraph(text, container, path, files)]
+    elif kind == "crewai":
+        parsed = [configs.parse_crewai(text, container, path)]
+    elif kind == "n8n":
+        parsed = [configs.parse_n8n(text, container, path)]
+    elif kind == "code":
+        code = configs.parse_code(text, container, path)
+        parsed = [code] if code else []
+    elif kind == "dotenv":
+        col.named += [NamedCopy(container, path, ln, n) for ln, n in configs.dotenv_names(text)]
+    return parsed
 
 
 def _follow_includes(col: Collected) -> None:

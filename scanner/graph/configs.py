@@ -85,6 +85,13 @@ def _env_block_refs(env: Any, server: str, lines: list[str], after: int) -> list
 def parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
     """One `WorkflowFile` per MCP server (`mcpServers` or VS Code's `servers`)."""
     try:
+        return _parse_mcp(text, repo, path)
+    except (AttributeError, TypeError, ValueError):
+        return [WorkflowFile(WorkflowRef("mcp", repo, path), error="unexpected structure", root=False)]
+
+
+def _parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
+    try:
         doc = json.loads(text)
     except ValueError:
         return [WorkflowFile(WorkflowRef("mcp", repo, path), error="not valid JSON")]

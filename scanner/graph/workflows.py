@@ -128,6 +128,13 @@ def _load(text: str) -> tuple[Any, str | None]:
 
 def parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
     """A GitHub Actions workflow or a composite action (`action.yml`)."""
+    try:
+        return _parse_github(text, ref)
+    except (AttributeError, TypeError, ValueError):
+        return WorkflowFile(ref, error="unexpected structure")
+
+
+def _parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
     doc, err = _load(text)
     if err or not isinstance(doc, dict):
         return WorkflowFile(ref, error=err or "not a workflow mapping")
@@ -221,6 +228,13 @@ def _yaml_vars(node: Any) -> dict[str, str]:
 
 def parse_gitlab(text: str, ref: WorkflowRef, root: bool = True) -> WorkflowFile:
     """A `.gitlab-ci.yml` or an included file."""
+    try:
+        return _parse_gitlab(text, ref, root)
+    except (AttributeError, TypeError, ValueError):
+        return WorkflowFile(ref, error="unexpected structure", root=root)
+
+
+def _parse_gitlab(text: str, ref: WorkflowRef, root: bool) -> WorkflowFile:
     doc, err = _load(text)
     if err or not isinstance(doc, dict):
         return WorkflowFile(ref, error=err or "not a pipeline mapping", root=root)
