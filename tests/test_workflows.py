@@ -256,3 +256,13 @@ def test_parsers_never_raise_on_odd_structures(doc):
     for wf in (parse_github(text, GH), parse_gitlab(text, GL)):
         assert wf.error is None or isinstance(wf.error, str)
     assert all(isinstance(w.error, (str, type(None))) for w in configs.parse_mcp(_json.dumps(doc), "a", "mcp.json"))
+
+
+def test_dynamic_secret_reads_and_gitlab_reference_tags():
+    """`secrets[matrix.k]` and `toJSON(secrets)` become names nothing binds (reported, never
+    silently dropped); GitLab's `!reference` tag parses."""
+    wf = parse_github("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+                      "      - run: echo '${{ secrets[matrix.key] }} ${{ toJSON(secrets) }}'\n", GH)
+    assert [r.name for r in wf.refs] == ["secrets[matrix.key]", "toJSON(secrets)"]
+    gl = parse_gitlab(".s:\n  script: [echo $X]\njob:\n  script:\n    - !reference [.s, script]\n    - echo $Y\n", GL)
+    assert gl.error is None and {r.name for r in gl.refs} == {"X", "Y"}

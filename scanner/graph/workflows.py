@@ -91,10 +91,17 @@ def strings(node: Any, skip: frozenset[Any] = frozenset()) -> Iterator[str]:
             yield from strings(v, skip)
 
 
+DYNAMIC_SECRETS = regex.compile(r"\bsecrets\s*\[\s*(?!['\"])([^\]]*)\]|toJSON\(\s*secrets\s*\)")
+
+
 def github_secret_names(text: str) -> list[str]:
+    """Names read through `secrets.X` / `secrets['X']`; a dynamic read (`secrets[matrix.k]`,
+    `toJSON(secrets)`) gives a name no store can bind, so it is reported as unresolved."""
     out = []
     for expr in EXPRESSION.findall(text):
         out += [a or b for a, b in GITHUB_SECRET.findall(expr)]
+        out += [f"secrets[{m.group(1).strip()}]" if m.group(1) is not None else "toJSON(secrets)"
+                for m in DYNAMIC_SECRETS.finditer(expr)]
     return out
 
 
@@ -118,9 +125,16 @@ def _github_target(uses: str, repo: str) -> WorkflowRef | None:
     return WorkflowRef("github", "/".join(parts[:2]), "/".join(parts[2:]))
 
 
+class _CILoader(yaml.SafeLoader):
+    """Safe loading plus GitLab's `!reference [job, key]` tag (kept as its list)."""
+
+
+_CILoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))  # type: ignore[arg-type]
+
+
 def _load(text: str) -> tuple[Any, str | None]:
     try:
-        return yaml.safe_load(text), None
+        return yaml.load(text, Loader=_CILoader), None  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, f"not valid YAML{f' (line {mark.line + 1})' if mark else ''}"
