@@ -244,8 +244,11 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     name = ctx.agent.name
     if holders:
         return "shared", f"rotate it at {cred.provider} and give the new value only to {', '.join(sorted(holders))}"
-    plat = [p for a, cr in decls if (p := principal_node(a, cr)) and
-            (cr.issued_to == "platform" or (p.startswith("identity:") and p not in ctx.dying_ids))]
+    plat = []
+    for a, cr in decls:
+        p = principal_node(a, cr)
+        if cr.issued_to == "platform" or (p and p.startswith("identity:") and p not in ctx.dying_ids):
+            plat.append(p or "its platform")
     if plat:
         return "platform", f"keep it; remove {name}'s grants on {plat[0]} and delete its copies"
     humans = [cr.principal or "its owner" for _, cr in decls if cr.issued_to == "human"]
