@@ -490,3 +490,21 @@ def test_broken_workflow_the_agent_runs_blocks_with_a_warning(make_repo, tmp_pat
     assert "warning: workflow or config not read: acme/w:.github/workflows/ci.yml: not valid YAML" in res.output
     doc = json.loads(res.output[res.output.index("{"):])
     assert doc["unresolved"][0]["name"] == "workflow:github:acme/w:.github/workflows/ci.yml"
+
+
+def test_call_chains_deeper_than_the_limit_are_reported(make_repo, tmp_path):
+    """A chain of 20 nested reusable workflows stops at the depth limit with an unresolved item
+    instead of recursing without end; a cycle (a calls b calls a) terminates."""
+    r = make_repo("deep")
+    for i in range(20):
+        r.write(f".github/workflows/w{i}.yml", f"on: workflow_call\njobs:\n  n:\n    uses: ./.github/workflows/w{i + 1}.yml\n"
+                "    secrets: inherit\n")
+    r.write(".github/workflows/w20.yml", "on: workflow_call\njobs:\n  n:\n    uses: ./.github/workflows/w0.yml\n"
+            "    secrets: inherit\n")
+    r.commit("deep")
+    inv = write(tmp_path, "agents.yaml", "kind: AgentInventory\nagents:\n  - name: d\n"
+                                         "    workflows: [{github: acme/deep/.github/workflows/w0.yml}]\n"
+                                         "  - name: c\n    workflows: [{github: acme/deep/.github/workflows/w20.yml}]\n")
+    sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
+    [u] = survivors(sg, "d", AT).unresolved
+    assert u.how == "calls nested deeper than 16 levels: not followed" and len(u.path) == 18

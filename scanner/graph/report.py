@@ -34,8 +34,20 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
     return {"agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
             "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
             "credentials": creds,
-            "unresolved": [{"name": r.name, "scope": r.scope, "referenced_by": [r.referenced_by],
-                            "why": r.how} for r in rep.unresolved]}
+            "unresolved": _unresolved(rep)}
+
+
+def _unresolved(rep: SurvivalReport) -> list[dict[str, object]]:
+    """One entry per (name, scope), with every referencing node."""
+    grouped: dict[tuple[str, str], dict[str, object]] = {}
+    for r in rep.unresolved:
+        entry = grouped.setdefault((r.name, r.scope), {"name": r.name, "scope": r.scope, "referenced_by": [],
+                                                        "why": r.how})
+        refs = entry["referenced_by"]
+        assert isinstance(refs, list)
+        if r.referenced_by not in refs:
+            refs.append(r.referenced_by)
+    return list(grouped.values())
 
 
 def _rows(rep: SurvivalReport) -> list[list[str]]:

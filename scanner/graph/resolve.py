@@ -18,6 +18,8 @@ from scanner.graph.inventory import Agent, CredentialRef, Inventory
 from scanner.graph.workflows import Ref, WorkflowFile
 from scanner.model import Credential
 
+MAX_DEPTH = 16
+"""Nested calls followed at most (GitHub allows 10 levels of reusable workflows)."""
 CI_STORE_SOURCES = ("github-secret", "github-variable", "gitlab-variable", "ci-variable")
 NOT_EVALUATED_REPOS = ("gitlab-templates",)
 
@@ -225,6 +227,9 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
     """Every credential (or unbound name) `wf_node` reaches in `scope`, through its calls."""
     wf = res.files.get(wf_node)
     here = (*prefix, wf_node)
+    if len(stack) >= MAX_DEPTH:
+        return [Reach(None, here, f"calls nested deeper than {MAX_DEPTH} levels: not followed", wf_node,
+                      scope.repo, prefix[-1] if prefix else wf_node)]
     if wf is None:
         repo = wf_node.split(":", 3)[2] if wf_node.count(":") >= 3 else ""
         if repo in NOT_EVALUATED_REPOS:
