@@ -150,3 +150,15 @@ def test_structural_errors(tmp_path, text, expected):
     p.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(expected)):
         load_inventory(p)
+
+
+def test_readme_inventory_example_loads(tmp_path):
+    """The inventory shown in the README is valid."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("kind: AgentInventory", 1)[1].split("```", 1)[0]
+    p = tmp_path / "agents.yaml"
+    p.write_text("apiVersion: sprawlscan/v1\nkind: AgentInventory" + block)
+    [a] = load_inventory(p).agents
+    assert a.credentials[0].minted_by == "app-key" and len(a.workflows) == 2
