@@ -121,14 +121,19 @@ def test_inferred_agents_from_vault_paths_and_mcp_servers(tmp_path, rng):
     from tokens import openai_project
 
     (tmp_path / "mcp.json").write_text('{"mcpServers": {"jira": {"env": {"T": "${env:JIRA_TOKEN}"}}}}')
+    wf = tmp_path / "repo" / ".github" / "workflows"
+    wf.mkdir(parents=True)
+    (wf / "release-bot.yml").write_text("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x ${{ secrets.BOT_KEY }}'}]\n")
+    (wf / "lint.yml").write_text("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: lint}]\n")
     key = openai_project(rng)
     cred = Credential(fingerprint(key), "openai.project", "openai", redact(key),
                       (Location("vault", "secret", "agents/summarizer/prod#OPENAI_API_KEY"),))
     flat = Credential(fingerprint(key + "x"), "openai.project", "openai", redact(key),
                       (Location("vault", "secret", "agents/triage#OPENAI_API_KEY"),))
-    sg = build_graph(ScanResult((cred, flat), ScanStats()), None, [str(tmp_path)])
-    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("summarizer", True),
-                                                                   ("triage", True)]
+    sg = build_graph(ScanResult((cred, flat), ScanStats()), None, [str(tmp_path), str(tmp_path / "repo")])
+    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("release-bot", True),
+                                                                   ("summarizer", True), ("triage", True)]
+    assert [u.name for u in survivors(sg, "release-bot", AT).unresolved] == ["BOT_KEY"]
     rep = survivors(sg, "summarizer", AT)
     assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "orphaned")]
     jira = survivors(sg, "jira", AT)

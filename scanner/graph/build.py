@@ -25,6 +25,8 @@ from scanner.graph.inventory import (
 from scanner.graph.resolve import Reach, Resolver, Scope, evaluate, ref_node
 from scanner.model import Credential, Location, ScanResult
 
+AGENT_WORD = re.compile(r"(?:^|[-_.])(?:agent|bot|assistant|copilot)(?:$|[-_.])")
+"""A CI workflow file named like an agent (`triage-agent.yml`, `release_bot.yml`) is one."""
 AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)[/#]")
 
 
@@ -79,8 +81,9 @@ def infer_inventory(result: ScanResult, col: Collected) -> Inventory:
     names = set(creds) | set(flows)
     for wf in col.files.values():
         stem = wf.ref.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if wf.ref.kind in ("github", "gitlab") and stem in names:
+        if wf.ref.kind in ("github", "gitlab") and (stem in names or AGENT_WORD.search(stem)):
             flows.setdefault(stem, []).append(wf.ref)
+    names |= set(flows)
     agents = tuple(Agent(n, credentials=tuple({c.id: c for c in creds.get(n, [])}.values()),
                          workflows=tuple(dict.fromkeys(flows.get(n, []))), inferred=True, source="inferred")
                    for n in sorted(names))
