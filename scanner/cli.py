@@ -86,14 +86,21 @@ def load_allowlist(path: Path | None) -> frozenset[str]:
 @click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File of SHA-256 fingerprints never to report.")
 @click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list).")
+@click.option("--jql", default=None, help="JQL selecting the issues of a jira: source.")
+@click.option("--spaces", default=None, help="Comma-separated space keys of a confluence: source.")
+@click.option("--vault-path", default=None, help="Mount or mount/path a vault: source starts from.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
          max_file_size: int, rule_files: tuple[Path, ...], allowlist: Path | None,
-         exclude: tuple[str, ...]) -> None:
-    """Scan SOURCES (paths, git repositories) for credentials."""
+         exclude: tuple[str, ...], jql: str | None, spaces: str | None,
+         vault_path: str | None) -> None:
+    """Scan SOURCES (paths, git repositories, jira:URL, confluence:URL, vault:URL,
+    vault-export:FILE, jira-export:FILE, confluence-export:FILE) for credentials."""
+    extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
+                               ("vault_path", vault_path)) if v}
     options = ScanOptions(max_file_size=max_file_size, history=not no_history,
                           rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                          exclude=exclude or None)
+                          exclude=exclude or None, extra=extra)
     result = run_scan(sources, options, progress=progress)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scanner.declared import RULE_ID as DECLARED
 from scanner.model import Credential, Location, Match, fingerprint, redact
 
 
@@ -36,12 +37,19 @@ class Findings:
         if acc is None:
             acc = self._by_fp[fp] = _Acc(match.rule_id, match.provider, redact(match.secret),
                                          match.lifetime_hint, match.captures)
+        elif acc.rule_id == DECLARED and match.rule_id != DECLARED:
+            # a rule that knows the format names the credential better than its key name did
+            acc.rule_id, acc.provider = match.rule_id, match.provider
+            acc.lifetime_hint, acc.captures = match.lifetime_hint, match.captures
         acc.locations.update(loc.with_line(match.line) for loc in locations)
 
     def merge(self, other: Findings) -> None:
         for fp, acc in other._by_fp.items():
             mine = self._by_fp.setdefault(fp, _Acc(acc.rule_id, acc.provider, acc.redacted,
                                                    acc.lifetime_hint, acc.captures))
+            if mine.rule_id == DECLARED and acc.rule_id != DECLARED:
+                mine.rule_id, mine.provider = acc.rule_id, acc.provider
+                mine.lifetime_hint, mine.captures = acc.lifetime_hint, acc.captures
             mine.locations.update(acc.locations)
         self.allowlisted += other.allowlisted
 

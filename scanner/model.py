@@ -26,9 +26,13 @@ class Location:
     """`live` (present now: HEAD, working tree, current version) or `historical` (history only)."""
     url: str | None = None
     """Link to the place when the source has one (ticket, page, web UI)."""
+    attributes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    """Facts the place states about the copy, for the graph (vault `created_time`, `version`,
+    `custom_metadata.expires`...), sorted (key, value) pairs; not part of a location's identity."""
 
     def with_line(self, line: int) -> Location:
-        return Location(self.source, self.container, self.path, self.commit, line, self.state, self.url)
+        return Location(self.source, self.container, self.path, self.commit, line, self.state, self.url,
+                        self.attributes)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"source": self.source}
@@ -42,6 +46,8 @@ class Location:
         out["state"] = self.state
         if self.url:
             out["url"] = self.url
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
         return out
 
 
@@ -55,6 +61,9 @@ class Chunk:
     """Where this content sits; line numbers are left None and filled per match."""
     hint: str = ""
     """A file name or key that tells the engine how to read it (`x.ipynb`, `OPENAI_API_KEY`)."""
+    key: str = ""
+    """Set when the chunk is one named value (a vault key, a CI variable): its name. A name that
+    says "secret" (`*_API_KEY`, `password`...) makes the whole value a declared credential."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,10 +68,55 @@ def _dir_source(target: str, options: ScanOptions) -> Source:
     return FilesSource(target, options.source_options())
 
 
+def _jira_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.jira_tickets import JiraSource
+
+    cloud = options.extra.get("jira_cloud")
+    return JiraSource(target, options.extra.get("jql"), max_file_size=options.max_file_size,
+                      cloud=None if cloud is None else cloud not in ("", "0", "false"))
+
+
+def _jira_export_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.jira_tickets import JiraExportSource
+
+    return JiraExportSource(target)
+
+
+def _confluence_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.confluence_pages import ConfluenceSource
+
+    spaces = options.extra.get("confluence_spaces", "")
+    return ConfluenceSource(target, [s.strip() for s in spaces.split(",") if s.strip()])
+
+
+def _confluence_export_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.confluence_pages import ConfluenceExportSource
+
+    return ConfluenceExportSource(target)
+
+
+def _vault_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.vault_live import VaultLiveSource
+
+    return VaultLiveSource(target, options.extra.get("vault_path"))
+
+
+def _vault_export_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.vault_export import VaultExportSource
+
+    return VaultExportSource(target)
+
+
 SOURCES: dict[str, SourceFactory] = {
     "git": _git_source,
     "dir": _dir_source,
     "path": _path_source,
+    "jira": _jira_source,
+    "jira-export": _jira_export_source,
+    "confluence": _confluence_source,
+    "confluence-export": _confluence_export_source,
+    "vault": _vault_source,
+    "vault-export": _vault_export_source,
 }
 """URI scheme (`scheme:rest`) → factory; `path` handles targets without a known scheme."""
 

@@ -141,3 +141,72 @@ def test_demo_org_findings(demo_org, demo_secrets):
     assert fingerprint(demo_secrets["slack"]) in fps          # untracked .env + MCP config
     assert fingerprint(demo_secrets["github_pat"]) in fps     # MCP env block
     assert fingerprint(demo_secrets["aws_secret"]) in fps
+
+
+def test_demo_org_with_exports_folds_copies(demo_org, demo_secrets):
+    """The README quick start: repo secrets copied into the vault export, a Jira ticket and a
+    Confluence page fold into the same credentials, each with every kind of place."""
+    from build_demo import exports_dir
+    from scanner.pipeline import run_scan
+
+    ex = exports_dir(demo_org)
+    result = run_scan([str(demo_org), f"vault-export:{ex / 'vault/export.json'}",
+                       f"jira-export:{ex / 'tickets/jira.json'}",
+                       f"confluence-export:{ex / 'wiki/confluence.json'}"])
+    assert not result.incomplete
+    fps = {c.fingerprint: c for c in result.credentials}
+
+    def places(name):
+        return {(loc.source, loc.container, loc.path, loc.state)
+                for loc in fps[fingerprint(demo_secrets[name])].locations}
+
+    assert places("openai") == {
+        ("git", "acme/support-agent", "agent.py", "historical"),
+        ("git", "acme/platform-ci", "deploy.sh", "live"),
+        ("file", str(demo_org), "files/.env", "live"),
+        ("vault", "secret", "agents/support-agent#OPENAI_API_KEY", "live"),
+        ("jira", "SUP", "SUP-101#comment-20001", "live"),
+    }
+    assert ("jira", "SUP", "SUP-101#history-30001/description/from", "historical") in places("anthropic")
+    assert ("confluence", "OPS", "65601", "live") in places("github_pat")
+    assert {("vault", "secret", "agents/support-agent#SLACK_BOT_TOKEN", "live"),
+            ("confluence", "OPS", "65601#v1", "historical")} <= places("slack")
+    assert ("vault", "secret", "agents/research#HF_TOKEN", "live") in places("huggingface")
+    db = fps[fingerprint(demo_secrets["db_password"])]
+    assert (db.rule_id, db.provider) == ("declared.secret", "database")
+    [vault_loc] = [loc for loc in fps[fingerprint(demo_secrets["openai"])].locations
+                   if loc.source == "vault"]
+    assert dict(vault_loc.attributes)["custom_metadata.expires"] == "2026-06-30"
+
+
+def test_every_source_scheme_resolves():
+    """Every URI scheme in the SOURCES registry maps to a factory; the new ones are there."""
+    from scanner.pipeline import SOURCES
+
+    assert {"jira", "jira-export", "confluence", "confluence-export", "vault",
+            "vault-export"} <= set(SOURCES)
+    assert all(callable(f) for f in SOURCES.values())
+
+
+@pytest.mark.parametrize("scheme,text,message", [
+    ("jira-export", '{"issues": [', "malformed Jira export JSON (line 1: Expecting value)"),
+    ("confluence-export", '{"results": [{"id": 1}', "malformed Confluence export JSON (line 1"),
+    ("jira-export", '{"issues": [{"no": "key"}]}', "not a Jira issue export"),
+    ("confluence-export", '[1]', "not a Confluence content export"),
+])
+def test_bad_ticket_exports_are_one_line_exit_two(tmp_path, scheme, text, message):
+    """Malformed or foreign export files: one line naming the file, exit code 2."""
+    f = tmp_path / "export.json"
+    f.write_text(text)
+    p = run("scan", f"{scheme}:{f}")
+    assert p.returncode == 2
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith(f"sprawlscan: {f}: ") and message in line
+
+
+@pytest.mark.parametrize("target", ["jira:acme.atlassian.net", "confluence:wiki", "vault:127.0.0.1:8200"])
+def test_service_urls_must_be_http(target):
+    """A service source without an http(s) URL is a usage error, in one line."""
+    p = run("scan", target)
+    assert p.returncode == 2 and "the URL must start with http:// or https://" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

@@ -47,11 +47,16 @@ class Source(Protocol):
 
 
 def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats) -> Iterator[Hit]:
-    """The generic loop: every chunk through the engine."""
+    """The generic loop: every chunk through the engine, then through the structured-config pass
+    (`scanner.manifests`: k8s Secrets decoded, declared secret names)."""
+    from scanner.manifests import extra_matches
+
     for chunk in chunks:
         stats.chunks += 1
         stats.bytes += len(chunk.data)
-        for match in engine.scan(chunk.data):
+        matches = engine.scan(chunk.data)
+        matches.extend(extra_matches(chunk, engine, matches))
+        for match in matches:
             yield match, chunk.locations
 
 

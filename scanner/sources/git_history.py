@@ -337,7 +337,24 @@ class GitHistorySource:
             locs = self.locations(sha, paths, live)
             for m in matches:
                 yield m, locs
+        yield from self.structured(engine, attr, live, found, seen.keys() - too_large - binary)
         yield from scan_chunks(self.worktree(stats), engine, stats)
+
+    def structured(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
+                   found: dict[str, list[Match]], text_blobs: set[str]) -> Iterator[Hit]:
+        """The structured-config pass (`scanner.manifests`) needs a file name, which streamed
+        blobs do not carry: re-read the few blobs that sit at such a name and run it on them."""
+        from scanner.manifests import extra_matches, handles
+
+        wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
+                  if sha in text_blobs and any(handles(p) for p in paths)}
+        if not wanted:
+            return
+        for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
+            locs = self.locations(sha, attr.first[sha], live)
+            chunk = Chunk(data, locs, hint=wanted[sha])
+            for m in extra_matches(chunk, engine, found.get(sha, [])):
+                yield m, locs
 
     def locations(self, sha: str, paths: dict[str, str | None],
                   live: set[tuple[str, str]]) -> tuple[Location, ...]:

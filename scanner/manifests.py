@@ -1,0 +1,216 @@
+"""The structured-config pass, run by the pipeline after the engine on every chunk: files whose
+format says "this value is a secret" give matches the rules alone would miss.
+
+Takes a chunk, the engine and the engine's matches; gives extra `Match`es attributed to the
+original line:
+- Kubernetes `Secret` manifests (multi-document YAML, `List` items as `kubectl get -o yaml|json`
+  writes them, JSON files with `secret` in their name): `data:` values are base64-decoded and scanned
+  with the rules; both `data` and `stringData` values under a secret-looking key are declared
+  secrets (see `scanner.declared`).
+- `.env` files (`KEY=value`, `export KEY=value`, quoted), docker-compose `environment:` (map or
+  `KEY=value` list), MCP configs (`mcpServers.<name>.env`, VS Code `servers.<name>.env`) and
+  LangGraph `langgraph.json` `env` maps: a secret-looking name with a literal value is declared.
+- Named values (`Chunk.key`: vault keys, CI variables): the whole value, under its name.
+A value a rule already matched is left to the rule. Malformed files give nothing here (the raw
+text was scanned anyway)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Protocol
+
+import yaml
+
+from scanner.declared import covered, declared_match
+from scanner.model import Chunk, Match
+
+MAX_STRUCTURED = 5 * 1024 * 1024
+# cheap byte tests before any YAML parsing: most YAML is neither a Secret nor a compose file
+_K8S_SECRET = re.compile(rb"(?m)^\s*kind:\s*[\"']?Secret[\"']?\s*$")
+_K8S_JSON = re.compile(rb'"kind"\s*:\s*"Secret"')
+_COMPOSE_ENV = re.compile(rb"(?m)^services:\s*$")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes, marks
+TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist", ".defaults")
+MCP_FILES = {"claude_desktop_config.json", "mcp.json", ".mcp.json", "langgraph.json",
+             "mcp_settings.json", "cline_mcp_settings.json"}
+
+
+class Scanner(Protocol):
+    def scan(self, data: bytes) -> list[Match]: ...
+
+
+def _kind(path: str) -> str:
+    name = PurePosixPath(path).name.lower()
+    if name.endswith(TEMPLATE_SUFFIXES):
+        return ""  # `.env.example` documents names; its values are for the rules alone
+    if name == ".env" or name.endswith(".env") or name.startswith(".env."):
+        return "env"
+    if name.endswith((".yaml", ".yml")):
+        return "yaml"
+    # `kubectl get secret -o json` output is JSON; its name usually says so
+    return "json" if name in MCP_FILES or (name.endswith(".json") and "secret" in name) else ""
+
+
+def handles(path: str) -> bool:
+    """True for the file names this pass reads (sources that scan content without names use it
+    to pick what to run it on)."""
+    return bool(_kind(path))
+
+
+def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[Match]:
+    """Matches the structure of the chunk adds to the engine's `matches` (never duplicates them)."""
+    if len(chunk.data) > MAX_STRUCTURED:
+        return []
+    if chunk.key:
+        m = declared_match(chunk.key, chunk.data.decode("utf-8", "replace"), strict=False)
+        return [m] if m is not None and not covered(m.secret, matches) else []
+    kind = _kind(chunk.hint)
+    out: list[Match] = []
+    if kind == "env":
+        out = list(_env_file(chunk.data.decode("utf-8", "replace")))
+    elif kind == "yaml" and (_K8S_SECRET.search(chunk.data) or _COMPOSE_ENV.search(chunk.data)):
+        out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
+    elif kind == "json" and _K8S_JSON.search(chunk.data):
+        out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
+    elif kind == "json" and b"env" in chunk.data:
+        out = list(_json_env(chunk.data.decode("utf-8", "replace")))
+    return [m for m in out if m.rule_id != "declared.secret" or not covered(m.secret, matches)]
+
+
+def _env_file(text: str) -> Iterator[Match]:
+    pos = 0
+    for lineno, raw in enumerate(text.splitlines(keepends=True), 1):
+        line = raw.rstrip("\r\n")
+        body = line.strip()
+        if body and not body.startswith("#") and "=" in body:
+            key, _, value = body.removeprefix("export ").partition("=")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            elif " #" in value:
+                value = value.split(" #", 1)[0].rstrip()
+            m = declared_match(key.strip(), value, start=pos + max(line.find(value), 0), line=lineno)
+            if m is not None:
+                yield m
+        pos += len(raw)
+
+
+def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
+    try:
+        docs = list(yaml.compose_all(text, Loader=_LOADER))
+    except yaml.YAMLError:
+        return
+    for doc in _with_list_items(docs):
+        top = _mapping(doc)
+        kind = top.get("kind")
+        if isinstance(kind, yaml.ScalarNode) and kind.value == "Secret":
+            yield from _k8s_secret(top, engine)
+        services = top.get("services")
+        if isinstance(services, yaml.MappingNode):
+            for svc in _mapping(services).values():
+                if isinstance(svc, yaml.MappingNode):
+                    env = _mapping(svc).get("environment")
+                    if env is not None:
+                        yield from _env_node(env)
+
+
+def _with_list_items(docs: list[yaml.Node]) -> Iterator[yaml.MappingNode]:
+    """Mapping documents, and the items of a Kubernetes `List` (`kubectl get -o yaml` output)."""
+    for doc in docs:
+        if not isinstance(doc, yaml.MappingNode):
+            continue
+        yield doc
+        items = _mapping(doc).get("items")
+        if isinstance(items, yaml.SequenceNode):
+            yield from (i for i in items.value if isinstance(i, yaml.MappingNode))
+
+
+def _k8s_secret(top: dict[str, yaml.Node], engine: Scanner) -> Iterator[Match]:
+    data = top.get("data")
+    if isinstance(data, yaml.MappingNode):
+        for key, node in _pairs(data):
+            if not isinstance(node, yaml.ScalarNode):
+                continue
+            try:
+                decoded = base64.b64decode("".join(node.value.split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            line = node.start_mark.line + 1
+            start, end = node.start_mark.index, node.end_mark.index
+            found = engine.scan(decoded)
+            for m in found:
+                yield Match(m.rule_id, m.provider, m.secret, start, end, line, m.captures,
+                            m.lifetime_hint)
+            value = decoded.decode("utf-8", "replace")
+            d = declared_match(key, value, start=start, line=line)
+            if d is not None and not covered(d.secret, found):
+                yield Match(d.rule_id, d.provider, d.secret, start, end, line)
+    string_data = top.get("stringData")
+    if string_data is not None:
+        yield from _env_node(string_data)
+
+
+def _env_node(node: yaml.Node) -> Iterator[Match]:
+    """`KEY: value` pairs of a mapping, or `KEY=value` items of a list."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in _pairs(node):
+            if isinstance(value, yaml.ScalarNode):
+                m = declared_match(key, value.value, start=value.start_mark.index,
+                                   line=value.start_mark.line + 1)
+                if m is not None:
+                    yield m
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode) and "=" in item.value:
+                key, _, value = item.value.partition("=")
+                m = declared_match(key, value, start=item.start_mark.index,
+                                   line=item.start_mark.line + 1)
+                if m is not None:
+                    yield m
+
+
+def _pairs(node: yaml.MappingNode) -> Iterator[tuple[str, yaml.Node]]:
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode):
+            yield k.value, v
+
+
+def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
+    return dict(_pairs(node))
+
+
+def _json_env(text: str) -> Iterator[Match]:
+    """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(doc, dict):
+        return
+    envs: list[object] = [doc.get("env")]
+    for group in ("mcpServers", "servers"):
+        servers = doc.get(group)
+        if isinstance(servers, dict):
+            envs.extend(s.get("env") for s in servers.values() if isinstance(s, dict))
+    for env in envs:
+        if not isinstance(env, dict):
+            continue
+        for key, value in env.items():
+            if isinstance(value, str):
+                m = declared_match(key, value)
+                if m is not None:
+                    yield _placed(m, text, key)
+
+
+def _placed(m: Match, text: str, key: str) -> Match:
+    """Put a JSON value's match at the line where it is written (after its key when possible)."""
+    encoded = json.dumps(m.secret)[1:-1]
+    at = text.find(encoded, max(text.find(json.dumps(key)), 0))
+    if at < 0:
+        at = max(text.find(encoded), 0)
+    return Match(m.rule_id, m.provider, m.secret, at, at + len(encoded), text.count("\n", 0, at) + 1)

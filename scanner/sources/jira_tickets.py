@@ -1,0 +1,261 @@
+"""Source: Jira issues, live (`jira:URL`, through atlassian-python-api) or saved (`jira-export:FILE`,
+the REST search JSON written to disk). Gives one chunk per text an issue holds.
+
+Reads: summary, description, every comment (pages of `issue/KEY/comment` when the search result
+holds only the first ones), changelog item values (`fromString` / `toString`, marked
+`historical`: they are what a field said before or at an edit) and text attachments (by MIME type
+or extension, up to the size limit). Descriptions and comments in Atlassian Document Format (Cloud
+v3) are scanned as their JSON text. Search: `--jql` (default: every issue of every project),
+`startAt` / `maxResults` / `total` pages on Server / Data Center, `nextPageToken` on Cloud
+(`*.atlassian.net`, or `jira_cloud=1` in the options). Auth: see `atlassian_client`.
+Locations: source `jira`, container = project key, path `KEY-1#description`, `KEY-1#comment-10001`,
+`KEY-1#history-10100/<field>/from`, `KEY-1#attachment-10200/<filename>`; url = the issue's page.
+A unit that fails (a search page, a comment page, an attachment) is named in `stats.errors` and the
+crawl goes on; rejected credentials end it with one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+from scanner.errors import ConfigError
+from scanner.model import Chunk, Location, ScanStats
+from scanner.sources.atlassian_client import (
+    Rejected,
+    UnitFailed,
+    call,
+    get_json,
+    make_client,
+)
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary
+
+DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
+FIELDS = "summary,description,comment,attachment,project"
+PAGE = 50
+TEXT_MIME = ("text/", "application/json", "application/xml", "application/yaml",
+             "application/x-yaml", "application/x-sh", "application/javascript", "application/toml")
+TEXT_EXT = {".txt", ".log", ".env", ".json", ".yaml", ".yml", ".md", ".csv", ".ini", ".cfg",
+            ".conf", ".sh", ".py", ".js", ".ts", ".toml", ".xml", ".properties", ".pem", ".key",
+            ".har", ".ipynb", ".sql", ".tf", ".tfvars"}
+
+
+def _text(value: object) -> str:
+    """A field as text: plain strings as they are, ADF documents as their JSON."""
+    if value is None or value == "":
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def where(issue: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(issue key, project key, fields) of one issue JSON."""
+    key = str(issue.get("key", ""))
+    fields = issue.get("fields")
+    fields = fields if isinstance(fields, dict) else {}
+    project = fields.get("project")
+    container = project.get("key") if isinstance(project, dict) else None
+    return key, str(container or key.rsplit("-", 1)[0]), fields
+
+
+def issue_chunks(issue: dict[str, Any], base_url: str) -> Iterator[Chunk]:
+    """Summary, description, the comments present in the issue JSON and its changelog values."""
+    key, container, fields = where(issue)
+    url = f"{base_url}/browse/{key}"
+
+    def chunk(part: str, text: str, state: str = "live", link: str = url) -> Chunk:
+        loc = Location("jira", container, f"{key}#{part}", state=state, url=link)
+        return Chunk(text.encode("utf-8"), (loc,), hint=f"{key}#{part}")
+
+    for part in ("summary", "description"):
+        text = _text(fields.get(part))
+        if text:
+            yield chunk(part, text)
+    comment = fields.get("comment")
+    for c in (comment.get("comments", []) if isinstance(comment, dict) else []):
+        yield from comment_chunks(key, container, url, c)
+    changelog = issue.get("changelog")
+    for history in (changelog.get("histories", []) if isinstance(changelog, dict) else []):
+        yield from history_chunks(key, container, url, history)
+
+
+def history_chunks(key: str, container: str, url: str, history: dict[str, Any]) -> Iterator[Chunk]:
+    """The old and new values of one changelog entry, `historical`."""
+    hid = history.get("id", "")
+    for item in history.get("items") or []:
+        field = item.get("field", "")
+        for side, name in (("from", "fromString"), ("to", "toString")):
+            text = _text(item.get(name))
+            if text:
+                part = f"history-{hid}/{field}/{side}"
+                loc = Location("jira", container, f"{key}#{part}", state="historical", url=url)
+                yield Chunk(text.encode("utf-8"), (loc,), hint=f"{key}#{part}")
+
+
+def comment_chunks(key: str, container: str, url: str, c: dict[str, Any]) -> Iterator[Chunk]:
+    text = _text(c.get("body"))
+    if text:
+        cid = c.get("id", "")
+        loc = Location("jira", container, f"{key}#comment-{cid}", state="live",
+                       url=f"{url}?focusedCommentId={cid}")
+        yield Chunk(text.encode("utf-8"), (loc,), hint=f"{key}#comment-{cid}")
+
+
+def is_text_attachment(att: dict[str, Any]) -> bool:
+    mime = str(att.get("mimeType") or "").lower()
+    ext = PurePosixPath(str(att.get("filename") or "")).suffix.lower()
+    return mime.startswith(TEXT_MIME) or ext in TEXT_EXT
+
+
+class JiraSource:
+    """Issues matching a JQL query on one Jira site."""
+
+    def __init__(self, url: str, jql: str | None = None, *, cloud: bool | None = None,
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
+        from atlassian import Jira
+
+        host = urlparse(url).hostname or ""
+        self.cloud = cloud if cloud is not None else host.endswith((".atlassian.net", ".jira.com"))
+        self.base = url.rstrip("/")
+        self.name = f"jira:{self.base}"
+        self.jql = jql or DEFAULT_JQL
+        self.max_file_size = max_file_size
+        self.client = make_client(Jira, url, "JIRA", cloud=self.cloud)
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        try:
+            for issue in self._search(stats):
+                yield from self._issue(issue, stats)
+        except Rejected as exc:
+            stats.errors.append(f"{exc} ({self.base})")
+
+    def _search(self, stats: ScanStats) -> Iterator[dict[str, Any]]:
+        start, token = 0, None
+        while True:
+            unit = f"search page {'token ' + token if token else 'startAt=' + str(start)}"
+            try:
+                if self.cloud:
+                    page = call(partial(self.client.enhanced_jql, self.jql, fields=FIELDS,
+                                        nextPageToken=token, limit=PAGE, expand="changelog"),
+                                "Jira", unit)
+                else:
+                    page = call(partial(self.client.jql, self.jql, fields=FIELDS, start=start,
+                                        limit=PAGE, expand="changelog"), "Jira", unit)
+            except UnitFailed as exc:
+                stats.errors.append(str(exc))
+                return
+            issues = page.get("issues") or []
+            yield from issues
+            if self.cloud:
+                token = page.get("nextPageToken")
+                if page.get("isLast", True) or not token:
+                    return
+            else:
+                start += len(issues)
+                if not issues or start >= int(page.get("total", 0)):
+                    return
+
+    def _issue(self, issue: dict[str, Any], stats: ScanStats) -> Iterator[Chunk]:
+        yield from issue_chunks(issue, self.base)
+        key, container, fields = where(issue)
+        url = f"{self.base}/browse/{key}"
+        comment = fields.get("comment")
+        comment = comment if isinstance(comment, dict) else {}
+        seen = len(comment.get("comments", []))
+        total = int(comment.get("total", seen))
+        while seen < total:
+            path = self.client.resource_url(f"issue/{key}/comment")
+            try:
+                page = call(get_json(self.client, path,
+                                     params={"startAt": seen, "maxResults": PAGE}),
+                            "Jira", f"{key} comments startAt={seen}")
+            except UnitFailed as exc:
+                stats.errors.append(str(exc))
+                break
+            comments = page.get("comments") or []
+            for c in comments:
+                yield from comment_chunks(key, container, url, c)
+            if not comments:
+                break
+            seen += len(comments)
+        yield from self._more_history(issue, key, container, url, stats)
+        for att in fields.get("attachment") or []:
+            yield from self._attachment(key, container, url, att, stats)
+
+    def _more_history(self, issue: dict[str, Any], key: str, container: str, url: str,
+                      stats: ScanStats) -> Iterator[Chunk]:
+        """Changelog entries the search result left out: Cloud pages `issue/KEY/changelog`;
+        Server / Data Center gives the whole changelog with `issue/KEY?expand=changelog`."""
+        changelog = issue.get("changelog")
+        changelog = changelog if isinstance(changelog, dict) else {}
+        have = {str(h.get("id")) for h in changelog.get("histories") or []}
+        if int(changelog.get("total", len(have))) <= len(have):
+            return
+        path = self.client.resource_url(f"issue/{key}/changelog" if self.cloud else f"issue/{key}")
+        start = 0
+        while True:
+            params: dict[str, Any] = ({"startAt": start, "maxResults": 100} if self.cloud
+                                      else {"expand": "changelog", "fields": "summary"})
+            try:
+                page = call(get_json(self.client, path, params=params), "Jira",
+                            f"{key} changelog startAt={start}")
+            except UnitFailed as exc:
+                stats.errors.append(str(exc))
+                return
+            entries = page.get("values") if self.cloud else (page.get("changelog") or {}).get("histories")
+            for history in entries or []:
+                if str(history.get("id")) not in have:
+                    have.add(str(history.get("id")))
+                    yield from history_chunks(key, container, url, history)
+            start += len(entries or [])
+            if not self.cloud or not entries or page.get("isLast", True):
+                return
+
+    def _attachment(self, key: str, container: str, url: str, att: dict[str, Any],
+                    stats: ScanStats) -> Iterator[Chunk]:
+        if not is_text_attachment(att):
+            stats.skip("binary")
+            return
+        if int(att.get("size") or 0) > self.max_file_size:
+            stats.skip("too-large")
+            return
+        name = str(att.get("filename") or att.get("id"))
+        try:
+            data = call(lambda: self.client.get(str(att.get("content")), not_json_response=True,
+                                                absolute=True, headers={"Accept": "*/*"}),
+                        "Jira", f"{key} attachment {name}")
+        except UnitFailed as exc:
+            stats.errors.append(str(exc))
+            return
+        if not isinstance(data, bytes) or is_binary(data):
+            stats.skip("binary")
+            return
+        loc = Location("jira", container, f"{key}#attachment-{att.get('id')}/{name}", url=url)
+        yield Chunk(data, (loc,), hint=name)
+
+
+class JiraExportSource:
+    """Issues saved to disk as REST JSON: a search response (`{"issues": [...]}`), a list of
+    issues or one issue. The site is taken from each issue's `self` link."""
+
+    def __init__(self, file: str | Path) -> None:
+        self.file = Path(file)
+        self.name = f"jira-export:{file}"
+        try:
+            doc = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot read Jira export ({getattr(exc, 'strerror', None) or 'not UTF-8'})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{file}: malformed Jira export JSON (line {exc.lineno}: {exc.msg})") from None
+        issues = doc.get("issues", [doc] if "key" in doc else None) if isinstance(doc, dict) else doc
+        if not isinstance(issues, list) or not all(isinstance(i, dict) and "key" in i for i in issues):
+            raise ConfigError(f"{file}: not a Jira issue export (expected issues with a `key`)")
+        self.issues: list[dict[str, Any]] = issues
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        for issue in self.issues:
+            self_link = str(issue.get("self") or "")
+            base = self_link.split("/rest/api/", 1)[0] if "/rest/api/" in self_link else ""
+            yield from issue_chunks(issue, base)
