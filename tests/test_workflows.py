@@ -128,9 +128,15 @@ def test_mcp_env_inputs_literals_and_code_references():
     assert configs.dotenv_names("A=1\n# B=2\nexport C=3\nEMPTY=\n") == [(1, "A"), (3, "C")]
     lg = configs.parse_langgraph('{"env": ".env"}', "acme/a", "langgraph.json", {".env": "LANGSMITH_API_KEY=x\n"})
     assert [r.name for r in lg.refs] == ["LANGSMITH_API_KEY"]
-    n8n = configs.parse_n8n('{"nodes": [{"name": "OpenAI", "credentials": {"openAiApi": {"id": "1", "name": "Prod OpenAI"}}}]}',
-                            "acme/a", "n8n/flow.json")
-    assert [(r.name, r.kind) for r in n8n.refs] == [("Prod OpenAI", "n8n")]
+    n8n = configs.parse_n8n('{"nodes": [{"name": "OpenAI", "credentials": {"openAiApi": {"id": "1", "name": "Prod OpenAI"}},'
+                            ' "parameters": {"k": "={{ $env.OPENAI_KEY }}"}}], "connections": {}}', "acme/a", "n8n/flow.json")
+    assert [(r.name, r.kind) for r in n8n.refs] == [("openAiApi:Prod OpenAI", "n8n"), ("OPENAI_KEY", "env")]
+    crew = configs.parse_named_file("crewai", "researcher:\n  role: r\n  llm: ${LLM_MODEL}\n", "acme/a", "config/agents.yaml")
+    assert [(r.name, r.kind) for r in crew.refs] == [("LLM_MODEL", "env")]
+    [svc] = configs.parse_compose("services:\n  bot:\n    environment:\n      - OPENAI_API_KEY=${OPENAI_API_KEY}\n"
+                                  "      - MODE=fast\n", "acme/a", "docker-compose.yml")
+    assert svc.ref.node == "workflow:compose:acme/a:docker-compose.yml#bot"
+    assert {(r.name, r.kind) for r in svc.refs} == {("OPENAI_API_KEY", "env"), ("MODE", "literal")}
 
 
 def test_gitlab_group_chain_include_and_multi_project_forwarding(make_repo, tmp_path, rng):

@@ -139,15 +139,16 @@ def _parse_one(col: Collected, container: str, path: str, text: str, kind: str |
         parsed = configs.parse_mcp(text, container, path)
     elif kind == "langgraph":
         parsed = [configs.parse_langgraph(text, container, path, files)]
-    elif kind == "crewai":
-        parsed = [configs.parse_crewai(text, container, path)]
-    elif kind == "n8n":
-        parsed = [configs.parse_n8n(text, container, path)]
+    elif kind in ("crewai", "n8n"):
+        named = configs.parse_named_file(kind, text, container, path)
+        parsed = [named] if named else []
+    elif kind == "compose":
+        parsed = configs.parse_compose(text, container, path)
     elif kind == "code":
         code = configs.parse_code(text, container, path)
         parsed = [code] if code else []
     elif kind == "dotenv":
-        col.named += [NamedCopy(container, path, ln, n) for ln, n in configs.dotenv_names(text)]
+        col.named += [NamedCopy(container, path, ln, n) for ln, n in configs.dotenv_names(text, path)]
     return parsed
 
 

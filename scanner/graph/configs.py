@@ -1,42 +1,42 @@
 """Graph input: agent configs and code. Takes a file's text and gives `WorkflowFile`s (one per MCP
-server) with the env names it references (`${env:X}`, `${input:X}`, `${X}`, `os.environ["X"]`,
-`os.getenv("X")`, `process.env.X`), literal values written in place (located by line, never
-kept), LangGraph `langgraph.json` env, CrewAI YAML `${X}`, n8n credential names; and the
-`NAME=` lines of dotenv files (names and lines only). Pure parsing, no values leave this module."""
+server / compose service, one per LangGraph, CrewAI or n8n file) with the names they reference,
+and the `NAME=` lines of dotenv files (names and lines only). Config formats are read by the
+shared pure parser `scanner.sources.agent_configs`; this module maps its `NameRef`s onto graph
+`Ref`s: `env-ref` → `env`, `input` → `input`, `credential` → `n8n`, `env-set` (a literal value
+written in place, located by line, never kept) → `literal`. Code is read here: `os.environ["X"]`,
+`os.getenv("X")`, `process.env.X`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
-from typing import Any
 
 import regex
-import yaml
 
 from scanner.graph.inventory import WorkflowRef
-from scanner.graph.workflows import Ref, WorkflowFile, strings
+from scanner.graph.workflows import Ref, WorkflowFile
+from scanner.sources.agent_configs import CREWAI_NAMES, MCP_NAMES, AgentConfig, NameRef, parse_agent_config
 
-ENV_REF = regex.compile(r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.-]*)\}")
 CODE_REF = regex.compile(
     r"""os\.environ\s*\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]"""
     r"""|os\.(?:environ\.get|getenv)\s*\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
     r"""|process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]""")
-DOTENV_LINE = regex.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]\s*(\S?)")
-MCP_NAMES = ("mcp.json", ".mcp.json", "claude_desktop_config.json", "mcp_config.json")
 CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx")
 
 
 def config_kind(path: str) -> str | None:
-    """Which parser reads this path, or None."""
+    """Which reader takes this path (selection by name only), or None."""
     p = PurePosixPath(path)
-    if p.name in MCP_NAMES:
+    name = p.name.lower()
+    if name in MCP_NAMES:
         return "mcp"
-    if p.name == "langgraph.json":
+    if name == "langgraph.json":
         return "langgraph"
-    if p.suffix in (".yml", ".yaml") and ("crew" in path.lower() or "config/agents" in path):
+    if name in CREWAI_NAMES:
         return "crewai"
-    if p.suffix == ".json" and "n8n" in path.lower():
+    if p.suffix == ".json" and ("n8n" in path.lower() or "workflow" in path.lower()):
         return "n8n"
+    if p.suffix in (".yml", ".yaml") and "compose" in name:
+        return "compose"
     if p.suffix in CODE_SUFFIXES:
         return "code"
     if is_dotenv(path):
@@ -49,104 +49,79 @@ def is_dotenv(path: str) -> bool:
     return name == ".env" or name.startswith(".env.") or name.endswith(".env")
 
 
-def dotenv_names(text: str) -> list[tuple[int, str]]:
-    """(line, NAME) of every `NAME=value` line with a non-empty value."""
-    out = []
-    for i, line in enumerate(text.splitlines(), 1):
-        m = DOTENV_LINE.match(line)
-        if m and m.group(2) and not line.lstrip().startswith("#"):
-            out.append((i, m.group(1)))
-    return out
+def _ref(n: NameRef, owner: str) -> Ref | None:
+    if n.kind == "env-ref":
+        return Ref(n.name, "env", owner)
+    if n.kind == "input" and n.owner:
+        return Ref(n.name, "input", owner)
+    if n.kind == "credential":
+        return Ref(n.name, "n8n", owner)
+    if n.kind == "env-set":
+        return Ref(n.name, "literal", owner, target=n.name, line=n.line)
+    return None
 
 
-def _line_of(lines: list[str], key: str, after: int = 0) -> int | None:
-    pat = regex.compile(r'["\']?' + regex.escape(key) + r'["\']?\s*:')
-    hits = [i for i, ln in enumerate(lines, 1) if pat.search(ln)]
-    later = [i for i in hits if i > after]
-    return (later or hits)[0] if hits else None
+def _refs(names: tuple[NameRef, ...], owner: str | None = None) -> tuple[Ref, ...]:
+    out = [r for n in names if (owner is None or n.owner == owner) and (r := _ref(n, n.owner))]
+    return tuple(dict.fromkeys(out))
 
 
-def _env_block_refs(env: Any, server: str, lines: list[str], after: int) -> list[Ref]:
-    refs: list[Ref] = []
-    if not isinstance(env, dict):
-        return refs
-    for key, value in env.items():
-        value = "" if value is None else str(value)
-        found = ENV_REF.findall(value)
-        if found:
-            refs += [Ref(n, "input" if kind == "input" else "env", server, target=str(key)) for kind, n in found]
-        elif value.startswith("$") and value[1:].isidentifier():
-            refs.append(Ref(value[1:], "env", server, target=str(key)))
-        elif value.strip():
-            refs.append(Ref(str(key), "literal", server, target=str(key), line=_line_of(lines, str(key), after)))
-    return refs
+def _parse(path: str, text: str) -> AgentConfig | None:
+    try:
+        return parse_agent_config(path, text)
+    except (AttributeError, TypeError):  # the shared parser expects mappings where it finds other shapes
+        return None
+
+
+def dotenv_names(text: str, path: str = ".env") -> list[tuple[int, str]]:
+    """(line, NAME) of every `NAME=value` line with a literal value."""
+    cfg = _parse(path if is_dotenv(path) else ".env", text)
+    return [(n.line, n.name) for n in cfg.names if n.kind == "env-set" and n.line] if cfg else []
 
 
 def parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
     """One `WorkflowFile` per MCP server (`mcpServers` or VS Code's `servers`)."""
-    try:
-        return _parse_mcp(text, repo, path)
-    except (AttributeError, TypeError, ValueError):
-        return [WorkflowFile(WorkflowRef("mcp", repo, path), error="unexpected structure", root=False)]
+    cfg = _parse(path if PurePosixPath(path).name.lower() in MCP_NAMES else "mcp.json", text)
+    if cfg is None:
+        return [WorkflowFile(WorkflowRef("mcp", repo, path), error="not valid JSON", root=False)]
+    return [WorkflowFile(WorkflowRef("mcp", repo, path, c.name), _refs(cfg.names, c.name), root=False)
+            for c in cfg.components if c.kind == "mcp-server"]
 
 
-def _parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return [WorkflowFile(WorkflowRef("mcp", repo, path), error="not valid JSON")]
-    servers = (doc.get("mcpServers") or doc.get("servers") or {}) if isinstance(doc, dict) else {}
-    lines = text.splitlines()
-    out = []
-    for name, entry in servers.items() if isinstance(servers, dict) else []:
-        if not isinstance(entry, dict):
-            continue
-        start = _line_of(lines, str(name)) or 0
-        refs = _env_block_refs(entry.get("env"), str(name), lines, start)
-        for s in strings({k: v for k, v in entry.items() if k != "env"}):
-            refs += [Ref(n, "input" if k == "input" else "env", str(name)) for k, n in ENV_REF.findall(s)]
-        out.append(WorkflowFile(WorkflowRef("mcp", repo, path, str(name)), tuple(dict.fromkeys(refs)), root=False))
-    return out
+def parse_compose(text: str, repo: str, path: str) -> list[WorkflowFile]:
+    cfg = _parse(path, text)
+    if cfg is None:
+        return []
+    return [WorkflowFile(WorkflowRef("compose", repo, path, c.name), _refs(cfg.names, c.name), root=False)
+            for c in cfg.components if c.kind == "compose-service"]
 
 
-def parse_langgraph(text: str, repo: str, path: str, dotenv: dict[str, str]) -> WorkflowFile:
+def parse_langgraph(text: str, repo: str, path: str, files: dict[str, str]) -> WorkflowFile:
     """`langgraph.json`: `env` is a dotenv path (its names become env refs) or an inline mapping."""
     ref = WorkflowRef("langgraph", repo, path)
-    try:
-        doc = json.loads(text)
-    except ValueError:
+    cfg = _parse("langgraph.json", text)
+    if cfg is None:
         return WorkflowFile(ref, error="not valid JSON", root=False)
-    env = doc.get("env") if isinstance(doc, dict) else None
-    if isinstance(env, str):
-        target = str(PurePosixPath(path).parent / env).removeprefix("./")
-        names = [n for _, n in dotenv_names(dotenv.get(target, ""))]
-        return WorkflowFile(ref, tuple(Ref(n, "env", target=n) for n in names), root=False)
-    return WorkflowFile(ref, tuple(_env_block_refs(env, "", text.splitlines(), 0)), root=False)
-
-
-def parse_crewai(text: str, repo: str, path: str) -> WorkflowFile:
-    ref = WorkflowRef("crewai", repo, path)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return WorkflowFile(ref, error="not valid YAML", root=False)
-    refs = [Ref(n, "env") for s in strings(doc) for _, n in ENV_REF.findall(s)]
+    refs = list(_refs(cfg.names))
+    for r in list(refs):
+        target = str(PurePosixPath(path).parent / r.name).removeprefix("./")
+        if r.kind == "env" and target in files:  # `"env": ".env"` names a dotenv file
+            refs.remove(r)
+            refs += [Ref(n, "env", target=n) for _, n in dotenv_names(files[target], target)]
     return WorkflowFile(ref, tuple(dict.fromkeys(refs)), root=False)
+
+
+def parse_named_file(kind: str, text: str, repo: str, path: str) -> WorkflowFile | None:
+    """CrewAI and n8n files: one node per file; None when the file declares nothing."""
+    cfg = _parse(path, text)
+    if cfg is None or not cfg.components:
+        return None
+    return WorkflowFile(WorkflowRef(kind, repo, path), _refs(cfg.names), root=False)
 
 
 def parse_n8n(text: str, repo: str, path: str) -> WorkflowFile:
-    """n8n workflow export: `nodes[].credentials.<type>.name` names a stored n8n credential."""
-    ref = WorkflowRef("n8n", repo, path)
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return WorkflowFile(ref, error="not valid JSON", root=False)
-    refs = []
-    for node in doc.get("nodes", []) if isinstance(doc, dict) else []:
-        for cred in (node.get("credentials") or {}).values() if isinstance(node, dict) else []:
-            if isinstance(cred, dict) and cred.get("name"):
-                refs.append(Ref(str(cred["name"]), "n8n", str(node.get("name", ""))))
-    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), root=False)
+    wf = parse_named_file("n8n", text, repo, path if path.endswith(".json") else "workflow.json")
+    return wf or WorkflowFile(WorkflowRef("n8n", repo, path), root=False)
 
 
 def parse_code(text: str, repo: str, path: str) -> WorkflowFile | None:

@@ -18,7 +18,7 @@ from scanner.errors import ConfigError
 LIFECYCLES = ("experimental", "production", "deprecated", "retired")
 LIFETIMES = ("static", "short-lived", "federated")
 ISSUED_TO = ("identity", "platform", "human")
-WORKFLOW_KINDS = ("github", "gitlab", "mcp", "code", "langgraph", "crewai", "n8n")
+WORKFLOW_KINDS = ("github", "gitlab", "mcp", "code", "langgraph", "crewai", "n8n", "compose")
 
 
 @dataclass(frozen=True, slots=True)
