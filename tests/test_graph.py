@@ -165,3 +165,24 @@ def test_every_cli_format_choice_resolves():
     assert set(choices["survivors"]) == set(SURVIVAL_FORMATS)
     assert set(choices["audit"]) == set(AUDIT_FORMATS)
     assert set(choices["graph"]) == set(GRAPH_FORMATS)
+
+
+def test_demo_with_vault_and_ticket_exports(demo_org, demo_secrets):
+    """With the vault and Jira exports scanned too, support-triage's declarations bind through the
+    vault path, and the shared key's exposure lists the vault, the ticket comment, the files and
+    the git history, split live / historical."""
+    from build_demo import exports_dir
+
+    ex = exports_dir(demo_org)
+    sg, _ = run_graph([str(demo_org), f"vault-export:{ex / 'vault' / 'export.json'}",
+                       f"jira-export:{ex / 'tickets' / 'jira.json'}"], demo_org / "agents.yaml")
+    rep = survivors(sg, "support-triage", AT)
+    v = {x.credential.fingerprint: x for x in rep.verdicts}
+    shared = v[fingerprint(demo_secrets["openai"])]
+    assert (shared.reason, shared.how) == ("shared", ("inventory vault secret/agents/support-agent#OPENAI_API_KEY",))
+    live = {(loc.source, loc.path) for loc in shared.credential.locations if loc.state == "live"}
+    hist = {(loc.source, loc.path) for loc in shared.credential.locations if loc.state == "historical"}
+    assert {("vault", "agents/support-agent#OPENAI_API_KEY"), ("git", "deploy.sh"), ("file", "files/.env")} <= live
+    assert any(src == "jira" for src, _ in live | hist) and ("git", "agent.py") in hist
+    assert "NHI2:2025" in shared.tags
+    assert v[fingerprint(demo_secrets["slack"])].survives is False
