@@ -29,7 +29,7 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
             "other_holders": list(v.other_holders),
             "exposure": {"live": [loc.to_json() for loc in c.locations if loc.state == "live"],
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
-            "expires": v.expires.isoformat() if v.expires else None,
+            "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,
             "owners": owners, "tags": list(v.tags)})
     return {"agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
             "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
@@ -57,7 +57,7 @@ def _rows(rep: SurvivalReport) -> list[list[str]]:
         live = sum(1 for loc in c.locations if loc.state == "live")
         rows.append([c.rule_id, c.redacted, "yes" if v.survives else "no", v.reason or "-",
                      v.dies_because or v.action, f"{live} live / {len(c.locations) - live} hist",
-                     " → ".join(v.reached_via[0]) if v.reached_via else "-", ", ".join(v.tags)])
+                     " → ".join(max(v.reached_via, key=len)) if v.reached_via else "-", ", ".join(v.tags)])
     return rows
 
 

@@ -52,6 +52,8 @@ class Verdict:
     other_holders: tuple[str, ...]
     tags: tuple[str, ...]
     expires: dt.datetime | None
+    lifetime: str = "static"
+    """`static` (also for unknown lifetimes) or `short-lived`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +308,7 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         paths = tuple(dict.fromkeys(r.path for r in reached[fp]))
         verdicts.append(Verdict(cred, dies_because is None, reason, dies_because, action, paths,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
-                                _tags(cred, reason, lifetime), expiry))
+                                _tags(cred, reason, lifetime), expiry, lifetime))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),
                           tuple(uniq[k] for k in sorted(uniq)))
