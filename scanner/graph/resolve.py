@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from scanner.graph.collect import Collected
 from scanner.graph.inventory import Agent, CredentialRef, Inventory
-from scanner.graph.workflows import Ref, WorkflowFile
+from scanner.graph.workflows import Call, Ref, WorkflowFile
 from scanner.model import Credential
 
 MAX_DEPTH = 16
@@ -208,10 +208,9 @@ def ref_node(wf_node: str, name: str) -> str:
     return f"reference:{wf_node.removeprefix('workflow:')}#{name}"
 
 
-def call_scope(call_scope_from: Scope, call: object, caller_node: str) -> Scope:
-    from scanner.graph.workflows import Call
-
-    assert isinstance(call, Call)
+def call_scope(call_scope_from: Scope, call: Call, caller_node: str) -> Scope:
+    """The scope a callee is evaluated in: the caller's (inherit), only the mapped names (an
+    explicit map), or the downstream project's own plus forwarded variables (GitLab trigger)."""
     fwd = tuple((callee, Forward(src, call_scope_from, ref_node(caller_node, src), call.environment)
                  if src else None) for callee, src in call.mapping)
     if call.how == "trigger-project":
