@@ -162,3 +162,37 @@ def test_readme_inventory_example_loads(tmp_path):
     p.write_text("apiVersion: sprawlscan/v1\nkind: AgentInventory" + block)
     [a] = load_inventory(p).agents
     assert a.credentials[0].minted_by == "app-key" and len(a.workflows) == 2
+
+
+def test_backstage_inventory_drives_survivors(make_repo, tmp_path, rng):
+    """survivors works from a Backstage catalog: the env var declared by annotation binds the
+    dotenv copy in the agent's repository."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+    from scanner.model import fingerprint
+    from tokens import slack_bot
+
+    tok = slack_bot(rng)
+    r = make_repo("helper")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x'}]\n")
+    r.commit("wf")
+    r.write(".env", f"SLACK_BOT_TOKEN={tok}\n")
+    cat = tmp_path / "catalog-info.yaml"
+    cat.write_text(textwrap.dedent("""\
+        apiVersion: backstage.io/v1alpha1
+        kind: Component
+        metadata:
+          name: helper
+          annotations:
+            sprawlscan.io/env-vars: SLACK_BOT_TOKEN
+            sprawlscan.io/workflows: "github:acme/helper/.github/workflows/run.yml"
+        spec: {type: ai-agent, owner: group:ops}
+        """))
+    res = CliRunner().invoke(main, ["survivors", "helper", "--inventory", str(cat), "--format", "json", str(r.path)])
+    doc = json.loads(res.output)
+    assert res.exit_code == 1 and [(c["secret_sha256"], c["reason"]) for c in doc["credentials"]] == \
+        [(fingerprint(tok), "orphaned")]
+    assert doc["credentials"][0]["owners"] == {"business": "group:ops", "technical": None}

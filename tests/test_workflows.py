@@ -272,3 +272,24 @@ def test_dynamic_secret_reads_and_gitlab_reference_tags():
     assert [r.name for r in wf.refs] == ["secrets[matrix.key]", "toJSON(secrets)"]
     gl = parse_gitlab(".s:\n  script: [echo $X]\njob:\n  script:\n    - !reference [.s, script]\n    - echo $Y\n", GL)
     assert gl.error is None and {r.name for r in gl.refs} == {"X", "Y"}
+
+
+def test_gitlab_vault_secret_binds_to_the_vault_copy(make_repo, tmp_path, rng):
+    """A job's `secrets: X: vault: path/field@mount` reaches the value at that vault key, and
+    `$X` in the script is not reported as unresolved."""
+    r = make_repo("db", origin="https://gitlab.com/acme/db.git")
+    r.write(".gitlab-ci.yml", "migrate:\n  id_tokens:\n    VAULT_ID_TOKEN: {aud: https://vault.test}\n"
+                              "  secrets:\n    DB_PASSWORD:\n      vault: production/db/password@ops\n"
+                              "  script: [\"migrate --password-file $DB_PASSWORD\"]\n")
+    r.commit("ci")
+    pw = openai_project(rng)
+    cred = Credential(fingerprint(pw), "declared.secret", "database", redact(pw),
+                      (Location("vault", "ops", "production/db#password"),))
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: migrator\n    workflows: [{gitlab: 'acme/db:.gitlab-ci.yml'}]\n")
+    sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv), [str(r.path)])
+    rep = survivors(sg, "migrator", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    [v] = rep.verdicts
+    assert v.how == ("vault path ops/production/db#password",) and rep.unresolved == ()
+    assert v.reached_via == (("agent:migrator", "workflow:gitlab:acme/db:.gitlab-ci.yml",
+                              "reference:gitlab:acme/db:.gitlab-ci.yml#DB_PASSWORD", f"credential:{fingerprint(pw)}"),)
