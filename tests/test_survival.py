@@ -508,3 +508,36 @@ def test_call_chains_deeper_than_the_limit_are_reported(make_repo, tmp_path):
     sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
     [u] = survivors(sg, "d", AT).unresolved
     assert u.how == "calls nested deeper than 16 levels: not followed" and len(u.path) == 18
+
+
+def test_cli_exit_zero_for_platform_and_dead_only_strict_one(tmp_path, rng):
+    """Through a real vault export: a platform-issued key and a short-lived token whose vault
+    custom_metadata expiry falls within the grace period give exit 0; --strict makes the platform
+    survivor fail the gate (exit 1)."""
+    from scanner.cli import main
+
+    plat, short = slack_bot(rng), slack_bot(rng)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({
+        "secret/data/agents/p": {"data": {"data": {"PLATFORM_KEY": plat},
+                                          "metadata": {"version": 1, "custom_metadata": {}}}},
+        "secret/data/agents/p-short": {"data": {"data": {"SESSION": short},
+                                                "metadata": {"version": 1,
+                                                             "custom_metadata": {"expires": "2026-01-10T08:00:00Z"}}}}}))
+    inv = write(tmp_path, "agents.yaml", """\
+        kind: AgentInventory
+        agents:
+          - name: p
+            platform: {ref: "slack:workspace/acme"}
+            credentials:
+              - {id: k, vault: "secret/agents/p#PLATFORM_KEY", issuedTo: platform}
+              - {id: s, vault: "secret/agents/p-short#SESSION", lifetime: short-lived}
+        """)
+    args = ["survivors", "p", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json", f"vault-export:{export}"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    got = {c["secret_sha256"]: (c["survives"], c["reason"]) for c in doc["credentials"]}
+    assert got == {fingerprint(plat): (True, "platform"), fingerprint(short): (False, None)}
+    assert doc["blocked"] is False
+    assert CliRunner().invoke(main, [*args, "--strict"]).exit_code == 1
