@@ -186,3 +186,42 @@ def test_demo_with_vault_and_ticket_exports(demo_org, demo_secrets):
     assert any(src == "jira" for src, _ in live | hist) and ("git", "agent.py") in hist
     assert "NHI2:2025" in shared.tags
     assert v[fingerprint(demo_secrets["slack"])].survives is False
+
+
+def test_forge_facts_add_workflows_and_shadowing_secret_names(tmp_path, rng):
+    """Workflow files a forge source read through its API are evaluated like local ones, and a
+    repo-level secret the forge lists by name shadows the org-level mapping (reported as a name
+    whose value cannot be read), while a repo without it binds the org secret."""
+    from types import SimpleNamespace
+
+    from tokens import openai_project
+
+    key = openai_project(rng)
+    cred = Credential(fingerprint(key), "openai.project", "openai", redact(key),
+                      (Location("vault", "secret", "agents/owner#OPENAI_API_KEY"),))
+    wf = "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x ${{ secrets.OPENAI_API_KEY }}'}]\n"
+    facts = (SimpleNamespace(kind="workflow", scope="acme/shadowed", name=".github/workflows/ci.yml", level="repo",
+                             environment="", content=wf),
+             SimpleNamespace(kind="workflow", scope="acme/plain", name=".github/workflows/ci.yml", level="repo",
+                             environment="", content=wf),
+             SimpleNamespace(kind="actions-secret", scope="acme/shadowed", name="OPENAI_API_KEY", level="repo",
+                             environment="", content=""),
+             SimpleNamespace(kind="actions-secret", scope="acme", name="OPENAI_API_KEY", level="org",
+                             environment="", content=""))
+    result = SimpleNamespace(credentials=(cred,), stats=ScanStats(), facts=facts)
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n"
+                   "  - name: owner\n    credentials: [{id: k, vault: 'secret/agents/owner#OPENAI_API_KEY',"
+                   " ci: [{github: 'org:acme:OPENAI_API_KEY'}]}]\n"
+                   "  - name: shadowed\n    workflows: [{github: acme/shadowed/.github/workflows/ci.yml}]\n"
+                   "  - name: plain\n    workflows: [{github: acme/plain/.github/workflows/ci.yml}]\n")
+    sg = build_graph(result, load_inventory(inv), [])
+    shadowed = survivors(sg, "shadowed", AT)
+    assert shadowed.verdicts == ()
+    [u] = shadowed.unresolved
+    assert u.name == "OPENAI_API_KEY" and "repo secret acme/shadowed:OPENAI_API_KEY exists" in u.how
+    plain = survivors(sg, "plain", AT)
+    assert [(v.credential.fingerprint, v.how) for v in plain.verdicts] == \
+        [(fingerprint(key), ("inventory mapping github:org:acme:OPENAI_API_KEY",))]
+    [owner] = survivors(sg, "owner", AT).verdicts
+    assert owner.other_holders == ("agent:plain", "workflow:github:acme/plain:.github/workflows/ci.yml")

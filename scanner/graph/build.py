@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from scanner.graph.collect import Collected, collect
+from scanner.graph.collect import Collected, add_facts, collect
 from scanner.graph.inventory import (
     Agent,
     CredentialRef,
@@ -98,6 +98,7 @@ def _add(g: nx.MultiDiGraph, node: str, kind: str, **attrs: object) -> None:
 def build_graph(result: ScanResult, inventory: Inventory | None, targets: list[str] | None = None,
                 collected: Collected | None = None) -> SprawlGraph:
     col = collected if collected is not None else collect(list(targets or []))
+    add_facts(col, getattr(result, "facts", ()))
     inv = inventory if inventory is not None else infer_inventory(result, col)
     res = Resolver(result.credentials, col, inv)
     g = nx.MultiDiGraph()

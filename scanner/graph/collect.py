@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from scanner.graph import configs
 from scanner.graph.inventory import WorkflowRef
@@ -39,6 +41,9 @@ class Collected:
     """Node ids of every config / code file read, even those that reference nothing."""
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
     """(container, path) → text of YAML files, for includes that other repositories name."""
+    stored_names: set[tuple[str, str, str]] = field(default_factory=set)
+    """(scope, name, environment) of CI secrets a forge lists by name (values unreadable);
+    scope `org:<login>` for GitHub org secrets."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -162,6 +167,27 @@ def _follow_includes(col: Collected) -> None:
         wf = parse_gitlab(col.texts[(t.repo, t.path)], t, root=False)
         col.files[t.node] = wf
         todo += [c.target for c in wf.calls if c.target.kind == "gitlab"]
+
+
+def add_facts(col: Collected, facts: Iterable[Any]) -> None:
+    """What forge sources declared (`ScanResult.facts`): workflow and CI files read through the
+    API, and secret / variable names whose values cannot be read."""
+    for f in facts:
+        kind, scope, name = getattr(f, "kind", ""), getattr(f, "scope", ""), getattr(f, "name", "")
+        env = getattr(f, "environment", "") or ""
+        if kind == "workflow" and f.content:
+            ref = WorkflowRef("github", scope, name)
+            if ref.node not in col.files:
+                _parse_container(col, scope, {name: f.content})
+        elif kind == "ci-config" and f.content:
+            col.texts[(scope, name)] = f.content
+            if name == ".gitlab-ci.yml" and WorkflowRef("gitlab", scope, name).node not in col.files:
+                _parse_container(col, scope, {name: f.content})
+        elif kind == "actions-secret":
+            col.stored_names.add((f"org:{scope}" if getattr(f, "level", "") == "org" else scope, name, env))
+        elif kind == "ci-variable":
+            col.stored_names.add((scope, name, "" if env == "*" else env))
+    _follow_includes(col)
 
 
 def collect(targets: list[str]) -> Collected:

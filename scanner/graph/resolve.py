@@ -27,6 +27,7 @@ NOT_EVALUATED_REPOS = ("gitlab-templates",)
 @dataclass(frozen=True, slots=True)
 class Binding:
     fingerprint: str
+    """SHA-256 of the bound value; empty when the name is known to exist but cannot be bound."""
     how: str
     via: tuple[str, ...] = ()
     """Reference nodes walked between the first reference and the credential (call mappings)."""
@@ -92,6 +93,7 @@ class Resolver:
             self.named[(n.container, n.name)] |= self.located.get((n.container, n.path, n.line), set())
         self.inventory = inventory
         self.files = collected.files
+        self.stored_names = collected.stored_names
         self.declared: dict[tuple[str, str], tuple[set[str], str]] = {}
         self.repos: dict[str, set[str]] = {}
         for a in inventory.agents:
@@ -154,6 +156,9 @@ class Resolver:
             fps = self._inventory_ci(platform, scope, name, e)
             if fps:
                 return [Binding(fp, f"inventory mapping {platform}:{scope}:{name}") for fp in sorted(fps)]
+            if (scope, name, e) in self.stored_names:  # it exists here and shadows wider scopes
+                return [Binding("", f"{platform} {level} secret {scope}:{name} exists but its value "
+                                    "is not readable and no inventory entry maps it")]
         return self._vault_name(name)
 
     def _declared_env(self, agent: str, name: str) -> list[Binding]:
@@ -251,6 +256,9 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
                              f"{scope.platform}:{scope.repo}" + (f"@{ref.environment}" if ref.environment else ""),
                              wf_node))
         for b in bindings:
+            if not b.fingerprint:
+                out.append(Reach(None, (*here, node, *b.via), b.how, ref.name, f"{scope.platform}:{scope.repo}", wf_node))
+                continue
             out.append(Reach(b.fingerprint, (*here, node, *b.via, f"credential:{b.fingerprint}"), b.how))
     for call in wf.calls:
         if call.target.node in stack or call.target.node == wf_node:
