@@ -4,6 +4,7 @@ Backs the generic rule test and `sprawlscan rules check`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from detectors.rule import Rule
 from scanner.engine import Engine
@@ -33,3 +34,30 @@ def check_rule_examples(rules: list[Rule], engine: Engine | None = None) -> list
             if any(m.rule_id == rule.id for m in engine.scan(text.encode("utf-8"))):
                 failures.append(ExampleFailure(rule.id, f"neg{i}", "negative example matched"))
     return failures
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What `sprawlscan rules check` found."""
+
+    rules: int
+    """Rules checked."""
+    failures: tuple[ExampleFailure, ...]
+    """Examples that did not behave."""
+    without_examples: tuple[str, ...]
+    """Imported (gitleaks) rules that carry no example to check."""
+
+
+def check_rule_files(files: list[Path]) -> CheckReport:
+    """Check FILES' rules (default: the built-in ones). Custom files are loaded together with the
+    built-in rules, so an id that clashes with a built-in one is refused too."""
+    from detectors.loader import load_rules, parse_rule_file
+
+    if files:
+        load_rules(files)  # refuses bad rules and duplicate ids, naming them
+        rules = [r for f in files for r in parse_rule_file(f)]
+    else:
+        rules = load_rules()
+    failures = tuple(check_rule_examples(rules))
+    return CheckReport(len(rules), failures,
+                       tuple(r.id for r in rules if not r.examples and not r.negative_examples))

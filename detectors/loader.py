@@ -1,6 +1,8 @@
-"""How rule files become rules: parse TOML (`[[rule]]` tables), check each rule's shape, and
-return `Rule` records. `check_examples` runs every example and negative example through an engine;
-it backs both the generic test and `sprawlscan rules check`."""
+"""How rule files become rules: parse TOML, check each rule's shape, and return `Rule` records.
+Two formats: ours (`[[rule]]` tables, examples required) and a gitleaks config (`[[rules]]` with
+`id`, `regex`, `keywords`, `entropy`, `secretGroup`; converted by `detectors.gitleaks`). A file
+with bad rules is refused with one message naming every bad rule id.
+`detectors.check` runs every example and negative example through an engine."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from scanner.errors import ConfigError
 
 _FIELDS = {"id", "provider", "name", "pattern", "keywords", "min_entropy", "validators",
            "lifetime_hint", "examples", "negative_examples", "references", "severity"}
+_IMPORTED = {"secret_group"}
+"""Fields only the gitleaks converter sets."""
 _LIFETIMES = {"static", "short-lived"}
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
@@ -46,15 +50,34 @@ def parse_rule_file(path: Path) -> list[Rule]:
         raise ConfigError(f"{path}: cannot read rule file ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    tables = doc.get("rule")
-    if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{path}: no [[rule]] tables")
-    return [_rule_from_table(path, i, t) for i, t in enumerate(tables)]
+    if "rule" not in doc and isinstance(doc.get("rules"), list):
+        from detectors.gitleaks import convert_gitleaks
+
+        tables, errors = convert_gitleaks(doc["rules"])
+        imported = True
+    else:
+        ours, errors, imported = doc.get("rule"), [], False
+        if not isinstance(ours, list) or not ours:
+            raise ConfigError(f"{path}: no [[rule]] tables (nor a gitleaks [[rules]] config)")
+        tables = ours
+    rules = []
+    for i, t in enumerate(tables):
+        try:
+            rules.append(_rule_from_table(path, i, t, imported=imported))
+        except ConfigError as exc:
+            errors.append(str(exc).removeprefix(f"{path}: "))
+    if len(errors) == 1:
+        raise ConfigError(f"{path}: {errors[0]}")
+    if errors:
+        raise ConfigError(f"{path}: {len(errors)} bad rules: " + "; ".join(errors))
+    return rules
 
 
-def _rule_from_table(path: Path, index: int, t: dict[str, object]) -> Rule:
+def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: bool = False) -> Rule:
+    """One rule; `imported` (a converted gitleaks rule) waives the examples and keywords
+    requirements, and only the format of the file decides it."""
     where = f"{path}: rule #{index + 1} ({t.get('id', '?')})"
-    unknown = set(t) - _FIELDS
+    unknown = set(t) - _FIELDS - (_IMPORTED if imported else set())
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     for key in ("id", "provider", "pattern"):
@@ -64,16 +87,22 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object]) -> Rule:
         compiled = regex.compile(str(t["pattern"]))
     except regex.error as exc:
         raise ConfigError(f"{where}: pattern does not compile ({exc})") from None
-    if compiled.groups < 1:
+    group = t.get("secret_group")
+    if imported and isinstance(group, int):
+        if group > compiled.groups or group < 0:
+            raise ConfigError(f"{where}: secretGroup {group} but the regex has {compiled.groups} group(s)")
+    elif imported:
+        pass  # gitleaks default: group 1 when there is one, else the whole match
+    elif compiled.groups < 1:
         raise ConfigError(f"{where}: pattern has no capture group for the secret")
-    if compiled.groups > 1 and "secret" not in compiled.groupindex:
+    elif compiled.groups > 1 and "secret" not in compiled.groupindex:
         raise ConfigError(f"{where}: pattern has several groups but none named 'secret'")
     validators = tuple(_str_list(t, "validators", where))
     for name in validators:
         if name not in VALIDATORS:
             raise ConfigError(f"{where}: unknown validator {name!r}")
     keywords = tuple(_str_list(t, "keywords", where))
-    if not keywords:
+    if not keywords and not imported:
         raise ConfigError(f"{where}: at least one keyword is required (it drives the prefilter)")
     lifetime = str(t.get("lifetime_hint", "static"))
     if lifetime not in _LIFETIMES:
@@ -82,7 +111,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object]) -> Rule:
     if severity not in _SEVERITIES:
         raise ConfigError(f"{where}: severity must be one of {sorted(_SEVERITIES)}")
     examples = tuple(_str_list(t, "examples", where))
-    if not examples:
+    if not examples and not imported:
         raise ConfigError(f"{where}: a rule needs at least one example")
     try:
         min_entropy = float(t.get("min_entropy", 0.0))  # type: ignore[arg-type]
@@ -94,7 +123,8 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object]) -> Rule:
         validators=validators, lifetime_hint=lifetime, examples=examples,
         negative_examples=tuple(_str_list(t, "negative_examples", where)),
         references=tuple(_str_list(t, "references", where)), severity=severity,
-        source_file=str(path),
+        source_file=str(path), secret_group=group if isinstance(group, int) else None,
+        origin="gitleaks" if imported else "sprawlscan",
     )
 
 

@@ -35,3 +35,8 @@ class Rule:
     """`low`, `medium`, `high` or `critical`."""
     source_file: str = ""
     """The file the rule came from."""
+    secret_group: int | None = None
+    """Explicit capture group of the secret (gitleaks `secretGroup`; 0 = the whole match); None:
+    the group `secret`, or else group 1."""
+    origin: str = "sprawlscan"
+    """`sprawlscan` (our format: examples required) or `gitleaks` (imported: examples optional)."""

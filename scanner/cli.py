@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,11 +14,19 @@ from typing import Any, TypeVar
 import click
 
 from scanner import __version__
-from scanner.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_USAGE, SprawlscanError
-from scanner.pipeline import ScanOptions, run_scan
+from scanner.config import Flags, load_allowlist, scan_options
+from scanner.errors import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    SprawlscanError,
+)
+from scanner.pipeline import run_scan
 from scanner.reports import FORMATS, render
 
 F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["load_allowlist", "main"]
 
 
 def one_line_errors(fn: F) -> F:
@@ -63,44 +72,33 @@ def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
 
-def load_allowlist(path: Path | None) -> frozenset[str]:
-    if path is None:
-        return frozenset()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise SprawlscanError(f"{path}: cannot read allowlist ({exc.strerror})") from None
-    return frozenset(ln.split("#", 1)[0].strip().lower() for ln in lines if ln.split("#", 1)[0].strip())
-
-
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
               help="Report format (default: table on a terminal, else json).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--no-history", is_flag=True, help="Scan git working trees only, not history.")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=100 * 1024 * 1024,
-              show_default=True, help="Skip files and blobs larger than this many bytes.")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+              help="Skip files and blobs larger than this many bytes (default 100 MiB).")
 @click.option("--rules", "rule_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule file.")
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Extra rule file (our format or a gitleaks config).")
 @click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File of SHA-256 fingerprints never to report.")
+              help="File of SHA-256 fingerprints never to report (adds to sprawlscan.toml [allowlist]).")
 @click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list).")
 @click.option("--jql", default=None, help="JQL selecting the issues of a jira: source.")
 @click.option("--spaces", default=None, help="Comma-separated space keys of a confluence: source.")
 @click.option("--vault-path", default=None, help="Mount or mount/path a vault: source starts from.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
-         max_file_size: int, rule_files: tuple[Path, ...], allowlist: Path | None,
+         max_file_size: int | None, rule_files: tuple[Path, ...], allowlist: Path | None,
          exclude: tuple[str, ...], jql: str | None, spaces: str | None,
          vault_path: str | None) -> None:
     """Scan SOURCES (paths, git repositories, jira:URL, confluence:URL, vault:URL,
     vault-export:FILE, jira-export:FILE, confluence-export:FILE) for credentials."""
     extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
                                ("vault_path", vault_path)) if v}
-    options = ScanOptions(max_file_size=max_file_size, history=not no_history,
-                          rule_files=rule_files, allowlist=load_allowlist(allowlist),
-                          exclude=exclude or None, extra=extra)
+    options = replace(scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude)),
+                      extra=extra)
     result = run_scan(sources, options, progress=progress)
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)
@@ -132,16 +130,20 @@ def rules_list(rule_files: tuple[Path, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @one_line_errors
 def rules_check(files: tuple[Path, ...]) -> None:
-    """Run every example and negative example of FILES (default: the built-in rules)."""
-    from detectors.check import check_rule_examples
-    from detectors.loader import load_rules
+    """Run every example and negative example of FILES (default: the built-in rules).
+    FILES may be in our format or a gitleaks config; a malformed file exits 2 naming its bad rules,
+    failing examples exit 1 with one FAIL line each."""
+    from detectors.check import check_rule_files
 
-    rules_ = load_rules(list(files), builtin=not files)
-    failures = check_rule_examples(rules_)
-    for f in failures:
+    report = check_rule_files(list(files))
+    for f in report.failures:
         click.echo(f"FAIL {f.rule_id}:{f.label}: {f.problem}")
-    click.echo(f"{len(rules_)} rule(s), {len(failures)} failure(s)")
-    sys.exit(EXIT_FINDINGS if failures else EXIT_CLEAN)
+    if report.without_examples:
+        click.echo(f"no examples to check (imported): {', '.join(report.without_examples)}")
+    click.echo(f"{report.rules} rule(s), {len(report.failures)} failure(s)")
+    if report.failures:
+        click.echo("failing rules: " + ", ".join(sorted({f.rule_id for f in report.failures})), err=True)
+    sys.exit(EXIT_FINDINGS if report.failures else EXIT_CLEAN)
 
 
 def _warn_unreadable(errors: list[str]) -> None:

@@ -1,16 +1,50 @@
-"""Decoded views of a chunk's text, so that encodings cannot hide a secret: JSON string escapes
-(`\\n`, `\\"`, `\\/`, `\\uXXXX`, as in notebooks and JSON configs). A view covers one window of the
-original text and keeps a map back to it, so that a match is attributed to its original line."""
+"""Decoded views of a chunk's text, so that encodings cannot hide a secret. Takes the chunk text
+(or one window of it), gives `View`s that map every offset back to the original text, so that a
+match is attributed to its original line:
+- `json_unescape`: JSON string escapes (`\\n`, `\\"`, `\\/`, `\\uXXXX`: notebooks, JSON configs);
+- `url_unescape`: URL escapes of token characters (`%2F`, `%2B`, `%3D`...: query strings, forms);
+- `base64_view`: base64 tokens decoded in place when they decode to text (Kubernetes Secret
+  `data:` values, `Authorization: Basic` headers, docker `auth`, values named `*_B64`). The engine
+  builds it only when one of `BASE64_CONTEXT` occurs in the chunk.
+Each returns None when there is nothing to decode, so a view is only built when needed."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import regex
 
 _JSON_ESCAPE = regex.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# only characters that occur inside tokens: decoding `%40` or `%3A` would re-split URLs' userinfo
+_URL_ESCAPE = regex.compile(r"%(2[BbDdEeFf]|3[Dd]|5[Ff]|7[Ee])")
+# Base64 of ASCII text: the first char of every quad encodes the top six bits of a byte below
+# 0x80, so it is one of `C D` (tab, newline, CR) or `I`..`f` (printable). Identifiers and random
+# base64 fail this within a few quads, so few tokens reach the decoder. The stdlib `re` runs this
+# simple class pattern several times faster than `regex`.
+_Q = r"[CDI-Za-f]"
+_B64_TOKEN = re.compile(rf"(?<![A-Za-z0-9+/=_\-%])(?:{_Q}[A-Za-z0-9+/]{{3}}){{4,}}"
+                        rf"(?:{_Q}[A-Za-z0-9+/]==|{_Q}[A-Za-z0-9+/]{{2}}=)?(?![A-Za-z0-9+/=_\-])")
+MIN_B64_TEXT = 8
+"""Decoded base64 shorter than this is not worth a view."""
+MAX_B64_TOKEN = 100_000
+"""Longer base64 runs (embedded images, archives) are not decoded."""
+BASE64_CONTEXT = ("authorization: basic", '"authorization": "basic', "'authorization': 'basic",
+                  "\ndata:", "kind: secret", "dockerconfig", '"auth":', "_b64=", "_b64:", '_b64":',
+                  "_base64=", "_base64:", '_base64":')
+"""Case-insensitive literals of which one must occur for the base64 view to be built: Kubernetes
+Secret `data:` (a top-level key), `Authorization: Basic` headers, docker `"auth":`, values named
+`*_B64` / `*_BASE64`. Bare words like `base64` are not enough: code that imports `base64` is
+everywhere, and decoding every chunk would cost ten times the rest of the scan. The engine puts
+these literals in its keyword prefilter, so the gate costs nothing extra."""
+
+Substitution = tuple[int, int, str]
+"""(start, end, replacement) in the text being decoded."""
 
 
 @dataclass(slots=True)
@@ -20,15 +54,16 @@ class View:
     text: str
     """The decoded text of the window."""
     base: int = 0
-    """Offset of the window in the original text."""
+    """Offset of the window in the text it decodes."""
     _decoded_at: list[int] = field(default_factory=list)
     _original_at: list[int] = field(default_factory=list)
+    parent: View | None = None
+    """The view this one decodes (escapes inside decoded base64), or None for the original text."""
 
     def original_offset(self, pos: int) -> int:
         i = bisect.bisect_right(self._decoded_at, pos) - 1
-        if i < 0:
-            return self.base + pos
-        return self.base + self._original_at[i] + (pos - self._decoded_at[i])
+        local = self.base + pos if i < 0 else self.base + self._original_at[i] + (pos - self._decoded_at[i])
+        return self.parent.original_offset(local) if self.parent is not None else local
 
 
 def json_unescape(text: str, start: int = 0, end: int | None = None) -> View | None:
@@ -37,24 +72,68 @@ def json_unescape(text: str, start: int = 0, end: int | None = None) -> View | N
     if text.find("\\", start, end) < 0:
         return None
     window = text[start:end]
+    subs = [(m.start(), m.end(), chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)])
+            for m in _JSON_ESCAPE.finditer(window)]
+    return substitute(window, subs, start) if subs else None
+
+
+def url_unescape(text: str, start: int = 0, end: int | None = None) -> View | None:
+    """The window with URL escapes of token characters decoded, or None if it has none."""
+    end = len(text) if end is None else end
+    if text.find("%", start, end) < 0:
+        return None
+    window = text[start:end]
+    subs = [(m.start(), m.end(), chr(int(m.group(1), 16))) for m in _URL_ESCAPE.finditer(window)]
+    return substitute(window, subs, start) if subs else None
+
+
+def base64_view(text: str) -> View | None:
+    """The whole text with every base64 token that decodes to ASCII text replaced by that text, or
+    None when there is none."""
+    subs = list(_base64_texts(text))
+    return substitute(text, subs) if subs else None
+
+
+def substitute(window: str, subs: Iterable[Substitution], base: int = 0) -> View:
+    """A view of `window` (at `base` in its text) with each (start, end) span replaced, mapping
+    offsets back exactly outside the replacements and into the replaced span inside them."""
     parts: list[str] = []
     decoded_at: list[int] = []
     original_at: list[int] = []
     last = 0
     out_len = 0
-    for m in _JSON_ESCAPE.finditer(window):
-        parts.append(window[last:m.start()])
-        out_len += m.start() - last
-        char = chr(int(m.group(1), 16)) if m.group(1) else _SIMPLE[m.group(2)]
-        # a breakpoint at the escape and one after it: decoded offsets map back exactly
+    for start, end, replacement in subs:
+        parts.append(window[last:start])
+        out_len += start - last
         decoded_at.append(out_len)
-        original_at.append(m.start())
-        parts.append(char)
-        out_len += 1
+        original_at.append(start)
+        parts.append(replacement)
+        out_len += len(replacement)
         decoded_at.append(out_len)
-        original_at.append(m.end())
-        last = m.end()
-    if not decoded_at:
-        return None
+        original_at.append(end)
+        last = end
     parts.append(window[last:])
-    return View("".join(parts), start, decoded_at, original_at)
+    return View("".join(parts), base, decoded_at, original_at)
+
+
+def _base64_texts(text: str) -> Iterator[Substitution]:
+    for m in _B64_TOKEN.finditer(text):
+        if m.end() - m.start() > MAX_B64_TOKEN:
+            continue
+        decoded = decode_base64_text(m.group())
+        if decoded is not None:
+            yield m.start(), m.end(), decoded
+
+
+def decode_base64_text(token: str) -> str | None:
+    """The decoded text of a base64 token, or None when it is not base64 of printable ASCII."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < MIN_B64_TEXT or not raw.isascii():
+        return None
+    decoded = raw.decode("ascii")
+    if not all(c.isprintable() or c in "\n\r\t" for c in decoded):
+        return None
+    return decoded

@@ -4,9 +4,14 @@ Two steps per chunk. The prefilter finds where rules can match at all: every rul
 and a rule runs only around the occurrences of one of them (case-insensitive). With the
 `hyperscan` package the keywords are one compiled Hyperscan database scanned in a single pass;
 without it each keyword is looked up with `bytes.find` on the lowered chunk. Both give the same
-occurrences, so the same findings. Then each candidate rule's regex (the `regex` module) runs over
-the windows around its keyword occurrences, raw and decoded (JSON string escapes), and validators
-filter the captures.
+occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
+labelled corpus). Then each candidate rule's regex (the `regex` module) runs over the windows
+around its keyword occurrences, raw and decoded (JSON string escapes, URL escapes), and validators
+filter the captures. Base64 hides keywords, so it is handled per chunk: when a base64 context
+literal (`data:` of a Kubernetes Secret, `Authorization`...; `scanner.decoding.BASE64_CONTEXT`,
+part of the same prefilter) occurs, the chunk's base64 tokens that decode to text are decoded in
+place and that view gets its own prefilter pass and windows. Every match is attributed to its
+original line. Rules without keywords (imported gitleaks rules) run over the whole chunk.
 The engine never prints or exits."""
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import regex
 
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
-from scanner.decoding import View, json_unescape
+from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
 from scanner.model import Match
 
 _hs: Any
@@ -29,6 +34,7 @@ except ImportError:  # pragma: no cover - exercised where hyperscan is absent
     _hs = None
 
 ALLOW_MARKER = "sprawlscan:allow"
+Out = dict[tuple[str, str, int], Match]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +49,18 @@ class Engine:
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None) -> None:
         self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r)) for r in rules]
-        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords})
+        gates = {k.lower() for k in BASE64_CONTEXT}
+        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
+        self._lengths = [len(k) for k in self._keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}
         self._rules_by_kw: list[list[int]] = [[] for _ in keywords]
         for ri, c in enumerate(self.rules):
             for k in {k.lower() for k in c.rule.keywords}:
                 self._rules_by_kw[kw_index[k]].append(ri)
+        self._gate_ids = frozenset(kw_index[k] for k in gates)
+        # rules without keywords (imported gitleaks rules may have none) run on every chunk
+        self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         if use_hyperscan is None:
             use_hyperscan = _hs is not None
         if use_hyperscan and _hs is None:
@@ -71,7 +82,7 @@ class Engine:
         Both backends return exactly the same offsets."""
         hits: dict[int, list[int]] = {}
         if self._hs_db is not None:
-            lengths = [len(k) for k in self._keywords]
+            lengths = self._lengths
 
             def on_match(kw_id: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
                 hits.setdefault(kw_id, []).append(to - lengths[kw_id])
@@ -89,8 +100,9 @@ class Engine:
         return hits
 
     def candidate_rules(self, data: bytes) -> list[int]:
-        """Indexes of rules whose keywords occur in `data`, sorted."""
-        return sorted({ri for kw in self.keyword_hits(data) for ri in self._rules_by_kw[kw]})
+        """Indexes of rules whose keywords occur in `data` (and keyword-less rules), sorted."""
+        return sorted({ri for kw in self.keyword_hits(data) for ri in self._rules_by_kw[kw]}
+                      | set(self._always))
 
     def scan(self, data: bytes) -> list[Match]:
         """All matches in one chunk, deduplicated by (rule, secret, line), in text order.
@@ -100,25 +112,54 @@ class Engine:
         before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
         over the whole chunk."""
         hits = self.keyword_hits(data)
-        if not hits:
+        if not hits and not self._always:
             return []
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
+        out: Out = {}
+        self._scan_view(View(text), text, hits, out, nested=False)
+        if not self._gate_ids.isdisjoint(hits):
+            decoded = base64_view(text)
+            if decoded is not None:
+                self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
+                                nested=True)
+        return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
+
+    def _scan_view(self, view: View, original: str, hits: dict[int, list[int]], out: Out,
+                   nested: bool) -> None:
+        """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
+        views (decoded base64) map back through `view` to the original text."""
         by_rule: dict[int, list[int]] = {}
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:
                 by_rule.setdefault(ri, []).extend(offsets)
-        out: dict[tuple[str, str, int], Match] = {}
-        for ri in sorted(by_rule):
-            for ws, we in windows(text, sorted(set(by_rule[ri]))):
-                raw = View(text)
-                for m in self._matches(self.rules[ri], raw, text, ws, we):
+        spans_of = {ri: windows(view.text, sorted(set(offsets))) for ri, offsets in by_rule.items()}
+        for ri in self._always:
+            spans_of[ri] = [(0, len(view.text))]
+        for ri in sorted(spans_of):
+            for ws, we in spans_of[ri]:
+                for m in self._matches(self.rules[ri], view, original, ws, we):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
-                decoded = json_unescape(text, ws, we)
-                if decoded is not None:
-                    for m in self._matches(self.rules[ri], decoded, text, 0, len(decoded.text)):
+                # escapes leave keywords readable: the same windows, decoded
+                for decoded in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we)):
+                    if decoded is None:
+                        continue
+                    if nested:
+                        decoded.parent = view
+                    for m in self._matches(self.rules[ri], decoded, original, 0, len(decoded.text)):
                         out.setdefault((m.rule_id, m.secret, m.line), m)
-        return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
+
+    def refuses(self, value: str) -> bool:
+        """True when a rule knows the shape of `value` (its pattern captures exactly the whole
+        value) but refuses it on the value's own merits (checksum, marker, placeholder, entropy):
+        a GitHub-shaped token with a wrong checksum is no secret under any name. Proximity
+        validators are skipped: a lone value has no surroundings."""
+        for ri in self.candidate_rules(value.encode("utf-8", "surrogatepass")):
+            c = self.rules[ri]
+            for m in c.regex.finditer(value):
+                if m.group(c.group) == value and not accept(c.rule, value, value, proximity=False):
+                    return True
+        return False
 
     def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
                  ) -> Iterator[Match]:
@@ -176,14 +217,21 @@ def _as_utf8(s: str) -> str:
         return s
 
 
-def accept(rule: Rule, secret: str, context: str) -> bool:
-    """The false-positive filters every rule gets: placeholders, entropy floor, validators."""
+def accept(rule: Rule, secret: str, context: str, *, proximity: bool = True) -> bool:
+    """The false-positive filters every rule gets: placeholders, entropy floor, validators
+    (without `proximity`, the keyword-proximity validator is not applied)."""
     if is_placeholder(secret):
         return False
     if rule.min_entropy and shannon_entropy(secret) < rule.min_entropy:
         return False
-    return all(VALIDATORS[name](secret, context) for name in rule.validators)
+    return all(VALIDATORS[name](secret, context, rule.keywords) for name in rule.validators
+               if proximity or name != "keyword_near")
 
 
 def _secret_group(rule: Rule) -> int | str:
-    return "secret" if "secret" in regex.compile(rule.pattern).groupindex else 1
+    if rule.secret_group is not None:
+        return rule.secret_group
+    compiled = regex.compile(rule.pattern)
+    if "secret" in compiled.groupindex:
+        return "secret"
+    return 1 if compiled.groups else 0

@@ -43,6 +43,8 @@ MCP_FILES = {"claude_desktop_config.json", "mcp.json", ".mcp.json", "langgraph.j
 class Scanner(Protocol):
     def scan(self, data: bytes) -> list[Match]: ...
 
+    def refuses(self, value: str) -> bool: ...
+
 
 def _kind(path: str) -> str:
     name = PurePosixPath(path).name.lower()
@@ -68,7 +70,7 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         return []
     if chunk.key:
         m = declared_match(chunk.key, chunk.data.decode("utf-8", "replace"), strict=False)
-        return [m] if m is not None and not covered(m.secret, matches) else []
+        return [m] if m is not None and not covered(m.secret, matches) and not engine.refuses(m.secret) else []
     kind = _kind(chunk.hint)
     out: list[Match] = []
     if kind == "env":
@@ -79,22 +81,37 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
     elif kind == "json" and b"env" in chunk.data:
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
-    return [m for m in out if m.rule_id != "declared.secret" or not covered(m.secret, matches)]
+    # a value a rule refuses on its own merits (a token with a wrong checksum) is no secret either
+    return [m for m in out if m.rule_id != "declared.secret"
+            or not (covered(m.secret, matches) or engine.refuses(m.secret))]
 
 
 def _env_file(text: str) -> Iterator[Match]:
     pos = 0
-    for lineno, raw in enumerate(text.splitlines(keepends=True), 1):
+    lines = text.splitlines(keepends=True)
+    skip_to = 0
+    for lineno, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
         body = line.strip()
-        if body and not body.startswith("#") and "=" in body:
+        if lineno <= skip_to:
+            pass  # continuation of a multi-line quoted value, read with its first line
+        elif body and not body.startswith("#") and "=" in body:
             key, _, value = body.removeprefix("export ").partition("=")
             value = value.strip()
+            quote = value[:1]
+            if quote in ("'", '"') and (len(value) < 2 or not value.endswith(quote)):
+                # a quoted value spanning lines (a PEM key): up to the line that closes it
+                for end in range(lineno, len(lines)):
+                    if lines[end].rstrip("\r\n").endswith(quote):
+                        value = value + "\n" + "".join(lines[lineno:end + 1]).rstrip("\r\n")
+                        skip_to = end + 1
+                        break
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
                 value = value[1:-1]
             elif " #" in value:
                 value = value.split(" #", 1)[0].rstrip()
-            m = declared_match(key.strip(), value, start=pos + max(line.find(value), 0), line=lineno)
+            m = declared_match(key.strip(), value, start=pos + max(line.find(value.split("\n", 1)[0]), 0),
+                               line=lineno)
             if m is not None:
                 yield m
         pos += len(raw)

@@ -1,0 +1,70 @@
+"""Hard negatives of the labelled corpus: values a careless scanner reports. Placeholders, doc
+examples, hashes, git SHAs, UUIDs, lockfile integrity strings, base64 images and certificates,
+references to secrets (`${{ secrets.X }}`, `os.environ["X"]`), GitHub/npm-shaped tokens with a
+wrong checksum, JWT-shaped strings that are not JWTs, model names next to provider keywords."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import uuid
+
+from tokens import github, pem_private_key
+
+PLACEHOLDERS = [
+    "OPENAI_API_KEY=sk-xxxx", "OPENAI_API_KEY=YOUR_API_KEY", "OPENAI_API_KEY=<OPENAI_KEY>",
+    "OPENAI_API_KEY=sk-...", "ANTHROPIC_API_KEY=sk-ant-api03-...", "DB_PASSWORD=changeme",
+    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "HF_TOKEN=hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "MISTRAL_API_KEY=your_mistral_api_key_here", "COHERE_API_KEY=<your-cohere-key>",
+    "DATABASE_URL=postgresql://user:password@localhost:5432/app",
+    "DATABASE_URL=postgres://app:${DB_PASSWORD}@db:5432/app", "REDIS_URL=redis://:{{ .Values.redis.password }}@cache:6379",
+    "MONGODB_URI=mongodb+srv://<username>:<password>@cluster0.mongodb.net/test",
+    "TAVILY_API_KEY=tvly-YOUR_API_KEY", "GROQ_API_KEY=gsk_...", "SLACK_BOT_TOKEN=xoxb-your-bot-token",
+    "PINECONE_API_KEY=00000000-0000-0000-0000-000000000000", "WANDB_API_KEY=" + "0" * 40,
+    "VAULT_TOKEN=s.xxxxxxxxxxxxxxxxxxxxxxxx", "AZURE_OPENAI_API_KEY=<azure-openai-key>",
+    "NVIDIA_API_KEY=nvapi-...", "XAI_API_KEY=xai-" + "X" * 80, "JIRA_API_TOKEN=ATATT3...",
+    "GEMINI_API_KEY=AIzaSy-your-api-key-here-0000000000",
+]
+REFERENCES = [
+    "OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}", 'key = os.environ["ANTHROPIC_API_KEY"]',
+    "token: {{ .Values.github.token }}", "export GITHUB_TOKEN=$GH_PAT", "const k = process.env.MISTRAL_API_KEY;",
+    'client = OpenAI(api_key=os.getenv("OPENAI_API_KEY"))', "DEEPGRAM_API_KEY=${DEEPGRAM_API_KEY}",
+    "password: !vault |", "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+    "from huggingface_hub import hf_hub_download, snapshot_download",
+    "GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a  # the docs' example token",
+    "resolved \"https://registry.npmjs.org/fw_utils/-/fw_utils-1.0.0.tgz\"",
+    "const cursor = db.collection('runs').find({}).sort({ createdAt: -1 });",
+]
+
+
+def hard_negatives(rng: random.Random) -> list[str]:
+    """Lines (some multi-line) that must produce no finding."""
+    out = list(PLACEHOLDERS) + list(REFERENCES)
+    for _ in range(8):
+        out.append(f"commit {rng.randbytes(20).hex()}")
+        out.append(f"sha256 = \"{hashlib.sha256(rng.randbytes(8)).hexdigest()}\"")
+        out.append(f"etag: \"{rng.randbytes(16).hex()}\"")
+        out.append(f"request_id: {uuid.UUID(int=rng.getrandbits(128), version=4)}")
+        out.append(json.dumps({"integrity": "sha512-" + base64.b64encode(rng.randbytes(64)).decode()}))
+        out.append(f"GITHUB_TOKEN={github(rng, 'ghp', valid=False)}")
+        out.append(f"NPM_TOKEN={github(rng, 'npm', valid=False)}")
+        out.append(f"GH_TOKEN={github(rng, 'ghs', valid=False)}")
+        out.append("session=" + base64.urlsafe_b64encode(b'{"not":"jwt"}').decode().rstrip("=") + "."
+                   + base64.urlsafe_b64encode(rng.randbytes(30)).decode().rstrip("=") + "." + rng.randbytes(20).hex())
+        out.append(f"MISTRAL_MODEL=mistral-large-{rng.randrange(2400, 2500)}")
+        out.append(f"assembly_checksum = \"{rng.randbytes(16).hex()}\"")
+        out.append(f"cursor_position = {rng.randrange(10**6)}")
+        out.append(f"wandb_run_commit: {rng.randbytes(20).hex()}")
+        out.append(f"VAULT_ADDR=https://vault.internal:8200  # token in {rng.randbytes(4).hex()}.hcl")
+        out.append(f"docker pull ghcr.io/acme/agent@sha256:{rng.randbytes(32).hex()}")
+    png = b"\x89PNG\r\n\x1a\n" + rng.randbytes(3000)
+    out.append(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    cert = pem_private_key(rng, "").replace("PRIVATE KEY", "CERTIFICATE")
+    out.append(cert)
+    out.append(f"  ca.crt: {base64.b64encode(cert.encode()).decode()}")
+    out.append(cert.replace("CERTIFICATE", "PUBLIC KEY"))
+    out.append("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----")
+    return out

@@ -1,0 +1,54 @@
+"""Validators: the registry resolves, placeholders are refused, structure and proximity hold."""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+
+import pytest
+from tokens import jwt
+
+from detectors.loader import load_rules
+from detectors.validators import VALIDATORS, is_placeholder
+from detectors.validators.context import keyword_near
+from detectors.validators.structure import jwt_structure
+
+
+@pytest.mark.parametrize("value", [
+    "sk-xxxx", "YOUR_API_KEY", "<OPENAI_KEY>", "sk-...", "changeme", "EXAMPLE-token-9fj3k",
+    "aaaaaaaaaaaaaaaa", "abcabcabcabcabcabc", "key_0123456789", "your_api_key_here", "${DB_PASSWORD}",
+    "{{ .Values.token }}", "$OPENAI_API_KEY", "password", "Password1!", "%(password)s", "sk-****",
+    "ghp_qwertyuiopZZ", "dummy-secret-value",
+])
+def test_placeholders_are_refused(value):
+    """Template and documentation values are never reported."""
+    assert is_placeholder(value)
+
+
+def test_random_values_are_not_placeholders(rng):
+    """The filter does not eat real random keys (10,000 draws across alphabets)."""
+    alphabets = [string.ascii_letters + string.digits, "0123456789abcdef", string.ascii_letters + string.digits + "+/"]
+    hits = sum(is_placeholder("".join(rng.choice(a) for _ in range(rng.randrange(20, 120))))
+               for _ in range(3334) for a in alphabets)
+    assert hits <= 3
+
+
+def test_jwt_structure(rng):
+    """A JWT decodes to a JSON header with `alg`; look-alikes do not."""
+    assert jwt_structure(jwt(rng))
+    fake = base64.urlsafe_b64encode(json.dumps({"typ": "x"}).encode()).decode().rstrip("=")
+    assert not jwt_structure(f"{fake}.{fake}.c2ln")
+    assert not jwt_structure("eyJhbGciOi.eyJzdWIi.sig")
+
+
+def test_keyword_near():
+    """The keyword must be near the secret, outside the secret itself."""
+    assert keyword_near("abc123", "FAL_KEY=abc123", ("fal",))
+    assert not keyword_near("falabc", "key=falabc", ("fal",))
+
+
+def test_every_validator_named_by_a_rule_is_registered():
+    """Rule files only name registered validators (the loader refuses others)."""
+    named = {v for r in load_rules() for v in r.validators}
+    assert named <= set(VALIDATORS) and named
