@@ -4,6 +4,9 @@ keeps only the fingerprint and a redacted preview."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
 
 from scanner.declared import RULE_ID as DECLARED
@@ -18,6 +21,18 @@ class _Acc:
     lifetime_hint: str
     captures: tuple[tuple[str, str], ...]
     locations: set[Location] = field(default_factory=set)
+
+
+def jwt_expiry(match: Match) -> tuple[tuple[str, str], ...]:
+    """A JWT's `exp` claim (not secret: expiry evidence for the graph), as an `exp` capture."""
+    if match.provider != "jwt" or match.secret.count(".") != 2:
+        return ()
+    payload = match.secret.split(".")[1]
+    try:
+        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("exp")
+    except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError):
+        return ()
+    return (("exp", str(int(exp))),) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else ()
 
 
 class Findings:
@@ -36,7 +51,7 @@ class Findings:
         acc = self._by_fp.get(fp)
         if acc is None:
             acc = self._by_fp[fp] = _Acc(match.rule_id, match.provider, redact(match.secret),
-                                         match.lifetime_hint, match.captures)
+                                         match.lifetime_hint, match.captures + jwt_expiry(match))
         elif acc.rule_id == DECLARED and match.rule_id != DECLARED:
             # a rule that knows the format names the credential better than its key name did
             acc.rule_id, acc.provider = match.rule_id, match.provider

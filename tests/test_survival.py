@@ -541,3 +541,30 @@ def test_cli_exit_zero_for_platform_and_dead_only_strict_one(tmp_path, rng):
     assert got == {fingerprint(plat): (True, "platform"), fingerprint(short): (False, None)}
     assert doc["blocked"] is False
     assert CliRunner().invoke(main, [*args, "--strict"]).exit_code == 1
+
+
+def test_scanned_jwt_exp_claim_kills_it_within_grace(make_repo, tmp_path, rng):
+    """End to end: a JWT found by the scan carries its `exp` claim as expiry evidence (never its
+    value): the agent's token dies when it expires within the grace period, else it is `expiring`."""
+    import base64
+
+    from scanner.pipeline import run_graph
+
+    def b64(obj) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    exp = int((AT + dt.timedelta(hours=3)).timestamp())
+    sig = "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(43))
+    jwt = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64({'sub': f'agent-{rng.random()}', 'exp': exp})}.{sig}"
+    r = make_repo("jwtbot")
+    r.write("README.md", "bot\n")
+    r.commit("init")
+    r.write(".env", f"SERVICE_TOKEN={jwt}\n")
+    inv = write(tmp_path, "agents.yaml", "kind: AgentInventory\nagents:\n  - name: jwtbot\n"
+                                         "    credentials: [{id: t, env: [SERVICE_TOKEN]}]\n")
+    sg, _ = run_graph([str(r.path)], inv)
+    [v] = survivors(sg, "jwtbot", AT).verdicts
+    assert v.credential.rule_id == "jwt.token" and dict(v.credential.captures)["exp"] == str(exp)
+    assert v.survives is False and "within the grace period" in v.dies_because
+    [early] = survivors(sg, "jwtbot", AT - dt.timedelta(days=2)).verdicts
+    assert (early.survives, early.reason) == (True, "expiring")

@@ -190,6 +190,8 @@ def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> str
     declared = {cr.lifetime for _, cr in decls if cr.lifetime}
     if declared:
         return "static" if "static" in declared else "short-lived"
+    if "exp" in dict(cred.captures):  # a token that carries its own expiry (JWT `exp`)
+        return "short-lived"
     return "short-lived" if cred.lifetime_hint == "short-lived" else "static"
 
 
