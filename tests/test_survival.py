@@ -105,7 +105,8 @@ def test_two_agents_calling_the_same_notify_do_not_share_tokens(make_repo, tmp_p
             "reference:github:acme/shared-ci:.github/workflows/notify.yml#SLACK_TOKEN",
             "reference:github:acme/bot-a:.github/workflows/run.yml#A_SLACK",
             f"credential:{fa}") in v.reached_via
-    assert rep.blocked and "workflow:github:acme/bot-a:.github/workflows/run.yml" in rep.dies
+    assert rep.dies == ("agent:bot-a", "workflow:github:acme/bot-a:.github/workflows/run.yml")  # notify.yml: bot-b
+    assert rep.blocked
     assert set(by_fp(survivors(sg, "bot-b", AT))) == {fb}
 
 
@@ -165,6 +166,9 @@ def test_inherit_through_three_levels_makes_the_key_shared(make_repo, tmp_path, 
                                "reference:github:acme/platform-ci:.github/workflows/summarize.yml#OPENAI_API_KEY",
                                f"credential:{fingerprint(key)}"),)
     assert (rv.reason, rv.other_holders) == ("shared", ("agent:support",))
+    assert release.dies == ("agent:release", *(f"workflow:github:acme/{w}.yml" for w in (
+        "platform-ci:.github/workflows/deep", "platform-ci:.github/workflows/llm",
+        "platform-ci:.github/workflows/summarize", "release:.github/workflows/release")))
     # NOT_PASSED is referenced three levels down but never mapped: unresolved, and it blocks
     assert [(u.name, u.referenced_by) for u in release.unresolved] == \
         [("NOT_PASSED", "workflow:github:acme/platform-ci:.github/workflows/deep.yml")]

@@ -112,6 +112,18 @@ def _as_time(v: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
+def _closure(sg: SprawlGraph, start: set[str]) -> set[str]:
+    """`start` and every workflow it calls, transitively."""
+    seen, todo = set(start), list(start)
+    while todo:
+        wf = sg.collected.files.get(todo.pop())
+        for c in wf.calls if wf else ():
+            if c.target.node not in seen:
+                seen.add(c.target.node)
+                todo.append(c.target.node)
+    return seen
+
+
 class _Context:
     """Step 1 and the facts every verdict needs, computed once per agent."""
 
@@ -124,18 +136,11 @@ class _Context:
         self.dying_ids = {f"identity:{i.ref}" for i in agent.identities if i.exclusive and i.ref not in other_ids}
         mine = set(agent_workflow_nodes(agent, sg.collected))
         run_by_others = {w for a in self.others for w in agent_workflow_nodes(a, sg.collected)}
-        dying = mine - run_by_others
-        callers: dict[str, set[str]] = {}
-        for node, wf in sg.collected.files.items():
-            for c in wf.calls:
-                callers.setdefault(c.target.node, set()).add(node)
-        changed = True
-        while changed:  # a workflow still called by a surviving one survives
-            changed = False
-            for w in list(dying):
-                if callers.get(w, set()) - dying:
-                    dying.discard(w)
-                    changed = True
+        roots = {n for n, wf in sg.collected.files.items() if wf.root}
+        # what still runs without X: other agents' workflows and CI roots X does not run, and
+        # everything they call; what X runs (and calls) outside that dies with it
+        alive = _closure(sg, (roots - mine) | run_by_others)
+        dying = _closure(sg, mine) - alive
         self.dying_workflows = dying
         self.dies = (agent.node, *sorted(self.dying_ids), *sorted(dying))
         self.declarations: dict[str, list[tuple[Agent, CredentialRef]]] = {}
