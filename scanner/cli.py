@@ -42,7 +42,7 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
-        except Exception as exc:  # noqa: BLE001 - the contract is one line, not a traceback
+        except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
             click.echo(f"sprawlscan: internal error: {type(exc).__name__}", err=True)
@@ -85,18 +85,27 @@ def main() -> None:
 @click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File of SHA-256 fingerprints never to report (adds to sprawlscan.toml [allowlist]).")
 @click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list).")
+@click.option("--github-url", default=None, metavar="URL",
+              help="GitHub API base for github: sources (GitHub Enterprise: https://HOST/api/v3).")
+@click.option("--gitlab-url", default=None, metavar="URL",
+              help="GitLab instance for gitlab: sources (default https://gitlab.com).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where forge repositories are cloned and reused (default .sprawlscan/cache).")
 @click.option("--jql", default=None, help="JQL selecting the issues of a jira: source.")
 @click.option("--spaces", default=None, help="Comma-separated space keys of a confluence: source.")
 @click.option("--vault-path", default=None, help="Mount or mount/path a vault: source starts from.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, no_history: bool,
          max_file_size: int | None, rule_files: tuple[Path, ...], allowlist: Path | None,
-         exclude: tuple[str, ...], jql: str | None, spaces: str | None,
+         exclude: tuple[str, ...], github_url: str | None, gitlab_url: str | None,
+         cache_dir: str | None, jql: str | None, spaces: str | None,
          vault_path: str | None) -> None:
-    """Scan SOURCES (paths, git repositories, jira:URL, confluence:URL, vault:URL,
-    vault-export:FILE, jira-export:FILE, confluence-export:FILE) for credentials."""
-    extra = {k: v for k, v in (("jql", jql), ("confluence_spaces", spaces),
-                               ("vault_path", vault_path)) if v}
+    """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
+    confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
+    credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
+    extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
+                               ("cache_dir", cache_dir), ("jql", jql),
+                               ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
     options = replace(scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude)),
                       extra=extra)
     result = run_scan(sources, options, progress=progress)

@@ -171,7 +171,42 @@ class ScanResult:
     """Unique credentials, sorted by fingerprint."""
     stats: ScanStats
     """Counters and errors."""
+    facts: tuple[InventoryFact, ...] = ()
+    """What the sources declared for the graph (secret names, workflow files), in crawl order."""
 
     @property
     def incomplete(self) -> bool:
         return bool(self.stats.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryFact:
+    """Something a forge declares that is not a secret value but feeds the graph: an Actions
+    secret *name* (values are not readable), a CI/CD variable name, a workflow or CI config file."""
+
+    kind: str
+    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab)."""
+    scope: str
+    """Where it is declared: org login / `owner/repo` (GitHub), group or project path (GitLab)."""
+    name: str
+    """The secret or variable name, or the file path (`.github/workflows/ci.yml`)."""
+    level: str = ""
+    """`org`, `repo`, `environment` (GitHub); `group`, `project`, `schedule` (GitLab)."""
+    environment: str = ""
+    """GitHub environment name, GitLab `environment_scope`; empty when not environment-bound."""
+    content: str = ""
+    """File text for `workflow` and `ci-config` facts; empty otherwise (never a secret value)."""
+
+    def reference(self) -> str:
+        """How an inventory names this (INVENTORY.md): `acme/x:NAME`, `org:acme:NAME`,
+        `acme/x:NAME@production` (GitHub environment), `group/p:NAME@scope` (GitLab),
+        `acme/x/.github/workflows/ci.yml`, `group/p:.gitlab-ci.yml`."""
+        if self.kind == "workflow":
+            return f"{self.scope}/{self.name}"
+        if self.kind == "actions-secret" and self.level == "org":
+            return f"org:{self.scope}:{self.name}"
+        if self.kind == "ci-variable" and self.level in ("group", "project"):
+            return f"{self.scope}:{self.name}@{self.environment or '*'}"
+        if self.environment:
+            return f"{self.scope}:{self.name}@{self.environment}"
+        return f"{self.scope}:{self.name}"

@@ -17,7 +17,12 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
 from scanner.model import ScanResult, ScanStats
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, Source, SourceOptions, scan_chunks
+from scanner.sources.base import (
+    DEFAULT_MAX_FILE_SIZE,
+    Source,
+    SourceOptions,
+    scan_chunks,
+)
 from scanner.sources.files import FilesSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 
@@ -49,6 +54,20 @@ class ScanOptions:
 
 
 SourceFactory = Callable[[str, ScanOptions], Source]
+
+
+def _github_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.github_org import GitHubOrgSource
+
+    return GitHubOrgSource(target, options.source_options(), api_url=options.extra.get("github_url"),
+                           cache_dir=options.extra.get("cache_dir"))
+
+
+def _gitlab_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.gitlab_group import GitLabGroupSource
+
+    return GitLabGroupSource(target, options.source_options(), url=options.extra.get("gitlab_url"),
+                             cache_dir=options.extra.get("cache_dir"))
 
 
 def _path_source(target: str, options: ScanOptions) -> Source:
@@ -111,6 +130,8 @@ SOURCES: dict[str, SourceFactory] = {
     "git": _git_source,
     "dir": _dir_source,
     "path": _path_source,
+    "github": _github_source,
+    "gitlab": _gitlab_source,
     "jira": _jira_source,
     "jira-export": _jira_export_source,
     "confluence": _confluence_source,
@@ -147,13 +168,16 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
+            if hasattr(source, "progress"):  # crawlers report units done / total
+                source.progress = progress
         fast = getattr(source, "scan", None)
         hits = fast(engine, stats) if fast is not None else scan_chunks(source.chunks(stats), engine, stats)
         for match, locations in hits:
             findings.add(match, locations)
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
-    return ScanResult(findings.credentials(), stats)
+    facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
+    return ScanResult(findings.credentials(), stats, facts)
 
 
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,

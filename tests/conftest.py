@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,3 +45,23 @@ def demo_secrets() -> dict[str, str]:
 
 
 __all__ = ["Repo", "tokens"]
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver listens on 127.0.0.1 only (any free port)."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def bare_clone(tmp_path: Path):
+    """Factory: bare_clone(repo) → `file://` URL of a bare clone of a `Repo` (what a forge serves)."""
+
+    def make(repo: Repo, name: str | None = None) -> str:
+        dest = tmp_path / "served" / f"{name or repo.path.name}.git"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(dest)], check=True,
+                       capture_output=True)
+        return dest.as_uri()
+
+    return make

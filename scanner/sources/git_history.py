@@ -124,14 +124,16 @@ def parse_log_raw(out: bytes, attribution: Attribution) -> None:
 class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
-    def __init__(self, path: str | Path, options: SourceOptions | None = None) -> None:
+    def __init__(self, path: str | Path, options: SourceOptions | None = None, *,
+                 name: str | None = None) -> None:
         self.repo = Path(path)
         if not self.repo.exists():
             raise ConfigError(f"{path}: no such file or directory")
         if not is_git_repo(self.repo):
             raise ConfigError(f"{path}: not a git repository")
         self.options = options or SourceOptions()
-        self.name = repo_name(self.repo)
+        # forges pass `owner/name`: a cached clone's origin may be a local or mirror URL
+        self.name = name or repo_name(self.repo)
         self.bare = not (self.repo / ".git").exists()
 
     # -- discovery -------------------------------------------------------------------------

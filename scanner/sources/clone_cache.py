@@ -1,0 +1,117 @@
+"""Forge helpers: bare mirror clones kept in a cache directory and reused across scans, so a
+re-scan only fetches what changed (takes a clone URL and a cache path, gives a bare repository
+that `GitHistorySource` scans); and the expansion of a forge crawl, a stream of API chunks and
+repository histories, into chunks or into hits (histories through the git source's fast path). Tokens travel in an HTTP header through git's environment
+(`GIT_CONFIG_*`), never in a URL, a command line or the clone's config."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from scanner.model import Chunk, ScanStats
+from scanner.sources.base import Hit, SourceOptions, scan_chunks
+from scanner.sources.git_history import GitError, GitHistorySource, git
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
+
+Item = Union[Chunk, GitHistorySource]  # noqa: UP007 - a runtime alias
+"""What a forge crawl yields: an API object's text, or a cloned repository to scan."""
+
+DEFAULT_CACHE_DIR = Path(".sprawlscan") / "cache"
+
+
+def cache_root(cache_dir: str | Path | None) -> Path:
+    """`--cache-dir`, default `.sprawlscan/cache/` under the working directory."""
+    return Path(cache_dir) if cache_dir else Path.cwd() / DEFAULT_CACHE_DIR
+
+
+def clone_path(root: Path, forge: str, host: str, full_name: str) -> Path:
+    """Where the mirror of `full_name` lives: `<root>/<forge>/<host>/<full/name>.git`."""
+    safe = [p for p in full_name.split("/") if p not in ("", ".", "..")]
+    host = host.replace(":", "_") or "local"
+    return root.joinpath(forge, host, *safe[:-1], safe[-1] + ".git")
+
+
+def basic_auth_header(user: str, token: str) -> str:
+    raw = base64.b64encode(f"{user}:{token}".encode()).decode()
+    return f"Authorization: Basic {raw}"
+
+
+def _env(auth_header: str | None) -> dict[str, str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if auth_header:
+        n = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+        env.update({"GIT_CONFIG_COUNT": str(n + 1), f"GIT_CONFIG_KEY_{n}": "http.extraHeader",
+                    f"GIT_CONFIG_VALUE_{n}": auth_header})
+    return env
+
+
+def mirror(url: str, dest: Path, auth_header: str | None = None) -> Path:
+    """Clone `url` as a bare mirror at `dest`, or fetch into it when it exists; raises `GitError`
+    with git's last error line (which never holds the token: it is not in the URL)."""
+    if (dest / "HEAD").is_file():
+        git(dest, "remote", "set-url", "origin", url)
+        args = ["git", "-C", str(dest), "fetch", "--prune", "--quiet", "origin"]
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        args = ["git", "clone", "--mirror", "--quiet", url, str(dest)]
+    proc = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, env=_env(auth_header),
+                          check=False)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[1] if args[1] == 'clone' else 'fetch'} failed: "
+                       f"{lines[-1] if lines else proc.returncode}")
+    return dest
+
+
+def wiki(url: str, dest: Path, auth_header: str | None, name: str, options: SourceOptions,
+         stats: ScanStats) -> GitHistorySource | None:
+    """A repository's wiki is a git repository beside it (`x.git` → `x.wiki.git`). A wiki that
+    was never written cannot be cloned: that is a counted `wiki-unavailable` skip, not a failure."""
+    wiki_url = (url.removesuffix(".git") if url.endswith(".git") else url) + ".wiki.git"
+    try:
+        mirror(wiki_url, dest, auth_header)
+    except GitError:
+        stats.skip("wiki-unavailable")
+        return None
+    return GitHistorySource(dest, options, name=name)
+
+
+def head_files(repo: Path, prefix: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(path, text) of the files directly under `prefix` on HEAD (the default branch of a mirror)
+    whose names end with one of `suffixes`; empty when HEAD or the folder does not exist."""
+    try:
+        out = git(repo, "ls-tree", "-z", "HEAD", "--", prefix)
+    except GitError:
+        return []
+    found = []
+    for entry in out.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        parts = meta.split(b" ")
+        name = path.decode("utf-8", "surrogateescape")
+        if len(parts) == 3 and parts[1] == b"blob" and name.endswith(suffixes):
+            text = git(repo, "cat-file", "blob", parts[2].decode()).decode("utf-8", "replace")
+            found.append((name, text))
+    return found
+
+
+def expand_chunks(items: Iterable[Item], stats: ScanStats) -> Iterator[Chunk]:
+    for item in items:
+        if isinstance(item, GitHistorySource):
+            yield from item.chunks(stats)
+        else:
+            yield item
+
+
+def expand_hits(items: Iterable[Item], engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+    for item in items:
+        if isinstance(item, GitHistorySource):
+            yield from item.scan(engine, stats)
+        else:
+            yield from scan_chunks((item,), engine, stats)

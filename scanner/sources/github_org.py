@@ -1,0 +1,305 @@
+"""Source: a GitHub organisation, user or single repository (`github:ORG`, `github:OWNER/REPO`),
+crawled through PyGithub. Takes the target, the API base (`--github-url`, GitHub Enterprise's
+`https://HOST/api/v3`) and `GITHUB_TOKEN`; gives chunks and `inventory_facts`.
+
+Per repository (one progress unit): a bare mirror clone in the cache dir (fetched when it exists)
+scanned with its whole history by `GitHistorySource` (locations `git`, repo `owner/name`; the wiki
+too, as `owner/name.wiki`); issue and PR titles + bodies (`github-issue`, `github-pr`, path
+`issues/12`, `pulls/7`; PRs through /pulls when issues are disabled), issue and PR conversation
+comments (`issues/12#comment-345`), PR review comments (`github-review-comment`,
+`pulls/7#review-comment-9`); Actions secret names at repo and environment level and the default
+branch's `.github/workflows/*.yml` as `InventoryFact`s. Per owner: org-level Actions secret names,
+and gists with every revision (`github-gist`, the newest revision `live`, older ones `historical`)
+of the user (all of them, secret ones included, when the token is that user's: `/user/repos`,
+`/gists`), or the public gists of the org's members.
+
+Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
+retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
+`stats.errors` naming it, everything else is kept; `410 Gone` (a feature switched off) and a 403 on
+secret names (admin only) are counted skips. A rejected token or an unknown owner on the first
+request raises `ConfigError` (exit 2: nothing can be crawled). The token is sent only as a header
+(API) or through git's environment (clones) and is scrubbed from every message."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
+from github.GithubException import RateLimitExceededExceedsMaxWait
+
+from scanner.engine import Engine
+from scanner.errors import ConfigError
+from scanner.model import Chunk, InventoryFact, Location, ScanStats
+from scanner.sources.base import Hit, SourceOptions
+from scanner.sources.clone_cache import (Item, basic_auth_header, cache_root, clone_path,
+                                         expand_chunks, expand_hits, head_files, mirror, wiki)
+from scanner.sources.git_history import GitError, GitHistorySource
+
+DEFAULT_API = "https://api.github.com"
+
+
+class _Retry(GithubRetry):
+    """GithubRetry that also retries a bare 429, reads `X-RateLimit-Reset` when `Retry-After` is
+    missing, and gives up instead of sleeping longer than `max_rate_limit_wait`."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        after = super().get_retry_after(response)
+        if after is None and response.headers.get("X-RateLimit-Remaining") == "0":
+            reset = response.headers.get("X-RateLimit-Reset", "")
+            if reset.isdigit():
+                after = max(0.0, int(reset) - datetime.now(UTC).timestamp())
+        if after is not None and self.max_rate_limit_wait is not None \
+                and after > self.max_rate_limit_wait:
+            raise RateLimitExceededExceedsMaxWait(response.status, {"message": "rate limited"},
+                                                  dict(response.headers), wait=after)
+        return after
+
+
+class GitHubOrgSource:
+    """Everything readable in one GitHub org, user or repository."""
+
+    def __init__(self, target: str, options: SourceOptions | None = None, *,
+                 api_url: str | None = None, cache_dir: str | Path | None = None,
+                 token: str | None = None, retries: int = 4, backoff: float = 0.5,
+                 max_wait: float = 300.0) -> None:
+        owner, _, repo = target.strip("/").partition("/")
+        if not owner or "/" in repo:
+            raise ConfigError(f"github:{target}: expected github:ORG or github:OWNER/REPO")
+        self.owner, self.repo = owner, repo
+        self.name = f"github:{target}"
+        self.options = options or SourceOptions()
+        self.api_url = (api_url or DEFAULT_API).rstrip("/")
+        self.token = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
+        self.cache = cache_root(cache_dir)
+        self.retries, self.backoff, self.max_wait = retries, backoff, max_wait
+        self.inventory_facts: list[InventoryFact] = []
+        """Actions secret names and workflow files seen by the last crawl (for the graph)."""
+        self.progress: Callable[[str], None] | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def client(self) -> Github:
+        retry = _Retry(total=self.retries, backoff_factor=self.backoff,
+                       status_forcelist=[429, *range(500, 600)],
+                       secondary_rate_wait=min(60.0, self.max_wait),
+                       max_rate_limit_wait=self.max_wait)
+        return Github(base_url=self.api_url, auth=Auth.Token(self.token) if self.token else None,
+                      retry=retry, per_page=100, timeout=30, seconds_between_requests=None,
+                      seconds_between_writes=None)
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
+
+    def describe(self, exc: BaseException) -> str:
+        """One line for a failure, never with the token or a response body beyond its message."""
+        if isinstance(exc, RateLimitExceededExceedsMaxWait):
+            return f"rate limited for {exc.wait:.0f}s, more than the {self.max_wait:.0f}s allowed"
+        if isinstance(exc, BadCredentialsException):
+            return "GitHub rejected the token: 401"
+        if isinstance(exc, GithubException):
+            msg = exc.data.get("message") if isinstance(exc.data, dict) else None
+            return f"HTTP {exc.status}" + (f" ({str(msg)[:120]})" if msg else "")
+        if isinstance(exc, requests.exceptions.RetryError):
+            return "gave up after repeated rate limiting or server errors"
+        if isinstance(exc, requests.RequestException):
+            return f"cannot reach {urlparse(self.api_url).netloc} ({type(exc).__name__})"
+        return str(exc)
+
+    def guard(self, stats: ScanStats, unit: str, gen: Iterator[Item]) -> Iterator[Item]:
+        """Run one unit; a failure becomes one line in `stats.errors`, earlier chunks are kept."""
+        try:
+            yield from gen
+        except GithubException as exc:
+            if exc.status == 410:  # the feature is disabled for this repository: nothing there
+                stats.skip("feature-disabled")
+            else:
+                stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
+        except (requests.RequestException, GitError, ConfigError) as exc:
+            stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
+            stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
+
+    def chunk(self, text: str | None, loc: Location, stats: ScanStats) -> Iterator[Chunk]:
+        if not text:
+            return
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) > self.options.max_file_size:
+            stats.skip("too-large")
+            return
+        yield Chunk(data, (loc,), hint=loc.path)
+
+    def report(self, msg: str) -> None:
+        if self.progress:
+            self.progress(f"{self.name}: {msg}")
+
+    # -- crawl -------------------------------------------------------------------------------
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        return expand_chunks(self.crawl(stats), stats)
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Same findings as `chunks()`; repository histories take the git source's fast path."""
+        return expand_hits(self.crawl(stats), engine, stats)
+
+    def crawl(self, stats: ScanStats) -> Iterator[Item]:
+        gh = self.client()
+        self.inventory_facts = []
+        org, user, repos = self.discover(gh)
+        listed: list[Any] = []
+        if repos is not None:
+            yield from self.guard(stats, f"{self.name} repository list",
+                                  _collect(repos, listed))
+        for i, repo in enumerate(listed, 1):
+            self.report(f"repository {i}/{len(listed)} {repo.full_name}")
+            yield from self.repository(repo, stats)
+        if org is not None:
+            yield from self.guard(stats, f"{self.owner} org secrets", self.org_secrets(org, stats))
+        if not self.repo:
+            owners: list[Any] = []
+            if org is not None:
+                yield from self.guard(stats, f"{self.owner} members", _collect(org.get_members(), owners))
+            elif user is not None:
+                owners = [user]
+            for i, who in enumerate(owners, 1):
+                self.report(f"gists {i}/{len(owners)} {who.login}")
+                yield from self.guard(stats, f"{who.login} gists", self.gists(gh, who, stats))
+
+    def discover(self, gh: Github) -> tuple[Any, Any, Any]:
+        """(org or None, user or None, repositories) ; a 401 or unknown owner raises ConfigError."""
+        try:
+            if self.repo:
+                return None, None, [gh.get_repo(f"{self.owner}/{self.repo}")]
+            user = gh.get_user(self.owner)
+            if user.type == "Organization":
+                org = gh.get_organization(self.owner)
+                return org, None, org.get_repos(type="all")
+            if self.token and self.is_me(gh):  # the token's own user: private repos, secret gists
+                me = gh.get_user()
+                return None, me, me.get_repos(type="owner")
+            return None, user, user.get_repos(type="owner")
+        except BadCredentialsException:
+            raise ConfigError(f"GitHub rejected the token for {self.owner}: 401") from None
+        except GithubException as exc:
+            if exc.status == 404:
+                raise ConfigError(f"{self.name}: no such organisation, user or repository "
+                                  "(404)") from None
+            raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
+        except requests.RequestException as exc:
+            raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{self.name}: unexpected response ({type(exc).__name__})") from None
+
+    def is_me(self, gh: Github) -> bool:
+        try:
+            return str(gh.get_user().login).lower() == self.owner.lower()
+        except GithubException:  # a token without user scope cannot say who it is
+            return False
+
+    def repository(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        full = repo.full_name
+        yield from self.guard(stats, f"{full} clone", self.history(repo, stats))
+        yield from self.guard(stats, f"{full} issues", self.issues(repo, stats))
+        yield from self.guard(stats, f"{full} issue comments", self.issue_comments(repo, stats))
+        yield from self.guard(stats, f"{full} review comments", self.review_comments(repo, stats))
+        yield from self.guard(stats, f"{full} secrets", self.repo_secrets(repo, stats))
+
+    def history(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        host = urlparse(self.api_url).netloc
+        dest = clone_path(self.cache, "github", host, repo.full_name)
+        auth = basic_auth_header("x-access-token", self.token) \
+            if self.token and repo.clone_url.startswith("http") else None
+        mirror(repo.clone_url, dest, auth)
+        for path, text in head_files(dest, ".github/workflows/", (".yml", ".yaml")):
+            self.inventory_facts.append(InventoryFact("workflow", repo.full_name, path, "repo",
+                                                      content=text))
+        yield GitHistorySource(dest, self.options, name=repo.full_name)
+        if repo.has_wiki:
+            wiki_dest = clone_path(self.cache, "github", host, repo.full_name + ".wiki")
+            found = wiki(repo.clone_url, wiki_dest, auth, repo.full_name + ".wiki", self.options, stats)
+            if found is not None:
+                yield found
+
+    def issues(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        """Issues and PRs through /issues; with issues disabled (that endpoint answers 410 Gone)
+        the PRs through /pulls."""
+        if repo.has_issues is False:
+            for pr in repo.get_pulls(state="all"):
+                loc = Location("github-pr", repo.full_name, f"pulls/{pr.number}", url=pr.html_url)
+                yield from self.chunk(f"{pr.title or ''}\n{pr.body or ''}", loc, stats)
+            return
+        for issue in repo.get_issues(state="all"):
+            pr = "/pull/" in (issue.html_url or "")
+            loc = Location("github-pr" if pr else "github-issue", repo.full_name,
+                           f"{'pulls' if pr else 'issues'}/{issue.number}", url=issue.html_url)
+            yield from self.chunk(f"{issue.title or ''}\n{issue.body or ''}", loc, stats)
+
+    def issue_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        for c in repo.get_issues_comments():
+            number = c.issue_url.rstrip("/").rsplit("/", 1)[-1]
+            pr = "/pull/" in (c.html_url or "")
+            loc = Location("github-pr" if pr else "github-issue", repo.full_name,
+                           f"{'pulls' if pr else 'issues'}/{number}#comment-{c.id}", url=c.html_url)
+            yield from self.chunk(c.body, loc, stats)
+
+    def review_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        for c in repo.get_pulls_comments():
+            number = c.pull_request_url.rstrip("/").rsplit("/", 1)[-1]
+            loc = Location("github-review-comment", repo.full_name,
+                           f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
+            yield from self.chunk(c.body, loc, stats)
+
+    def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
+        yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")
+        for env in repo.get_environments():
+            yield from self.secret_names(stats, env.get_secrets(), repo.full_name, "environment",
+                                         env.name)
+
+    def org_secrets(self, org: Any, stats: ScanStats) -> Iterator[Item]:
+        yield from self.secret_names(stats, org.get_secrets(), self.owner, "org")
+
+    def secret_names(self, stats: ScanStats, names: Any, scope: str, level: str,
+                     env: str = "") -> Iterator[Item]:
+        """Names only (values are write-only). Listing them needs admin rights: a 403 is a counted
+        skip, not an incomplete scan, since no value can be missed there."""
+        try:
+            for s in names:
+                self.inventory_facts.append(InventoryFact("actions-secret", scope, s.name, level, env))
+        except GithubException as exc:
+            if exc.status != 403 or isinstance(exc, RateLimitExceededExceedsMaxWait):
+                raise
+            stats.skip("secret-names-forbidden")
+        yield from ()
+
+    def gists(self, gh: Github, who: Any, stats: ScanStats) -> Iterator[Item]:
+        """Every file of every revision; identical content across revisions is one chunk."""
+        for listed in who.get_gists():
+            gist = gh.get_gist(listed.id)
+            by_content: dict[bytes, list[Location]] = {}
+            history = gist.history or []
+            revisions = [(history[0].version if history else None, gist.files, "live")]
+            revisions += [(h.version, h.files, "historical") for h in history[1:]]
+            for version, files, state in revisions:
+                url = gist.html_url if state == "live" else f"{gist.html_url}/{version}"
+                for fname, f in (files or {}).items():
+                    content = (f.content or "").encode("utf-8", "surrogatepass")
+                    if not content:
+                        continue
+                    if f.size and len(content) < f.size:  # GitHub truncates files over 1 MB
+                        stats.skip("truncated")
+                    by_content.setdefault(content, []).append(Location(
+                        "github-gist", who.login, f"gists/{gist.id}/{fname}", version, None, state, url))
+            for content, locs in by_content.items():
+                if len(content) > self.options.max_file_size:
+                    stats.skip("too-large")
+                    continue
+                yield Chunk(content, tuple(sorted(set(locs))), hint=locs[0].path)
+
+
+def _collect(items: Any, into: list[Any]) -> Iterator[Item]:
+    """Materialise a paginated list into `into` (a generator so `guard` can wrap it)."""
+    into.extend(items)
+    yield from ()
