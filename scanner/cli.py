@@ -160,10 +160,30 @@ def _warn_unreadable(errors: list[str]) -> None:
         click.echo(f"sprawlscan: warning: workflow or config not read: {err}", err=True)
 
 
+_SOURCE_FLAGS = (("--github-url", "github_url", "GitHub API base for github: sources."),
+                 ("--gitlab-url", "gitlab_url", "GitLab instance for gitlab: sources."),
+                 ("--cache-dir", "cache_dir", "Where forge repositories are cloned and reused."),
+                 ("--jql", "jql", "JQL selecting the issues of a jira: source."),
+                 ("--spaces", "confluence_spaces", "Comma-separated space keys of a confluence: source."),
+                 ("--vault-path", "vault_path", "Mount or mount/path a vault: source starts from."))
+
+
 def _graph_options(fn: F) -> F:
+    """SOURCES, --inventory and the source flags `scan` takes (sprawlscan.toml applies too)."""
+    for flag, dest, help_ in _SOURCE_FLAGS:
+        fn = click.option(flag, dest, default=None, help=help_)(fn)
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
     return click.argument("sources", nargs=-1, required=True)(fn)
+
+
+def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[str, str | None]) -> Any:
+    from scanner.pipeline import run_graph
+
+    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v})
+    sg, result = run_graph(sources, inventory, options, progress=progress)
+    _warn_unreadable(sg.errors)
+    return sg, result
 
 
 @main.command()
@@ -176,15 +196,13 @@ def _graph_options(fn: F) -> F:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @one_line_errors
 def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: str | None, grace: str,
-              fmt: str, strict: bool, output: Path | None) -> None:
+              fmt: str, strict: bool, output: Path | None, **flags: str | None) -> None:
     """What outlives AGENT: exit 1 when a shared, human, orphaned or unresolved item remains."""
     from scanner.graph.report import SURVIVAL_FORMATS
     from scanner.graph.survival import parse_at, parse_grace, survivors as run_survivors
-    from scanner.pipeline import run_graph
 
     when, window = parse_at(at), parse_grace(grace)
-    sg, result = run_graph(sources, inventory, progress=progress)
-    _warn_unreadable(sg.errors)
+    sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, when, window, strict)
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
@@ -201,14 +219,12 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @one_line_errors
 def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt: str, fail_on: str,
-          output: Path | None) -> None:
+          output: Path | None, **flags: str | None) -> None:
     """Lifecycle findings for every agent; exit 1 when any is at or above --fail-on."""
     from scanner.graph.audit import AUDIT_FORMATS, SEVERITIES, run_audit
     from scanner.graph.survival import parse_at
-    from scanner.pipeline import run_graph
 
-    sg, result = run_graph(sources, inventory, progress=progress)
-    _warn_unreadable(sg.errors)
+    sg, result = _graph_scan(sources, inventory, flags)
     findings = run_audit(sg, parse_at(at))
     emit(AUDIT_FORMATS[fmt](findings), output)
     for err in result.stats.errors:
@@ -223,12 +239,11 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
 @click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot"]), required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @one_line_errors
-def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Path) -> None:
+def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Path, **flags: str | None) -> None:
     """Write the identity graph (GraphML, node-link JSON or DOT) for other tools."""
     from scanner.graph.report import GRAPH_FORMATS
-    from scanner.pipeline import run_graph
 
-    sg, _ = run_graph(sources, inventory, progress=progress)
+    sg, _ = _graph_scan(sources, inventory, flags)
     try:
         GRAPH_FORMATS[fmt](sg.graph, output)
     except OSError as exc:

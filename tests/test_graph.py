@@ -19,6 +19,7 @@ from scanner.graph.report import GRAPH_FORMATS
 from scanner.graph.survival import parse_at, survivors
 from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
 from scanner.pipeline import run_graph
+from test_github_org import org  # noqa: F401 - the fixture: a GitHub org on a local server
 
 AT = parse_at("2026-11-29")
 
@@ -225,3 +226,40 @@ def test_forge_facts_add_workflows_and_shadowing_secret_names(tmp_path, rng):
         [(fingerprint(key), ("inventory mapping github:org:acme:OPENAI_API_KEY",))]
     [owner] = survivors(sg, "owner", AT).verdicts
     assert owner.other_holders == ("agent:plain", "workflow:github:acme/plain:.github/workflows/ci.yml")
+
+
+def test_survivors_over_a_github_org_through_its_api(org, tmp_path):
+    """A GitHub org crawled through the real PyGithub against a local server: the workflow read
+    through the API binds OPENAI_API_KEY (a repo secret listed by name only) through the
+    inventory's mapping to the vault copy; without that mapping it is reported as a name whose
+    value cannot be read, and the gate fails."""
+    from test_github_org import TOKEN
+
+    api, s, cache = org
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"secret/data/agents/agent": {"data": {
+        "data": {"OPENAI_API_KEY": s["hist"]}, "metadata": {"version": 3}}}}))
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: agent\n    credentials:\n"
+                   "      - {id: key, vault: 'secret/agents/agent#OPENAI_API_KEY', ci: [{github: 'acme/agent:OPENAI_API_KEY'}]}\n"
+                   "    workflows: [{github: acme/agent/.github/workflows/ci.yml}]\n")
+    args = ["survivors", "agent", "--inventory", str(inv), "--format", "json", "--github-url", api.base,
+            "--cache-dir", str(cache), "github:acme", f"vault-export:{export}"]
+    res = CliRunner(env={"GITHUB_TOKEN": TOKEN}).invoke(main, args)
+    doc = json.loads(res.output)
+    [c] = [c for c in doc["credentials"] if c["secret_sha256"] == fingerprint(s["hist"])]
+    assert ["agent:agent", "workflow:github:acme/agent:.github/workflows/ci.yml",
+            "reference:github:acme/agent:.github/workflows/ci.yml#OPENAI_API_KEY",
+            f"credential:{fingerprint(s['hist'])}"] in c["reached_via"]
+    assert "inventory mapping github:acme/agent:OPENAI_API_KEY" in c["resolved_by"]
+    assert {loc["source"] for loc in c["exposure"]["live"]} == {"vault"}
+    assert [loc["path"] for loc in c["exposure"]["historical"]] == ["agent.py"]
+    assert doc["unresolved"] == [] and TOKEN not in res.output
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: agent\n"
+                   "    workflows: [{github: acme/agent/.github/workflows/ci.yml}]\n")
+    res = CliRunner(env={"GITHUB_TOKEN": TOKEN}).invoke(main, args)
+    doc = json.loads(res.output)
+    assert res.exit_code == 1 and doc["credentials"] == []
+    assert [(u["name"], u["why"]) for u in doc["unresolved"]] == [
+        ("OPENAI_API_KEY", "github repo secret acme/agent:OPENAI_API_KEY exists but its value is not "
+                           "readable and no inventory entry maps it")]
