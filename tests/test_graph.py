@@ -228,7 +228,7 @@ def test_forge_facts_add_workflows_and_shadowing_secret_names(tmp_path, rng):
     assert owner.other_holders == ("agent:plain", "workflow:github:acme/plain:.github/workflows/ci.yml")
 
 
-def test_survivors_over_a_github_org_through_its_api(org, tmp_path):
+def test_survivors_over_a_github_org_through_its_api(org, tmp_path):  # noqa: F811
     """A GitHub org crawled through the real PyGithub against a local server: the workflow read
     through the API binds OPENAI_API_KEY (a repo secret listed by name only) through the
     inventory's mapping to the vault copy; without that mapping it is reported as a name whose
