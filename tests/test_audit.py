@@ -85,3 +85,18 @@ def test_audit_cli_fail_on(demo_org):
     checks = {f["check"] for f in json.loads(res.output)["findings"]}
     assert {"shared-credential", "human-credential-used-by-agent", "exposed-outside-vault"} <= checks
     assert CliRunner().invoke(main, [*args[:1], "--fail-on", "critical", *args[1:]]).exit_code == 0
+
+
+def test_a_credential_only_ci_uses_is_not_orphaned(make_repo, tmp_path, rng):
+    """A value a CI workflow reads (bound by its vault key name) is claimed; one nothing reads is orphaned."""
+    r = make_repo("svc")
+    r.write(".github/workflows/ci.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x ${{ secrets.USED_KEY }}'}]\n")
+    r.commit("ci")
+    used, idle = openai_project(rng), openai_project(rng)
+    creds = tuple(Credential(fingerprint(v), "openai.project", "openai", redact(v), (Location("vault", "secret", f"ci/{k}#{k}"),))
+                  for k, v in (("USED_KEY", used), ("IDLE_KEY", idle)))
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: nobody\n    owner: group:x\n")
+    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(r.path)])
+    orphaned = {f.subject for f in run_audit(sg, AT) if f.check == "orphaned-credential"}
+    assert orphaned == {f"credential:{fingerprint(idle)}"}

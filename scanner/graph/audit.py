@@ -80,9 +80,12 @@ def run_audit(sg: SprawlGraph, at: dt.datetime) -> list[AuditFinding]:
                 out.append(AuditFinding("human-credential-used-by-agent", "high", f"credential:{fp}",
                                         f"{agent.name} uses a {cred.rule_id} token, normally issued to a person",
                                         ("NHI10:2025", "PR.AA-01")))
+    claimed = set(reached_by)
     for node, wf in sorted(sg.collected.files.items()):  # CI that runs on its own triggers
         if wf.root:
             for r in evaluate(sg.resolver, node, scope_for(wf.ref)):
+                if r.fingerprint:
+                    claimed.add(r.fingerprint)
                 if r.fingerprint is None:
                     out.append(AuditFinding("unresolved-reference", "low", r.referenced_by or node,
                                             f"{r.name} in {r.scope or '-'}: {r.how}", ("PR.AA-01",)))
@@ -93,9 +96,9 @@ def run_audit(sg: SprawlGraph, at: dt.datetime) -> list[AuditFinding]:
                                     ("NHI9:2025", "PR.AA-05")))
     for fp, cred in sorted(sg.credentials.items()):
         subject = f"credential:{fp}"
-        if fp not in reached_by:
+        if fp not in claimed:
             out.append(AuditFinding("orphaned-credential", "medium", subject,
-                                    f"{cred.rule_id} {cred.redacted}: no agent or identity claims it",
+                                    f"{cred.rule_id} {cred.redacted}: no agent, identity or workflow claims it",
                                     ("NHI1:2025", "PR.AA-01")))
         if cred.rule_id in SHORT_LIVED_ALTERNATIVE:
             out.append(AuditFinding("long-lived-credential", "medium", subject,
