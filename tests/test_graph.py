@@ -72,6 +72,11 @@ def test_demo_agents_cover_every_reason(demo_graph, demo_secrets):
     rep = survivors(demo_graph, "support-triage", AT)
     shared = next(v for v in rep.verdicts if v.reason == "shared")
     assert shared.other_holders == ("agent:release-bot", "workflow:github:acme/release-bot:.github/workflows/release.yml")
+    key = f"credential:{fingerprint(demo_secrets['openai'])}"
+    assert shared.holders_via[0] == (
+        "agent:release-bot", "workflow:github:acme/release-bot:.github/workflows/release.yml",
+        "workflow:github:acme/platform-ci:.github/workflows/summarize.yml",
+        "reference:github:acme/platform-ci:.github/workflows/summarize.yml#OPENAI_API_KEY", key)
     assert {loc.state for loc in shared.credential.locations} == {"live", "historical"}
     human = next(v for v in rep.verdicts if v.reason == "human")
     assert ("agent:support-triage", "workflow:mcp:acme/support-agent:.cursor/mcp.json#github",

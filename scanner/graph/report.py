@@ -26,7 +26,7 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
             "redacted": c.redacted, "survives": v.survives, "reason": v.reason,
             "dies_because": v.dies_because, "action": v.action,
             "reached_via": [list(p) for p in v.reached_via], "resolved_by": list(v.how),
-            "other_holders": list(v.other_holders),
+            "other_holders": list(v.other_holders), "other_holders_via": [list(p) for p in v.holders_via],
             "exposure": {"live": [loc.to_json() for loc in c.locations if loc.state == "live"],
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
             "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,

@@ -54,6 +54,8 @@ class Verdict:
     expires: dt.datetime | None
     lifetime: str = "static"
     """`static` (also for unknown lifetimes) or `short-lived`."""
+    holders_via: tuple[tuple[str, ...], ...] = ()
+    """For each of `other_holders`, the path by which it reaches the credential."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +178,19 @@ class _Context:
             out += evaluate(sg.resolver, wn, scope, (agent.node,))
         return out
 
-    def consumers(self) -> dict[str, set[str]]:
-        """Live consumers other than the agent: other agents, and CI workflows that survive it."""
-        out: dict[str, set[str]] = {}
+    def consumers(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Live consumers other than the agent (other agents, CI workflows that survive it), each
+        with the first path by which it reaches the credential."""
+        out: dict[str, dict[str, tuple[str, ...]]] = {}
         for a in self.others:
             for r in self.reach(a):  # the principal it is issued to is not a consumer
                 if r.fingerprint and not r.how.startswith("authenticates as"):
-                    out.setdefault(r.fingerprint, set()).add(a.node)
+                    out.setdefault(r.fingerprint, {}).setdefault(a.node, r.path)
         for node, wf in self.sg.collected.files.items():
             if wf.root and node not in self.dying_workflows:
                 for r in evaluate(self.sg.resolver, node, scope_for(wf.ref)):
                     if r.fingerprint:
-                        out.setdefault(r.fingerprint, set()).add(node)
+                        out.setdefault(r.fingerprint, {}).setdefault(node, r.path)
         return out
 
 
@@ -305,7 +308,8 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
     verdicts = []
     for fp in sorted(reached):
         cred = sg.credentials[fp]
-        holders = consumers.get(fp, set()) - {agent.node}
+        holder_paths = {h: p for h, p in consumers.get(fp, {}).items() if h != agent.node}
+        holders = set(holder_paths)
         dies_because, expiry = _death(ctx, fp)
         lifetime = _lifetime(cred, ctx.declarations.get(fp, []))
         if dies_because:
@@ -315,7 +319,8 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         paths = tuple(dict.fromkeys(r.path for r in reached[fp]))
         verdicts.append(Verdict(cred, dies_because is None, reason, dies_because, action, paths,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
-                                _tags(cred, reason, lifetime), expiry, lifetime))
+                                _tags(cred, reason, lifetime), expiry, lifetime,
+                                tuple(holder_paths[h] for h in sorted(holders))))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),
                           tuple(uniq[k] for k in sorted(uniq)))
