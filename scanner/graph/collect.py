@@ -3,7 +3,9 @@ credentials. Takes the SOURCE targets of a scan and gives `Collected`: every par
 config entry (HEAD versions of `.github/workflows/*`, composite actions, `.gitlab-ci.yml` and
 the files it includes, MCP configs, agent configs, code) keyed by node id, and `NamedCopy` lines
 (dotenv `NAME=` lines, MCP literal env entries) so a value found there can be named. A repository
-is known by its `origin` name, a plain directory by its path (as scan locations are)."""
+is known by its `origin` name, a plain directory by its path (as scan locations are). `add_facts`
+adds what forge sources read through their APIs (`ScanResult.facts`): workflow and CI files, and
+the names of CI secrets whose values cannot be read."""
 
 from __future__ import annotations
 
