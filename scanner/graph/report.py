@@ -57,7 +57,7 @@ def _rows(rep: SurvivalReport) -> list[list[str]]:
         live = sum(1 for loc in c.locations if loc.state == "live")
         rows.append([c.rule_id, c.redacted, "yes" if v.survives else "no", v.reason or "-",
                      v.dies_because or v.action, f"{live} live / {len(c.locations) - live} hist",
-                     " → ".join(max(v.reached_via, key=len)) if v.reached_via else "-", ", ".join(v.tags)])
+                     " → ".join(max(v.reached_via, key=lambda p: len(p))) if v.reached_via else "-", ", ".join(v.tags)])
     return rows
 
 
