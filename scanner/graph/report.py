@@ -57,8 +57,15 @@ def _rows(rep: SurvivalReport) -> list[list[str]]:
         live = sum(1 for loc in c.locations if loc.state == "live")
         rows.append([c.rule_id, c.redacted, "yes" if v.survives else "no", v.reason or "-",
                      v.dies_because or v.action, f"{live} live / {len(c.locations) - live} hist",
-                     " → ".join(max(v.reached_via, key=lambda p: len(p))) if v.reached_via else "-", ", ".join(v.tags)])
+                     _longest(v.reached_via), ", ".join(v.tags)])
     return rows
+
+
+def _longest(paths: tuple[tuple[str, ...], ...]) -> str:
+    best: tuple[str, ...] = ()
+    for p in paths:
+        best = p if len(p) > len(best) else best
+    return " → ".join(best) or "-"
 
 
 HEADERS = ["rule", "secret", "survives", "reason", "why / action", "exposure", "evidence", "tags"]
