@@ -16,6 +16,7 @@ The engine never prints or exits."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,13 +43,16 @@ class CompiledRule:
     rule: Rule
     regex: regex.Pattern[str]
     group: int | str
+    multiline: bool = False
+    """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
 
 
 class Engine:
     """Compiles the rules once; `scan(data)` is safe to call from one thread at a time."""
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None) -> None:
-        self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r)) for r in rules]
+        self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r), _multiline(r))
+                      for r in rules]
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -140,14 +144,36 @@ class Engine:
             for ws, we in spans_of[ri]:
                 for m in self._matches(self.rules[ri], view, original, ws, we):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
-                # escapes leave keywords readable: the same windows, decoded
-                for decoded in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we)):
-                    if decoded is None:
-                        continue
-                    if nested:
-                        decoded.parent = view
-                    for m in self._matches(self.rules[ri], decoded, original, 0, len(decoded.text)):
-                        out.setdefault((m.rule_id, m.secret, m.line), m)
+        if "\\" not in view.text and "%" not in view.text:
+            return
+        # escapes leave keywords readable: decode small regions around every keyword occurrence
+        # once, and run each rule over the decoded regions that hold one of its occurrences
+        multi = [ri for ri in by_rule if self.rules[ri].multiline]
+        classes = [(DECODE_AFTER, [ri for ri in by_rule if not self.rules[ri].multiline]),
+                   (DECODE_AFTER_MULTILINE, multi)]
+        decoded: list[tuple[int, int, View]] = []
+        for after, rule_ids in classes:
+            if not rule_ids:
+                continue
+            occurrences = sorted({off for ri in rule_ids for off in by_rule[ri]})
+            views_of = [(ws, we, d) for ws, we in decode_regions(view.text, occurrences, after)
+                        for d in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we))
+                        if d is not None]
+            for ws, we, d in views_of:
+                if nested:
+                    d.parent = view
+            decoded.extend(views_of)
+            for ri in sorted(rule_ids):
+                offsets = sorted(by_rule[ri])
+                for ws, we, d in views_of:
+                    i = bisect.bisect_left(offsets, ws)
+                    if i < len(offsets) and offsets[i] < we:
+                        for m in self._matches(self.rules[ri], d, original, 0, len(d.text)):
+                            out.setdefault((m.rule_id, m.secret, m.line), m)
+        for ri in self._always:
+            for ws, we, d in decoded:
+                for m in self._matches(self.rules[ri], d, original, 0, len(d.text)):
+                    out.setdefault((m.rule_id, m.secret, m.line), m)
 
     def refuses(self, value: str) -> bool:
         """True when a rule knows the shape of `value` (its pattern captures exactly the whole
@@ -188,6 +214,34 @@ WINDOW_AFTER = 8192
 MAX_OCCURRENCES = 4096
 
 
+DECODE_BEFORE = 256
+DECODE_AFTER = 1024
+"""Escapes are decoded this far after a keyword; multi-line rules (PEM blocks, service-account
+JSON: a pattern that can cross a newline) get DECODE_AFTER_MULTILINE."""
+DECODE_AFTER_MULTILINE = 8192
+_TOKEN_START = regex.compile(r"(?r)[^A-Za-z0-9_\-+/=.~]")
+"""Searched backwards: the last char before a region that cannot be part of a token."""
+
+
+def decode_regions(text: str, offsets: list[int], after: int) -> list[tuple[int, int]]:
+    """Merged [start, end) spans around keyword offsets where escapes get decoded: from a little
+    before (moved back to the start of the token it cuts) to `after` chars after. Every region is
+    decoded once, whatever number of rules share it. Past MAX_OCCURRENCES: the whole text."""
+    if len(offsets) > MAX_OCCURRENCES:
+        return [(0, len(text))]
+    merged: list[list[int]] = []
+    for off in offsets:
+        start, end = max(0, off - DECODE_BEFORE), min(len(text), off + after)
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(end, merged[-1][1])
+        else:
+            merged.append([start, end])
+    for span in merged:  # never start inside a token: a cut token would match as a shorter one
+        m = _TOKEN_START.search(text, max(0, span[0] - DECODE_BEFORE), span[0])
+        span[0] = m.end() if m else max(0, span[0] - DECODE_BEFORE)
+    return [(a, b) for a, b in merged]
+
+
 def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
     """Merged [start, end) spans of whole lines around each offset."""
     if len(offsets) > MAX_OCCURRENCES:
@@ -226,6 +280,15 @@ def accept(rule: Rule, secret: str, context: str, *, proximity: bool = True) -> 
         return False
     return all(VALIDATORS[name](secret, context, rule.keywords) for name in rule.validators
                if proximity or name != "keyword_near")
+
+
+_BOUND = regex.compile(r"\{\d+,(\d*)\}")
+
+
+def _multiline(rule: Rule) -> bool:
+    """The rule's match can run long (dot-all, an unbounded or 512+ repeat): decode further."""
+    bounds = _BOUND.findall(rule.pattern)
+    return "(?s" in rule.pattern or any(b == "" or int(b) >= 512 for b in bounds)
 
 
 def _secret_group(rule: Rule) -> int | str:
