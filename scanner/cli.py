@@ -274,3 +274,108 @@ def rules_check(files: tuple[Path, ...]) -> None:
     if report.failures:
         click.echo("failing rules: " + ", ".join(sorted({f.rule_id for f in report.failures})), err=True)
     sys.exit(EXIT_FINDINGS if report.failures else EXIT_CLEAN)
+
+
+def _warn_unreadable(errors: list[str]) -> None:
+    for err in errors:
+        click.echo(f"sprawlscan: warning: workflow or config not read: {err}", err=True)
+
+
+_SOURCE_FLAGS = (("--github-url", "github_url", "GitHub API base for github: sources."),
+                 ("--gitlab-url", "gitlab_url", "GitLab instance for gitlab: sources."),
+                 ("--cache-dir", "cache_dir", "Where forge repositories are cloned and reused."),
+                 ("--jql", "jql", "JQL selecting the issues of a jira: source."),
+                 ("--spaces", "confluence_spaces", "Comma-separated space keys of a confluence: source."),
+                 ("--vault-path", "vault_path", "Mount or mount/path a vault: source starts from."))
+
+
+def _graph_options(fn: F) -> F:
+    """SOURCES (none: the datastore's latest complete state), --inventory, --db and the source
+    flags `scan` takes (sprawlscan.toml applies too)."""
+    for flag, dest, help_ in _SOURCE_FLAGS:
+        fn = click.option(flag, dest, default=None, help=help_)(fn)
+    fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
+    fn = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="Datastore: without SOURCES, read its latest complete state instead of "
+                           "scanning (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db); "
+                           "with SOURCES, record the scan there.")(fn)
+    return click.argument("sources", nargs=-1)(fn)
+
+
+def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[str, Any]) -> Any:
+    from scanner.pipeline import run_graph
+
+    db = flags.pop("db", None)
+    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v})
+    sg, result = run_graph(sources, inventory, options, progress=progress,
+                           db=db if not sources else db_path(db, default=False),
+                           from_store=not sources)
+    _warn_unreadable(sg.errors)
+    return sg, result
+
+
+@main.command()
+@click.argument("agent")
+@_graph_options
+@click.option("--at", "at", default=None, help="Evaluate at this date/time (a date is 00:00 UTC).")
+@click.option("--grace", default="24h", show_default=True, help="Grace period for short-lived credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--strict", is_flag=True, help="Also fail on platform and expiring survivors.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@one_line_errors
+def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: str | None, grace: str,
+              fmt: str, strict: bool, output: Path | None, **flags: Any) -> None:
+    """What outlives AGENT: exit 1 when a shared, human, orphaned or unresolved item remains."""
+    from scanner.graph.report import SURVIVAL_FORMATS
+    from scanner.graph.survival import parse_at, parse_grace
+    from scanner.graph.survival import survivors as run_survivors
+
+    when, window = parse_at(at), parse_grace(grace)
+    sg, result = _graph_scan(sources, inventory, flags)
+    report = run_survivors(sg, agent, when, window, strict)
+    emit(SURVIVAL_FORMATS[fmt](report), output)
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+    sys.exit(EXIT_FINDINGS if report.blocked else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
+
+
+@main.command()
+@_graph_options
+@click.option("--at", "at", default=None, help="Evaluate at this date (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "critical"]), default="high",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@one_line_errors
+def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt: str, fail_on: str,
+          output: Path | None, **flags: Any) -> None:
+    """Lifecycle findings for every agent; exit 1 when any is at or above --fail-on."""
+    from scanner.graph.audit import AUDIT_FORMATS, SEVERITIES, run_audit
+    from scanner.graph.survival import parse_at
+
+    sg, result = _graph_scan(sources, inventory, flags)
+    findings = run_audit(sg, parse_at(at))
+    emit(AUDIT_FORMATS[fmt](findings), output)
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+    worst = max((SEVERITIES.index(f.severity) for f in findings), default=-1)
+    failed = worst >= SEVERITIES.index(fail_on)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
+
+
+@main.command()
+@_graph_options
+@click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot"]), required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@one_line_errors
+def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Path, **flags: Any) -> None:
+    """Write the identity graph (GraphML, node-link JSON or DOT) for other tools."""
+    from scanner.graph.report import GRAPH_FORMATS
+
+    sg, _ = _graph_scan(sources, inventory, flags)
+    try:
+        GRAPH_FORMATS[fmt](sg.graph, output)
+    except OSError as exc:
+        raise SprawlscanError(f"{output}: cannot write graph ({exc.strerror})") from None
+    sys.exit(EXIT_CLEAN)

@@ -4,7 +4,10 @@ keeps only the fingerprint and a redacted preview."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field, replace
 
 from scanner.declared import RULE_ID as DECLARED
 from scanner.model import Credential, KnownMatch, Location, Match
@@ -20,6 +23,26 @@ class _Acc:
     locations: set[Location] = field(default_factory=set)
 
 
+def jwt_expiry(match: Match) -> tuple[tuple[str, str], ...]:
+    """A JWT's `exp` claim (not secret: expiry evidence for the graph), as an `exp` capture."""
+    if match.provider != "jwt" or match.secret.count(".") != 2:
+        return ()
+    payload = match.secret.split(".")[1]
+    try:
+        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("exp")
+    except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError):
+        return ()
+    return (("exp", str(int(exp))),) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else ()
+
+
+def to_known(match: Match) -> KnownMatch:
+    """A match without its plaintext (what findings and the blob cache keep), with the non-secret
+    facts only the plaintext can give (a JWT's expiry) already drawn from it."""
+    known = KnownMatch.of(match)
+    exp = jwt_expiry(match)
+    return replace(known, captures=known.captures + exp) if exp else known
+
+
 class Findings:
     """Accumulates matches from any number of chunks and sources."""
 
@@ -30,7 +53,7 @@ class Findings:
         self.allowlisted_fps: set[str] = set()
 
     def add(self, match: Match | KnownMatch, locations: tuple[Location, ...]) -> None:
-        self.add_known(match if isinstance(match, KnownMatch) else KnownMatch.of(match), locations)
+        self.add_known(match if isinstance(match, KnownMatch) else to_known(match), locations)
 
     def add_known(self, known: KnownMatch, locations: tuple[Location, ...]) -> None:
         """A match without its plaintext: a fresh one, or one carried over from the datastore."""

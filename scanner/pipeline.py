@@ -35,6 +35,7 @@ from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 
 if TYPE_CHECKING:
+    from scanner.graph.build import SprawlGraph
     from scanner.store import Store
 
 Progress = Callable[[str], None]
@@ -251,3 +252,22 @@ def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
 
     with open_existing(db) as store:
         return store.latest_complete_sources(), store.latest_complete_result()
+
+
+def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
+              progress: Progress | None = None, db: Path | None = None,
+              from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
+    """Scan the targets (recorded in the datastore `db` when given), read their workflows and
+    configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
+    datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) and
+    the workflows and configs are re-read from the targets those scans recorded."""
+    from scanner.graph.build import build_graph
+    from scanner.graph.inventory import load_inventory
+
+    targets = list(targets)
+    inv = load_inventory(inventory) if inventory else None
+    if from_store:
+        targets, result = stored_state(db)
+    else:
+        result = record_or_scan(targets, options or ScanOptions(), db, progress=progress)
+    return build_graph(result, inv, targets), result

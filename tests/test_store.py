@@ -108,13 +108,15 @@ def test_no_plaintext_secret_in_the_database_files(tmp_path, demo_org, demo_secr
     with Store(path) as store:
         _, result = scan_and_record([str(demo_org)], ScanOptions(), store)
         _, again = scan_and_record([str(demo_org)], ScanOptions(), store)
-        assert len(result.credentials) == len(again.credentials) == 6
+        assert len(result.credentials) == len(again.credentials) >= 6
         assert again.stats.skipped["already-scanned"] == result.stats.blobs > 0  # nested repos too
         wal = path.with_name(path.name + "-wal")
         assert path.stat().st_size > 0
         live_bytes = b"".join(p.read_bytes() for p in (path, wal) if p.exists())
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("s.db"))
-    for name, value in demo_secrets.items():
+    import build_demo
+
+    for name, value in {**demo_secrets, **build_demo.agent_secrets()}.items():
         if name == "aws_id":
             continue  # an access key id is public metadata (kept as a capture), not the secret
         assert value.encode() not in data and value.encode() not in live_bytes, name

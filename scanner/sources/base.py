@@ -145,5 +145,16 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
     return Chunk(data, (loc,), hint=rel)
 
 
-__all__ = ["BINARY_SNIFF", "BlobCache", "BlobPaths", "DEFAULT_MAX_FILE_SIZE", "Source", "SourceError", "SourceOptions",
-           "Hit", "is_binary", "read_file", "scan_chunks"]
+__all__ = [
+    "BINARY_SNIFF",
+    "DEFAULT_MAX_FILE_SIZE",
+    "BlobCache",
+    "BlobPaths",
+    "Hit",
+    "Source",
+    "SourceError",
+    "SourceOptions",
+    "is_binary",
+    "read_file",
+    "scan_chunks",
+]

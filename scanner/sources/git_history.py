@@ -21,10 +21,17 @@ from pathlib import Path
 
 import regex
 
-from scanner.errors import ConfigError
 from scanner.engine import Engine
+from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, Match, ScanStats
-from scanner.sources.base import BlobCache, Hit, SourceOptions, is_binary, read_file, scan_chunks
+from scanner.sources.base import (
+    BlobCache,
+    Hit,
+    SourceOptions,
+    is_binary,
+    read_file,
+    scan_chunks,
+)
 
 EMPTY_BLOB_B = b"0" * 40
 
@@ -78,8 +85,7 @@ def repo_name(repo: Path) -> str:
         url = ""
     if url:
         tail = url.rstrip("/")
-        if tail.endswith(".git"):
-            tail = tail[:-4]
+        tail = tail.removesuffix(".git")
         if "://" in tail:
             tail = tail.split("://", 1)[1].split("/", 1)[-1]
         elif ":" in tail and not tail.startswith("/"):
@@ -89,7 +95,7 @@ def repo_name(repo: Path) -> str:
         if tail and "/" in tail:
             return tail
     name = repo.resolve().name
-    return name[:-4] if name.endswith(".git") else name
+    return name.removesuffix(".git")
 
 
 @dataclass(slots=True)

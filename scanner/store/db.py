@@ -25,6 +25,7 @@ from typing import Any, Self
 
 from scanner import __version__
 from scanner.errors import ConfigError
+from scanner.findings import to_known
 from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
 from scanner.sources.base import BlobPaths
 from scanner.store.graph import GraphMixin
@@ -249,7 +250,7 @@ class StoreBlobCache:
         return blob in self._known[repo]
 
     def record(self, repo: str, blob: str, matches: Sequence[Match]) -> None:
-        self._new.append((repo, blob, [KnownMatch.of(m) for m in matches]))
+        self._new.append((repo, blob, [to_known(m) for m in matches]))
 
     def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
         if repo not in self._matches:

@@ -1,0 +1,1 @@
+"""The identity graph: inventory, references and workflows, graph building, survival, audit."""

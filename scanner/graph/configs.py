@@ -1,0 +1,132 @@
+"""Graph input: agent configs and code. Takes a file's text and gives `WorkflowFile`s (one per MCP
+server / compose service, one per LangGraph, CrewAI or n8n file) with the names they reference,
+and the `NAME=` lines of dotenv files (names and lines only). Config formats are read by the
+shared pure parser `scanner.sources.agent_configs`; this module maps its `NameRef`s onto graph
+`Ref`s: `env-ref` → `env`, `input` → `input`, `credential` → `n8n`, `env-set` (a literal value
+written in place, located by line, never kept) → `literal`. Code is read here: `os.environ["X"]`,
+`os.getenv("X")`, `process.env.X`."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import regex
+
+from scanner.graph.inventory import WorkflowRef
+from scanner.graph.workflows import Ref, WorkflowFile
+from scanner.sources.agent_configs import CREWAI_NAMES, MCP_NAMES, AgentConfig, NameRef, parse_agent_config
+
+CODE_REF = regex.compile(
+    r"""os\.environ\s*\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]"""
+    r"""|os\.(?:environ\.get|getenv)\s*\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
+    r"""|process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]""")
+CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx")
+
+
+def config_kind(path: str) -> str | None:
+    """Which reader takes this path (selection by name only), or None."""
+    p = PurePosixPath(path)
+    name = p.name.lower()
+    if name in MCP_NAMES:
+        return "mcp"
+    if name == "langgraph.json":
+        return "langgraph"
+    if name in CREWAI_NAMES:
+        return "crewai"
+    if p.suffix == ".json" and ("n8n" in path.lower() or "workflow" in path.lower()):
+        return "n8n"
+    if p.suffix in (".yml", ".yaml") and "compose" in name:
+        return "compose"
+    if p.suffix in CODE_SUFFIXES:
+        return "code"
+    if is_dotenv(path):
+        return "dotenv"
+    return None
+
+
+def is_dotenv(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+
+
+def _ref(n: NameRef, owner: str) -> Ref | None:
+    if n.kind == "env-ref":
+        return Ref(n.name, "env", owner)
+    if n.kind == "input" and n.owner:
+        return Ref(n.name, "input", owner)
+    if n.kind == "credential":
+        return Ref(n.name, "n8n", owner)
+    if n.kind == "env-set":
+        return Ref(n.name, "literal", owner, target=n.name, line=n.line)
+    return None
+
+
+def _refs(names: tuple[NameRef, ...], owner: str | None = None) -> tuple[Ref, ...]:
+    out = [r for n in names if (owner is None or n.owner == owner) and (r := _ref(n, n.owner))]
+    return tuple(dict.fromkeys(out))
+
+
+def _parse(path: str, text: str) -> AgentConfig | None:
+    try:
+        return parse_agent_config(path, text)
+    except (AttributeError, TypeError):  # the shared parser expects mappings where it finds other shapes
+        return None
+
+
+def dotenv_names(text: str, path: str = ".env") -> list[tuple[int, str]]:
+    """(line, NAME) of every `NAME=value` line with a literal value."""
+    cfg = _parse(path if is_dotenv(path) else ".env", text)
+    return [(n.line, n.name) for n in cfg.names if n.kind == "env-set" and n.line] if cfg else []
+
+
+def parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
+    """One `WorkflowFile` per MCP server (`mcpServers` or VS Code's `servers`)."""
+    cfg = _parse(path if PurePosixPath(path).name.lower() in MCP_NAMES else "mcp.json", text)
+    if cfg is None:
+        return [WorkflowFile(WorkflowRef("mcp", repo, path), error="not valid JSON", root=False)]
+    return [WorkflowFile(WorkflowRef("mcp", repo, path, c.name), _refs(cfg.names, c.name), root=False)
+            for c in cfg.components if c.kind == "mcp-server"]
+
+
+def parse_compose(text: str, repo: str, path: str) -> list[WorkflowFile]:
+    cfg = _parse(path, text)
+    if cfg is None:
+        return []
+    return [WorkflowFile(WorkflowRef("compose", repo, path, c.name), _refs(cfg.names, c.name), root=False)
+            for c in cfg.components if c.kind == "compose-service"]
+
+
+def parse_langgraph(text: str, repo: str, path: str, files: dict[str, str]) -> WorkflowFile:
+    """`langgraph.json`: `env` is a dotenv path (its names become env refs) or an inline mapping."""
+    ref = WorkflowRef("langgraph", repo, path)
+    cfg = _parse("langgraph.json", text)
+    if cfg is None:
+        return WorkflowFile(ref, error="not valid JSON", root=False)
+    refs = list(_refs(cfg.names))
+    for r in list(refs):
+        target = str(PurePosixPath(path).parent / r.name).removeprefix("./")
+        if r.kind == "env" and target in files:  # `"env": ".env"` names a dotenv file
+            refs.remove(r)
+            refs += [Ref(n, "env", target=n) for _, n in dotenv_names(files[target], target)]
+    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), root=False)
+
+
+def parse_named_file(kind: str, text: str, repo: str, path: str) -> WorkflowFile | None:
+    """CrewAI and n8n files: one node per file; None when the file declares nothing."""
+    cfg = _parse(path, text)
+    if cfg is None or not cfg.components:
+        return None
+    return WorkflowFile(WorkflowRef(kind, repo, path), _refs(cfg.names), root=False)
+
+
+def parse_n8n(text: str, repo: str, path: str) -> WorkflowFile:
+    wf = parse_named_file("n8n", text, repo, path if path.endswith(".json") else "workflow.json")
+    return wf or WorkflowFile(WorkflowRef("n8n", repo, path), root=False)
+
+
+def parse_code(text: str, repo: str, path: str) -> WorkflowFile | None:
+    names = [next(g for g in m if g) for m in CODE_REF.findall(text)]
+    if not names:
+        return None
+    return WorkflowFile(WorkflowRef("code", repo, path), tuple(dict.fromkeys(Ref(n, "env") for n in names)),
+                        root=False)

@@ -1,0 +1,297 @@
+"""Graph input: CI workflows. Takes the text of a GitHub Actions workflow (or composite action) or
+a GitLab CI file and gives a `WorkflowFile`: the secret names it references (`Ref`), the
+workflows it calls (`Call`, with the call's secret mapping or inherit flag) and the names it
+defines itself (never unresolved). Pure parsing: no file system, no resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+import yaml
+
+from scanner.graph.inventory import WorkflowRef
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A name that points at a secret without holding it."""
+
+    name: str
+    """The secret / variable / env var name."""
+    kind: str
+    """`secret` (GitHub), `var` (GitLab), `env`, `input` (MCP prompt), `vault` (GitLab vault
+    secret), `literal` (a value written in place: a copy, located by `line`), `n8n`."""
+    job: str = ""
+    """Job (or MCP server) it appears in."""
+    environment: str = ""
+    """Deployment environment of that job."""
+    target: str = ""
+    """`vault`: `mount/path#key`; `literal`/`env` in an MCP server: the env key it is passed as."""
+    line: int | None = None
+    """1-based line, where known (literal values)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One workflow calling another, and what it passes."""
+
+    target: WorkflowRef
+    """The callee."""
+    how: str
+    """`reusable`, `composite`, `include`, `trigger-child`, `trigger-project`."""
+    inherit: bool
+    """The callee sees the caller's whole secret scope."""
+    mapping: tuple[tuple[str, str | None], ...] = ()
+    """Callee name → caller secret name it is bound to (None: a literal, not a secret)."""
+    job: str = ""
+    environment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowFile:
+    """A parsed workflow or config entry."""
+
+    ref: WorkflowRef
+    refs: tuple[Ref, ...] = ()
+    calls: tuple[Call, ...] = ()
+    defined: frozenset[str] = frozenset()
+    """Names the file defines (YAML variables, `id_tokens`, `secrets:` entries): never unresolved."""
+    root: bool = True
+    """Runs on its own triggers (False: only when called or included)."""
+    error: str | None = None
+    """Why it could not be parsed (then it has no refs)."""
+
+
+GITHUB_SECRET = regex.compile(r"\bsecrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_-]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
+EXPRESSION = regex.compile(r"\$\{\{(.*?)\}\}", regex.S)
+GITLAB_VAR = regex.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+PLATFORM_SECRETS = frozenset({"GITHUB_TOKEN"})
+GITLAB_PREDEFINED_PREFIXES = ("CI_", "GITLAB_", "RUNNER_", "FF_", "TRIGGER_", "CHAT_")
+GITLAB_PREDEFINED = frozenset({"CI", "GITLAB_CI", "HOME", "PATH", "PWD", "USER", "SHELL", "HOSTNAME"})
+GITLAB_KEYWORDS = frozenset({"stages", "variables", "include", "default", "workflow", "image", "services",
+                             "before_script", "after_script", "cache", "spec", "types", "pages"})
+
+
+def strings(node: Any, skip: frozenset[Any] = frozenset()) -> Iterator[str]:
+    """Every string value (and key) in a YAML tree, except under keys in `skip`."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k in skip:
+                continue
+            if isinstance(k, str):
+                yield k
+            yield from strings(v, skip)
+    elif isinstance(node, list):
+        for v in node:
+            yield from strings(v, skip)
+
+
+DYNAMIC_SECRETS = regex.compile(r"\bsecrets\s*\[\s*(?!['\"])([^\]]*)\]|toJSON\(\s*secrets\s*\)")
+
+
+def github_secret_names(text: str) -> list[str]:
+    """Names read through `secrets.X` / `secrets['X']`; a dynamic read (`secrets[matrix.k]`,
+    `toJSON(secrets)`) gives a name no store can bind, so it is reported as unresolved."""
+    out = []
+    for expr in EXPRESSION.findall(text):
+        out += [a or b for a, b in GITHUB_SECRET.findall(expr)]
+        out += [f"secrets[{m.group(1).strip()}]" if m.group(1) is not None else "toJSON(secrets)"
+                for m in DYNAMIC_SECRETS.finditer(expr)]
+    return out
+
+
+def _environment(job: dict[str, Any]) -> str:
+    env = job.get("environment")
+    if isinstance(env, dict):
+        env = env.get("name")
+    return env if isinstance(env, str) else ""
+
+
+def _github_target(uses: str, repo: str) -> WorkflowRef | None:
+    uses = uses.strip()
+    if uses.startswith("./"):
+        return WorkflowRef("github", repo, uses[2:])
+    if uses.startswith("docker://") or "/" not in uses:
+        return None
+    spec = uses.split("@", 1)[0]
+    parts = spec.split("/")
+    if len(parts) < 3:
+        return None  # an action repository: not something we read
+    return WorkflowRef("github", "/".join(parts[:2]), "/".join(parts[2:]))
+
+
+class _CILoader(yaml.SafeLoader):
+    """Safe loading plus GitLab's `!reference [job, key]` tag (kept as its list)."""
+
+
+_CILoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))  # type: ignore[arg-type]
+
+
+def _load(text: str) -> tuple[Any, str | None]:
+    try:
+        return yaml.load(text, Loader=_CILoader), None  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, f"not valid YAML{f' (line {mark.line + 1})' if mark else ''}"
+
+
+def parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
+    """A GitHub Actions workflow or a composite action (`action.yml`)."""
+    try:
+        return _parse_github(text, ref)
+    except (AttributeError, TypeError, ValueError):
+        return WorkflowFile(ref, error="unexpected structure")
+
+
+def _parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
+    doc, err = _load(text)
+    if err or not isinstance(doc, dict):
+        return WorkflowFile(ref, error=err or "not a workflow mapping")
+    refs: list[Ref] = []
+    calls: list[Call] = []
+    on = doc.get("on", doc.get(True))
+    triggers = set(on) if isinstance(on, (dict, list)) else {on} if isinstance(on, str) else set()
+    root = not (triggers and triggers <= {"workflow_call"}) and "runs" not in doc
+    top: frozenset[Any] = frozenset({"jobs", "on", True})
+    for s in strings(doc, top):
+        refs += [Ref(n, "secret") for n in github_secret_names(s)]
+    jobs: dict[str, Any] = doc["jobs"] if isinstance(doc.get("jobs"), dict) else {}
+    steps_sets: list[tuple[str, str, Any]] = [(jid, _environment(j), j) for jid, j in jobs.items()
+                                              if isinstance(j, dict)]
+    runs = doc.get("runs")
+    if isinstance(runs, dict):  # composite action
+        steps_sets.append(("", "", runs))
+    for jid, env, job in steps_sets:
+        uses = job.get("uses") if jid else None
+        skip = frozenset({"secrets"}) if isinstance(uses, str) else frozenset()
+        for s in strings(job, skip):
+            refs += [Ref(n, "secret", jid, env) for n in github_secret_names(s)]
+        if isinstance(uses, str) and (target := _github_target(uses, ref.repo)):
+            sec = job.get("secrets")
+            mapping: list[tuple[str, str | None]] = []
+            if isinstance(sec, dict):
+                for k, v in sec.items():
+                    names = [n for n in github_secret_names(str(v)) if n not in PLATFORM_SECRETS]
+                    mapping.append((str(k), names[0] if names else None))
+            calls.append(Call(target, "reusable", sec == "inherit", tuple(mapping), jid, env))
+        for step in job.get("steps") or []:
+            if isinstance(step, dict) and isinstance(step.get("uses"), str) and step["uses"].startswith("./"):
+                path = step["uses"][2:].rstrip("/")
+                if not path.endswith((".yml", ".yaml")):
+                    path += "/action.yml"
+                calls.append(Call(WorkflowRef("github", ref.repo, path), "composite", False, (), jid, env))
+    refs = [r for r in refs if r.name not in PLATFORM_SECRETS]
+    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), tuple(calls), PLATFORM_SECRETS, root)
+
+
+def gitlab_var_names(text: str) -> list[str]:
+    return [a or b for a, b in GITLAB_VAR.findall(text)]
+
+
+def is_predefined(name: str) -> bool:
+    return name in GITLAB_PREDEFINED or name.startswith(GITLAB_PREDEFINED_PREFIXES)
+
+
+def _vault_target(spec: Any) -> str | None:
+    """GitLab `secrets:<NAME>:vault`: `path/field@mount` (mount defaults to `kv-v2`) or the long form."""
+    if isinstance(spec, str):
+        body, _, mount = spec.partition("@")
+        path, _, field = body.rpartition("/")
+        return f"{mount or 'kv-v2'}/{path}#{field}" if path and field else None
+    if isinstance(spec, dict):
+        engine = spec.get("engine") or {}
+        mount = engine.get("path", "kv-v2") if isinstance(engine, dict) else "kv-v2"
+        if spec.get("path") and spec.get("field"):
+            return f"{mount}/{spec['path']}#{spec['field']}"
+    return None
+
+
+def _includes(value: Any, repo: str) -> list[WorkflowRef]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for it in items:
+        if isinstance(it, str):
+            if it.startswith(("http://", "https://")):
+                out.append(WorkflowRef("gitlab", "remote", it))
+            else:
+                out.append(WorkflowRef("gitlab", repo, it.lstrip("/")))
+        elif isinstance(it, dict) and "remote" in it:  # read from a URL we do not fetch: reported
+            out.append(WorkflowRef("gitlab", "remote", str(it["remote"])))
+        elif isinstance(it, dict):
+            if "local" in it:
+                out.append(WorkflowRef("gitlab", repo, str(it["local"]).lstrip("/")))
+            elif "project" in it:
+                files = it.get("file") or []
+                for f in files if isinstance(files, list) else [files]:
+                    out.append(WorkflowRef("gitlab", str(it["project"]), str(f).lstrip("/")))
+            elif "template" in it:
+                out.append(WorkflowRef("gitlab", "gitlab-templates", str(it["template"])))
+    return out
+
+
+def _yaml_vars(node: Any) -> dict[str, str]:
+    if not isinstance(node, dict):
+        return {}
+    return {str(k): str(v.get("value", "") if isinstance(v, dict) else v) for k, v in node.items()}
+
+
+def parse_gitlab(text: str, ref: WorkflowRef, root: bool = True) -> WorkflowFile:
+    """A `.gitlab-ci.yml` or an included file."""
+    try:
+        return _parse_gitlab(text, ref, root)
+    except (AttributeError, TypeError, ValueError):
+        return WorkflowFile(ref, error="unexpected structure", root=root)
+
+
+def _parse_gitlab(text: str, ref: WorkflowRef, root: bool) -> WorkflowFile:
+    doc, err = _load(text)
+    if err or not isinstance(doc, dict):
+        return WorkflowFile(ref, error=err or "not a pipeline mapping", root=root)
+    refs: list[Ref] = []
+    calls: list[Call] = []
+    global_vars = _yaml_vars(doc.get("variables"))
+    defined = set(global_vars)
+    for v in global_vars.values():
+        refs += [Ref(n, "var") for n in gitlab_var_names(v)]
+    if "include" in doc:
+        calls += [Call(t, "include", True) for t in _includes(doc["include"], ref.repo)]
+    for s in strings(doc.get("default"), frozenset({"variables"})):
+        refs += [Ref(n, "var") for n in gitlab_var_names(s)]
+    for jid, job in doc.items():
+        if not isinstance(jid, str) or jid in GITLAB_KEYWORDS or not isinstance(job, dict):
+            continue
+        env = job.get("environment")
+        env = env.get("name", "") if isinstance(env, dict) else env if isinstance(env, str) else ""
+        job_vars = _yaml_vars(job.get("variables"))
+        defined |= set(job_vars)
+        defined |= {str(k) for k in (job.get("id_tokens") or {})}
+        for name, spec in (job.get("secrets") or {}).items():
+            defined.add(str(name))
+            target = _vault_target(spec.get("vault")) if isinstance(spec, dict) else None
+            if target:
+                refs.append(Ref(str(name), "vault", jid, str(env), target))
+        for s in strings(job, frozenset({"secrets", "trigger", "id_tokens"})):
+            refs += [Ref(n, "var", jid, str(env)) for n in gitlab_var_names(s)]
+        trig = job.get("trigger")
+        if trig is None:
+            continue
+        if isinstance(trig, str):
+            trig = {"project": trig}
+        if not isinstance(trig, dict):
+            continue
+        forward: dict[str, Any] = trig["forward"] if isinstance(trig.get("forward"), dict) else {}
+        fwd = {**global_vars, **job_vars} if forward.get("yaml_variables", True) else {}
+        mapping = tuple((k, next(iter(gitlab_var_names(v)), None)) for k, v in fwd.items())
+        if "project" in trig:
+            calls.append(Call(WorkflowRef("gitlab", str(trig["project"]), ".gitlab-ci.yml"),
+                              "trigger-project", False, mapping, jid, str(env)))
+        elif "include" in trig:
+            calls += [Call(t, "trigger-child", True, mapping, jid, str(env))
+                      for t in _includes(trig["include"], ref.repo)]
+    refs = [r for r in refs if r.kind == "vault" or not (is_predefined(r.name) or r.name in defined)]
+    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), tuple(calls), frozenset(defined), root)
