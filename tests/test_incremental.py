@@ -205,3 +205,26 @@ def test_declared_secrets_from_the_structured_pass_carry_over(tmp_path, make_rep
     assert fingerprint(value) in locs(first), "the structured pass should find it"
     assert second.stats.blobs == 0 and locs(first) == locs(second)
     assert {c.rule_id for c in second.credentials} == {c.rule_id for c in first.credentials}
+
+
+def test_jwt_expiry_evidence_survives_the_cache(tmp_path, make_repo, rng):
+    """A JWT's `exp` (drawn from the plaintext at first read) is still there when the blob is
+    carried over: the graph's expiry evidence does not depend on a rescan reading the blob."""
+    import base64
+    import json
+
+    def b64(doc: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+    sig = "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789_-") for _ in range(43))
+    token = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64({'sub': 'agent', 'exp': 1893456000})}.{sig}"
+    r = make_repo("jwt")
+    r.write("auth.env", f"AUTH_TOKEN={token}\n")
+    r.commit("jwt")
+    with Store(tmp_path / "s.db") as store:
+        _, first = scan_and_record([str(r.path)], ScanOptions(), store)
+        _, second = scan_and_record([str(r.path)], ScanOptions(), store)
+    [c1] = [c for c in first.credentials if c.fingerprint == fingerprint(token)]
+    [c2] = [c for c in second.credentials if c.fingerprint == fingerprint(token)]
+    assert ("exp", "1893456000") in c1.captures
+    assert second.stats.blobs == 0 and c2.captures == c1.captures
