@@ -257,8 +257,8 @@ def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
               progress: Progress | None = None, db: Path | None = None,
               from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
-    """Scan the targets (recorded in the datastore `db` when given), read their workflows and
-    configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
+    """Scan the targets (recorded in the datastore `db` when given, with the graph), read their
+    workflows and configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
     datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) and
     the workflows and configs are re-read from the targets those scans recorded."""
     from scanner.graph.build import build_graph
@@ -268,6 +268,18 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
     inv = load_inventory(inventory) if inventory else None
     if from_store:
         targets, result = stored_state(db)
-    else:
-        result = record_or_scan(targets, options or ScanOptions(), db, progress=progress)
-    return build_graph(result, inv, targets), result
+        return build_graph(result, inv, targets), result
+    if db is None:
+        result = run_scan(targets, options, progress=progress)
+        return build_graph(result, inv, targets), result
+    from scanner.store import Store
+
+    with Store(db) as store:  # recorded: the scan, and the graph built from it
+        scan_id, result = scan_and_record(targets, options or ScanOptions(), store,
+                                          progress=progress)
+        sg = build_graph(result, inv, targets)
+        try:
+            store.save_graph(sg.graph, scan_id)
+        except ConfigError as exc:
+            sg.errors.append(f"graph not saved in the datastore: {exc}")
+    return sg, result

@@ -50,3 +50,20 @@ def test_graph_commands_without_sources_or_datastore_are_one_line(tmp_path, monk
     assert res.output.strip().splitlines() == [
         ("sprawlscan: .sprawlscan/sprawlscan.db: no datastore here (record scans with "
          "`sprawlscan scan --db .sprawlscan/sprawlscan.db ...`)")]
+
+
+def test_a_recorded_graph_command_saves_the_graph(demo_org, tmp_path):
+    """`graph SOURCES --db` records the scan and the identity graph it built (nodes and edges
+    as exported)."""
+    from scanner.store import Store
+
+    db, out = tmp_path / "s.db", tmp_path / "g.json"
+    res = invoke("graph", "--inventory", str(demo_org / "agents.yaml"), "--format", "json",
+                 "--output", str(out), "--db", str(db), str(demo_org))
+    assert res.exit_code == 0, res.output
+    exported = json.loads(out.read_text())
+    with Store(db) as store:
+        g = store.load_graph()
+        assert [s.mode for s in store.scans()] == ["full"]
+    assert g.number_of_nodes() == len(exported["nodes"]) > 10
+    assert {n for n, a in g.nodes(data=True) if a.get("kind") == "agent"} >= {"agent:support-triage"}
