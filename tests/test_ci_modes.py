@@ -70,6 +70,19 @@ def test_renames_and_copies_add_no_content(make_repo, rng):
     assert scan_json("--diff", f"{base}..HEAD", str(r.path))[0] == 0
 
 
+def test_staged_from_a_sub_directory_scans_the_whole_index(make_repo, rng):
+    """Run inside a sub-directory, `--staged` gates the repository's whole next commit."""
+    key = github(rng)
+    r = make_repo("sub")
+    r.write("pkg/mod/x.py", "x = 1\n")
+    r.commit("init")
+    r.write("top.env", f"T={key}\n")
+    r.git("add", "top.env")
+    code, doc = scan_json("--staged", cwd=str(r.path / "pkg" / "mod"))
+    assert code == 1 and fps(doc) == {fingerprint(key)}
+    assert doc["findings"][0]["locations"][0]["path"] == "top.env"
+
+
 def test_staged_in_a_repository_without_commits(make_repo, rng):
     """The very first commit is gated too."""
     key = github(rng)

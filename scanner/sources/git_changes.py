@@ -22,7 +22,7 @@ from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
 from scanner.sources.base import Hit, SourceOptions, is_binary, scan_chunks
-from scanner.sources.git_history import GitError, GitHistorySource, git
+from scanner.sources.git_history import GitError, GitHistorySource, git, is_git_repo
 
 EMPTY_BLOB = "0" * 40
 
@@ -80,6 +80,9 @@ def raw_entries(out: bytes) -> Iterator[RawEntry]:
 class _ChangeSource(GitHistorySource):
     """Shared reading: changed entries → chunks carrying their previous content."""
 
+    def __init__(self, path: str | Path, options: SourceOptions | None = None) -> None:
+        super().__init__(_toplevel(Path(path)), options)
+
     def entries(self, stats: ScanStats) -> list[RawEntry]:
         raise NotImplementedError
 
@@ -131,6 +134,17 @@ class _ChangeSource(GitHistorySource):
                 for path, commit in paths.items()))
             previous = content.get(old) if old != EMPTY_BLOB else None
             yield Chunk(data, locs, hint=locs[0].path, blob=new, previous=previous)
+
+
+def _toplevel(path: Path) -> Path:
+    """A sub-directory of a work tree stands for its repository (`scan --staged` run anywhere)."""
+    if not path.is_dir() or is_git_repo(path):
+        return path
+    try:
+        top = git(path, "rev-parse", "--show-toplevel").decode().strip()
+    except GitError:
+        return path
+    return Path(top) if top else path
 
 
 class StagedSource(_ChangeSource):
