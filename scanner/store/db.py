@@ -161,8 +161,12 @@ class Store(ReadMixin, GraphMixin):
                        json.dumps(dict(cred.captures)), ts, ts, severity))
             self._event(c, "found", scan_id, fp, None, {"rule_id": cred.rule_id}, ts)
         else:
-            c.execute("UPDATE credentials SET last_seen = ?, status = 'active', severity = ? "
-                      "WHERE fingerprint = ?", (ts, severity, fp))
+            # the latest scan names it (a format rule may have replaced `declared.secret`)
+            c.execute("UPDATE credentials SET last_seen = ?, status = 'active', severity = ?, "
+                      "rule_id = ?, provider = ?, lifetime_hint = ?, captures = ? "
+                      "WHERE fingerprint = ?",
+                      (ts, severity, cred.rule_id, cred.provider, cred.lifetime_hint,
+                       json.dumps(dict(cred.captures)), fp))
             if row[0] != "active":
                 self._event(c, "reappeared", scan_id, fp, None, {"was": row[0]}, ts)
         for loc in cred.locations:
