@@ -78,3 +78,40 @@ def test_two_processes_scanning_into_one_database(tmp_path, make_repo, rng):
         blobs = [json.loads(r[0])["blobs"] for r in store.conn.execute(
             "SELECT stats FROM scans ORDER BY id")]
         assert sorted(blobs) == [0] * (2 * rounds - 2) + [3, 3]
+
+
+
+OPENER = textwrap.dedent("""
+    import sys
+    from scanner.store import Store
+    folder, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    for i in range(n):
+        sys.stdin.readline()  # all writers open database i together
+        with Store(f"{folder}/fresh{i}.db") as store:
+            store.add_event("agent-retired", subject=who)
+        print(i, flush=True)
+""")
+
+
+def test_processes_creating_the_same_fresh_database_at_once(tmp_path):
+    """Three processes create and migrate the same new file at the same moment, thirty times over:
+    the WAL switch that SQLite refuses without waiting is retried, every event lands."""
+    n = 30
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), who, str(n)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=ROOT, env=env) for who in ("a", "b", "c")]
+    for i in range(n):
+        for p in procs:
+            assert p.stdin is not None and p.stdout is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            line = p.stdout.readline().strip()
+            assert line == str(i), p.stderr.read() if p.stderr and p.poll() is not None else line
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    for i in range(n):
+        with Store(tmp_path / f"fresh{i}.db") as store:
+            assert sorted(str(e["subject"]) for e in store.events()) == ["a", "b", "c"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -75,13 +76,34 @@ class Store(ReadMixin, GraphMixin):
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000,
                                         isolation_level=None, check_same_thread=False)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(self.conn)
+            self._setup(busy_timeout_ms / 1000)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{path}: not a usable sprawlscan datastore ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot open datastore ({exc.strerror})") from None
+
+    def _setup(self, timeout: float) -> None:
+        """WAL mode and migrations. Switching the journal mode (or recovering a WAL another
+        process is checkpointing away as it closes) can fail with "locked" at once, without
+        SQLite's busy handler: retried here until the busy timeout."""
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                migrate(self.conn)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def close(self) -> None:
         self.conn.close()
