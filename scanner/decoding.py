@@ -87,10 +87,11 @@ def url_unescape(text: str, start: int = 0, end: int | None = None) -> View | No
     return substitute(window, subs, start) if subs else None
 
 
-def base64_view(text: str) -> View | None:
-    """The whole text with every base64 token that decodes to ASCII text replaced by that text, or
-    None when there is none."""
-    subs = list(_base64_texts(text))
+def base64_view(text: str, regions: Iterable[tuple[int, int]] | None = None) -> View | None:
+    """The whole text with every base64 token that decodes to ASCII text replaced by that text
+    (only tokens starting inside `regions`, when given), or None when there is none."""
+    spans = [(0, len(text))] if regions is None else regions
+    subs = [sub for a, b in spans for sub in _base64_texts(text, a, b)]
     return substitute(text, subs) if subs else None
 
 
@@ -116,8 +117,12 @@ def substitute(window: str, subs: Iterable[Substitution], base: int = 0) -> View
     return View("".join(parts), base, decoded_at, original_at)
 
 
-def _base64_texts(text: str) -> Iterator[Substitution]:
-    for m in _B64_TOKEN.finditer(text):
+def _base64_texts(text: str, start: int = 0, end: int | None = None) -> Iterator[Substitution]:
+    """Tokens that start in [start, end); a token may run past `end`."""
+    last = len(text) if end is None else end
+    for m in _B64_TOKEN.finditer(text, start):
+        if m.start() >= last:
+            break
         if m.end() - m.start() > MAX_B64_TOKEN:
             continue
         decoded = decode_base64_text(m.group())

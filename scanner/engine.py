@@ -63,6 +63,8 @@ class Engine:
             for k in {k.lower() for k in c.rule.keywords}:
                 self._rules_by_kw[kw_index[k]].append(ri)
         self._gate_ids = frozenset(kw_index[k] for k in gates)
+        # a top-level `data:` is base64 only in a Kubernetes Secret (SSE streams say `data:` too)
+        self._data_gate, self._secret_kind = kw_index["\ndata:"], kw_index["kind: secret"]
         # rules without keywords (imported gitleaks rules may have none) run on every chunk
         self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         if use_hyperscan is None:
@@ -122,8 +124,19 @@ class Engine:
         text = data.decode("latin-1")
         out: Out = {}
         self._scan_view(View(text), text, hits, out, nested=False)
-        if not self._gate_ids.isdisjoint(hits):
-            decoded = base64_view(text)
+        gate_ids = set(self._gate_ids.intersection(hits))
+        if self._secret_kind not in hits:
+            gate_ids.discard(self._data_gate)
+        gates = sorted(off for kw in gate_ids for off in hits[kw])
+        if gates:
+            # base64 values follow their context literal (a `data:` block, a Basic header)
+            regions: list[tuple[int, int]] = []
+            for off in gates:
+                if regions and off <= regions[-1][1]:
+                    regions[-1] = (regions[-1][0], max(regions[-1][1], off + BASE64_AFTER))
+                else:
+                    regions.append((off, off + BASE64_AFTER))
+            decoded = base64_view(text, regions)
             if decoded is not None:
                 self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
                                 nested=True)
@@ -214,6 +227,8 @@ WINDOW_AFTER = 8192
 MAX_OCCURRENCES = 4096
 
 
+BASE64_AFTER = 16384
+"""Base64 tokens are decoded up to this far after a context literal."""
 DECODE_BEFORE = 256
 DECODE_AFTER = 1024
 """Escapes are decoded this far after a keyword; multi-line rules (PEM blocks, service-account

@@ -21,7 +21,6 @@ import binascii
 import json
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 from typing import Protocol
 
 import yaml
@@ -47,7 +46,7 @@ class Scanner(Protocol):
 
 
 def _kind(path: str) -> str:
-    name = PurePosixPath(path).name.lower()
+    name = path.rsplit("/", 1)[-1].lower()
     if name.endswith(TEMPLATE_SUFFIXES):
         return ""  # `.env.example` documents names; its values are for the rules alone
     if name == ".env" or name.endswith(".env") or name.startswith(".env."):
@@ -75,9 +74,10 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     out: list[Match] = []
     if kind == "env":
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
-    elif kind == "yaml" and (_K8S_SECRET.search(chunk.data) or _COMPOSE_ENV.search(chunk.data)):
+    elif kind == "yaml" and ((b"Secret" in chunk.data and _K8S_SECRET.search(chunk.data))
+                             or (b"services:" in chunk.data and _COMPOSE_ENV.search(chunk.data))):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
-    elif kind == "json" and _K8S_JSON.search(chunk.data):
+    elif kind == "json" and b"Secret" in chunk.data and _K8S_JSON.search(chunk.data):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
     elif kind == "json" and b"env" in chunk.data:
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
