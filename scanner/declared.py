@@ -43,7 +43,7 @@ _PROVIDERS: tuple[tuple[str, str], ...] = (
 )
 
 _REFERENCE = regex.compile(
-    r"^\s*(?:\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]*\}\}|%[A-Za-z_]+%|"
+    r"^\s*(?:\$\{\{[^}]*\}\}|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]*\}\}|%[A-Za-z_]+%|"
     r"<[^>]*>|env\([^)]*\)|\(\(.*\)\)|vault:.*|ref\+.*|arn:aws:secretsmanager:.*|op://.*)\s*$")
 
 

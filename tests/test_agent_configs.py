@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scanner.sources.agent_configs import Component, NameRef, parse_agent_config
 
 
@@ -84,3 +86,12 @@ def test_compose_k8s_dotenv_and_unknown():
     assert parse_agent_config("README.md", "# hi") is None
     assert parse_agent_config(".mcp.json", "{broken") is None
     assert parse_agent_config("docker-compose.yml", "a: [") is None
+
+
+@pytest.mark.parametrize("name", [".mcp.json", "claude_desktop_config.json", ".vscode/mcp.json",
+                                  "langgraph.json"])
+@pytest.mark.parametrize("text", ['{"mcpServers": 1}', "[1, 2]", "null", '{"graphs": 3}',
+                                  '{"mcpServers": {"a": 1}}'])
+def test_foreign_shapes_name_nothing_and_never_raise(name, text):
+    config = parse_agent_config(name, text)
+    assert config is None or (not config.names and not config.components)

@@ -128,3 +128,15 @@ def test_kubectl_list_output_yaml_and_json(tmp_path, rng):
     fps = _by_fp(run_scan([str(tmp_path)]))
     assert [(loc.path, loc.line) for loc in fps[fingerprint(key)].locations] == [("all.yaml", 9)]
     assert [(loc.path, loc.line) for loc in fps[fingerprint(pw)].locations] == [("secrets.json", 12)]
+
+
+def test_references_under_secret_names_are_not_values(tmp_path, rng):
+    """`${{ secrets.X }}`, `${X}`, `$X`, `{{ .Values.x }}` name a secret: no credential, while a
+    literal under the same kind of name is one."""
+    literal = _random(rng)
+    (tmp_path / ".env").write_text(
+        "GITHUB_TOKEN=${{ secrets.DEPLOY_TOKEN }}\nAPI_TOKEN=${API_TOKEN}\nDB_PASSWORD=$PGPASS\n"
+        "SLACK_TOKEN={{ .Values.slack }}\n"
+        f"SERVICE_SECRET={literal}\n")
+    creds = run_scan([str(tmp_path)]).credentials
+    assert [c.fingerprint for c in creds] == [fingerprint(literal)]

@@ -100,6 +100,8 @@ def parse_agent_config(path: str, text: str) -> AgentConfig | None:
                 return _compose(path, text, docs)
     except (ValueError, yaml.YAMLError):
         return None
+    except (AttributeError, TypeError, KeyError):
+        return None  # parses, but not in the shape this kind of file has: nothing it names
     return None
 
 
