@@ -120,9 +120,14 @@ def substitute(window: str, subs: Iterable[Substitution], base: int = 0) -> View
 def _base64_texts(text: str, start: int = 0, end: int | None = None) -> Iterator[Substitution]:
     """Tokens that start in [start, end); a token may run past `end`."""
     last = len(text) if end is None else end
-    for m in _B64_TOKEN.finditer(text, start):
-        if m.start() >= last:
-            break
+    pos = start
+    while (m := _B64_TOKEN.search(text, pos, last)) is not None:
+        if m.end() == last and last < len(text):
+            # cut by the region's end: read the whole token (or nothing, if it is not one)
+            m = _B64_TOKEN.match(text, m.start())
+            if m is None:
+                break
+        pos = m.end()
         if m.end() - m.start() > MAX_B64_TOKEN:
             continue
         decoded = decode_base64_text(m.group())

@@ -65,6 +65,7 @@ class Engine:
         self._gate_ids = frozenset(kw_index[k] for k in gates)
         # a top-level `data:` is base64 only in a Kubernetes Secret (SSE streams say `data:` too)
         self._data_gate, self._secret_kind = kw_index["\ndata:"], kw_index["kind: secret"]
+        self._block_gates = frozenset((self._data_gate, self._secret_kind, kw_index["dockerconfig"]))
         # rules without keywords (imported gitleaks rules may have none) run on every chunk
         self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
         if use_hyperscan is None:
@@ -127,15 +128,17 @@ class Engine:
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
-        gates = sorted(off for kw in gate_ids for off in hits[kw])
+        # base64 values follow their context literal: a Secret's `data:` block holds many, a
+        # Basic header or a `*_B64` name one
+        gates = sorted((off, BASE64_AFTER if kw in self._block_gates else BASE64_AFTER_VALUE)
+                       for kw in gate_ids for off in hits[kw])
         if gates:
-            # base64 values follow their context literal (a `data:` block, a Basic header)
             regions: list[tuple[int, int]] = []
-            for off in gates:
+            for off, after in gates:
                 if regions and off <= regions[-1][1]:
-                    regions[-1] = (regions[-1][0], max(regions[-1][1], off + BASE64_AFTER))
+                    regions[-1] = (regions[-1][0], max(regions[-1][1], off + after))
                 else:
-                    regions.append((off, off + BASE64_AFTER))
+                    regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
                 self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
@@ -228,7 +231,9 @@ MAX_OCCURRENCES = 4096
 
 
 BASE64_AFTER = 16384
-"""Base64 tokens are decoded up to this far after a context literal."""
+"""Base64 tokens are decoded up to this far after a block's context literal (`data:`)..."""
+BASE64_AFTER_VALUE = 1024
+"""... and this far after a single value's (`Authorization: Basic`, `FOO_B64=`)."""
 DECODE_BEFORE = 256
 DECODE_AFTER = 1024
 """Escapes are decoded this far after a keyword; multi-line rules (PEM blocks, service-account
