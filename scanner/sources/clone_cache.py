@@ -1,19 +1,20 @@
 """Forge helpers: bare mirror clones kept in a cache directory and reused across scans, so a
 re-scan only fetches what changed (takes a clone URL and a cache path, gives a bare repository
 that `GitHistorySource` scans); and the expansion of a forge crawl, a stream of API chunks and
-repository histories, into chunks or into hits (histories through the git source's fast path). Tokens travel in an HTTP header through git's environment
-(`GIT_CONFIG_*`), never in a URL, a command line or the clone's config."""
+repository histories, into chunks or into hits (histories through the git source's fast path);
+`ForgeSource`, what the GitHub and GitLab sources share. Tokens travel in an HTTP header through
+git's environment (`GIT_CONFIG_*`), never in a URL, a command line or the clone's config."""
 
 from __future__ import annotations
 
 import base64
 import os
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from scanner.model import Chunk, ScanStats
+from scanner.model import Chunk, Location, ScanStats
 from scanner.sources.base import Hit, SourceOptions, scan_chunks
 from scanner.sources.git_history import GitError, GitHistorySource, git
 
@@ -115,3 +116,41 @@ def expand_hits(items: Iterable[Item], engine: Engine, stats: ScanStats) -> Iter
             yield from item.scan(engine, stats)
         else:
             yield from scan_chunks((item,), engine, stats)
+
+
+class ForgeSource:
+    """What the forge sources share: text chunks under the size limit, progress lines, the two
+    ways to run a crawl (`chunks()` / the faster `scan()`), tokens scrubbed from messages.
+    Subclasses set `name`, `options`, `token`, `progress` and define `crawl(stats)`."""
+
+    name: str
+    options: SourceOptions
+    token: str | None
+    progress: Callable[[str], None] | None
+
+    def crawl(self, stats: ScanStats) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
+
+    def chunk(self, text: str | bytes | None, loc: Location, stats: ScanStats, *,
+              key: str = "") -> Iterator[Chunk]:
+        if not text:
+            return
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        if len(data) > self.options.max_file_size:
+            stats.skip("too-large")
+            return
+        yield Chunk(data, (loc,), hint=key or loc.path, key=key)
+
+    def report(self, msg: str) -> None:
+        if self.progress:
+            self.progress(f"{self.name}: {msg}")
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        return expand_chunks(self.crawl(stats), stats)
+
+    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        """Same findings as `chunks()`; repository histories take the git source's fast path."""
+        return expand_hits(self.crawl(stats), engine, stats)

@@ -33,12 +33,11 @@ import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
-from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
-from scanner.sources.base import Hit, SourceOptions
-from scanner.sources.clone_cache import (Item, basic_auth_header, cache_root, clone_path,
-                                         expand_chunks, expand_hits, head_files, mirror, wiki)
+from scanner.sources.base import SourceOptions
+from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
+                                         clone_path, head_files, mirror, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
@@ -61,7 +60,7 @@ class _Retry(GithubRetry):
         return after
 
 
-class GitHubOrgSource:
+class GitHubOrgSource(ForgeSource):
     """Everything readable in one GitHub org, user or repository."""
 
     def __init__(self, target: str, options: SourceOptions | None = None, *,
@@ -92,8 +91,6 @@ class GitHubOrgSource:
                       retry=retry, per_page=100, timeout=30, seconds_between_requests=None,
                       seconds_between_writes=None)
 
-    def scrub(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
 
     def describe(self, exc: BaseException) -> str:
         """One line for a failure, never with the token or a response body beyond its message."""
@@ -124,26 +121,10 @@ class GitHubOrgSource:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
-    def chunk(self, text: str | None, loc: Location, stats: ScanStats) -> Iterator[Chunk]:
-        if not text:
-            return
-        data = text.encode("utf-8", "surrogatepass")
-        if len(data) > self.options.max_file_size:
-            stats.skip("too-large")
-            return
-        yield Chunk(data, (loc,), hint=loc.path)
 
-    def report(self, msg: str) -> None:
-        if self.progress:
-            self.progress(f"{self.name}: {msg}")
 
     # -- crawl -------------------------------------------------------------------------------
-    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
-        return expand_chunks(self.crawl(stats), stats)
 
-    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
-        """Same findings as `chunks()`; repository histories take the git source's fast path."""
-        return expand_hits(self.crawl(stats), engine, stats)
 
     def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gh = self.client()

@@ -31,12 +31,11 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
-from scanner.engine import Engine
 from scanner.errors import ConfigError
-from scanner.model import Chunk, InventoryFact, Location, ScanStats
-from scanner.sources.base import Hit, SourceOptions
-from scanner.sources.clone_cache import (Item, basic_auth_header, cache_root, clone_path,
-                                         expand_chunks, expand_hits, head_files, mirror, wiki)
+from scanner.model import InventoryFact, Location, ScanStats
+from scanner.sources.base import SourceOptions
+from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
+                                         clone_path, head_files, mirror, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_URL = "https://gitlab.com"
@@ -60,7 +59,7 @@ class _Client(gitlab.Gitlab):
         return super().http_request(*args, **kwargs)
 
 
-class GitLabGroupSource:
+class GitLabGroupSource(ForgeSource):
     """Everything readable in one GitLab group and its subgroups."""
 
     def __init__(self, target: str, options: SourceOptions | None = None, *,
@@ -101,8 +100,6 @@ class GitLabGroupSource:
         if wait > self.max_wait:
             raise RateLimitTooLong(wait)
 
-    def scrub(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
 
     def describe(self, exc: BaseException) -> str:
         if isinstance(exc, RateLimitTooLong):
@@ -130,27 +127,10 @@ class GitLabGroupSource:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
-    def chunk(self, text: str | bytes | None, loc: Location, stats: ScanStats, *,
-              key: str = "") -> Iterator[Chunk]:
-        if not text:
-            return
-        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-        if len(data) > self.options.max_file_size:
-            stats.skip("too-large")
-            return
-        yield Chunk(data, (loc,), hint=key or loc.path, key=key)
 
-    def report(self, msg: str) -> None:
-        if self.progress:
-            self.progress(f"{self.name}: {msg}")
 
     # -- crawl -------------------------------------------------------------------------------
-    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
-        return expand_chunks(self.crawl(stats), stats)
 
-    def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
-        """Same findings as `chunks()`; repository histories take the git source's fast path."""
-        return expand_hits(self.crawl(stats), engine, stats)
 
     def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gl = self.client()
