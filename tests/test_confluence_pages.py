@@ -94,8 +94,12 @@ def test_crawl_pages_versions_retry_and_404(httpserver, rng, token):
     httpserver.expect_request("/rest/api/content/101").respond_with_handler(historical)
 
     t0 = time.monotonic()
-    result = run_scan([f"confluence:{base}"], ScanOptions(extra={"confluence_spaces": "ENG"}))
+    said: list[str] = []
+    result = run_scan([f"confluence:{base}"], ScanOptions(extra={"confluence_spaces": "ENG"}),
+                      progress=said.append)
     assert time.monotonic() - t0 >= 1.0
+    assert said[1:] == [f"confluence:{base}: space ENG pages done, 2 pages",
+                        f"confluence:{base}: space ENG blogposts done, 2 pages"]
     fps = {c.fingerprint: c for c in result.credentials}
     assert len(fps) == len(s)
     where = {n: [(loc.source, loc.container, loc.path, loc.line, loc.state, loc.url)

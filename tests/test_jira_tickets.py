@@ -97,8 +97,11 @@ def test_crawl_finds_every_kind_of_place_and_honours_retry_after(httpserver, jir
     while everything else is kept; requests carry the PAT as a Bearer token."""
     base = httpserver.url_for("/").rstrip("/")
     t0 = time.monotonic()
-    result = run_scan([f"jira:{base}"], ScanOptions(extra={"jql": "project in (ENG, OPS)"}))
+    said: list[str] = []
+    result = run_scan([f"jira:{base}"], ScanOptions(extra={"jql": "project in (ENG, OPS)"}),
+                      progress=said.append)
     elapsed = time.monotonic() - t0
+    assert said[-1] == f"jira:{base}: 2/2 issues"            # units done / total
     fps = {c.fingerprint: c for c in result.credentials}
     where = {name: [(loc.source, loc.container, loc.path, loc.line, loc.state, loc.url)
                     for loc in fps[fingerprint(v)].locations] for name, v in jira.items()}

@@ -114,8 +114,10 @@ def test_every_kv_mount_versions_and_metadata(bao, seeded, monkeypatch):
     declared credentials."""
     url, token = bao
     monkeypatch.setenv("VAULT_TOKEN", token)
-    result = run_scan([f"vault:{url}"])
+    said: list[str] = []
+    result = run_scan([f"vault:{url}"], progress=said.append)
     assert not result.stats.errors
+    assert said[-1].startswith(f"vault:{url}") and said[-1].endswith("secrets, done")
     fps = {c.fingerprint: c for c in result.credentials}
     assert fingerprint(seeded["v2"]) not in fps                      # deleted version
     assert len(fps) == 5

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,10 @@ class ConfluenceSource:
         self.max_versions = max_versions
         # the Server client speaks v1 `rest/api/content`, which Cloud serves as well
         self.client = make_client(Confluence, url, "CONFLUENCE", "JIRA", cloud=False)
+        self.progress: Callable[[str], None] | None = None
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        done = 0
         try:
             spaces = self.spaces or [str(s.get("key")) for s in self._paged(
                 "rest/api/space", {"limit": PAGE}, "space list", stats)]
@@ -107,6 +109,11 @@ class ConfluenceSource:
                                                 "limit": PAGE},
                                                f"comments of page {page.get('id')}", stats):
                         yield from page_chunks(comment, self.base, within=page)
+                    done += 1
+                    if self.progress and done % 50 == 0:
+                        self.progress(f"{self.name}: {done} pages")
+                if self.progress:
+                    self.progress(f"{self.name}: space {space} {kind}s done, {done} pages")
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
 

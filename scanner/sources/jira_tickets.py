@@ -16,7 +16,7 @@ crawl goes on; rejected credentials end it with one line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -123,11 +123,16 @@ class JiraSource:
         self.jql = jql or DEFAULT_JQL
         self.max_file_size = max_file_size
         self.client = make_client(Jira, url, "JIRA", cloud=self.cloud)
+        self.progress: Callable[[str], None] | None = None
+        self.total: int | None = None
+        """Issues the search matches, when the server says (Server/DC does, Cloud does not)."""
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         try:
-            for issue in self._search(stats):
+            for done, issue in enumerate(self._search(stats), 1):
                 yield from self._issue(issue, stats)
+                if self.progress and (done % 50 == 0 or done == self.total):
+                    self.progress(f"{self.name}: {done}/{self.total or '?'} issues")
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
 
@@ -147,6 +152,8 @@ class JiraSource:
                 stats.errors.append(str(exc))
                 return
             issues = page.get("issues") or []
+            if not self.cloud and isinstance(page.get("total"), int):
+                self.total = page["total"]
             yield from issues
             if self.cloud:
                 token = page.get("nextPageToken")

@@ -61,11 +61,16 @@ class VaultLiveSource:
         self.max_versions = max_versions
         self.client = hvac.Client(url=self.base, token=os.environ.get("VAULT_TOKEN"), timeout=30,
                                   session=_retrying_session(self.base))
+        self.progress: Callable[[str], None] | None = None
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        done = 0
         try:
             for mount, version, sub in self._roots(stats):
                 for path in self._walk(mount, version, sub, stats):
+                    done += 1
+                    if self.progress and done % 50 == 0:
+                        self.progress(f"{self.name}: {done} secrets")
                     try:
                         yield from self._secret(mount, version, path, stats)
                     except PathFailed as exc:
@@ -75,6 +80,8 @@ class VaultLiveSource:
                             stats.errors.append(f"Vault: {mount}/{sub}: nothing there")
                         else:  # listed, then gone (deleted meanwhile)
                             stats.skip("vault-not-found")
+            if self.progress:
+                self.progress(f"{self.name}: {done} secrets, done")
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
         except (PathFailed, NotFound) as exc:
