@@ -4,12 +4,13 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner.errors import SourceError
+from scanner.errors import ConfigError, SourceError
 from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats, fingerprint
 
 if TYPE_CHECKING:
@@ -118,6 +119,20 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
 def is_binary(data: bytes) -> bool:
     """A NUL byte in the first 8 KiB marks binary content (git's own heuristic)."""
     return b"\0" in data[:BINARY_SNIFF]
+
+
+def read_json_export(file: str | Path, what: str) -> Any:
+    """The parsed JSON of an export file; an unreadable or malformed one is a `ConfigError`
+    naming the file (exit 2)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"{file}: cannot read {what} ({reason})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: malformed {what} JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def read_file(path: Path, rel: str, container: str, options: SourceOptions, stats: ScanStats,

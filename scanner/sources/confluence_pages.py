@@ -15,7 +15,6 @@ comments. Locations: source `confluence`, container = space key, path = page id 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import regex
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
+from scanner.sources.base import read_json_export
 from scanner.sources.atlassian_client import (
     Rejected,
     UnitFailed,
@@ -164,12 +164,7 @@ class ConfluenceExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = f"confluence-export:{file}"
-        try:
-            doc = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot read Confluence export ({getattr(exc, 'strerror', None) or 'not UTF-8'})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file}: malformed Confluence export JSON (line {exc.lineno}: {exc.msg})") from None
+        doc = read_json_export(file, "Confluence export")
         pages = doc.get("results", [doc] if "body" in doc else None) if isinstance(doc, dict) else doc
         if not isinstance(pages, list) or not all(isinstance(p, dict) and "id" in p for p in pages):
             raise ConfigError(f"{file}: not a Confluence content export (expected pages with an `id`)")

@@ -31,7 +31,7 @@ from scanner.sources.atlassian_client import (
     get_json,
     make_client,
 )
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
 FIELDS = "summary,description,comment,attachment,project"
@@ -250,12 +250,7 @@ class JiraExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = f"jira-export:{file}"
-        try:
-            doc = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot read Jira export ({getattr(exc, 'strerror', None) or 'not UTF-8'})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file}: malformed Jira export JSON (line {exc.lineno}: {exc.msg})") from None
+        doc = read_json_export(file, "Jira export")
         issues = doc.get("issues", [doc] if "key" in doc else None) if isinstance(doc, dict) else doc
         if not isinstance(issues, list) or not all(isinstance(i, dict) and "key" in i for i in issues):
             raise ConfigError(f"{file}: not a Jira issue export (expected issues with a `key`)")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
+from scanner.sources.base import read_json_export
 
 API_SEGMENTS = ("data", "metadata")
 
@@ -72,14 +73,7 @@ class VaultExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = str(file)
-        try:
-            text = self.file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot read vault export ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
-        try:
-            self.doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file}: malformed vault export JSON (line {exc.lineno}: {exc.msg})") from None
+        self.doc = read_json_export(file, "vault export")
         self.entries = list(self._entries(self.doc))
 
     def _entries(self, doc: object) -> Iterator[tuple[str | None, dict[str, object]]]:
