@@ -91,7 +91,6 @@ class GitHubOrgSource(ForgeSource):
                       retry=retry, per_page=100, timeout=30, seconds_between_requests=None,
                       seconds_between_writes=None)
 
-
     def describe(self, exc: BaseException) -> str:
         """One line for a failure, never with the token or a response body beyond its message."""
         if isinstance(exc, RateLimitExceededExceedsMaxWait):
@@ -121,10 +120,7 @@ class GitHubOrgSource(ForgeSource):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
-
-
     # -- crawl -------------------------------------------------------------------------------
-
 
     def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gh = self.client()

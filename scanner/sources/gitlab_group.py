@@ -100,7 +100,6 @@ class GitLabGroupSource(ForgeSource):
         if wait > self.max_wait:
             raise RateLimitTooLong(wait)
 
-
     def describe(self, exc: BaseException) -> str:
         if isinstance(exc, RateLimitTooLong):
             return f"rate limited for {exc.wait:.0f}s, more than the {self.max_wait:.0f}s allowed"
@@ -127,10 +126,7 @@ class GitLabGroupSource(ForgeSource):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
 
-
-
     # -- crawl -------------------------------------------------------------------------------
-
 
     def crawl(self, stats: ScanStats) -> Iterator[Item]:
         gl = self.client()
