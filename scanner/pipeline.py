@@ -210,10 +210,13 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         for match, locations in hits:
             findings.add(match, locations)
+    credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
+    if findings.ambiguous:        # a prefix that matched two credentials hid neither
+        stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
     facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
-    return ScanResult(findings.credentials(), stats, facts,
+    return ScanResult(credentials, stats, facts,
                       allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules))
 

@@ -1,5 +1,6 @@
-"""Table report for a terminal: one row per credential (rule, provider, redacted value, copies,
-first location), then the scan summary with every skip counted."""
+"""Table report for a terminal: one row per credential (rule, provider, redacted value, the
+shortest unique fingerprint prefix that `--allowlist` and baselines accept, copies, first
+location), then the scan summary with every skip counted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
+from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
 
 
@@ -25,11 +27,13 @@ def render(result: ScanResult) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=160, no_color=True, highlight=False)
     table = Table(title=f"{len(result.credentials)} credential(s)")
-    for col in ("rule", "provider", "secret", "copies", "first location"):
+    for col in ("rule", "provider", "secret", "fingerprint", "copies", "first location"):
         table.add_column(col, overflow="fold")
+    short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        table.add_row(cred.rule_id, cred.provider, cred.redacted, str(len(cred.locations)), first)
+        table.add_row(cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint],
+                      str(len(cred.locations)), first)
     console.print(table)
     s = result.stats
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
