@@ -57,6 +57,10 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
+        except BrokenPipeError:
+            # the reader went away (`| head`): end quietly, and not as "clean" for a pipefail gate
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FINDINGS)
         except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise

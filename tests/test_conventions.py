@@ -150,3 +150,38 @@ def test_graph_commands_take_the_scan_options(make_repo, tmp_path, rng):
         res = CliRunner().invoke(main, [*cmd, "--inventory", str(inv), *common, "--format", "json", str(repo.path)])
         assert res.exit_code in (0, 1), res.output
         json.loads(res.output)
+
+
+@pytest.mark.parametrize("target,hint", [("githb:acme", "did you mean github:?"),
+                                         ("vault-exprt:x.json", "did you mean vault-export:?"),
+                                         ("zzzz:acme", "known schemes: confluence:")])
+def test_mistyped_source_scheme_suggests_the_closest(tmp_path, target, hint):
+    """An unknown scheme that is not a path: one line naming the closest scheme, exit 2."""
+    p = cli("scan", target, cwd=tmp_path)
+    assert p.returncode == 2 and hint in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_whose_name_has_a_colon_is_still_a_path(tmp_path, rng):
+    """`notes:today.txt` exists, so it is scanned as a file, not refused as a scheme."""
+    tok = github(rng)
+    (tmp_path / "notes:today.txt").write_text(f"{tok}\n")
+    p = cli("scan", "--format", "json", "notes:today.txt", cwd=tmp_path)
+    assert found(p) == {fingerprint(tok)}
+
+
+def test_closed_pipe_ends_quietly(tmp_path):
+    """`sprawlscan rules list | head -1`: no traceback and no "internal error" when the reader
+    leaves, and the exit code is not 0 (a pipefail gate must not pass on a cut report)."""
+    (tmp_path / "many.toml").write_text("\n".join(
+        f'[[rules]]\nid = "acme-{i}"\ndescription = "r"\nregex = \'acme{i}_[A-Z0-9]{{24}}\'\n'
+        for i in range(3000)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPRAWLSCAN_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "rules", "list", "--rules", str(tmp_path / "many.toml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert err == ""
