@@ -185,3 +185,33 @@ def test_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert err == ""
+
+
+def test_jsonl_is_one_credential_a_line_with_severity(tmp_path, rng):
+    """`--format jsonl`: a line per credential (with `severity`, like the JSON report's findings),
+    then one summary line; the values never appear."""
+    a, b = github(rng), slack_bot(rng)
+    (tmp_path / "t.txt").write_text(f"{a}\n{b}\n")
+    p = cli("scan", "--format", "jsonl", str(tmp_path))
+    assert p.returncode == 1
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    creds, summary = lines[:-1], lines[-1]
+    assert [x["type"] for x in creds] == ["credential", "credential"] and summary["type"] == "summary"
+    assert {x["secret_sha256"] for x in creds} == {fingerprint(a), fingerprint(b)}
+    assert all(x["severity"] in ("low", "medium", "high", "critical") for x in creds)
+    full = json.loads(cli("scan", "--format", "json", str(tmp_path)).stdout)["findings"]
+    assert [{k: v for k, v in x.items() if k != "type"} for x in creds] == full
+    assert summary["credentials"] == 2 and summary["incomplete"] is False
+    assert a not in p.stdout and b not in p.stdout
+
+
+def test_aws_preview_shows_the_key_id_not_the_secret(tmp_path, rng):
+    """An AWS key pair is previewed by its access key id (what a console shows); nothing of the
+    secret half but its length."""
+    from tokens import aws_pair
+
+    key_id, secret = aws_pair(rng)
+    (tmp_path / "creds").write_text(f"aws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+    [f] = json.loads(cli("scan", "--format", "json", str(tmp_path)).stdout)["findings"]
+    assert f["redacted"] == f"{key_id[:8]}…(20) + secret (40)"
+    assert secret[:4] not in f["redacted"]
