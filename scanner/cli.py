@@ -289,8 +289,9 @@ def rules() -> None:
               help="The providers `--verify` asks instead: base URL, call, rules, documentation.")
 @one_line_errors
 def rules_list(rule_files: tuple[Path, ...], verifiers: bool) -> None:
-    """Every rule: id, provider, lifetime hint (with --verifiers: every verifier)."""
+    """Every rule by category: id, provider, lifetime hint (with --verifiers: every verifier)."""
     from detectors.loader import load_rules
+    from detectors.rule import CATEGORIES, by_category
 
     if verifiers:
         from scanner.verify import VERIFIERS
@@ -299,8 +300,13 @@ def rules_list(rule_files: tuple[Path, ...], verifiers: bool) -> None:
             click.echo(f"{e.provider}\t{e.base or '(--verify-endpoint ' + e.endpoint + '=URL)'}\t"
                        f"{e.calls}\t{','.join(e.rules)}\t{e.docs}")
         return
-    for rule in load_rules(list(rule_files)):
-        click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    loaded = load_rules(list(rule_files))
+    groups = by_category(loaded)
+    for category, group in groups.items():
+        click.echo(f"# {CATEGORIES[category]} ({category}): {len(group)}")
+        for rule in group:
+            click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    click.echo(f"# {len(loaded)} rules in {len(groups)} categories")
 
 
 @rules.command("check")
