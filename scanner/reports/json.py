@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 
 from scanner import __version__
+<<<<<<< HEAD
 from scanner.gate import catalogue, severity
 from scanner.model import ScanResult
+=======
+from scanner.model import Credential, ScanResult
+>>>>>>> main
 
 
 def findings(result: ScanResult) -> list[dict[str, object]]:
@@ -23,8 +27,21 @@ def as_dict(result: ScanResult) -> dict[str, object]:
         "incomplete": result.incomplete,
         "incomplete_reasons": list(result.stats.errors),
         "summary": result.stats.to_json(),
+<<<<<<< HEAD
         "findings": findings(result),
+=======
+        "findings": [finding(c, result) for c in result.credentials],
+>>>>>>> main
     }
+
+
+def finding(cred: Credential, result: ScanResult) -> dict[str, object]:
+    """One credential; with `--verify`, what its provider said (`verification`)."""
+    out = cred.to_json()
+    if result.verifications is not None:
+        v = result.verifications.get(cred.fingerprint)
+        out["verification"] = v.to_json() if v else None
+    return out
 
 
 def render(result: ScanResult) -> str:
