@@ -284,3 +284,15 @@ def live_commit(doc: dict, path: str) -> str:
     [commit] = {loc["commit"] for f in doc["findings"] for loc in f["locations"]
                 if loc["path"] == path}
     return commit
+
+
+def test_every_process_is_started_by_gitcmd():
+    """No module but `scanner.gitcmd` starts a process: a git call added elsewhere would bypass
+    the safety overrides and the cleaned environment."""
+    root = Path(__file__).resolve().parent.parent
+    spawners = ("subprocess.run(", "subprocess.Popen(", "check_output(", "check_call(",
+                "os.system(", "os.popen(", "os.exec", "os.spawn", "pty.spawn(")
+    offenders = [f"{p.relative_to(root)}: {s}" for d in ("scanner", "detectors")
+                 for p in sorted((root / d).rglob("*.py")) if p.name != "gitcmd.py"
+                 for s in spawners if s in p.read_text(encoding="utf-8")]
+    assert offenders == []

@@ -230,10 +230,10 @@ class GitHistorySource:
         dangling = [c for c in commits if c not in reachable]
         if dangling and loose:
             # each unreachable commit against its parents, oldest first
-            proc = subprocess.run(
-                git_cmd(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c", "--raw",
-                        "--no-renames", "--no-abbrev", "-z", "--format=%x01%H"),
-                input="".join(c + "\n" for c in dangling).encode(), capture_output=True, check=False)
+            proc = gitcmd.run(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c",
+                              "--raw", "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY,
+                              "--format=%x01%H", config=GIT_LIMITS[1::2],
+                              input="".join(c + "\n" for c in dangling).encode())
             if proc.returncode != 0:
                 stats.errors.append(f"{self.name}: git log of unreachable commits failed")
             found = Attribution()
