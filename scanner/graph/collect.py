@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scanner import gitcmd
 from scanner.graph import configs
 from scanner.graph.inventory import WorkflowRef
 from scanner.graph.workflows import Call, WorkflowFile, parse_github, parse_gitlab
@@ -62,13 +62,12 @@ def _interesting(path: str) -> bool:
 def _head_files(repo: Path) -> dict[str, str]:
     """Text of the interesting files at HEAD, plus untracked ones from the working tree."""
     out: dict[str, str] = {}
-    ls = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "-z", "--name-only", "HEAD"],
-                        capture_output=True, check=False)
+    ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD")
     names = [n for n in ls.stdout.decode("utf-8", "replace").split("\0") if n and _interesting(n)]
     names = [n for n in names if not excluded(n, DEFAULT_EXCLUDES)]
     if names:
-        batch = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch"], capture_output=True,
-                               input="".join(f"HEAD:{n}\n" for n in names).encode(), check=False).stdout
+        batch = gitcmd.run(repo, "cat-file", "--batch",
+                           input="".join(f"HEAD:{n}\n" for n in names).encode()).stdout
         pos = 0
         for n in names:
             header_end = batch.index(b"\n", pos)
@@ -82,8 +81,8 @@ def _head_files(repo: Path) -> dict[str, str]:
             if size <= MAX_CONFIG_BYTES and b"\0" not in data[:8192]:
                 out[n] = data.decode("utf-8", "replace")
     if (repo / ".git").exists():
-        other = subprocess.run(["git", "-C", str(repo), "ls-files", "-o", "-z", "--exclude-standard"],
-                               capture_output=True, check=False).stdout.decode("utf-8", "replace")
+        other = gitcmd.run(repo, "--work-tree", str(repo.resolve()), "ls-files", "-o", "-z",
+                           "--exclude-standard").stdout.decode("utf-8", "replace")
         for n in other.split("\0"):
             if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES):
                 text = _read(repo / n)
