@@ -193,6 +193,21 @@ def popen(repo: Path | str, *args: str, config: Sequence[str] = (), **kwargs: An
     return subprocess.Popen(command(repo, *args, config=config), env=environment(), **kwargs)
 
 
+def subcommand(args: Sequence[str]) -> str:
+    """The git command's name in `args` (global options such as `--work-tree X` skipped)."""
+    rest = list(args)
+    while rest and rest[0].startswith("-"):
+        rest = rest[2:] if rest[0] in ("--work-tree", "--git-dir", "-c") else rest[1:]
+    return rest[0] if rest else "?"
+
+
+def reason(stderr: bytes) -> str:
+    """git's reason for a failure in one line: its first `fatal:`/`error:` line (git explains
+    some refusals over several lines, e.g. dubious ownership), else its last line."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1] if lines else "")
+
+
 # -- clones from forges ----------------------------------------------------------------------
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

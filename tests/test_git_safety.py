@@ -438,3 +438,33 @@ def test_gitlab_project_named_dotdot_and_foreign_clone_host(group, monkeypatch, 
                for e in errors)
     assert len(errors) == 2 and result.incomplete
     assert fingerprint(s["dup"]) in {c.fingerprint for c in result.credentials}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository another owner")
+def test_ownership_is_gits_rule_with_the_users_safe_directories(make_repo, rng, tmp_path,
+                                                                monkeypatch):
+    """A repository owned by another user is refused by git (a failed unit naming git's reason,
+    exit 3) unless the user's own global config lists it in `safe.directory`, which the scan
+    honours although it reads no other global setting."""
+    key = github(rng)
+    r = make_repo("theirs")
+    r.write("k.env", f"K={key}\n")
+    r.commit("k")
+    subprocess.run(["chown", "-R", "65534:65534", str(r.path)], check=True)
+    gitcmd.trusted_directories.cache_clear()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "none.gitconfig"))
+    res = CliRunner().invoke(main, ["scan", "--format", "json", str(r.path)])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 3 and doc["findings"] == []
+    assert any("detected dubious ownership" in e for e in doc["summary"]["errors"])
+    (tmp_path / "user.gitconfig").write_text(f"[safe]\n\tdirectory = {r.path}\n"
+                                             f"[core]\n\tfsmonitor = touch {tmp_path / 'M'}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "user.gitconfig"))
+    gitcmd.trusted_directories.cache_clear()
+    try:
+        res = CliRunner().invoke(main, ["scan", "--format", "json", str(r.path)])
+    finally:
+        gitcmd.trusted_directories.cache_clear()
+    assert res.exit_code == 1
+    assert fingerprint(key) in {f["secret_sha256"] for f in json.loads(res.stdout)["findings"]}
+    assert not (tmp_path / "M").exists()

@@ -73,8 +73,7 @@ def mirror(url: str, dest: Path, auth_header: str | None = None, *, forge: str) 
     auth = [("http.extraHeader", auth_header)] if auth_header else []
     proc = gitcmd.run(where, *args, config=gitcmd.clone_config(), env_config=auth)
     if proc.returncode != 0:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
+        raise GitError(f"git {args[0]} failed: {gitcmd.reason(proc.stderr) or proc.returncode}")
     return dest
 
 

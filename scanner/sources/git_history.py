@@ -69,8 +69,8 @@ def git(repo: Path, *args: str, check: bool = True) -> bytes:
     """Run one git command in `repo`; a failure raises `GitError` with git's first error line."""
     proc = gitcmd.run(repo, *args, config=GIT_LIMITS[1::2])
     if check and proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed in {repo}: {msg[-1] if msg else proc.returncode}")
+        raise GitError(f"git {gitcmd.subcommand(args)} failed in {repo}: "
+                       f"{gitcmd.reason(proc.stderr) or proc.returncode}")
     return proc.stdout
 
 
