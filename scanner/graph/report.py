@@ -30,7 +30,8 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
             "exposure": {"live": [loc.to_json() for loc in c.locations if loc.state == "live"],
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
             "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,
-            "owners": owners, "tags": list(v.tags)})
+            "owners": owners, "tags": list(v.tags),
+            **({"verification": v.verification.to_json()} if v.verification else {})})
     return {"agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
             "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
             "credentials": creds,

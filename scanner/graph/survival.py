@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
+from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
 from scanner.graph.inventory import Agent, CredentialRef
 from scanner.graph.resolve import Reach, evaluate
 from scanner.model import Credential
+from scanner.verify.base import Verification
 
 INVALIDATES_WITH_PRINCIPAL: dict[str, str] = {
     "openai": "deleting a project service account deletes its API keys",
@@ -56,6 +58,8 @@ class Verdict:
     """`static` (also for unknown lifetimes) or `short-lived`."""
     holders_via: tuple[tuple[str, ...], ...] = ()
     """For each of `other_holders`, the path by which it reaches the credential."""
+    verification: Verification | None = None
+    """`--verify`: what the provider said (evidence that outranks declarations)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,17 +198,21 @@ class _Context:
         return out
 
 
-def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> str:
+def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]],
+              provider_exp: dt.datetime | None = None) -> str:
     declared = {cr.lifetime for _, cr in decls if cr.lifetime}
     if declared:
         return "static" if "static" in declared else "short-lived"
-    if "exp" in dict(cred.captures):  # a token that carries its own expiry (JWT `exp`)
+    if "exp" in dict(cred.captures) or provider_exp:  # its own expiry (JWT `exp`, the provider's)
         return "short-lived"
     return "short-lived" if cred.lifetime_hint == "short-lived" else "static"
 
 
-def _expiry(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> dt.datetime | None:
+def _expiry(cred: Credential, decls: list[tuple[Agent, CredentialRef]],
+            provider_exp: dt.datetime | None = None) -> dt.datetime | None:
     times = [cr.expires for _, cr in decls if cr.expires]
+    if provider_exp:  # `--verify`: the provider's expiry is evidence like the inventory's
+        times.append(provider_exp)
     for loc in cred.locations:
         if loc.source == "vault" and loc.state == "live":
             attrs = dict(getattr(loc, "attributes", ()) or ())
@@ -234,13 +242,20 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
     """Step 3: why the credential dies with the agent, or None; and its known expiry."""
     cred = ctx.sg.credentials[fp]
     decls = ctx.declarations.get(fp, [])
-    expiry = _expiry(cred, decls)
-    if _lifetime(cred, decls) == "short-lived" and expiry is not None:
+    verification = getattr(ctx.sg, "verifications", {}).get(fp)
+    p_exp = provider_expiry(verification)
+    expiry = _expiry(cred, decls, p_exp)
+    rejected = provider_death(verification)  # the provider's word outranks every inference
+    if rejected:
+        return rejected, expiry
+    if _lifetime(cred, decls, p_exp) == "short-lived" and expiry is not None:
         limit = ctx.at + ctx.grace
         if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
             when = "expired" if expiry <= ctx.at else "expires"
             return f"short-lived: {when} {expiry.isoformat()} (within the grace period) and no surviving parent mints it", expiry
     principals = [(principal_node(a, cr), cr) for a, cr in decls]
+    if provider_says_human(verification):  # a person's key: not issued to the dying identity
+        principals = []
     if principals and all(p in ctx.dying_ids for p, _ in principals):
         provider = (principals[0][1].provider or cred.provider)
         override = {cr.invalidated_with_principal for _, cr in principals} - {None}
@@ -256,6 +271,12 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     name = ctx.agent.name
     if holders:
         return "shared", f"rotate it at {cred.provider} and give the new value only to {', '.join(sorted(holders))}"
+    person = provider_says_human(getattr(ctx.sg, "verifications", {}).get(cred.fingerprint))
+    if person:  # the provider says whose it is, whatever the inventory declared
+        declared = sorted({cr.issued_to or "" for _, cr in decls} - {"", "human"})
+        conflict = f" (the inventory declares it issued to {', '.join(declared)})" if declared else ""
+        return "human", (f"the provider says it belongs to {person}{conflict}: revoke it or hand it back; "
+                         "give the next agent its own identity")
     plat = []
     for a, cr in decls:
         p = principal_node(a, cr)
@@ -267,7 +288,7 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     if humans or (not any(cr.issued_to for _, cr in decls) and cred.rule_id in HUMAN_RULES):
         who = humans[0] if humans else "the person it belongs to"
         return "human", f"revoke it or hand it back to {who}; give the next agent its own identity"
-    if _lifetime(cred, decls) == "static":
+    if _lifetime(cred, decls, provider_expiry(getattr(ctx.sg, "verifications", {}).get(cred.fingerprint))) == "static":
         return "orphaned", f"revoke it at {cred.provider}: nothing else uses it and it never expires"
     when = expiry.isoformat() if expiry else "its expiry (unknown)"
     return "expiring", f"revoke it early at {cred.provider} or let it lapse at {when}"
@@ -311,7 +332,7 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         holder_paths = {h: p for h, p in consumers.get(fp, {}).items() if h != agent.node}
         holders = set(holder_paths)
         dies_because, expiry = _death(ctx, fp)
-        lifetime = _lifetime(cred, ctx.declarations.get(fp, []))
+        lifetime = _lifetime(cred, ctx.declarations.get(fp, []), provider_expiry(sg.verifications.get(fp)))
         if dies_because:
             reason, action = None, "none at the provider: it stops working; delete the leftover copies"
         else:
@@ -320,7 +341,7 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         verdicts.append(Verdict(cred, dies_because is None, reason, dies_because, action, paths,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
                                 _tags(cred, reason, lifetime), expiry, lifetime,
-                                tuple(holder_paths[h] for h in sorted(holders))))
+                                tuple(holder_paths[h] for h in sorted(holders)), sg.verifications.get(fp)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),
                           tuple(uniq[k] for k in sorted(uniq)))
