@@ -80,6 +80,7 @@ SAFE_ENV: Mapping[str, str] = {
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_NO_REPLACE_OBJECTS": "1",
     "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_NO_LAZY_FETCH": "1",  # git >= 2.44; older ones: `is_partial_clone`
 }
 
 
@@ -129,31 +130,51 @@ def _drivers_cached(repo: str, stamp: tuple[int, int]) -> tuple[str, ...]:
 
 def _drivers(repo: Path) -> tuple[str, ...]:
     """Names of the filter drivers the repository's config defines (reading config runs
-    nothing)."""
-    proc = subprocess.run(["git", "-C", str(repo), *_base_config(),
-                           "config", "--null", "--name-only", "--get-regexp", r"^filter\."],
+    nothing), and `""` first when it is a partial clone (`extensions.partialClone`)."""
+    proc = subprocess.run(["git", "-C", str(repo), *_base_config(), "config", "--null",
+                           "--name-only", "--get-regexp", r"^(filter\.|extensions\.partialclone$)"],
                           capture_output=True, stdin=subprocess.DEVNULL, env=environment(),
                           check=False)
     names = set()
     for key in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if key.lower() == "extensions.partialclone":
+            names.add("")
+            continue
         name, dot, _ = key.removeprefix("filter.").rpartition(".")
         if dot and name:
             names.add(name)
     return tuple(sorted(names))
 
 
-def filter_overrides(repo: Path) -> list[str]:
-    """`-c filter.<name>.{clean,smudge,process}=` for every filter driver `repo` defines: an
-    empty command is no filter at all."""
+def _config_names(repo: Path) -> tuple[str, ...]:
     cfg = _config_file(repo)
     try:
         st = cfg.stat() if cfg is not None else None
     except OSError:
         st = None
-    names = (_drivers_cached(str(repo), (st.st_mtime_ns, st.st_size)) if st is not None
-             else _drivers(repo))
+    return (_drivers_cached(str(repo), (st.st_mtime_ns, st.st_size)) if st is not None
+            else _drivers(repo))
+
+
+def is_partial_clone(repo: Path) -> bool:
+    """A partial clone fetches a missing object from its promisor remote when asked for it: read
+    only objects known to be present there (`present_objects`)."""
+    return "" in _config_names(repo)
+
+
+def present_objects(repo: Path) -> set[str]:
+    """Ids of every object in the repository's own store (listing them fetches nothing)."""
+    proc = run(repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+    return set(proc.stdout.decode("ascii", "replace").split())
+
+
+def filter_overrides(repo: Path) -> list[str]:
+    """`-c filter.<name>.{clean,smudge,process}=` for every filter driver `repo` defines: an
+    empty command is no filter at all."""
     args: list[str] = []
-    for name in names:
+    for name in _config_names(repo):
+        if not name:
+            continue
         for part in ("clean", "smudge", "process"):
             args += ["-c", f"filter.{name}.{part}="]
     return args

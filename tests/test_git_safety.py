@@ -468,3 +468,18 @@ def test_ownership_is_gits_rule_with_the_users_safe_directories(make_repo, rng, 
     assert res.exit_code == 1
     assert fingerprint(key) in {f["secret_sha256"] for f in json.loads(res.stdout)["findings"]}
     assert not (tmp_path / "M").exists()
+
+
+@pytest.mark.parametrize("vector", ["sshCommand", "askPass", "credential.helper", "ext"])
+def test_lazy_fetch_of_a_missing_object_reaches_no_transport(vector, tmp_path, make_repo, rng,
+                                                             ctx):
+    """Even asked directly for an object a partial clone lacks (which the sources avoid), a git
+    command built by `gitcmd` runs none of the planted programs: every transport is off."""
+    p = Planted(tmp_path, make_repo, rng)
+    VECTORS[vector](p, ctx)
+    lost = p.repo.git("rev-parse", "HEAD:lost.txt").strip()
+    present = p.repo.git("rev-parse", "HEAD:conf.env").strip()
+    assert gitcmd.is_partial_clone(p.path) and lost not in gitcmd.present_objects(p.path)
+    proc = gitcmd.run(p.path, "cat-file", "--batch-check", input=f"{lost}\n{present}\n".encode())
+    assert p.created() == []
+    assert proc.stdout.decode().splitlines()[0] == f"{lost} missing"

@@ -274,9 +274,16 @@ class GitHistorySource:
         return live
 
     def blob_sizes(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """id → (type, size) for the given ids, in one `cat-file --batch-check` call."""
+        """id → (type, size) for the given ids, in one `cat-file --batch-check` call; raises
+        `GitError` when git fails (every id would look missing: a silent loss, not a skip)."""
+        if gitcmd.is_partial_clone(self.repo):  # asking for a missing object would fetch it
+            present = gitcmd.present_objects(self.repo)
+            ids = [i for i in ids if i in present]
         data = "".join(i + "\n" for i in ids).encode()
         proc = gitcmd.run(self.repo, "cat-file", "--batch-check", input=data)
+        if proc.returncode != 0:
+            raise GitError(f"git cat-file failed in {self.repo}: "
+                           f"{gitcmd.reason(proc.stderr) or proc.returncode}")
         out: dict[str, tuple[str, int]] = {}
         for line in proc.stdout.decode().splitlines():
             parts = line.split()
@@ -336,7 +343,11 @@ class GitHistorySource:
             todo = fresh
         from scanner.manifests import handles
 
-        sizes = self.blob_sizes(todo)
+        try:
+            sizes = self.blob_sizes(todo)
+        except GitError as exc:
+            stats.errors.append(f"{self.name}: {exc}")
+            return
         wanted: list[str] = []
         for sha in todo:
             kind, size = sizes.get(sha, ("missing", 0))
