@@ -50,6 +50,8 @@ EMPTY_BLOB_B = b"0" * 40
 GIT_LIMITS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=8m",
               "-c", "core.deltaBaseCacheLimit=32m")
 PIPE_SIZE = 1 << 20
+MAX_MISSING_RETRIES = 64
+"""`cat-file --batch-check` restarts after objects a partial clone would fetch (then: incomplete)."""
 F_SETPIPE_SZ = 1031
 
 
@@ -393,21 +395,33 @@ class GitHistorySource:
         return live
 
     def blob_sizes(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """id → (type, size) for the given ids, in one `cat-file --batch-check` call; raises
-        `GitError` when git fails (every id would look missing: a silent loss, not a skip)."""
-        if gitcmd.is_partial_clone(self.repo):  # asking for a missing object would fetch it
+        """id → (type, size) for the given ids, in one `cat-file --batch-check` call. In a partial
+        clone only the objects present are asked for (asking for a missing one would make git
+        fetch it); should git still die at an object, that object is `missing` and the ids after
+        it are asked again, so none of them is lost; git failing over and over raises `GitError`."""
+        todo = list(ids)
+        if todo and gitcmd.is_partial_clone(self.repo):
             present = gitcmd.present_objects(self.repo)
-            ids = [i for i in ids if i in present]
-        data = "".join(i + "\n" for i in ids).encode()
-        proc = gitcmd.run(self.repo, "cat-file", "--batch-check", input=data)
-        if proc.returncode != 0:
-            raise GitError(f"git cat-file failed in {self.repo}: "
-                           f"{gitcmd.reason(proc.stderr) or proc.returncode}")
+            todo = [i for i in todo if i in present]
         out: dict[str, tuple[str, int]] = {}
-        for line in proc.stdout.decode().splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                out[parts[0]] = (parts[1], int(parts[2]))
+        retries = 0
+        while todo:
+            proc = gitcmd.run(self.repo, "cat-file", "--batch-check",
+                              input="".join(i + "\n" for i in todo).encode())
+            answered = 0
+            for line in proc.stdout.decode().splitlines():
+                parts = line.split()
+                if len(parts) == 3:
+                    out[parts[0]] = (parts[1], int(parts[2]))
+                answered += 1
+            if proc.returncode == 0 or answered >= len(todo):
+                break
+            retries += 1
+            if retries > MAX_MISSING_RETRIES:   # git itself is failing, not one missing object
+                raise GitError(f"git cat-file failed in {self.repo}: "
+                               f"{gitcmd.reason(proc.stderr) or proc.returncode}")
+            out[todo[answered]] = ("missing", 0)
+            todo = todo[answered + 1:]
         return out
 
     # -- incremental rescans (a `BlobCache` in the options) --------------------------------
