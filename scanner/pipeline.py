@@ -20,7 +20,7 @@ from detectors.loader import load_rules
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.model import ScanResult, ScanStats
 from scanner.sources.base import (
@@ -208,8 +208,14 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
-        for match, locations in hits:
-            findings.add(match, locations)
+        try:
+            for match, locations in hits:
+                findings.add(match, locations)
+        except SprawlscanError:
+            raise
+        except Exception as exc:
+            where(exc, f"crawling source {source.name}")
+            raise
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
 from rich.table import Table
 
 from scanner.model import Location, ScanResult
+from scanner.reports.safe import clean, console as safe_console
 
 
 def describe(loc: Location) -> str:
@@ -23,17 +23,18 @@ def describe(loc: Location) -> str:
 
 def render(result: ScanResult) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, width=160, no_color=True, highlight=False)
+    console = safe_console(buf)
     table = Table(title=f"{len(result.credentials)} credential(s)")
     for col in ("rule", "provider", "secret", "copies", "first location"):
         table.add_column(col, overflow="fold")
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        table.add_row(cred.rule_id, cred.provider, cred.redacted, str(len(cred.locations)), first)
+        table.add_row(*map(clean, (cred.rule_id, cred.provider, cred.redacted,
+                                   len(cred.locations), first)))
     console.print(table)
     s = result.stats
-    skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
+    skipped = clean(", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none")
     console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
     for err in s.errors:
-        console.print(f"INCOMPLETE: {err}")
+        console.print(f"INCOMPLETE: {clean(err)}")
     return buf.getvalue()

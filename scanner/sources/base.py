@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner.errors import ConfigError, SourceError
+from scanner.errors import ConfigError, SourceError, where
 from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats, fingerprint
 
 if TYPE_CHECKING:
@@ -102,8 +102,12 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
             continue
         stats.chunks += 1
         stats.bytes += len(chunk.data)
-        matches = engine.scan(chunk.data)
-        matches.extend(extra_matches(chunk, engine, matches))
+        try:
+            matches = engine.scan(chunk.data)
+            matches.extend(extra_matches(chunk, engine, matches))
+        except Exception as exc:
+            where(exc, f"scanning {unit_name(chunk)}")
+            raise
         if chunk.blob and cache is not None and chunk.previous is None:
             cache.record(repo, chunk.blob, matches)
         if chunk.previous is not None and matches:
@@ -114,6 +118,15 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
             matches = [m for m in matches if fingerprint(m.secret) not in old_fps]
         for match in matches:
             yield match, chunk.locations
+
+
+def unit_name(chunk: Chunk) -> str:
+    """How an error names a chunk: its first location (source, container, path, commit)."""
+    if not chunk.locations:
+        return chunk.hint or "a chunk"
+    loc = chunk.locations[0]
+    name = f"{loc.source} {loc.container + ':' if loc.container else ''}{loc.path}"
+    return name + (f" @{loc.commit[:10]}" if loc.commit else "")
 
 
 def is_binary(data: bytes) -> bool:
