@@ -46,7 +46,8 @@ def internal_error_message(exc: BaseException) -> str:
     (innermost first), and where to report it. The exception's own text is left out."""
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "/scanner/" in f.filename or "/detectors/" in f.filename]
-    frame = (ours or frames or [None])[-1]
+    candidates = ours or list(frames)
+    frame = candidates[-1] if candidates else None
     at = (f" in {os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
           if frame is not None else "")
     notes = "; ".join(getattr(exc, "__notes__", None) or ())
