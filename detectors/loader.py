@@ -17,7 +17,7 @@ from detectors.validators import VALIDATORS
 from scanner.errors import ConfigError
 
 _FIELDS = {"id", "provider", "name", "pattern", "keywords", "min_entropy", "validators",
-           "lifetime_hint", "examples", "negative_examples", "references", "severity"}
+           "lifetime_hint", "examples", "negative_examples", "references", "severity", "allow_runs"}
 _IMPORTED = {"secret_group"}
 """Fields only the gitleaks converter sets."""
 _LIFETIMES = {"static", "short-lived"}
@@ -113,6 +113,8 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
     examples = tuple(_str_list(t, "examples", where))
     if not examples and not imported:
         raise ConfigError(f"{where}: a rule needs at least one example")
+    if not isinstance(t.get("allow_runs", False), bool):
+        raise ConfigError(f"{where}: allow_runs must be true or false")
     try:
         min_entropy = float(t.get("min_entropy", 0.0))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -124,7 +126,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
         negative_examples=tuple(_str_list(t, "negative_examples", where)),
         references=tuple(_str_list(t, "references", where)), severity=severity,
         source_file=str(path), secret_group=group if isinstance(group, int) else None,
-        origin="gitleaks" if imported else "sprawlscan",
+        origin="gitleaks" if imported else "sprawlscan", allow_runs=t.get("allow_runs") is True,
     )
 
 

@@ -38,5 +38,8 @@ class Rule:
     secret_group: int | None = None
     """Explicit capture group of the secret (gitleaks `secretGroup`; 0 = the whole match); None:
     the group `secret`, or else group 1."""
+    allow_runs: bool = False
+    """The format itself has runs of repeated characters (base64 of binary structure): the
+    placeholder filter's run and sequence tests are skipped for this rule."""
     origin: str = "sprawlscan"
     """`sprawlscan` (our format: examples required) or `gitleaks` (imported: examples optional)."""

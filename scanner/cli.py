@@ -321,7 +321,7 @@ def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[st
 @_graph_options
 @click.option("--at", "at", default=None, help="Evaluate at this date/time (a date is 00:00 UTC).")
 @click.option("--grace", default="24h", show_default=True, help="Grace period for short-lived credentials.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table")
 @click.option("--strict", is_flag=True, help="Also fail on platform and expiring survivors.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @one_line_errors
@@ -344,7 +344,7 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
 @main.command()
 @_graph_options
 @click.option("--at", "at", default=None, help="Evaluate at this date (default: now).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table")
 @click.option("--fail-on", type=click.Choice(["low", "medium", "high", "critical"]), default="high",
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -357,7 +357,12 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
 
     sg, result = _graph_scan(sources, inventory, flags)
     findings = run_audit(sg, parse_at(at))
-    emit(AUDIT_FORMATS[fmt](findings), output)
+    if fmt == "html":
+        from scanner.reports.html import audit_page
+
+        emit(audit_page([f.to_json() for f in findings], sg.graph), output)
+    else:
+        emit(AUDIT_FORMATS[fmt](findings), output)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
     worst = max((SEVERITIES.index(f.severity) for f in findings), default=-1)
@@ -367,11 +372,11 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
 
 @main.command()
 @_graph_options
-@click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["graphml", "json", "dot", "html"]), required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @one_line_errors
 def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Path, **flags: Any) -> None:
-    """Write the identity graph (GraphML, node-link JSON or DOT) for other tools."""
+    """Write the identity graph (GraphML, node-link JSON or DOT for other tools; HTML to look at)."""
     from scanner.graph.report import GRAPH_FORMATS
 
     sg, _ = _graph_scan(sources, inventory, flags)

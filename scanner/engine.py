@@ -320,7 +320,7 @@ def _as_utf8(s: str) -> str:
 def accept(rule: Rule, secret: str, context: str, *, proximity: bool = True) -> bool:
     """The false-positive filters every rule gets: placeholders, entropy floor, validators
     (without `proximity`, the keyword-proximity validator is not applied)."""
-    if is_placeholder(secret):
+    if is_placeholder(secret, runs=not rule.allow_runs):
         return False
     if rule.min_entropy and shannon_entropy(secret) < rule.min_entropy:
         return False

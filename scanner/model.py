@@ -125,7 +125,12 @@ class KnownMatch:
 
 
 def fingerprint(secret: str) -> str:
-    """SHA-256 hex of the exact secret string: a credential's identity."""
+    """SHA-256 hex of the exact secret string: a credential's identity. A multi-line secret (a PEM
+    key) is taken with LF line endings and no trailing whitespace per line first: the same key
+    pasted from Windows (CRLF) is the same credential."""
+    if "\n" in secret or "\r" in secret:
+        secret = "\n".join(line.rstrip() for line in secret.replace("\r\n", "\n").replace("\r", "\n")
+                           .split("\n"))
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 

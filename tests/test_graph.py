@@ -103,7 +103,8 @@ def test_survivors_cli_on_demo(demo_org, demo_secrets):
 
 @pytest.mark.parametrize("fmt", sorted(GRAPH_FORMATS))
 def test_graph_exports(demo_org, tmp_path, fmt, demo_secrets):
-    """graphml parses as XML with the agents, node-link JSON loads, DOT is a digraph; no secrets."""
+    """graphml parses as XML with the agents, node-link JSON loads (also inside the HTML page), DOT is a
+    digraph; no secrets."""
     out = tmp_path / f"g.{fmt}"
     res = CliRunner().invoke(main, ["graph", "--inventory", str(demo_org / "agents.yaml"), "--format", fmt,
                                     "--output", str(out), str(demo_org)])
@@ -114,6 +115,10 @@ def test_graph_exports(demo_org, tmp_path, fmt, demo_secrets):
         assert "agent:release-bot" in ids
     elif fmt == "json":
         doc = json.loads(text)
+        assert "agent:nightly-eval" in {n["id"] for n in doc["nodes"]} and doc["links"]
+    elif fmt == "html":
+        data = text.split('id="sprawlscan-data">', 1)[1].split("</script>", 1)[0]
+        doc = json.loads(data)["graph"]
         assert "agent:nightly-eval" in {n["id"] for n in doc["nodes"]} and doc["links"]
     else:
         assert text.startswith("digraph sprawlscan {") and '"agent:support-triage"' in text
@@ -169,7 +174,7 @@ def test_every_cli_format_choice_resolves():
     choices = {name: next(p for p in cmd.params if p.name == "fmt").type.choices
                for name, cmd in main.commands.items() if name in ("survivors", "audit", "graph")}
     assert set(choices["survivors"]) == set(SURVIVAL_FORMATS)
-    assert set(choices["audit"]) == set(AUDIT_FORMATS)
+    assert set(choices["audit"]) == set(AUDIT_FORMATS) | {"html"}   # html draws the graph: cli.audit
     assert set(choices["graph"]) == set(GRAPH_FORMATS)
 
 

@@ -1,7 +1,9 @@
 """Placeholder filter: values that look like a key's shape but are documentation or templates
 (`sk-xxxx`, `YOUR_API_KEY`, `<OPENAI_KEY>`, `changeme`, `${DB_PASSWORD}`, `{{ .Values.x }}`,
 a character repeated eight times, eight-long runs like `12345678` or `abcdefgh`). Applied by the
-engine to every rule. Thresholds are set so that random keys are almost never refused
+engine to every rule. Key blocks (PEM, OpenSSH, PGP) and values of a rule whose format defines
+such runs (`allow_runs`) skip the run tests: an unencrypted OpenSSH key's fixed header is
+`b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB...`. Thresholds are set so that random keys are almost never refused
 (tests/test_rule_properties.py draws fresh ones for every rule)."""
 
 from __future__ import annotations
@@ -34,8 +36,14 @@ _COMMON = frozenset({"password", "passwd", "secret", "postgres", "root", "admin"
                      "mongo", "letmein", "qwerty", "none", "null", "empty", "string"})
 
 
-def is_placeholder(secret: str) -> bool:
-    """True for templates and documentation values; see the module docstring."""
+_KEY_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def is_placeholder(secret: str, *, runs: bool = True) -> bool:
+    """True for templates and documentation values; see the module docstring. `runs=False`: the
+    value's format has runs of repeated characters (binary structure in base64), do not test them."""
+    if runs and _KEY_BLOCK.search(secret):
+        runs = False
     lower = secret.lower()
     # in a long random body (a PEM key, a JWT) a 4-5 letter marker occurs by chance
     words = _WORDS if len(secret) <= LONG else _LONG_WORDS
@@ -50,6 +58,8 @@ def is_placeholder(secret: str) -> bool:
         return True
     # the random part of a prefixed token is its longest separator-free run
     body = max(_SEPARATORS.split(secret), key=len)
-    if len(set(body)) <= 2 or _REPEAT.search(secret):
+    if len(set(body)) <= 2:
         return True
-    return _SEQUENCE.search(secret) is not None
+    if not runs:
+        return False
+    return _REPEAT.search(secret) is not None or _SEQUENCE.search(secret) is not None

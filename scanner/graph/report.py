@@ -102,7 +102,14 @@ def survival_markdown(rep: SurvivalReport) -> str:
     return "\n".join(out) + "\n"
 
 
+def survival_html(rep: SurvivalReport) -> str:
+    from scanner.reports.html import survivors_page
+
+    return survivors_page(survival_dict(rep))
+
+
 SURVIVAL_FORMATS: dict[str, Callable[[SurvivalReport], str]] = {
+    "html": survival_html,
     "json": lambda rep: json.dumps(survival_dict(rep), indent=2) + "\n",
     "table": survival_table,
     "markdown": survival_markdown,
@@ -142,7 +149,14 @@ def write_json(g: nx.MultiDiGraph, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
+def write_html(g: nx.MultiDiGraph, path: Path) -> None:
+    from scanner.reports.html import graph_page
+
+    path.write_text(graph_page(g), encoding="utf-8")
+
+
 GRAPH_FORMATS: dict[str, Callable[[nx.MultiDiGraph, Path], None]] = {
+    "html": write_html,
     "graphml": lambda g, p: nx.write_graphml(_plain(g), p),
     "json": write_json,
     "dot": write_dot,

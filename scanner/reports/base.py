@@ -12,7 +12,15 @@ from scanner.reports import table as table_report
 
 Renderer = Callable[[ScanResult], str]
 
+
+def _html(result: ScanResult) -> str:
+    from scanner.reports.html import scan_page
+
+    return scan_page(json_report.as_dict(result))
+
+
 FORMATS: dict[str, Renderer] = {
+    "html": _html,
     "json": json_report.render,
     "markdown": markdown_report.render,
     "sarif": sarif_report.render,
