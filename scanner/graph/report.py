@@ -14,6 +14,7 @@ from scanner.reports.safe import clean, md_cell
 from scanner.reports.safe import console as safe_console
 from rich.table import Table
 
+from scanner.graph.resolve import Reach
 from scanner.graph.survival import SurvivalReport
 
 
@@ -31,17 +32,26 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
             "exposure": {"live": [loc.to_json() for loc in c.locations if loc.state == "live"],
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
             "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,
-            "owners": owners, "tags": list(v.tags)})
-    return {"agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
-            "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
-            "credentials": creds,
-            "unresolved": _unresolved(rep)}
+            "conflicts": list(v.conflicts), "owners": owners, "credential_owners": list(v.owners),
+            "tags": list(v.tags)})
+    doc: dict[str, object] = {
+        "agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
+        "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
+        "credentials": creds, "unresolved": _unresolved(rep.unresolved),
+        "unresolved_config": _unresolved(rep.unresolved_config)}
+    if rep.agent.inferred:
+        doc["note"] = INFERRED_NOTE
+    return doc
 
 
-def _unresolved(rep: SurvivalReport) -> list[dict[str, object]]:
+INFERRED_NOTE = ("no inventory: the agent list is inferred (from vault paths agents/<name>/) and may be "
+                 "incomplete; every workflow, config and code file that reads a credential counts as a consumer")
+
+
+def _unresolved(items: tuple[Reach, ...]) -> list[dict[str, object]]:
     """One entry per (name, scope), with every referencing node."""
     grouped: dict[tuple[str, str], dict[str, object]] = {}
-    for r in rep.unresolved:
+    for r in items:
         entry = grouped.setdefault((r.name, r.scope), {"name": r.name, "scope": r.scope, "referenced_by": [],
                                                         "why": r.how})
         refs = entry["referenced_by"]
@@ -84,6 +94,14 @@ def survival_table(rep: SurvivalReport) -> str:
     for r in rep.unresolved:
         console.print(clean(f"UNRESOLVED {r.name} in {r.scope or '-'} (referenced by "
                             f"{r.referenced_by}): {r.how}"))
+    for r in rep.unresolved_config:
+        console.print(clean(f"unresolved-config (not blocking) {r.name} in {r.scope or '-'} "
+                            f"(referenced by {r.referenced_by})"))
+    for v in rep.verdicts:
+        for c in v.conflicts:
+            console.print(clean(f"CONFLICT {v.credential.redacted}: {c}"))
+    if rep.agent.inferred:
+        console.print(f"note: {INFERRED_NOTE}")
     console.print(clean(f"dies with the agent: {', '.join(rep.dies)}"))
     console.print("BLOCKED: decommission would leave the credentials above alive" if rep.blocked
                   else "clear: nothing that blocks a decommission survives")
@@ -99,6 +117,16 @@ def survival_markdown(rep: SurvivalReport) -> str:
         out += ["", "Unresolved references:", ""]
         out += [f"- `{md_cell(r.name)}` in {md_cell(r.scope or '-')} (referenced by "
                 f"`{md_cell(r.referenced_by)}`)" for r in rep.unresolved]
+    if rep.unresolved_config:
+        out += ["", "Unresolved configuration names (not blocking):", ""]
+        out += [f"- `{md_cell(r.name)}` in {md_cell(r.scope or '-')} (referenced by "
+                f"`{md_cell(r.referenced_by)}`)" for r in rep.unresolved_config]
+    conflicts = [(v, c) for v in rep.verdicts for c in v.conflicts]
+    if conflicts:
+        out += ["", "Conflicting evidence (blocks):", ""]
+        out += [f"- `{md_cell(v.credential.redacted)}`: {md_cell(c)}" for v, c in conflicts]
+    if rep.agent.inferred:
+        out += ["", f"Note: {INFERRED_NOTE}."]
     return "\n".join(out) + "\n"
 
 
