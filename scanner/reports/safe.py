@@ -17,10 +17,12 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from scanner.errors import SprawlscanError
+
+if TYPE_CHECKING:  # rich loads only when a text report is drawn (start-up time)
+    from rich.console import Console
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -41,6 +43,8 @@ def clean(text: object) -> str:
 
 def console(buf: io.StringIO, width: int = 160) -> Console:
     """A rich console for a text report: no colour, no markup, no emoji codes, no highlighting."""
+    from rich.console import Console
+
     return Console(file=buf, width=width, no_color=True, highlight=False, markup=False, emoji=False)
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 
-from rich.table import Table
-
 from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
 from scanner.reports.safe import clean, console as safe_console
@@ -39,6 +37,8 @@ def verified_cell(v: Verification | None) -> str:
 
 def render(result: ScanResult) -> str:
     buf = io.StringIO()
+    from rich.table import Table
+
     console = safe_console(buf)
     table = Table(title=f"{len(result.credentials)} credential(s)")
     verified = result.verifications
