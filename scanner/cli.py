@@ -179,10 +179,12 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
     extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
                                ("cache_dir", cache_dir), ("jql", jql),
                                ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
+    rev_range = rev_range or (f"{since_commit}..HEAD" if since_commit else None)
+    # CI modes: the configuration comes from the base, never from the change being checked
+    ci_base = "HEAD" if staged else (rev_range.split("..", 1)[0] or "HEAD") if rev_range else None
     options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude,
-                                 no_default_excludes), targets=targets)
-    return replace(options, extra=extra, staged=staged,
-                   rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
+                                 no_default_excludes), targets=targets, ci_base=ci_base)
+    return replace(options, extra=extra, staged=staged, rev_range=rev_range)
 
 
 def verify_flags(fn: F) -> F:

@@ -62,6 +62,8 @@ class ScanOptions:
     """CI mode: scan a git target's index (what the next commit adds), not its history."""
     rev_range: str | None = None
     """CI mode: scan only what the commits of `BASE..HEAD` introduce to a git target."""
+    config_source: str = ""
+    """Which configuration the scan was run with (a file, `BASE:sprawlscan.toml` in CI modes)."""
     blob_cache: BlobCache | None = None
     """Incremental rescans: git blobs already scanned with the same rules (set by the datastore)."""
     verify: VerifyOptions | None = None
@@ -224,7 +226,7 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
-    stats = ScanStats()
+    stats = ScanStats(config=options.config_source)
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
