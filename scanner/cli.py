@@ -31,6 +31,7 @@ from scanner.gate import (
     write_baseline,
 )
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
+from scanner.progress import TerminalProgress
 from scanner.verify.base import VerifyOptions
 from scanner.reports import FORMATS, render
 from scanner.reports.changes import (
@@ -81,9 +82,8 @@ def emit(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-def progress(msg: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(msg, err=True)
+progress = TerminalProgress()
+"""Lines and a progress bar on stderr when it is a terminal (`scanner.progress`)."""
 
 
 def engine_line() -> str:

@@ -229,6 +229,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             progress(f"scanning {source.name}")
             if hasattr(source, "progress"):  # crawlers report units done / total
                 source.progress = progress
+            if hasattr(source, "meter"):  # a source that meters itself (git history: blobs)
+                source.meter = getattr(progress, "meter", None)
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
