@@ -279,6 +279,12 @@ class Store(ReadMixin, GraphMixin):
         return out
 
 
+def tampered(table: str, repo: str, expected: str) -> ConfigError:
+    """A datastore row that fails validation (edited, truncated or corrupted): one line."""
+    return ConfigError(f"datastore row of {table} for {repo} fails validation (expected {expected}); "
+                       "the datastore was altered: restore it or start a new one with --db")
+
+
 class StoreBlobCache:
     """The `BlobCache` of one scan: reads what earlier scans with the same rules digest recorded,
     buffers what this scan reads, and writes it in the scan's final transaction."""
@@ -312,8 +318,15 @@ class StoreBlobCache:
                     "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
                     "captures FROM blob_matches WHERE repo = ? AND rules_digest = ?",
                     (repo, self.digest)):
-                by_blob.setdefault(r[0], []).append(KnownMatch(
-                    r[1], r[2], r[3], r[4], r[5], r[6], tuple(sorted(json.loads(r[7]).items()))))
+                try:
+                    captures = json.loads(r[7])
+                    known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
+                                       str(r[6]), tuple(sorted((str(k), str(v))
+                                                               for k, v in captures.items())))
+                except (ValueError, TypeError, AttributeError):
+                    raise tampered("blob_matches", repo, "captures as a JSON object and an "
+                                   "integer line") from None
+                by_blob.setdefault(r[0], []).append(known)
             self._matches[repo] = by_blob
         return self._matches[repo].get(blob, [])
 
@@ -322,7 +335,14 @@ class StoreBlobCache:
                                 "refs_state = ?", (repo, refs_state)).fetchone()
         if row is None:
             return None
-        return json.loads(zlib.decompress(row[1])), int(row[0])
+        try:
+            first = json.loads(zlib.decompress(row[1]))
+            if not isinstance(first, dict) or not all(isinstance(v, dict) for v in first.values()):
+                raise ValueError("not a blob → paths object")
+            return first, int(row[0])
+        except (zlib.error, ValueError, TypeError):
+            raise tampered("repo_attribution", repo,
+                           "zlib-compressed JSON mapping blob ids to paths") from None
 
     def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
         self._attributions[repo] = (refs_state, first, missing)
