@@ -229,6 +229,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             progress(f"scanning {source.name}")
             if hasattr(source, "progress"):  # crawlers report units done / total
                 source.progress = progress
+            if hasattr(source, "meter"):  # a source that meters itself (git history: blobs)
+                source.meter = getattr(progress, "meter", None)
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
@@ -249,6 +251,15 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         if progress:
             progress(f"verifying {len(credentials)} credential(s)")
         verified = verify_all(credentials, secrets, options.verify, options.extra)
+        if options.verify.admin:  # admin listings name keys by hint: joined in memory
+            from scanner.verify.admin import admin_facts
+
+            by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
+                     if c.fingerprint in secrets}
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            stats.errors.extend(errors)
+            for fp, facts in listed.items():
+                verified[fp] = replace(verified[fp], listing=facts)
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
@@ -356,3 +367,25 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         except ConfigError as exc:
             sg.errors.append(f"graph not saved in the datastore: {exc}")
     return sg, result
+
+
+def plaintext_of(targets: Iterable[str], options: ScanOptions,
+                 prefix: str) -> tuple[str, str, dict[str, str]] | None:
+    """Rescan the targets for the credential whose fingerprint starts with `prefix` and give its
+    (rule id, plaintext, captures), or None. For `revoke`: the datastore never holds a value. Two
+    different credentials under one prefix are a `ConfigError`."""
+    options = replace(options, blob_cache=None, verify=None)
+    engine = load_engine(options)
+    found: dict[str, tuple[str, str, dict[str, str]]] = {}
+    stats = ScanStats()
+    for source in resolve_sources(targets, options):
+        fast = getattr(source, "scan", None)
+        hits = fast(engine, stats) if fast is not None else scan_chunks(source.chunks(stats), engine, stats)
+        for match, _ in hits:
+            if isinstance(match, Match):
+                fp = fingerprint(match.secret)
+                if fp.startswith(prefix):
+                    found.setdefault(fp, (match.rule_id, match.secret, dict(match.captures)))
+    if len(found) > 1:
+        raise ConfigError(f"{prefix}: matches {len(found)} credentials; give more of the fingerprint")
+    return next(iter(found.values()), None)
