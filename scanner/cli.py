@@ -38,9 +38,22 @@ from scanner.reports.changes import (
     render_events,
     render_scans,
 )
-from scanner.store import db_path, open_existing
+from scanner.store import DbLocation, as_location, db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DbParam(click.ParamType):
+    """`--db`: a SQLite file path, or a `postgresql://USER[:PASS]@HOST:PORT/DB` URL."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> DbLocation:
+        return as_location(value)
+
+
+DB = DbParam()
 __all__ = ["load_allowlist", "main"]
 
 
@@ -154,7 +167,7 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
               help="Report format (default: table on a terminal, else json).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @scan_flags
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=DB, default=None,
               help="Record the scan in this datastore (also $SPRAWLSCAN_DB); git blobs it already "
                    "holds are not scanned again.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -162,7 +175,7 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
               help="Exit 1 only for findings of this severity or above.")
 @one_line_errors
-def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
+def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
@@ -200,8 +213,9 @@ def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     sys.exit(EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                         help="Datastore (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db).")
+DB_OPTION = click.option("--db", type=DB, default=None,
+                         help="Datastore: a SQLite file or postgresql:// URL (default: "
+                              "$SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db).")
 
 
 @main.command()
@@ -209,7 +223,7 @@ DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path)
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
+def history(fingerprint: str | None, db: DbLocation | None, fmt: str) -> None:
     """The datastore's event log (for one credential when FINGERPRINT, or a prefix, is given)."""
     with open_existing(db) as store:
         click.echo(render_events(store.events(fingerprint), fmt), nl=False)
@@ -219,7 +233,7 @@ def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def list_scans(db: Path | None, fmt: str) -> None:
+def list_scans(db: DbLocation | None, fmt: str) -> None:
     """The scans recorded in the datastore (ids for `diff`)."""
     with open_existing(db) as store:
         click.echo(render_scans(store.scans(), fmt), nl=False)
@@ -230,7 +244,7 @@ def list_scans(db: Path | None, fmt: str) -> None:
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def diff_scans(scans: tuple[int, ...], db: Path | None, fmt: str) -> None:
+def diff_scans(scans: tuple[int, ...], db: DbLocation | None, fmt: str) -> None:
     """New / still present / gone credentials between SCAN_A and SCAN_B (default: the latest
     scan and the previous one of the same sources)."""
     if len(scans) not in (0, 2):
@@ -296,7 +310,7 @@ def _graph_options(fn: F) -> F:
         fn = click.option(flag, dest, default=None, help=help_)(fn)
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
-    fn = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    fn = click.option("--db", type=DB, default=None,
                       help="Datastore: without SOURCES, read its latest complete state instead of "
                            "scanning (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db); "
                            "with SOURCES, record the scan there.")(fn)
