@@ -27,7 +27,8 @@ class Location:
     line: int | None = None
     """1-based line of the secret in the blob or file; None until the engine attributes a match."""
     state: str = "live"
-    """`live` (present now: HEAD, working tree, current version) or `historical` (history only)."""
+    """`live` (present now: HEAD, working tree, current version), `historical` (history only) or
+    `unreachable` (a git object no ref or reflog reaches: still in the store, fetchable by id)."""
     url: str | None = None
     """Link to the place when the source has one (ticket, page, web UI)."""
     attributes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
@@ -45,13 +46,16 @@ class Location:
             out["commit"] = self.commit
         elif self.container:
             out["container"] = self.container
-        out["path"] = self.path
+        attributes = dict(self.attributes)
+        if self.source == "git" and "blob" in attributes:  # an unreachable blob without a path
+            out["blob"] = attributes.pop("blob")
+        out["path"] = self.path if self.path or "blob" not in out else None
         out["line"] = self.line
         out["state"] = self.state
         if self.url:
             out["url"] = self.url
-        if self.attributes:
-            out["attributes"] = dict(self.attributes)
+        if attributes:
+            out["attributes"] = attributes
         return out
 
 

@@ -263,8 +263,9 @@ def test_fast_path_finds_exactly_what_the_chunk_path_finds(make_repo, rng, tmp_p
     r.git("tag", "t1", r.git("hash-object", "-w", "--stdin", input_text=f"{keys[4]}\n").strip())
     r.write("big.txt", keys[5] + "\n" + "z" * 3000)
     r.commit("big")
-    # an unreachable blob must not be reported by either path
-    r.git("hash-object", "-w", "--stdin", input_text=f"{github(rng)}\n")
+    # an unreachable blob is reported by both paths, by id (tests/test_git_unreachable.py)
+    lone = github(rng)
+    r.git("hash-object", "-w", "--stdin", input_text=f"{lone}\n")
     engine = Engine(load_rules())
     src = GitHistorySource(r.path, __import__("scanner.sources.base", fromlist=["x"]).SourceOptions(
         max_file_size=2000))
@@ -272,7 +273,8 @@ def test_fast_path_finds_exactly_what_the_chunk_path_finds(make_repo, rng, tmp_p
     slow = _findings(scan_chunks(src.chunks(s1), engine, s1))
     fast = _findings(src.scan(engine, s2))
     assert fast == slow
-    assert len(fast) == 4  # keys 0, 1, 2 and 4 (a tag on a bare blob); 3 binary, 5 too large
+    assert len(fast) == 5  # keys 0, 1, 2, 4 (a tag on a bare blob), lone; 3 binary, 5 too large
+    assert next(c for c in fast if c.fingerprint == fingerprint(lone)).locations[0].state == "unreachable"
     tagged = next(c for c in fast if c.fingerprint == fingerprint(keys[4]))
     assert [(loc.path, loc.commit) for loc in tagged.locations] == [("refs/tags/t1", None)]
     assert s1.to_json() == s2.to_json()

@@ -13,7 +13,7 @@ from scanner.model import Location, ScanResult
 
 def describe(loc: Location) -> str:
     where = f"{loc.container}:" if loc.container else ""
-    where += loc.path
+    where += loc.path or f"blob {dict(loc.attributes).get('blob', '?')[:12]}"
     if loc.line:
         where += f":{loc.line}"
     if loc.commit:

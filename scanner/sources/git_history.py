@@ -1,12 +1,16 @@
 """Source: a git repository, its whole history on every ref plus its uncommitted working tree.
 
-1. Attribution: one `git log --all -c --raw` pass maps each blob to every path it appeared at and
-   the first commit that introduced it there (merges included: what a merge itself introduced); one
-   `git rev-list --all --objects` pass adds blobs reachable only from a tag.
+1. Attribution: one `git log --all --reflog -c --raw` pass maps each blob to every path it appeared
+   at and the first commit that introduced it there (merges included: what a merge itself
+   introduced); one `git rev-list --all --reflog --objects` pass adds blobs reachable only from a
+   tag. Then every object no ref, reflog or index reaches: commits no ref reaches (dangling, or
+   left by a rewrite, still fetchable by id from a forge) give their blobs paths, and the other
+   unreachable blobs stand alone (`path` empty, the blob id in the location's attributes).
 2. Content: every unique blob is read once, streamed through a single `git cat-file --batch`
    process, and yielded as one chunk standing for all its (commit, path) locations.
 3. Working tree: modified and untracked files are read from disk (commit = None, state = live).
-A location is `live` when HEAD has that blob at that path, else `historical`. Binary and
+A location is `live` when HEAD has that blob at that path, `unreachable` when no ref or reflog
+reaches it, else `historical` (reflog-only commits are history). Binary and
 over-size blobs are counted as skips; a missing or unreadable object is a counted skip too, and a
 failing git command makes the scan incomplete."""
 
@@ -98,11 +102,27 @@ def repo_name(repo: Path) -> str:
     return name.removesuffix(".git")
 
 
+UNREACHABLE_KEY = "~unreachable"
+"""Key under which a cached attribution lists its unreachable blobs (never a blob id)."""
+
+
 @dataclass(slots=True)
 class Attribution:
     """blob id → {path: first commit that introduced this blob at this path}."""
 
     first: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)
+    """Blobs no ref, reflog or index reaches: their paths (if any) come from unreachable commits."""
+
+    def to_cache(self) -> dict[str, dict[str, str | None]]:
+        if not self.unreachable:
+            return self.first
+        return {**self.first, UNREACHABLE_KEY: dict.fromkeys(sorted(self.unreachable))}
+
+    @classmethod
+    def from_cache(cls, first: dict[str, dict[str, str | None]]) -> Attribution:
+        first = dict(first)
+        return cls(first, set(first.pop(UNREACHABLE_KEY, {})))
 
     def add(self, blob: str, path: str, commit: str | None) -> None:
         paths = self.first.setdefault(blob, {})
@@ -149,7 +169,7 @@ class GitHistorySource:
         if git(self.repo, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
         try:
-            log = git(self.repo, "log", "--all", "--reverse", "-c", "--raw", "--no-renames",
+            log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames",
                       "--no-abbrev", "-z", "--format=%x01%H")
         except GitError as exc:
             if b"does not have any commits" in str(exc).encode() or "bad default revision" in str(exc):
@@ -158,7 +178,7 @@ class GitHistorySource:
         parse_log_raw(log, attr)
         # blobs reachable only from a tag (or a tag's tree) appear in no commit diff
         try:
-            objs = git(self.repo, "rev-list", "--all", "--objects", "--missing=print",
+            objs = git(self.repo, "rev-list", "--all", "--reflog", "--objects", "--missing=print",
                        "--filter=object:type=blob", "--filter-provided-objects")
         except GitError as exc:
             stats.errors.append(f"{self.name}: {exc}")
@@ -176,7 +196,52 @@ class GitHistorySource:
                 path = tagged.get(sha, "")
             if path:
                 attr.add(sha, path, None)
+        self.add_unreachable(attr, stats)
         return attr
+
+    def add_unreachable(self, attr: Attribution, stats: ScanStats) -> None:
+        """Every blob of the object store (packed or loose) the walk above did not reach: those
+        that an unreachable commit introduced get its path and id, the rest stand alone. Blobs
+        staged in the index are not unreachable (the working-tree pass reads their files)."""
+        try:
+            listing = git(self.repo, "cat-file", "--batch-all-objects", "--unordered",
+                          "--batch-check=%(objecttype) %(objectname)")
+        except GitError as exc:
+            stats.errors.append(f"{self.name}: {exc}")
+            return
+        commits: list[str] = []
+        blobs: list[str] = []
+        for line in listing.decode().splitlines():
+            kind, _, sha = line.partition(" ")
+            if kind == "commit":
+                commits.append(sha)
+            elif kind == "blob" and sha not in attr.first:
+                blobs.append(sha)
+        if not blobs:
+            return
+        if not self.bare:
+            staged = git(self.repo, "ls-files", "-s", "-z", check=False)
+            index = {e.split(b" ")[1].decode() for e in staged.split(b"\0") if e.count(b" ") >= 2}
+            blobs = [b for b in blobs if b not in index]
+        loose = set(blobs)
+        reachable = set(git(self.repo, "rev-list", "--all", "--reflog").decode().split())
+        dangling = [c for c in commits if c not in reachable]
+        if dangling and loose:
+            # each unreachable commit against its parents, oldest first
+            proc = subprocess.run(
+                git_cmd(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c", "--raw",
+                        "--no-renames", "--no-abbrev", "-z", "--format=%x01%H"),
+                input="".join(c + "\n" for c in dangling).encode(), capture_output=True, check=False)
+            if proc.returncode != 0:
+                stats.errors.append(f"{self.name}: git log of unreachable commits failed")
+            found = Attribution()
+            parse_log_raw(proc.stdout, found)
+            for sha, paths in found.first.items():
+                if sha in loose:
+                    attr.first[sha] = paths
+        for sha in blobs:
+            attr.first.setdefault(sha, {})
+        attr.unreachable.update(blobs)
 
     def blob_refs(self) -> dict[str, str]:
         """blob id → name of a ref (a tag, usually) that points at it directly."""
@@ -222,7 +287,9 @@ class GitHistorySource:
         branch or tag)."""
         refs = git(self.repo, "for-each-ref", "--format=%(objectname) %(refname)")
         head = git(self.repo, "rev-parse", "-q", "--verify", "HEAD", check=False)
-        return hashlib.sha256(refs + b"\0" + head).hexdigest()
+        # unreachable objects come and go without a ref moving (a gc, a fetch by id)
+        store = git(self.repo, "count-objects", "-v", check=False)
+        return hashlib.sha256(b"v2\0" + refs + b"\0" + head + b"\0" + store).hexdigest()
 
     def cached_attribution(self, cache: BlobCache, stats: ScanStats) -> Attribution:
         """The attribution from the cache when no ref moved since it was computed, else computed
@@ -233,12 +300,13 @@ class GitHistorySource:
             first, missing = hit
             if missing:
                 stats.skip("missing-object", missing)
-            return Attribution(first)
+            return Attribution.from_cache(first)
         sub = ScanStats()
         attr = self.attribution(sub)
         stats.merge(sub)
         if not sub.errors:
-            cache.save_attribution(self.name, state, attr.first, sub.skipped.get("missing-object", 0))
+            cache.save_attribution(self.name, state, attr.to_cache(),
+                                   sub.skipped.get("missing-object", 0))
         return attr
 
     # -- content ---------------------------------------------------------------------------
@@ -258,7 +326,7 @@ class GitHistorySource:
             for sha in todo:
                 if cache.known(self.name, sha):
                     stats.skip("already-scanned")
-                    locs = self.locations(sha, attr.first[sha], live)
+                    locs = self.locations(sha, attr, live)
                     yield Chunk(b"", locs, hint=locs[0].path if locs else "", blob=sha, carried=True)
                 else:
                     fresh.append(sha)
@@ -284,7 +352,7 @@ class GitHistorySource:
                     cache.record(self.name, sha, ())
                 continue
             stats.blobs += 1
-            locs = self.locations(sha, attr.first[sha], live)
+            locs = self.locations(sha, attr, live)
             # a path the structured-config pass reads (as the fast path picks it), else the first
             hint = next((loc.path for loc in locs if handles(loc.path)), locs[0].path if locs else "")
             yield Chunk(data, locs, hint=hint, blob=sha)
@@ -335,12 +403,12 @@ class GitHistorySource:
         """The fast path, same findings as scanning `chunks()`: discovery (git log, rev-list,
         ls-tree: work done by git processes) runs in a thread while this thread streams every
         object of the repository in pack order (`cat-file --batch-all-objects --unordered`, the
-        floor of any history scan) and scans the blobs. Blobs no ref reaches are dropped at the
-        end, once discovery knows the reachable set; only matched blobs are remembered.
+        floor of any history scan) and scans the blobs; discovery attributes them (unreachable
+        ones too); only matched blobs are remembered.
 
         With a blob cache that already knows this repository, the incremental path (`chunks()`:
         only blobs the cache does not know are read) is taken instead; a cold cache takes the
-        fast path and is given every reachable blob it scanned."""
+        fast path and is given every blob it scanned."""
         cache = self.options.blob_cache
         if cache is not None and cache.warm(self.name):
             yield from scan_chunks(self.chunks(stats), engine, stats, cache)
@@ -394,10 +462,9 @@ class GitHistorySource:
                 stats.chunks += 1
                 stats.bytes += seen[sha]
         for sha, matches in found.items():
-            paths = attr.first.get(sha)
-            if paths is None:
-                continue  # unreachable: dangling objects are not part of any history
-            locs = self.locations(sha, paths, live)
+            if sha not in attr.first:
+                continue  # staged in the index only: the working-tree pass reads the file
+            locs = self.locations(sha, attr, live)
             for m in matches:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
@@ -405,7 +472,7 @@ class GitHistorySource:
                                                   seen.keys() - too_large - binary):
             extra.setdefault(sha, []).append(m)
             yield m, locs
-        if cache is not None:  # a cold cache learns every reachable blob read
+        if cache is not None:  # a cold cache learns every attributed blob read
             for sha in attr.first.keys() & (seen.keys() - too_large):
                 cache.record(self.name, sha, found.get(sha, []) + extra.get(sha, []))
         yield from scan_chunks(self.worktree(stats), engine, stats, cache)
@@ -428,16 +495,21 @@ class GitHistorySource:
         if not wanted:
             return
         for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
-            locs = self.locations(sha, attr.first[sha], live)
+            locs = self.locations(sha, attr, live)
             chunk = Chunk(data, locs, hint=wanted[sha])
             for m in extra_matches(chunk, engine, found.get(sha, [])):
                 yield sha, m, locs
 
-    def locations(self, sha: str, paths: dict[str, str | None],
+    def locations(self, sha: str, attr: Attribution,
                   live: set[tuple[str, str]]) -> tuple[Location, ...]:
+        paths = attr.first[sha]
+        if not paths:  # an unreachable blob no unreachable commit names
+            return (Location("git", self.name, "", None, None, "unreachable",
+                             attributes=(("blob", sha),)),)
+        unreachable = sha in attr.unreachable
         return tuple(sorted(
             Location("git", self.name, path, commit, None,
-                     "live" if (sha, path) in live else "historical")
+                     "unreachable" if unreachable else "live" if (sha, path) in live else "historical")
             for path, commit in paths.items()))
 
     def read_all_objects(self, stats: ScanStats, limit: int
