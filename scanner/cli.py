@@ -31,6 +31,7 @@ from scanner.gate import (
     write_baseline,
 )
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
+from scanner.verify.base import VerifyOptions
 from scanner.reports import FORMATS, render
 from scanner.reports.changes import (
     VIEW_FORMATS,
@@ -153,6 +154,41 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
                    rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
 
 
+def verify_flags(fn: F) -> F:
+    """`--verify` and its settings (scan, survivors, audit, graph, retired)."""
+    for opt in reversed([
+        click.option("--verify", "verify", is_flag=True,
+                     help="Ask each credential's own provider whether it works and whose it is "
+                          "(nothing is sent anywhere without this flag)."),
+        click.option("--verify-endpoint", "verify_endpoints", multiple=True, metavar="PROVIDER=URL",
+                     help="Replace a provider's documented API base (tests, proxies, enterprise "
+                          "hosts); https, or http to a loopback address."),
+        click.option("--verify-ttl", default="24h", show_default=True,
+                     help="With --db, reuse a recorded verification younger than this."),
+        click.option("--verify-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     help="Seconds per provider request."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def verify_options(flags: dict[str, Any]) -> VerifyOptions | None:
+    """Pops the `verify_flags` out of `flags`; None without --verify."""
+    on = flags.pop("verify", False)
+    endpoints = flags.pop("verify_endpoints", ())
+    ttl = flags.pop("verify_ttl", "24h")
+    timeout = flags.pop("verify_timeout", 10.0)
+    from scanner.verify import ENDPOINT_KEYS, parse_endpoints
+    from scanner.verify.base import parse_duration
+
+    if not on:
+        if endpoints:
+            raise ConfigError("--verify-endpoint needs --verify")
+        return None
+    return VerifyOptions(parse_endpoints(endpoints, set(ENDPOINT_KEYS)), timeout=timeout,
+                         ttl=parse_duration(ttl, "--verify-ttl"))
+
+
 def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str, ...]:
     if sources:
         return sources
@@ -174,13 +210,15 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
               default=None, help="Report only credentials not in this baseline file.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
               help="Exit 1 only for findings of this severity or above.")
+@verify_flags
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
-    options = build_options(**flags)
+    verify = verify_options(flags)
+    options = replace(build_options(**flags), verify=verify)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
@@ -261,13 +299,28 @@ def rules() -> None:
 @rules.command("list")
 @click.option("--rules", "rule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--verifiers", is_flag=True,
+              help="The providers `--verify` asks instead: base URL, call, rules, documentation.")
 @one_line_errors
-def rules_list(rule_files: tuple[Path, ...]) -> None:
-    """Every rule: id, provider, lifetime hint."""
+def rules_list(rule_files: tuple[Path, ...], verifiers: bool) -> None:
+    """Every rule by category: id, provider, lifetime hint (with --verifiers: every verifier)."""
     from detectors.loader import load_rules
+    from detectors.rule import CATEGORIES, by_category
 
-    for rule in load_rules(list(rule_files)):
-        click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    if verifiers:
+        from scanner.verify import VERIFIERS
+
+        for e in sorted(VERIFIERS.values(), key=lambda e: e.provider):
+            click.echo(f"{e.provider}\t{e.base or '(--verify-endpoint ' + e.endpoint + '=URL)'}\t"
+                       f"{e.calls}\t{','.join(e.rules)}\t{e.docs}")
+        return
+    loaded = load_rules(list(rule_files))
+    groups = by_category(loaded)
+    for category, group in groups.items():
+        click.echo(f"# {CATEGORIES[category]} ({category}): {len(group)}")
+        for rule in group:
+            click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    click.echo(f"# {len(loaded)} rules in {len(groups)} categories")
 
 
 @rules.command("check")
@@ -308,6 +361,7 @@ def _graph_options(fn: F) -> F:
     flags `scan` takes (sprawlscan.toml applies too)."""
     for flag, dest, help_ in _SOURCE_FLAGS:
         fn = click.option(flag, dest, default=None, help=help_)(fn)
+    fn = verify_flags(fn)
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
     fn = click.option("--db", type=DB, default=None,
@@ -320,8 +374,9 @@ def _graph_options(fn: F) -> F:
 def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[str, Any]) -> Any:
     from scanner.pipeline import run_graph
 
+    verify = verify_options(flags)
     db = flags.pop("db", None)
-    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v})
+    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v}, verify=verify)
     sg, result = run_graph(sources, inventory, options, progress=progress,
                            db=db if not sources else db_path(db, default=False),
                            from_store=not sources)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from detectors.rule import Rule
+    from scanner.verify.base import Verification
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -222,6 +224,8 @@ class ScanResult:
     """Fingerprints that were found but suppressed by the allowlist (recorded as events)."""
     rules: tuple[Rule, ...] = ()
     """The rules the scan ran with: the catalogue for SARIF metadata and `--fail-on` severities."""
+    verifications: Mapping[str, Verification] | None = None
+    """`--verify`: fingerprint → what its provider said; None when nothing was verified."""
 
     @property
     def incomplete(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from scanner import __version__
-from scanner.model import ScanResult
+from scanner.model import Credential, ScanResult
 
 
 def as_dict(result: ScanResult) -> dict[str, object]:
@@ -16,8 +16,17 @@ def as_dict(result: ScanResult) -> dict[str, object]:
         "incomplete": result.incomplete,
         "incomplete_reasons": list(result.stats.errors),
         "summary": result.stats.to_json(),
-        "findings": [c.to_json() for c in result.credentials],
+        "findings": [finding(c, result) for c in result.credentials],
     }
+
+
+def finding(cred: Credential, result: ScanResult) -> dict[str, object]:
+    """One credential; with `--verify`, what its provider said (`verification`)."""
+    out = cred.to_json()
+    if result.verifications is not None:
+        v = result.verifications.get(cred.fingerprint)
+        out["verification"] = v.to_json() if v else None
+    return out
 
 
 def render(result: ScanResult) -> str:
