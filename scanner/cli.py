@@ -71,6 +71,10 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
+        except BrokenPipeError:
+            # the reader went away (`| head`): end quietly, and not as "clean" for a pipefail gate
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FINDINGS)
         except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
@@ -101,19 +105,26 @@ def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
 
+_SCAN_OPTIONS = [
+    click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
+    click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+                 help="Skip files and blobs larger than this many bytes (default 100 MiB)."),
+    click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Extra rule file (our format or a gitleaks config)."),
+    click.option("--exclude", multiple=True, help="Path glob to skip (added to the default list)."),
+    click.option("--no-default-excludes", is_flag=True,
+                 help="Drop the default exclusions (VCS folders, vendored code, media, archives)."),
+]
+"""The scan options the graph commands share with `scan` (they scan their SOURCES the same way)."""
+
+
 def scan_flags(fn: F) -> F:
     """The options every scanning command shares."""
     for opt in reversed([
-        click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
-        click.option("--max-file-size", type=click.IntRange(min=1), default=None,
-                     help="Skip files and blobs larger than this many bytes (default 100 MiB)."),
-        click.option("--rules", "rule_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Extra rule file (our format or a gitleaks config)."),
+        *_SCAN_OPTIONS,
         click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="File of SHA-256 fingerprints never to report (adds to sprawlscan.toml "
-                          "[allowlist])."),
-        click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list)."),
+                     help="File of SHA-256 fingerprints (or unique prefixes of 12+ hex digits) never to "
+                          "report (adds to sprawlscan.toml [allowlist])."),
         click.option("--staged", is_flag=True,
                      help="Scan only what is staged in the index of the git repository (default: .)."),
         click.option("--diff", "rev_range", metavar="BASE..HEAD", default=None,
@@ -143,13 +154,15 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
                   rev_range: str | None, since_commit: str | None, github_url: str | None = None,
                   gitlab_url: str | None = None, cache_dir: str | None = None,
                   jql: str | None = None, spaces: str | None = None,
-                  vault_path: str | None = None) -> ScanOptions:
+                  vault_path: str | None = None, no_default_excludes: bool = False,
+                  targets: tuple[str, ...] = ()) -> ScanOptions:
     if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
     extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
                                ("cache_dir", cache_dir), ("jql", jql),
                                ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
-    options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude))
+    options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude,
+                                 no_default_excludes), targets=targets)
     return replace(options, extra=extra, staged=staged,
                    rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
 
@@ -216,9 +229,9 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbL
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
-    credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
+    credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
     verify = verify_options(flags)
-    options = replace(build_options(**flags), verify=verify)
+    options = replace(build_options(**flags, targets=sources), verify=verify)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
@@ -242,7 +255,7 @@ def baseline() -> None:
 @one_line_errors
 def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     """Write the fingerprints of every credential in SOURCES (default: .) to FILE."""
-    options = build_options(**flags)
+    options = build_options(**flags, targets=sources)
     result = run_scan(sources or (".",), options, progress=progress)
     n = write_baseline(result, file)
     click.echo(f"{n} fingerprint(s) written to {file}", err=True)
@@ -361,6 +374,8 @@ def _graph_options(fn: F) -> F:
     flags `scan` takes (sprawlscan.toml applies too)."""
     for flag, dest, help_ in _SOURCE_FLAGS:
         fn = click.option(flag, dest, default=None, help=help_)(fn)
+    for opt in reversed(_SCAN_OPTIONS):
+        fn = opt(fn)
     fn = verify_flags(fn)
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
@@ -371,12 +386,18 @@ def _graph_options(fn: F) -> F:
     return click.argument("sources", nargs=-1)(fn)
 
 
+
+
 def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[str, Any]) -> Any:
     from scanner.pipeline import run_graph
 
     verify = verify_options(flags)
     db = flags.pop("db", None)
-    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v}, verify=verify)
+    scan_flags_ = Flags(flags.pop("max_file_size", None), flags.pop("no_history", False),
+                        flags.pop("rule_files", ()), None, flags.pop("exclude", ()),
+                        flags.pop("no_default_excludes", False))
+    options = replace(scan_options(scan_flags_, targets=sources), extra={k: v for k, v in flags.items() if v},
+                      verify=verify)
     sg, result = run_graph(sources, inventory, options, progress=progress,
                            db=db if not sources else db_path(db, default=False),
                            from_store=not sources)

@@ -179,8 +179,23 @@ def resolve_sources(targets: Iterable[str], options: ScanOptions) -> list[Source
         if sep and scheme in SOURCES and scheme != "path" and len(scheme) > 1:
             sources.append(SOURCES[scheme](rest, options))
         else:
+            _refuse_mistyped_scheme(target)
             sources.append(SOURCES["path"](target, options))
     return sources
+
+
+def _refuse_mistyped_scheme(target: str) -> None:
+    """`githb:acme` is not a path: when no such path exists and the part before the colon is close
+    to a known scheme, say which one was meant."""
+    import difflib
+
+    scheme, sep, _ = target.partition(":")
+    if not sep or len(scheme) < 2 or not scheme.replace("-", "").isalpha() or Path(target).exists():
+        return
+    close = difflib.get_close_matches(scheme.lower(), [s for s in SOURCES if s != "path"], n=1, cutoff=0.6)
+    known = ", ".join(f"{s}:" for s in sorted(SOURCES) if s != "path")
+    hint = f"did you mean {close[0]}:?" if close else f"known schemes: {known}"
+    raise ConfigError(f"{target}: unknown source scheme {scheme}: ({hint})")
 
 
 def load_engine(options: ScanOptions, rules: list[Rule] | None = None) -> Engine:
@@ -221,10 +236,12 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             findings.add(match, locations)
             if secrets is not None and isinstance(match, Match):
                 secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+    credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
+    if findings.ambiguous:        # a prefix that matched two credentials hid neither
+        stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
     facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
-    credentials = findings.credentials()
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all

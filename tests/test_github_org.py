@@ -1,5 +1,5 @@
 """GitHub source: the real PyGithub against a real HTTP server on 127.0.0.1 serving GitHub's JSON;
-clone URLs are `file://` bare repositories made with git."""
+clone URLs are bare repositories made with git, served over smart HTTP by the same server."""
 
 from __future__ import annotations
 
@@ -327,7 +327,7 @@ def test_clone_failure_is_a_unit_error_and_the_api_parts_still_run(org):
     """An unreachable clone URL fails that repository's history only, naming it."""
     api, s, cache = org
     page = api.routes[("/orgs/acme/repos", "1")]
-    broken = [{**page[1][0], "clone_url": "file:///nonexistent/agent.git"}]
+    broken = [{**page[1][0], "clone_url": api.url("/_git/nonexistent.git")}]
     api.routes[("/orgs/acme/repos", "1")] = (page[0], broken, page[2])
     _, creds, stats = scan(api, cache)
     assert len(stats.errors) == 1 and stats.errors[0].startswith("acme/agent clone: git clone failed:")
@@ -416,3 +416,14 @@ def test_disabled_issues_read_prs_through_pulls_and_410_is_a_skip(org):
     assert (loc.source, loc.path) == ("github-pr", "pulls/4")
     assert fingerprint(s["issue"]) not in by_fp(creds) and fingerprint(s["comment"]) not in by_fp(creds)
     assert "/repos/acme/agent/pulls" in api.log and "/repos/acme/agent/issues" not in api.log
+
+
+def test_gh_token_is_accepted_like_github_token(org, monkeypatch):
+    """With only GH_TOKEN set (as the gh CLI names it), every API request carries that token."""
+    api, s, cache = org
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
+    src = GitHubOrgSource("acme", api_url=api.base, cache_dir=cache, backoff=0.01)
+    stats = ScanStats()
+    assert list(src.chunks(stats)) and stats.errors == []
+    assert api.auth and all(TOKEN in a for a in api.auth)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 
 from scanner import __version__
+from scanner.gate import catalogue, severity
 from scanner.model import Credential, ScanResult
+
+
+def findings(result: ScanResult) -> list[dict[str, object]]:
+    """Each credential as JSON, with its severity from the rule catalogue."""
+    rules = catalogue(result) if result.credentials else {}
+    return [{**finding(c, result), "severity": severity(c, rules)} for c in result.credentials]
 
 
 def as_dict(result: ScanResult) -> dict[str, object]:
@@ -16,7 +23,7 @@ def as_dict(result: ScanResult) -> dict[str, object]:
         "incomplete": result.incomplete,
         "incomplete_reasons": list(result.stats.errors),
         "summary": result.stats.to_json(),
-        "findings": [finding(c, result) for c in result.credentials],
+        "findings": findings(result),
     }
 
 
@@ -31,3 +38,14 @@ def finding(cred: Credential, result: ScanResult) -> dict[str, object]:
 
 def render(result: ScanResult) -> str:
     return json.dumps(as_dict(result), indent=2) + "\n"
+
+
+def render_lines(result: ScanResult) -> str:
+    """JSON Lines for log pipelines: one `credential` object a line (the JSON report's finding),
+    then one `summary` line (incomplete, reasons, counters)."""
+    lines = [json.dumps({"type": "credential", **f}, separators=(",", ":")) for f in findings(result)]
+    lines.append(json.dumps({"type": "summary", "tool": "sprawlscan", "version": __version__,
+                             "incomplete": result.incomplete, "incomplete_reasons": list(result.stats.errors),
+                             "credentials": len(result.credentials), **result.stats.to_json()},
+                            separators=(",", ":")))
+    return "\n".join(lines) + "\n"

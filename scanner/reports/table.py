@@ -1,5 +1,6 @@
-"""Table report for a terminal: one row per credential (rule, provider, redacted value, copies,
-first location), then the scan summary with every skip counted."""
+"""Table report for a terminal: one row per credential (rule, provider, redacted value, the
+shortest unique fingerprint prefix that `--allowlist` and baselines accept, copies, first
+location), then the scan summary with every skip counted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
+from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
 from scanner.verify.base import Verification
 
@@ -40,12 +42,13 @@ def render(result: ScanResult) -> str:
     console = Console(file=buf, width=160, no_color=True, highlight=False)
     table = Table(title=f"{len(result.credentials)} credential(s)")
     verified = result.verifications
-    cols = ("rule", "provider", "secret", "copies", "first location") + (("verified",) if verified is not None else ())
+    cols = ("rule", "provider", "secret", "fingerprint", "copies", "first location") + (("verified",) if verified is not None else ())
     for col in cols:
         table.add_column(col, overflow="fold")
+    short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        row = [cred.rule_id, cred.provider, cred.redacted, str(len(cred.locations)), first]
+        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint], str(len(cred.locations)), first]
         if verified is not None:
             row.append(verified_cell(verified.get(cred.fingerprint)))
         table.add_row(*row)
