@@ -99,8 +99,27 @@ def progress(msg: str) -> None:
         click.echo(msg, err=True)
 
 
+def engine_line() -> str:
+    """Which prefilter backend a scan would use here (`$SPRAWLSCAN_ENGINE` or what is installed)."""
+    from scanner.engine import select_backend
+
+    return f"engine: {select_backend()}"
+
+
+def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    try:
+        click.echo(f"sprawlscan {__version__} ({engine_line()})")
+    except SprawlscanError as exc:
+        click.echo(f"sprawlscan: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.exit(EXIT_CLEAN)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sprawlscan")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=show_version,
+              help="Show the version and the scan engine's backend, and exit.")
 def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
@@ -224,14 +243,17 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
               help="Exit 1 only for findings of this severity or above.")
 @verify_flags
+@click.option("--verbose", "-v", is_flag=True, help="Say which engine backend scans.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
-         baseline: Path | None, fail_on: str, **flags: Any) -> None:
+         baseline: Path | None, fail_on: str, verbose: bool, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
     verify = verify_options(flags)
     options = replace(build_options(**flags, targets=sources), verify=verify)
+    if verbose:
+        click.echo(f"sprawlscan: {engine_line()}", err=True)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
