@@ -536,7 +536,7 @@ def retired(agent: str, sources: tuple[str, ...], inventory: Path | None, grace:
     check = check_retirement(report, dict(sg.verifications))
     emit(json_.dumps(check.to_json(), indent=2) + "\n" if fmt == "json" else render_text(check), output)
     store_path = db_path(db, default=not sources)
-    if store_path is not None and store_path.is_file():
+    if store_path is not None and (isinstance(store_path, str) or store_path.is_file()):
         from scanner.store import Store
 
         with Store(store_path) as store:
