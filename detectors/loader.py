@@ -12,6 +12,7 @@ from pathlib import Path
 
 import regex
 
+from detectors import cache as rules_cache
 from detectors.rule import CATEGORIES, Rule
 from detectors.validators import VALIDATORS
 from scanner.errors import ConfigError
@@ -30,9 +31,21 @@ def builtin_rule_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def load_rules(paths: list[Path] | None = None, *, builtin: bool = True) -> list[Rule]:
-    """Built-in rules (unless `builtin=False`) plus the given files; duplicate ids are an error."""
+def load_rules(paths: list[Path] | None = None, *, builtin: bool = True,
+               cache: bool = True) -> list[Rule]:
+    """Built-in rules (unless `builtin=False`) plus the given files; duplicate ids are an error.
+    With `cache`, rules loaded before from the very same files come from `detectors.cache`."""
     files = (builtin_rule_files() if builtin else []) + list(paths or [])
+    key = rules_cache.rules_key(files) if cache else None
+    if key is not None and (hit := rules_cache.read_rules(key)) is not None:
+        return hit
+    rules = _load(files)
+    if key is not None:
+        rules_cache.write_rules(key, rules)
+    return rules
+
+
+def _load(files: list[Path]) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in files:

@@ -18,6 +18,7 @@ The engine never prints or exits."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -60,13 +61,24 @@ ALLOW_MARKER = "sprawlscan:allow"
 Out = dict[tuple[str, str, int], Match]
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledRule:
-    rule: Rule
-    regex: regex.Pattern[str]
-    group: int | str
-    multiline: bool = False
-    """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
+    """A rule with what the engine derives from it. The regex is compiled on first use: a scan
+    of a few files compiles only the rules whose keywords occur (start-up stays short)."""
+
+    __slots__ = ("rule", "group", "multiline", "_regex")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.group: int | str = _secret_group(rule)
+        self.multiline = _multiline(rule)
+        """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
+        self._regex: regex.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> regex.Pattern[str]:
+        if self._regex is None:
+            self._regex = regex.compile(self.rule.pattern)
+        return self._regex
 
 
 class Engine:
@@ -74,8 +86,7 @@ class Engine:
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None,
                  backend: str | None = None) -> None:
-        self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r), _multiline(r))
-                      for r in rules]
+        self.rules = [CompiledRule(r) for r in rules]
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -100,11 +111,23 @@ class Engine:
         self._automaton = None if use_hs else self._compile_automaton()
 
     def _compile_hyperscan(self) -> Any:
+        """The keyword database, from `detectors.cache` when these keywords were compiled by
+        this Hyperscan before (compiling costs more than a small scan)."""
         assert _hs is not None
+        from detectors import cache
+
+        key = hashlib.sha256(b"\0".join([str(_hs.__version__).encode(), *self._keywords])).hexdigest()
+        stored = cache.load("hyperscan", key)
+        if stored is not None:
+            try:
+                return _hs.loadb(stored, _hs.HS_MODE_BLOCK)
+            except Exception:  # noqa: BLE001 - a database that does not load is compiled anew
+                pass
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
         flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+        cache.store("hyperscan", key, _hs.dumpb(db))
         return db
 
     def _compile_automaton(self) -> Any:
@@ -153,7 +176,8 @@ class Engine:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
-        self._scan_view(View(text), text, hits, out, nested=False)
+        lines = Lines(text)
+        self._scan_view(View(text), lines, hits, out, nested=False)
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
@@ -170,11 +194,11 @@ class Engine:
                     regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
-                self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
-                                nested=True)
+                self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
+                                out, nested=True)
         return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
 
-    def _scan_view(self, view: View, original: str, hits: dict[int, list[int]], out: Out,
+    def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]], out: Out,
                    nested: bool) -> None:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
         views (decoded base64) map back through `view` to the original text."""
@@ -232,7 +256,7 @@ class Engine:
                     return True
         return False
 
-    def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
+    def _matches(self, c: CompiledRule, view: View, original: Lines, pos: int, endpos: int
                  ) -> Iterator[Match]:
         rule = c.rule
         for m in c.regex.finditer(view.text, pos, endpos):
@@ -244,16 +268,41 @@ class Engine:
             if not accept(rule, secret, view.text[max(0, s - 200): e + 200]):
                 continue
             start, end = view.original_offset(s), view.original_offset(e)
-            line_start = original.rfind("\n", 0, start) + 1
-            line_end = original.find("\n", end)
-            if ALLOW_MARKER in original[line_start: line_end if line_end >= 0 else None]:
+            if original.allowed(start, end):
                 continue
             captures = tuple(sorted(
                 (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
-                        original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+                        original.line(start), captures, rule.lifetime_hint)
 
 
+class Lines:
+    """A chunk's text with its newline offsets computed once: a match's line number is a bisect,
+    not a count from the start (many secrets in one big file stay linear)."""
+
+    __slots__ = ("text", "_newlines", "_marked")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._newlines = [m.start() for m in _NEWLINE.finditer(text)]
+        self._marked = ALLOW_MARKER in text
+
+    def line(self, offset: int) -> int:
+        """1-based line of `offset`."""
+        return bisect.bisect_left(self._newlines, offset) + 1
+
+    def allowed(self, start: int, end: int) -> bool:
+        """The lines from `start` to `end` carry the `sprawlscan:allow` marker."""
+        if not self._marked:
+            return False
+        nl = self._newlines
+        first, last = bisect.bisect_left(nl, start), bisect.bisect_left(nl, end)
+        line_start = nl[first - 1] + 1 if first else 0
+        line_end = nl[last] if last < len(nl) else len(self.text)
+        return ALLOW_MARKER in self.text[line_start:line_end]
+
+
+_NEWLINE = regex.compile("\n")
 WINDOW_BEFORE = 512
 WINDOW_AFTER = 8192
 MAX_OCCURRENCES = 4096
@@ -340,9 +389,14 @@ def _multiline(rule: Rule) -> bool:
     return "(?s" in rule.pattern or any(b == "" or int(b) >= 512 for b in bounds)
 
 
+_NAMED_SECRET = regex.compile(r"\(\?P?<secret>")
+
+
 def _secret_group(rule: Rule) -> int | str:
     if rule.secret_group is not None:
         return rule.secret_group
+    if rule.origin == "sprawlscan":  # the loader checked: a group `secret`, else exactly one
+        return "secret" if _NAMED_SECRET.search(rule.pattern) else 1
     compiled = regex.compile(rule.pattern)
     if "secret" in compiled.groupindex:
         return "secret"

@@ -20,7 +20,7 @@ from detectors.loader import load_rules
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
@@ -32,7 +32,6 @@ from scanner.sources.base import (
     scan_chunks,
 )
 from scanner.sources.files import FilesSource
-from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 from scanner.verify.base import VerifyOptions
 
@@ -106,6 +105,8 @@ def _path_source(target: str, options: ScanOptions) -> Source:
 
 
 def _git_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.git_changes import RangeSource, StagedSource
+
     if options.staged:
         return StagedSource(target, options.source_options())
     if options.rev_range:
@@ -234,10 +235,16 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
-        for match, locations in hits:
-            findings.add(match, locations)
-            if secrets is not None and isinstance(match, Match):
-                secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        try:
+            for match, locations in hits:
+                findings.add(match, locations)
+                if secrets is not None and isinstance(match, Match):
+                    secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        except SprawlscanError:
+            raise
+        except Exception as exc:
+            where(exc, f"crawling source {source.name}")
+            raise
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
@@ -256,10 +263,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
 
             by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
                      if c.fingerprint in secrets}
-            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():
-                verified[fp] = replace(verified[fp], listing=facts)
+            for fp, facts in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(facts)
+                verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)

@@ -6,17 +6,24 @@ from __future__ import annotations
 import io
 import json
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
+from scanner.reports.safe import clean
+from scanner.reports.safe import console as _console
 from scanner.reports.table import describe
-from scanner.store.queries import ScanDiff, ScanInfo
+
+if TYPE_CHECKING:  # rich and the datastore load only when a view is drawn (start-up time)
+    from rich.table import Table
+
+    from scanner.store.queries import ScanDiff, ScanInfo
 
 VIEW_FORMATS = ("json", "table")
 
 
-def _console(buf: io.StringIO) -> Console:
-    return Console(file=buf, width=160, no_color=True, highlight=False)
+def _table(**kwargs: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**kwargs)
 
 
 def render_diff(diff: ScanDiff, fmt: str) -> str:
@@ -28,14 +35,15 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
                   f"({diff.scan_b.started}): {len(diff.new)} new, {len(diff.still_present)} still "
                   f"present, {len(diff.gone)} gone"
                   + (f", {len(diff.not_compared)} not compared" if diff.not_compared else ""))
-    table = Table()
+    table = _table()
     for col in ("change", "rule", "secret", "sha256", "copies", "first location"):
         table.add_column(col, overflow="fold")
     for label, creds in (("new", diff.new), ("still present", diff.still_present),
                          ("gone", diff.gone), ("not compared", diff.not_compared)):
         for c in creds:
-            table.add_row(label, c.rule_id, c.redacted, c.fingerprint[:16], str(len(c.locations)),
-                          describe(c.locations[0]) if c.locations else "-")
+            table.add_row(*map(clean, (label, c.rule_id, c.redacted, c.fingerprint[:16],
+                                       len(c.locations),
+                                       describe(c.locations[0]) if c.locations else "-")))
     console.print(table)
     for sid, only in ((diff.scan_a.id, diff.only_a), (diff.scan_b.id, diff.only_b)):
         if only:
@@ -43,7 +51,8 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
                           "are listed as not compared, never as new or gone")
     for info in (diff.scan_a, diff.scan_b):
         if not info.complete:
-            console.print(f"note: scan {info.id} is incomplete: {'; '.join(info.reasons) or 'never finished'}")
+            console.print(f"note: scan {info.id} is incomplete: "
+                          f"{clean('; '.join(info.reasons)) or 'never finished'}")
     return buf.getvalue()
 
 
@@ -52,13 +61,13 @@ def render_events(events: list[dict[str, object]], fmt: str) -> str:
         return json.dumps(events, indent=2) + "\n"
     buf = io.StringIO()
     console = _console(buf)
-    table = Table(title=f"{len(events)} event(s)")
+    table = _table(title=f"{len(events)} event(s)")
     for col in ("at", "event", "sha256", "scan", "subject"):
         table.add_column(col, overflow="fold")
     for e in events:
         fp = str(e["fingerprint"] or "")
-        table.add_row(str(e["at"]), str(e["kind"]), fp[:16], str(e["scan_id"] or ""),
-                      str(e["subject"] or ""))
+        table.add_row(*map(clean, (e["at"], e["kind"], fp[:16], e["scan_id"] or "",
+                                   e["subject"] or "")))
     console.print(table)
     return buf.getvalue()
 
@@ -68,11 +77,11 @@ def render_scans(scans: list[ScanInfo], fmt: str) -> str:
         return json.dumps([s.to_json() for s in scans], indent=2) + "\n"
     buf = io.StringIO()
     console = _console(buf)
-    table = Table(title=f"{len(scans)} scan(s)")
+    table = _table(title=f"{len(scans)} scan(s)")
     for col in ("id", "started", "mode", "complete", "sources"):
         table.add_column(col, overflow="fold")
     for s in scans:
         state = "yes" if s.complete else ("no: " + "; ".join(s.reasons) if s.finished else "unfinished")
-        table.add_row(str(s.id), s.started, s.mode, state, " ".join(s.sources))
+        table.add_row(*map(clean, (s.id, s.started, s.mode, state, " ".join(s.sources))))
     console.print(table)
     return buf.getvalue()

@@ -50,6 +50,8 @@ EMPTY_BLOB_B = b"0" * 40
 GIT_LIMITS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=8m",
               "-c", "core.deltaBaseCacheLimit=32m")
 PIPE_SIZE = 1 << 20
+MAX_MISSING_RETRIES = 64
+"""`cat-file --batch-check` restarts after objects a partial clone would fetch (then: incomplete)."""
 F_SETPIPE_SZ = 1031
 
 
@@ -393,14 +395,29 @@ class GitHistorySource:
         return live
 
     def blob_sizes(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """id → (type, size) for the given ids, in one `cat-file --batch-check` call."""
-        data = "".join(i + "\n" for i in ids).encode()
-        proc = gitcmd.run(self.repo, "cat-file", "--batch-check", input=data)
+        """id → (type, size) for the given ids, in one `cat-file --batch-check` call. In a partial
+        clone git dies at the first object it would have to fetch (fetching is refused): that
+        object is `missing` and the ids after it are asked again, so none of them is lost."""
+        todo = list(ids)
         out: dict[str, tuple[str, int]] = {}
-        for line in proc.stdout.decode().splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                out[parts[0]] = (parts[1], int(parts[2]))
+        retries = 0
+        while todo:
+            proc = gitcmd.run(self.repo, "cat-file", "--batch-check",
+                              input="".join(i + "\n" for i in todo).encode())
+            answered = 0
+            for line in proc.stdout.decode().splitlines():
+                parts = line.split()
+                if len(parts) == 3:
+                    out[parts[0]] = (parts[1], int(parts[2]))
+                answered += 1
+            if proc.returncode == 0 or answered >= len(todo):
+                break
+            retries += 1
+            if retries > MAX_MISSING_RETRIES:   # git itself is failing, not one missing object
+                msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise GitError(f"git cat-file failed in {self.repo}: {msg[-1] if msg else proc.returncode}")
+            out[todo[answered]] = ("missing", 0)
+            todo = todo[answered + 1:]
         return out
 
     # -- incremental rescans (a `BlobCache` in the options) --------------------------------
@@ -605,7 +622,7 @@ class GitHistorySource:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
-                                                  seen.keys() - too_large - binary):
+                                                  seen.keys() - too_large - binary, stats):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -621,10 +638,13 @@ class GitHistorySource:
             yield m, locs
 
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
-                        found: dict[str, list[Match]], text_blobs: set[str]
+                        found: dict[str, list[Match]], text_blobs: set[str],
+                        stats: ScanStats | None = None
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
-        """`structured`, each hit with the blob it came from (for the blob cache)."""
-        from scanner.manifests import extra_matches, handles
+        """`structured`, each hit with the blob it came from (for the blob cache); documents over
+        a parsing bound are counted in `stats`."""
+        from scanner.manifests import handles
+        from scanner.sources.base import structured
 
         wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
                   if sha in text_blobs and any(handles(p) for p in paths)}
@@ -633,7 +653,7 @@ class GitHistorySource:
         for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
             locs = self.locations(sha, attr, live)
             chunk = Chunk(data, locs, hint=wanted[sha])
-            for m in extra_matches(chunk, engine, found.get(sha, [])):
+            for m in structured(chunk, engine, found.get(sha, []), stats or ScanStats()):
                 yield sha, m, locs
 
     def locations(self, sha: str, attr: Attribution,
