@@ -1,4 +1,5 @@
-"""Print recall and precision of the built-in rules on the labelled corpus, per provider.
+"""Print recall and precision of the built-in rules on the labelled corpus, per category and per
+provider.
 
     python bench/corpus_quality.py [SEED ...]
 """
@@ -23,6 +24,7 @@ def main(seeds: list[str]) -> None:
             corpus, q = measure(Path(tmp) / "corpus", seed)
             took = time.perf_counter() - t0
         print(f"seed {seed}: {corpus.files} files, {len(corpus.expected)} secrets, {took:.2f}s")
+        print(table(q, by="category"))
         print(table(q))
         for what, items in (("missed", q.missed), ("false positive", q.false_positives)):
             for item in items:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import regex
 
-from detectors.rule import Rule
+from detectors.rule import CATEGORIES, Rule
 from detectors.validators import VALIDATORS
 from scanner.errors import ConfigError
 
 _FIELDS = {"id", "provider", "name", "pattern", "keywords", "min_entropy", "validators",
-           "lifetime_hint", "examples", "negative_examples", "references", "severity", "allow_runs"}
+           "lifetime_hint", "examples", "negative_examples", "references", "severity", "allow_runs",
+           "category"}
 _IMPORTED = {"secret_group"}
 """Fields only the gitleaks converter sets."""
 _LIFETIMES = {"static", "short-lived"}
@@ -110,6 +111,9 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
     severity = str(t.get("severity", "high"))
     if severity not in _SEVERITIES:
         raise ConfigError(f"{where}: severity must be one of {sorted(_SEVERITIES)}")
+    category = str(t.get("category", "other"))
+    if category not in CATEGORIES:
+        raise ConfigError(f"{where}: category must be one of {', '.join(CATEGORIES)}")
     examples = tuple(_str_list(t, "examples", where))
     if not examples and not imported:
         raise ConfigError(f"{where}: a rule needs at least one example")
@@ -127,6 +131,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
         references=tuple(_str_list(t, "references", where)), severity=severity,
         source_file=str(path), secret_group=group if isinstance(group, int) else None,
         origin="gitleaks" if imported else "sprawlscan", allow_runs=t.get("allow_runs") is True,
+        category=category,
     )
 
 

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+CATEGORIES: dict[str, str] = {
+    "ai": "AI and LLM providers",
+    "search": "Web search and scraping",
+    "data": "Vector and data stores",
+    "observability": "Observability and LLM ops",
+    "messaging": "Messaging and email",
+    "work": "Work tools",
+    "payments": "Payments and commerce",
+    "cloud": "Cloud and hosting",
+    "code": "Code, CI and package registries",
+    "identity": "Identity and secrets management",
+    "generic": "Generic formats (keys, tokens, connection URLs)",
+    "other": "Other (rules without a category)",
+}
+"""Rule category id -> title, in listing order; a rule file names one per rule (`category`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -43,3 +59,14 @@ class Rule:
     placeholder filter's run and sequence tests are skipped for this rule."""
     origin: str = "sprawlscan"
     """`sprawlscan` (our format: examples required) or `gitleaks` (imported: examples optional)."""
+    category: str = "other"
+    """A key of `CATEGORIES`: what kind of tool the credential opens (`search`, `payments`...)."""
+
+
+def by_category(rules: list[Rule]) -> dict[str, list[Rule]]:
+    """Rules grouped by category, in `CATEGORIES` order (empty categories left out), each group
+    in load order."""
+    groups: dict[str, list[Rule]] = {c: [] for c in CATEGORIES}
+    for rule in rules:
+        groups[rule.category].append(rule)
+    return {c: g for c, g in groups.items() if g}

@@ -249,11 +249,17 @@ def rules() -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @one_line_errors
 def rules_list(rule_files: tuple[Path, ...]) -> None:
-    """Every rule: id, provider, lifetime hint."""
+    """Every rule by category: id, provider, lifetime hint."""
     from detectors.loader import load_rules
+    from detectors.rule import CATEGORIES, by_category
 
-    for rule in load_rules(list(rule_files)):
-        click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    loaded = load_rules(list(rule_files))
+    groups = by_category(loaded)
+    for category, group in groups.items():
+        click.echo(f"# {CATEGORIES[category]} ({category}): {len(group)}")
+        for rule in group:
+            click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+    click.echo(f"# {len(loaded)} rules in {len(groups)} categories")
 
 
 @rules.command("check")

@@ -1,5 +1,6 @@
 """The labelled corpus: recall and precision of the built-in rules on synthetic secrets in
-realistic files with hard negatives, overall and per provider, and every rule proven on it."""
+realistic files with hard negatives, overall, per category and per provider, and every rule proven
+on it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ THRESHOLD = 0.99
 def quality(tmp_path_factory: pytest.TempPathFactory) -> Quality:
     corpus, q = measure(tmp_path_factory.mktemp("corpus") / "c", seed="corpus-v1")
     print(f"\nlabelled corpus: {corpus.files} files, {len(corpus.expected)} secrets, styles {corpus.styles}")
+    print(table(q, by="category"))
     print(table(q))
     return q
 
@@ -31,6 +33,13 @@ def test_every_provider_meets_the_target(quality: Quality) -> None:
     low = {p: (s.recall, s.precision) for p, s in quality.per_provider.items()
            if s.recall < THRESHOLD or s.precision < THRESHOLD}
     assert low == {}
+
+
+def test_every_category_meets_the_target(quality: Quality) -> None:
+    """No category (search, payments, identity...) hides behind the overall figure either."""
+    low = {c: (s.recall, s.precision) for c, s in quality.per_category.items()
+           if s.recall < THRESHOLD or s.precision < THRESHOLD}
+    assert low == {} and "other" not in quality.per_category
 
 
 def test_every_rule_is_credited_with_a_positive(quality: Quality) -> None:

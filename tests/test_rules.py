@@ -3,12 +3,16 @@ with a broken rule is refused with a message that names the rule."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from detectors.check import check_rule_examples
 from detectors.loader import load_rules, parse_rule_file
+from detectors.rule import CATEGORIES
+from scanner.cli import main
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 
@@ -52,6 +56,7 @@ examples = ["k = acme_a8f3k2m9q7x1z5c4"]
     (('examples = ["k = acme_a8f3k2m9q7x1z5c4"]', ""), "needs at least one example"),
     (("acme_([a-z0-9]{16})", "acme_([a-z0-9]{16}"), "does not compile"),
     (('provider = "acme"', 'provider = "acme"\nfoo = 1'), "unknown field(s) foo"),
+    (('provider = "acme"', 'provider = "acme"\ncategory = "toys"'), "category must be one of"),
 ])
 def test_bad_rule_file_is_refused_naming_the_rule(tmp_path, mutation, message):
     path = _write(tmp_path, GOOD.replace(*mutation))
@@ -70,3 +75,37 @@ def test_custom_rule_file_is_loaded(tmp_path):
     rules = load_rules([_write(tmp_path, GOOD)])
     assert "acme.internal" in {r.id for r in rules}
     assert check_rule_examples(rules) == []
+
+
+def test_every_builtin_rule_has_a_category_and_a_source():
+    """Built-in rules name a real category (never the `other` fallback) and where their format
+    comes from (provider documentation or a public rule set)."""
+    assert {r.id for r in RULES if r.category not in CATEGORIES or r.category == "other"} == set()
+    assert {r.id for r in RULES if not r.references} == set()
+
+
+def test_readme_states_the_true_rule_count():
+    """The README's catalogue sentence gives the number of rules and categories actually loaded."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"built-in catalogue \((\d+) rules in (\d+) categories", readme)
+    assert m is not None
+    assert (int(m[1]), int(m[2])) == (len(RULES), len({r.category for r in RULES}))
+
+
+def test_rules_list_groups_rules_by_category():
+    """`rules list` prints one header per category with its count, each rule under its own
+    category's header, and the total."""
+    out = CliRunner().invoke(main, ["rules", "list"])
+    assert out.exit_code == 0
+    current, seen = None, {}
+    for line in out.output.splitlines():
+        header = re.match(r"# .* \((\w+)\): (\d+)$", line)
+        if header:
+            current = header[1]
+            seen[current] = int(header[2])
+        elif not line.startswith("#"):
+            rule_id = line.split("\t")[0]
+            assert next(r.category for r in RULES if r.id == rule_id) == current
+    assert seen == {c: sum(r.category == c for r in RULES) for c in seen}
+    assert sum(seen.values()) == len(RULES)
+    assert out.output.rstrip().endswith(f"# {len(RULES)} rules in {len(seen)} categories")

@@ -1,5 +1,5 @@
 """Build the labelled corpus into a directory and score a scan of it: recall and precision,
-overall and per provider. Used by tests/test_corpus.py and bench/corpus_quality.py."""
+overall, per category and per provider. Used by tests/test_corpus.py and bench/corpus_quality.py."""
 
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ class Score:
 class Quality:
     overall: Score
     per_provider: dict[str, Score]
+    per_category: dict[str, Score]
     found_rules: set[str]
     """Rule ids credited with at least one expected secret."""
     missed: list[str]
@@ -100,25 +101,31 @@ class Quality:
 
 def score(corpus: Corpus, credentials: tuple[Credential, ...], rules: list[Rule]) -> Quality:
     provider_of = {r.id: r.provider for r in rules}
+    category_of = {r.id: r.category for r in rules}
     found = {c.fingerprint: c for c in credentials}
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     missed, fps, credited = [], [], set()
     for fp, rule_id in corpus.expected.items():
-        c = counts[provider_of[rule_id]]
+        c, k = counts[provider_of[rule_id]], by_cat[category_of[rule_id]]
         if fp in found:
             c[0] += 1
+            k[0] += 1
             if found[fp].rule_id == rule_id:
                 credited.add(rule_id)
         else:
             c[1] += 1
+            k[1] += 1
             missed.append(rule_id)
     for fp, cred in found.items():
         if fp not in corpus.expected:
             counts[cred.provider][2] += 1
+            by_cat[category_of.get(cred.rule_id, "other")][2] += 1
             fps.append(f"{cred.rule_id} {cred.redacted} {cred.locations[0].path}")
     per = {p: Score(*c) for p, c in sorted(counts.items())}
+    per_cat = {p: Score(*c) for p, c in sorted(by_cat.items())}
     overall = Score(*(sum(s[i] for s in counts.values()) for i in range(3)))
-    return Quality(overall, per, credited, sorted(missed), sorted(fps))
+    return Quality(overall, per, per_cat, credited, sorted(missed), sorted(fps))
 
 
 def measure(root: Path, seed: int | str = 1, engine: Engine | None = None) -> tuple[Corpus, Quality]:
@@ -128,10 +135,13 @@ def measure(root: Path, seed: int | str = 1, engine: Engine | None = None) -> tu
     return corpus, score(corpus, result.credentials, rules)
 
 
-def table(q: Quality) -> str:
-    lines = [f"{'provider':<14}{'tp':>5}{'fn':>5}{'fp':>5}{'recall':>9}{'precision':>11}"]
-    for p, s in q.per_provider.items():
-        lines.append(f"{p:<14}{s.tp:>5}{s.fn:>5}{s.fp:>5}{s.recall:>9.3f}{s.precision:>11.3f}")
+def table(q: Quality, by: str = "provider") -> str:
+    """Per-provider (or, with `by="category"`, per-category) scores and the overall line."""
+    rows = q.per_provider if by == "provider" else q.per_category
+    width = max([14, *(len(p) + 2 for p in rows)])
+    lines = [f"{by:<{width}}{'tp':>5}{'fn':>5}{'fp':>5}{'recall':>9}{'precision':>11}"]
+    for p, s in rows.items():
+        lines.append(f"{p:<{width}}{s.tp:>5}{s.fn:>5}{s.fp:>5}{s.recall:>9.3f}{s.precision:>11.3f}")
     o = q.overall
-    lines.append(f"{'OVERALL':<14}{o.tp:>5}{o.fn:>5}{o.fp:>5}{o.recall:>9.3f}{o.precision:>11.3f}")
+    lines.append(f"{'OVERALL':<{width}}{o.tp:>5}{o.fn:>5}{o.fp:>5}{o.recall:>9.3f}{o.precision:>11.3f}")
     return "\n".join(lines)
