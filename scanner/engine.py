@@ -23,6 +23,7 @@ from typing import Any
 
 import regex
 
+from detectors.allowlist import allowed
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
@@ -217,8 +218,11 @@ class Engine:
             start, end = view.original_offset(s), view.original_offset(e)
             line_start = original.rfind("\n", 0, start) + 1
             line_end = original.find("\n", end)
-            if ALLOW_MARKER in original[line_start: line_end if line_end >= 0 else None]:
+            line_text = original[line_start: line_end if line_end >= 0 else None]
+            if ALLOW_MARKER in line_text:
                 continue
+            if rule.allowlists and allowed(rule, secret, m.group(0), line_text):
+                continue  # an imported gitleaks allowlist
             captures = tuple(sorted(
                 (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
