@@ -27,6 +27,10 @@ PLACEHOLDERS = [
     "VAULT_TOKEN=s.xxxxxxxxxxxxxxxxxxxxxxxx", "AZURE_OPENAI_API_KEY=<azure-openai-key>",
     "NVIDIA_API_KEY=nvapi-...", "XAI_API_KEY=xai-" + "X" * 80, "JIRA_API_TOKEN=ATATT3...",
     "GEMINI_API_KEY=AIzaSy-your-api-key-here-0000000000",
+    # widely published samples (detectors/samples.toml): the jwt.io token, Stripe's docs test key
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6Ikpv"
+    "aG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "stripe.api_key = 'sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc'",
 ]
 REFERENCES = [
     "OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}", 'key = os.environ["ANTHROPIC_API_KEY"]',
