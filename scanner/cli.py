@@ -31,6 +31,7 @@ from scanner.gate import (
     write_baseline,
 )
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
+from scanner.verify.base import VerifyOptions
 from scanner.reports import FORMATS, render
 from scanner.reports.changes import (
     VIEW_FORMATS,
@@ -57,6 +58,10 @@ def one_line_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
             sys.exit(EXIT_INCOMPLETE)
+        except BrokenPipeError:
+            # the reader went away (`| head`): end quietly, and not as "clean" for a pipefail gate
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FINDINGS)
         except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
@@ -87,19 +92,26 @@ def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
 
+_SCAN_OPTIONS = [
+    click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
+    click.option("--max-file-size", type=click.IntRange(min=1), default=None,
+                 help="Skip files and blobs larger than this many bytes (default 100 MiB)."),
+    click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Extra rule file (our format or a gitleaks config)."),
+    click.option("--exclude", multiple=True, help="Path glob to skip (added to the default list)."),
+    click.option("--no-default-excludes", is_flag=True,
+                 help="Drop the default exclusions (VCS folders, vendored code, media, archives)."),
+]
+"""The scan options the graph commands share with `scan` (they scan their SOURCES the same way)."""
+
+
 def scan_flags(fn: F) -> F:
     """The options every scanning command shares."""
     for opt in reversed([
-        click.option("--no-history", is_flag=True, help="Scan git working trees only, not history."),
-        click.option("--max-file-size", type=click.IntRange(min=1), default=None,
-                     help="Skip files and blobs larger than this many bytes (default 100 MiB)."),
-        click.option("--rules", "rule_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Extra rule file (our format or a gitleaks config)."),
+        *_SCAN_OPTIONS,
         click.option("--allowlist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="File of SHA-256 fingerprints never to report (adds to sprawlscan.toml "
-                          "[allowlist])."),
-        click.option("--exclude", multiple=True, help="Path glob to skip (replaces the default list)."),
+                     help="File of SHA-256 fingerprints (or unique prefixes of 12+ hex digits) never to "
+                          "report (adds to sprawlscan.toml [allowlist])."),
         click.option("--staged", is_flag=True,
                      help="Scan only what is staged in the index of the git repository (default: .)."),
         click.option("--diff", "rev_range", metavar="BASE..HEAD", default=None,
@@ -129,15 +141,52 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
                   rev_range: str | None, since_commit: str | None, github_url: str | None = None,
                   gitlab_url: str | None = None, cache_dir: str | None = None,
                   jql: str | None = None, spaces: str | None = None,
-                  vault_path: str | None = None) -> ScanOptions:
+                  vault_path: str | None = None, no_default_excludes: bool = False,
+                  targets: tuple[str, ...] = ()) -> ScanOptions:
     if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
     extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
                                ("cache_dir", cache_dir), ("jql", jql),
                                ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
-    options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude))
+    options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude,
+                                 no_default_excludes), targets=targets)
     return replace(options, extra=extra, staged=staged,
                    rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
+
+
+def verify_flags(fn: F) -> F:
+    """`--verify` and its settings (scan, survivors, audit, graph, retired)."""
+    for opt in reversed([
+        click.option("--verify", "verify", is_flag=True,
+                     help="Ask each credential's own provider whether it works and whose it is "
+                          "(nothing is sent anywhere without this flag)."),
+        click.option("--verify-endpoint", "verify_endpoints", multiple=True, metavar="PROVIDER=URL",
+                     help="Replace a provider's documented API base (tests, proxies, enterprise "
+                          "hosts); https, or http to a loopback address."),
+        click.option("--verify-ttl", default="24h", show_default=True,
+                     help="With --db, reuse a recorded verification younger than this."),
+        click.option("--verify-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     help="Seconds per provider request."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def verify_options(flags: dict[str, Any]) -> VerifyOptions | None:
+    """Pops the `verify_flags` out of `flags`; None without --verify."""
+    on = flags.pop("verify", False)
+    endpoints = flags.pop("verify_endpoints", ())
+    ttl = flags.pop("verify_ttl", "24h")
+    timeout = flags.pop("verify_timeout", 10.0)
+    from scanner.verify import ENDPOINT_KEYS, parse_endpoints
+    from scanner.verify.base import parse_duration
+
+    if not on:
+        if endpoints:
+            raise ConfigError("--verify-endpoint needs --verify")
+        return None
+    return VerifyOptions(parse_endpoints(endpoints, set(ENDPOINT_KEYS)), timeout=timeout,
+                         ttl=parse_duration(ttl, "--verify-ttl"))
 
 
 def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str, ...]:
@@ -161,13 +210,20 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
               default=None, help="Report only credentials not in this baseline file.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
               help="Exit 1 only for findings of this severity or above.")
+@verify_flags
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
+<<<<<<< HEAD
+    credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
+    options = build_options(**flags, targets=sources)
+=======
     credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
-    options = build_options(**flags)
+    verify = verify_options(flags)
+    options = replace(build_options(**flags), verify=verify)
+>>>>>>> main
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
@@ -191,7 +247,7 @@ def baseline() -> None:
 @one_line_errors
 def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     """Write the fingerprints of every credential in SOURCES (default: .) to FILE."""
-    options = build_options(**flags)
+    options = build_options(**flags, targets=sources)
     result = run_scan(sources or (".",), options, progress=progress)
     n = write_baseline(result, file)
     click.echo(f"{n} fingerprint(s) written to {file}", err=True)
@@ -247,12 +303,21 @@ def rules() -> None:
 @rules.command("list")
 @click.option("--rules", "rule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--verifiers", is_flag=True,
+              help="The providers `--verify` asks instead: base URL, call, rules, documentation.")
 @one_line_errors
-def rules_list(rule_files: tuple[Path, ...]) -> None:
-    """Every rule by category: id, provider, lifetime hint."""
+def rules_list(rule_files: tuple[Path, ...], verifiers: bool) -> None:
+    """Every rule by category: id, provider, lifetime hint (with --verifiers: every verifier)."""
     from detectors.loader import load_rules
     from detectors.rule import CATEGORIES, by_category
 
+    if verifiers:
+        from scanner.verify import VERIFIERS
+
+        for e in sorted(VERIFIERS.values(), key=lambda e: e.provider):
+            click.echo(f"{e.provider}\t{e.base or '(--verify-endpoint ' + e.endpoint + '=URL)'}\t"
+                       f"{e.calls}\t{','.join(e.rules)}\t{e.docs}")
+        return
     loaded = load_rules(list(rule_files))
     groups = by_category(loaded)
     for category, group in groups.items():
@@ -303,6 +368,12 @@ def _graph_options(fn: F) -> F:
     flags `scan` takes (sprawlscan.toml applies too)."""
     for flag, dest, help_ in _SOURCE_FLAGS:
         fn = click.option(flag, dest, default=None, help=help_)(fn)
+<<<<<<< HEAD
+    for opt in reversed(_SCAN_OPTIONS):
+        fn = opt(fn)
+=======
+    fn = verify_flags(fn)
+>>>>>>> main
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
     fn = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -312,11 +383,21 @@ def _graph_options(fn: F) -> F:
     return click.argument("sources", nargs=-1)(fn)
 
 
+
+
 def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[str, Any]) -> Any:
     from scanner.pipeline import run_graph
 
+    verify = verify_options(flags)
     db = flags.pop("db", None)
-    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v})
+<<<<<<< HEAD
+    scan_flags_ = Flags(flags.pop("max_file_size", None), flags.pop("no_history", False),
+                        flags.pop("rule_files", ()), None, flags.pop("exclude", ()),
+                        flags.pop("no_default_excludes", False))
+    options = replace(scan_options(scan_flags_, targets=sources), extra={k: v for k, v in flags.items() if v})
+=======
+    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v}, verify=verify)
+>>>>>>> main
     sg, result = run_graph(sources, inventory, options, progress=progress,
                            db=db if not sources else db_path(db, default=False),
                            from_store=not sources)

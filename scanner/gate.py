@@ -28,8 +28,19 @@ def write_baseline(result: ScanResult, path: Path) -> int:
 
 
 def apply_baseline(result: ScanResult, known: frozenset[str]) -> ScanResult:
-    """Only what is not in the baseline; the hidden ones are counted as `baseline` skips."""
-    keep = tuple(c for c in result.credentials if c.fingerprint not in known)
+    """Only what is not in the baseline; the hidden ones are counted as `baseline` skips. A
+    baseline entry may be a unique fingerprint prefix; one that matches two credentials hides
+    neither."""
+    from scanner.findings import Allowlist
+
+    allow = Allowlist(known)
+    hits: dict[str, list[str]] = {}
+    for c in result.credentials:
+        entry = allow.entry_for(c.fingerprint)
+        if entry is not None:
+            hits.setdefault(entry, []).append(c.fingerprint)
+    hidden = {fps[0] for fps in hits.values() if len(fps) == 1}
+    keep = tuple(c for c in result.credentials if c.fingerprint not in hidden)
     stats = ScanStats()
     stats.merge(result.stats)
     if len(keep) != len(result.credentials):

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from detectors.rule import Rule
+    from scanner.verify.base import Verification
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -124,7 +126,8 @@ class KnownMatch:
 
     @classmethod
     def of(cls, match: Match) -> KnownMatch:
-        return cls(fingerprint(match.secret), match.rule_id, match.provider, redact(match.secret),
+        return cls(fingerprint(match.secret), match.rule_id, match.provider,
+                   redact(match.secret, dict(match.captures).get("key_id")),
                    match.line, match.lifetime_hint, match.captures)
 
 
@@ -138,8 +141,12 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def redact(secret: str) -> str:
-    """A preview that identifies the shape but never the value: a few leading chars + length."""
+def redact(secret: str, key_id: str | None = None) -> str:
+    """A preview that identifies the shape but never the value: a few leading chars + length. A
+    credential that comes with a public key id (AWS `AKIA…`) is previewed by that id instead, the
+    name people look it up by, and shows nothing of the secret half but its length."""
+    if key_id:
+        return f"{key_id[:8]}…({len(key_id)}) + secret ({len(secret)})"
     shown = min(6, len(secret) // 4)
     return f"{secret[:shown]}…({len(secret)})"
 
@@ -222,6 +229,8 @@ class ScanResult:
     """Fingerprints that were found but suppressed by the allowlist (recorded as events)."""
     rules: tuple[Rule, ...] = ()
     """The rules the scan ran with: the catalogue for SARIF metadata and `--fail-on` severities."""
+    verifications: Mapping[str, Verification] | None = None
+    """`--verify`: fingerprint → what its provider said; None when nothing was verified."""
 
     @property
     def incomplete(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +23,11 @@ from scanner import __version__
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.findings import Findings
-from scanner.model import ScanResult, ScanStats
+from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
     DEFAULT_MAX_FILE_SIZE,
     BlobCache,
+    BlobPaths,
     Source,
     SourceOptions,
     scan_chunks,
@@ -34,6 +35,7 @@ from scanner.sources.base import (
 from scanner.sources.files import FilesSource
 from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
+from scanner.verify.base import VerifyOptions
 
 if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
@@ -64,6 +66,8 @@ class ScanOptions:
     """CI mode: scan only what the commits of `BASE..HEAD` introduce to a git target."""
     blob_cache: BlobCache | None = None
     """Incremental rescans: git blobs already scanned with the same rules (set by the datastore)."""
+    verify: VerifyOptions | None = None
+    """`--verify`: ask each credential's provider about it (None: nothing is sent anywhere)."""
 
     def source_options(self) -> SourceOptions:
         return SourceOptions(self.max_file_size, self.history, self.exclude, self.blob_cache)
@@ -176,8 +180,23 @@ def resolve_sources(targets: Iterable[str], options: ScanOptions) -> list[Source
         if sep and scheme in SOURCES and scheme != "path" and len(scheme) > 1:
             sources.append(SOURCES[scheme](rest, options))
         else:
+            _refuse_mistyped_scheme(target)
             sources.append(SOURCES["path"](target, options))
     return sources
+
+
+def _refuse_mistyped_scheme(target: str) -> None:
+    """`githb:acme` is not a path: when no such path exists and the part before the colon is close
+    to a known scheme, say which one was meant."""
+    import difflib
+
+    scheme, sep, _ = target.partition(":")
+    if not sep or len(scheme) < 2 or not scheme.replace("-", "").isalpha() or Path(target).exists():
+        return
+    close = difflib.get_close_matches(scheme.lower(), [s for s in SOURCES if s != "path"], n=1, cutoff=0.6)
+    known = ", ".join(f"{s}:" for s in sorted(SOURCES) if s != "path")
+    hint = f"did you mean {close[0]}:?" if close else f"known schemes: {known}"
+    raise ConfigError(f"{target}: unknown source scheme {scheme}: ({hint})")
 
 
 def load_engine(options: ScanOptions, rules: list[Rule] | None = None) -> Engine:
@@ -197,6 +216,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
              engine: Engine | None = None, progress: Progress | None = None) -> ScanResult:
     """Scan every target; sources that fail part-way leave the result marked incomplete."""
     options = options or ScanOptions()
+    secrets: dict[str, tuple[str, dict[str, str]]] | None = None
+    if options.verify is not None:  # verifying needs every plaintext: no blob is carried over
+        secrets = {}
+        if options.blob_cache is not None:
+            options = replace(options, blob_cache=RecordOnly(options.blob_cache))
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
@@ -219,12 +243,60 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 if not locations:
                     continue
             findings.add(match, locations)
+<<<<<<< HEAD
+    credentials = findings.credentials()
+=======
+            if secrets is not None and isinstance(match, Match):
+                secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+>>>>>>> main
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
+    if findings.ambiguous:        # a prefix that matched two credentials hid neither
+        stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
     facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
-    return ScanResult(findings.credentials(), stats, facts,
+<<<<<<< HEAD
+    return ScanResult(credentials, stats, facts,
                       allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules))
+=======
+    credentials = findings.credentials()
+    verified = None
+    if options.verify is not None and secrets is not None:
+        from scanner.verify import verify_all
+
+        if progress:
+            progress(f"verifying {len(credentials)} credential(s)")
+        verified = verify_all(credentials, secrets, options.verify, options.extra)
+        secrets.clear()
+    return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
+                      rules=tuple(r.rule for r in engine.rules), verifications=verified)
+
+
+class RecordOnly:
+    """A blob cache that remembers what this scan reads but carries nothing over: `--verify`
+    needs every plaintext, and a carried blob has none."""
+
+    def __init__(self, cache: BlobCache) -> None:
+        self.cache = cache
+
+    def warm(self, repo: str) -> bool:
+        return False
+
+    def known(self, repo: str, blob: str) -> bool:
+        return False
+
+    def record(self, repo: str, blob: str, matches: Sequence[Match]) -> None:
+        self.cache.record(repo, blob, matches)
+
+    def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
+        return ()
+
+    def attribution(self, repo: str, refs_state: str) -> tuple[BlobPaths, int] | None:
+        return self.cache.attribution(repo, refs_state)
+
+    def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
+        self.cache.save_attribution(repo, refs_state, first, missing)
+>>>>>>> main
 
 
 def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,
@@ -237,9 +309,14 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     digest = rules_digest(rules)
     scan_id = store.begin_scan(targets, options.mode, digest)
     cache = store.blob_cache(digest) if options.mode == "full" else None
+    if options.verify is not None:  # answers recorded within the TTL are not asked again
+        options = replace(options, verify=replace(options.verify,
+                                                  known=store.recent_verifications(options.verify.ttl)))
     result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
                       progress=progress)
     store.finish_scan(scan_id, result, cache)
+    if result.verifications:
+        store.record_verifications(scan_id, result.verifications)
     return scan_id, result
 
 
@@ -275,6 +352,12 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
 
     targets = list(targets)
     inv = load_inventory(inventory) if inventory else None
+    if from_store and options is not None and options.verify is not None:
+        # verifying needs the plaintexts, which the datastore never holds: rescan what it recorded
+        from scanner.store import db_path
+
+        targets, _ = stored_state(db)
+        db, from_store = db_path(db, default=True), False
     if from_store:
         targets, result = stored_state(db)
         return build_graph(result, inv, targets), result

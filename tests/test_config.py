@@ -4,6 +4,7 @@ allowlist of sprawlscan.toml suppresses findings; bad config is one clear line, 
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from tokens import github
 from scanner.config import Flags, scan_options
 from scanner.errors import ConfigError
 from scanner.model import fingerprint
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+from scanner.sources.base import DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,11 +25,12 @@ def test_defaults_without_any_layer(tmp_path):
     """No file, no env, no flags: the documented defaults."""
     o = scan_options(Flags(), cwd=tmp_path, env={})
     assert (o.max_file_size, o.history, o.rule_files, o.allowlist, o.exclude) == \
-        (DEFAULT_MAX_FILE_SIZE, True, (), frozenset(), None)
+        (DEFAULT_MAX_FILE_SIZE, True, (), frozenset(), DEFAULT_EXCLUDES)
 
 
 def test_layers_override_in_order(tmp_path):
-    """File < env < flags for scalars; allowlists are unions of every layer."""
+    """File < env < flags for scalars; allowlists and excludes are unions of every layer, on top of
+    the default exclusions."""
     fp = [fingerprint(str(i)) for i in range(3)]
     (tmp_path / "sprawlscan.toml").write_text(
         f'[scan]\nmax_file_size = 1000\nhistory = false\nexclude = ["a"]\n'
@@ -36,14 +38,18 @@ def test_layers_override_in_order(tmp_path):
     (tmp_path / "env.txt").write_text(fp[1] + "  # from env\n")
     (tmp_path / "flag.txt").write_text(fp[2].upper() + "\n")
     o = scan_options(Flags(), cwd=tmp_path, env={})
-    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == (1000, False, ("a",), {fp[0]})
+    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == (1000, False, DEFAULT_EXCLUDES + ("a",), {fp[0]})
     env = {"SPRAWLSCAN_MAX_FILE_SIZE": "2000", "SPRAWLSCAN_HISTORY": "1", "SPRAWLSCAN_EXCLUDE": "b,c",
            "SPRAWLSCAN_ALLOWLIST": str(tmp_path / "env.txt")}
     o = scan_options(Flags(), cwd=tmp_path, env=env)
-    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == (2000, True, ("b", "c"), {fp[0], fp[1]})
+    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == \
+        (2000, True, DEFAULT_EXCLUDES + ("a", "b", "c"), {fp[0], fp[1]})
     o = scan_options(Flags(max_file_size=3000, no_history=True, exclude=("d",), allowlist=tmp_path / "flag.txt"),
                      cwd=tmp_path, env=env)
-    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == (3000, False, ("d",), set(fp))
+    assert (o.max_file_size, o.history, o.exclude, o.allowlist) == \
+        (3000, False, DEFAULT_EXCLUDES + ("a", "b", "c", "d"), set(fp))
+    o = scan_options(Flags(exclude=("d",), no_default_excludes=True), cwd=tmp_path, env=env)
+    assert o.exclude == ("a", "b", "c", "d")
 
 
 @pytest.mark.parametrize("body,message", [
@@ -51,11 +57,14 @@ def test_layers_override_in_order(tmp_path):
     ('[allowlist]\nfingerprints = ["abc"]\n', "not a SHA-256 fingerprint"),
     ("[scan]\nmax_file_size = -1\n", "positive integer"),
     ('[scan]\nrules = ["missing.toml"]\n', "rule file not found"),
+    ("[scan]\nmax_filesize = 10\n", "unknown key in [scan] 'max_filesize' (did you mean 'max_file_size'?)"),
+    ("[allowlists]\nfiles = []\n", "unknown table 'allowlists' (did you mean 'allowlist'?)"),
+    ("[allowlist]\nfingerprint = []\n", "unknown key in [allowlist] 'fingerprint' (did you mean 'fingerprints'?)"),
 ])
 def test_bad_config_is_refused(tmp_path, body, message):
     """Each malformed setting gives a ConfigError that says what is wrong."""
     (tmp_path / "sprawlscan.toml").write_text(body)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         scan_options(Flags(), cwd=tmp_path, env={})
 
 

@@ -420,3 +420,14 @@ def test_disabled_issues_read_prs_through_pulls_and_410_is_a_skip(org):
     assert (loc.source, loc.path) == ("github-pr", "pulls/4")
     assert fingerprint(s["issue"]) not in by_fp(creds) and fingerprint(s["comment"]) not in by_fp(creds)
     assert "/repos/acme/agent/pulls" in api.log and "/repos/acme/agent/issues" not in api.log
+
+
+def test_gh_token_is_accepted_like_github_token(org, monkeypatch):
+    """With only GH_TOKEN set (as the gh CLI names it), every API request carries that token."""
+    api, s, cache = org
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
+    src = GitHubOrgSource("acme", api_url=api.base, cache_dir=cache, backoff=0.01)
+    stats = ScanStats()
+    assert list(src.chunks(stats)) and stats.errors == []
+    assert api.auth and all(TOKEN in a for a in api.auth)

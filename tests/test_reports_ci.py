@@ -94,3 +94,22 @@ def test_markdown_summary_for_a_pr_comment(demo_org, demo_secrets):
     empty = render(ScanResult((), ScanStats(errors=["x|y failed"])), "markdown")
     assert empty.startswith("### sprawlscan: no credentials found")
     assert "**Incomplete scan**: x\\|y failed" in empty
+
+
+def test_sarif_of_several_repositories_names_each_one(sarif_schema):
+    """Two `.env` files from two repositories are told apart: each artifact location has its
+    repository's uriBaseId (described in originalUriBaseIds) and names it; one repository alone
+    keeps plain paths."""
+    a = Credential("a" * 64, "github.pat", "github", "ghp_ab…(40)", (
+        Location("git", "acme/one", ".env", "1" * 40, 1), Location("git", "acme/two", ".env", "2" * 40, 1)))
+    doc = json.loads(render(ScanResult((a,), ScanStats()), "sarif"))
+    jsonschema.Draft4Validator(sarif_schema).validate(doc)
+    run = doc["runs"][0]
+    arts = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+    assert [(x["uri"], x["properties"]["repository"]) for x in arts] == [(".env", "acme/one"), (".env", "acme/two")]
+    assert {run["originalUriBaseIds"][x["uriBaseId"]]["properties"]["repository"] for x in arts} == \
+        {"acme/one", "acme/two"}
+    single = Credential("b" * 64, "github.pat", "github", "ghp_ab…(40)", (Location("git", "acme/one", ".env", "1" * 40, 1),))
+    run = json.loads(render(ScanResult((single,), ScanStats()), "sarif"))["runs"][0]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": ".env"}
+    assert "originalUriBaseIds" not in run

@@ -379,3 +379,26 @@ def test_stored_state_is_what_the_last_complete_scan_saw(tmp_path, rng, monkeypa
     monkeypatch.delenv("SPRAWLSCAN_DB")
     with pytest.raises(ConfigError, match="no datastore here"):
         stored_state(None)
+
+
+def test_diff_of_scans_over_different_sources_compares_only_what_both_read(tmp_path, rng):
+    """Scan A read folders x and y, scan B only x: y's credential is not "gone" (B never looked),
+    it is listed as not compared, and the report says which sources only one scan covered."""
+    in_x, in_y = github(rng), openai_project(rng)
+    x, y = tmp_path / "x", tmp_path / "y"
+    for folder, tok in ((x, in_x), (y, in_y)):
+        folder.mkdir()
+        (folder / "k.env").write_text(f"K={tok}\n")
+    db = tmp_path / "s.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["scan", "--db", str(db), "--format", "json", str(x), str(y)]).exit_code == 1
+    assert runner.invoke(main, ["scan", "--db", str(db), "--format", "json", str(x)]).exit_code == 1
+    doc = json.loads(runner.invoke(main, ["diff", "1", "2", "--db", str(db), "--format", "json"]).output)
+    assert doc["gone"] == [] and doc["new"] == []
+    assert [c["secret_sha256"] for c in doc["still_present"]] == [fingerprint(in_x)]
+    assert [c["secret_sha256"] for c in doc["not_compared"]] == [fingerprint(in_y)]
+    assert doc["sources_only_in_a"] == [str(y.resolve())] and doc["sources_only_in_b"] == []
+    table = runner.invoke(main, ["diff", "1", "2", "--db", str(db)]).output
+    assert "0 gone, 1 not compared" in table and f"only scan 1 covered {y.resolve()}" in table
+    back = json.loads(runner.invoke(main, ["diff", "2", "1", "--db", str(db), "--format", "json"]).output)
+    assert back["new"] == [] and [c["secret_sha256"] for c in back["not_compared"]] == [fingerprint(in_y)]

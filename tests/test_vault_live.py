@@ -209,3 +209,26 @@ def test_429s_without_retries_fail_part_way_keeping_the_rest(bao, seeded, rate_l
                for e in result.stats.errors)
     # the first four requests got through (two listings, the metadata, the current version)
     assert [c.fingerprint for c in result.credentials] == [fingerprint(seeded["v3"])]
+
+
+def test_vault_namespace_is_honoured(bao, seeded, monkeypatch):
+    """VAULT_NAMESPACE sends the crawl into that namespace of a real OpenBao server: its secret is
+    found there, and not without the variable."""
+    import random
+
+    url, token = bao
+    root = hvac.Client(url=url, token=token)
+    root.write_data("sys/namespaces/team-a", data={})
+    inner = hvac.Client(url=url, token=token, namespace="team-a")
+    inner.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
+    tok = openai_project(random.Random("ns"))
+    inner.secrets.kv.v2.create_or_update_secret("agents/ns-bot", {"OPENAI_API_KEY": tok}, mount_point="kv")
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    monkeypatch.setenv("VAULT_NAMESPACE", "team-a")
+    result = run_scan([f"vault:{url}"], ScanOptions())
+    assert not result.stats.errors
+    assert {c.fingerprint for c in result.credentials} == {fingerprint(tok)}
+    monkeypatch.delenv("VAULT_NAMESPACE")
+    result = run_scan([f"vault:{url}"], ScanOptions())
+    assert fingerprint(tok) not in {c.fingerprint for c in result.credentials}
+    assert fingerprint(seeded["v3"]) in {c.fingerprint for c in result.credentials}

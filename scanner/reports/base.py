@@ -22,6 +22,7 @@ def _html(result: ScanResult) -> str:
 FORMATS: dict[str, Renderer] = {
     "html": _html,
     "json": json_report.render,
+    "jsonl": json_report.render_lines,
     "markdown": markdown_report.render,
     "sarif": sarif_report.render,
     "table": table_report.render,

@@ -26,16 +26,21 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
     console = _console(buf)
     console.print(f"scan {diff.scan_a.id} ({diff.scan_a.started}) → scan {diff.scan_b.id} "
                   f"({diff.scan_b.started}): {len(diff.new)} new, {len(diff.still_present)} still "
-                  f"present, {len(diff.gone)} gone")
+                  f"present, {len(diff.gone)} gone"
+                  + (f", {len(diff.not_compared)} not compared" if diff.not_compared else ""))
     table = Table()
     for col in ("change", "rule", "secret", "sha256", "copies", "first location"):
         table.add_column(col, overflow="fold")
     for label, creds in (("new", diff.new), ("still present", diff.still_present),
-                         ("gone", diff.gone)):
+                         ("gone", diff.gone), ("not compared", diff.not_compared)):
         for c in creds:
             table.add_row(label, c.rule_id, c.redacted, c.fingerprint[:16], str(len(c.locations)),
                           describe(c.locations[0]) if c.locations else "-")
     console.print(table)
+    for sid, only in ((diff.scan_a.id, diff.only_a), (diff.scan_b.id, diff.only_b)):
+        if only:
+            console.print(f"note: only scan {sid} covered {', '.join(only)}: credentials seen by one scan "
+                          "are listed as not compared, never as new or gone")
     for info in (diff.scan_a, diff.scan_b):
         if not info.complete:
             console.print(f"note: scan {info.id} is incomplete: {'; '.join(info.reasons) or 'never finished'}")

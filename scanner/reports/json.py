@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 
 from scanner import __version__
+<<<<<<< HEAD
+from scanner.gate import catalogue, severity
 from scanner.model import ScanResult
+=======
+from scanner.model import Credential, ScanResult
+>>>>>>> main
+
+
+def findings(result: ScanResult) -> list[dict[str, object]]:
+    """Each credential as JSON, with its severity from the rule catalogue."""
+    rules = catalogue(result) if result.credentials else {}
+    return [{**c.to_json(), "severity": severity(c, rules)} for c in result.credentials]
 
 
 def as_dict(result: ScanResult) -> dict[str, object]:
@@ -16,9 +27,33 @@ def as_dict(result: ScanResult) -> dict[str, object]:
         "incomplete": result.incomplete,
         "incomplete_reasons": list(result.stats.errors),
         "summary": result.stats.to_json(),
-        "findings": [c.to_json() for c in result.credentials],
+<<<<<<< HEAD
+        "findings": findings(result),
+=======
+        "findings": [finding(c, result) for c in result.credentials],
+>>>>>>> main
     }
+
+
+def finding(cred: Credential, result: ScanResult) -> dict[str, object]:
+    """One credential; with `--verify`, what its provider said (`verification`)."""
+    out = cred.to_json()
+    if result.verifications is not None:
+        v = result.verifications.get(cred.fingerprint)
+        out["verification"] = v.to_json() if v else None
+    return out
 
 
 def render(result: ScanResult) -> str:
     return json.dumps(as_dict(result), indent=2) + "\n"
+
+
+def render_lines(result: ScanResult) -> str:
+    """JSON Lines for log pipelines: one `credential` object a line (the JSON report's finding),
+    then one `summary` line (incomplete, reasons, counters)."""
+    lines = [json.dumps({"type": "credential", **f}, separators=(",", ":")) for f in findings(result)]
+    lines.append(json.dumps({"type": "summary", "tool": "sprawlscan", "version": __version__,
+                             "incomplete": result.incomplete, "incomplete_reasons": list(result.stats.errors),
+                             "credentials": len(result.credentials), **result.stats.to_json()},
+                            separators=(",", ":")))
+    return "\n".join(lines) + "\n"

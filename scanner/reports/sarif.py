@@ -18,9 +18,13 @@ SECURITY_SEVERITY = {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "
 FILE_SOURCES = ("git", "file")
 
 
-def _location(loc: Location) -> dict[str, object]:
+def _location(loc: Location, bases: dict[str, str]) -> dict[str, object]:
     if loc.source in FILE_SOURCES:
-        physical: dict[str, object] = {"artifactLocation": {"uri": loc.path}}
+        artifact: dict[str, object] = {"uri": loc.path}
+        if bases:       # several repositories: each path is relative to its own one
+            artifact["uriBaseId"] = bases[loc.container]
+            artifact["properties"] = {"repository": loc.container}
+        physical: dict[str, object] = {"artifactLocation": artifact}
         if loc.line:
             physical["region"] = {"startLine": loc.line}
         return {"physicalLocation": physical}
@@ -28,8 +32,19 @@ def _location(loc: Location) -> dict[str, object]:
     return {"logicalLocations": [{"fullyQualifiedName": name, "kind": "resource"}]}
 
 
+def _bases(result: ScanResult) -> dict[str, str]:
+    """One `uriBaseId` per repository or scanned folder when there are several (else none: a
+    single repository's paths stay plain, as code scanning expects)."""
+    containers = sorted({loc.container for c in result.credentials for loc in c.locations
+                         if loc.source in FILE_SOURCES})
+    if len(containers) < 2:
+        return {}
+    return {name: f"REPO{i}" for i, name in enumerate(containers)}
+
+
 def as_dict(result: ScanResult) -> dict[str, object]:
     rules = catalogue(result)
+    bases = _bases(result)
     used = sorted({c.rule_id for c in result.credentials})
     index = {rid: i for i, rid in enumerate(used)}
     descriptors = []
@@ -72,7 +87,7 @@ def as_dict(result: ScanResult) -> dict[str, object]:
                                     f" {cred.redacted} ({cred.provider}, {loc.state} copy, "
                                     f"{len(cred.locations)} cop{'y' if len(cred.locations) == 1 else 'ies'} in all;"
                                     f" sha256 {cred.fingerprint[:16]})"},
-                "locations": [_location(loc)],
+                "locations": [_location(loc, bases)],
                 "partialFingerprints": {"secretSha256/v1": cred.fingerprint,
                                         "secretLocation/v1": where},
                 "properties": props,
@@ -90,6 +105,9 @@ def as_dict(result: ScanResult) -> dict[str, object]:
                     {"level": "error", "message": {"text": reason}} for reason in result.stats.errors],
             }],
             "results": results,
+            **({"originalUriBaseIds": {
+                base: {"description": {"text": f"repository or folder {name}"}, "properties": {"repository": name}}
+                for name, base in bases.items()}} if bases else {}),
             "properties": {"summary": result.stats.to_json()},
         }],
     }

@@ -1,5 +1,6 @@
-"""Table report for a terminal: one row per credential (rule, provider, redacted value, copies,
-first location), then the scan summary with every skip counted."""
+"""Table report for a terminal: one row per credential (rule, provider, redacted value, the
+shortest unique fingerprint prefix that `--allowlist` and baselines accept, copies, first
+location), then the scan summary with every skip counted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import io
 from rich.console import Console
 from rich.table import Table
 
+from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
+from scanner.verify.base import Verification
 
 
 def describe(loc: Location) -> str:
@@ -21,15 +24,34 @@ def describe(loc: Location) -> str:
     return f"{loc.source} {where} ({loc.state})"
 
 
+def verified_cell(v: Verification | None) -> str:
+    """`valid: alice (user, human)`, `invalid`, `error: <why>`, `unknown`."""
+    if v is None:
+        return "-"
+    if v.status == "valid" and v.identity:
+        who = v.identity.name or v.identity.id or "?"
+        human = {True: ", human", False: ", machine", None: ""}[v.identity.human]
+        return f"valid: {who} ({v.identity.kind}{human})"
+    if v.status == "error":
+        return f"error: {v.detail}"
+    return v.status
+
+
 def render(result: ScanResult) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=160, no_color=True, highlight=False)
     table = Table(title=f"{len(result.credentials)} credential(s)")
-    for col in ("rule", "provider", "secret", "copies", "first location"):
+    verified = result.verifications
+    cols = ("rule", "provider", "secret", "fingerprint", "copies", "first location") + (("verified",) if verified is not None else ())
+    for col in cols:
         table.add_column(col, overflow="fold")
+    short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        table.add_row(cred.rule_id, cred.provider, cred.redacted, str(len(cred.locations)), first)
+        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint], str(len(cred.locations)), first]
+        if verified is not None:
+            row.append(verified_cell(verified.get(cred.fingerprint)))
+        table.add_row(*row)
     console.print(table)
     s = result.stats
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"

@@ -18,6 +18,18 @@ if TYPE_CHECKING:
 
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
+    "__pycache__", ".tox", ".mypy_cache", ".pytest_cache", ".sprawlscan",
+    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.ico", "*.bmp", "*.webp", "*.tiff",
+    "*.woff", "*.woff2", "*.ttf", "*.otf", "*.eot",
+    "*.zip", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z", "*.rar", "*.jar", "*.whl",
+    "*.exe", "*.dll", "*.so", "*.dylib", "*.a", "*.o", "*.class", "*.pyc",
+    "*.mp3", "*.mp4", "*.mov", "*.avi", "*.wav", "*.flac", "*.pdf",
+    "*.min.js.map",
+)
+"""Paths skipped by default (VCS folders, vendored code, media and archives); `--exclude` adds to
+them, `--no-default-excludes` drops them."""
 
 
 BlobPaths = dict[str, dict[str, str | None]]

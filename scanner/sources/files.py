@@ -16,18 +16,8 @@ from pathlib import Path
 from scanner.errors import ConfigError
 from scanner.model import Chunk, ScanStats
 from scanner.engine import Engine
-from scanner.sources.base import Hit, SourceOptions, read_file, scan_chunks
+from scanner.sources.base import DEFAULT_EXCLUDES, Hit, SourceOptions, read_file, scan_chunks
 
-DEFAULT_EXCLUDES: tuple[str, ...] = (
-    ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
-    "__pycache__", ".tox", ".mypy_cache", ".pytest_cache", ".sprawlscan",
-    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.ico", "*.bmp", "*.webp", "*.tiff",
-    "*.woff", "*.woff2", "*.ttf", "*.otf", "*.eot",
-    "*.zip", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z", "*.rar", "*.jar", "*.whl",
-    "*.exe", "*.dll", "*.so", "*.dylib", "*.a", "*.o", "*.class", "*.pyc",
-    "*.mp3", "*.mp4", "*.mov", "*.avi", "*.wav", "*.flac", "*.pdf",
-    "*.min.js.map",
-)
 
 
 def excluded(rel: str, patterns: tuple[str, ...]) -> bool:

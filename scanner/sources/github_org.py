@@ -74,7 +74,8 @@ class GitHubOrgSource(ForgeSource):
         self.name = f"github:{target}"
         self.options = options or SourceOptions()
         self.api_url = (api_url or DEFAULT_API).rstrip("/")
-        self.token = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
+        self.token = token if token is not None else (os.environ.get("GITHUB_TOKEN")
+                                                       or os.environ.get("GH_TOKEN") or None)
         self.cache = cache_root(cache_dir)
         self.retries, self.backoff, self.max_wait = retries, backoff, max_wait
         self.inventory_facts: list[InventoryFact] = []

@@ -60,6 +60,7 @@ class VaultLiveSource:
         self.start = (path or "").strip("/")
         self.max_versions = max_versions
         self.client = hvac.Client(url=self.base, token=os.environ.get("VAULT_TOKEN"), timeout=30,
+                                  namespace=os.environ.get("VAULT_NAMESPACE") or None,
                                   session=_retrying_session(self.base))
         self.progress: Callable[[str], None] | None = None
 

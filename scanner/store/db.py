@@ -17,10 +17,10 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,9 +32,11 @@ from scanner.sources.base import BlobPaths
 from scanner.store.graph import GraphMixin
 from scanner.store.queries import ReadMixin, scan_fingerprints
 from scanner.store.schema import migrate
+from scanner.verify.base import Verification
 
 BUSY_TIMEOUT_MS = 60_000
-EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired")
+EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired",
+               "verified", "revoked")
 
 
 def now() -> str:
@@ -250,6 +252,31 @@ class Store(ReadMixin, GraphMixin):
         """Append an event from outside a scan (e.g. `agent-retired` with the agent as subject)."""
         with self.write() as c:
             self._event(c, kind, None, fingerprint, subject, detail or {})
+
+    # -- provider verification (`--verify`) ------------------------------------------------
+    def record_verifications(self, scan_id: int | None, verified: Mapping[str, Verification]) -> int:
+        """One `verified` event per credential newly asked (status, identity, scopes, expiry;
+        never the value); answers reused from the datastore are not recorded again."""
+        fresh = [(fp, v) for fp, v in sorted(verified.items()) if not v.reused]
+        with self.write() as c:
+            for fp, v in fresh:
+                self._event(c, "verified", scan_id, fp, v.verifier or None, v.to_json(), v.checked_at)
+        return len(fresh)
+
+    def recent_verifications(self, ttl: timedelta) -> dict[str, Verification]:
+        """fingerprint → the latest `verified` event younger than `ttl` (statuses `error` and
+        `unknown` are not reused: they said nothing about the credential)."""
+        since = (datetime.now(UTC) - ttl).isoformat()
+        rows = self.conn.execute("SELECT fingerprint, detail FROM events WHERE kind = 'verified' AND "
+                                 "at >= ? ORDER BY id", (since,)).fetchall()
+        out: dict[str, Verification] = {}
+        for fp, detail in rows:
+            v = Verification.from_json(json.loads(detail), reused=True)
+            if v.status in ("valid", "invalid"):
+                out[fp] = v
+            else:
+                out.pop(fp, None)
+        return out
 
 
 class StoreBlobCache:

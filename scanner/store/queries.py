@@ -56,13 +56,22 @@ class ScanDiff:
     still_present: tuple[Credential, ...]
     """In both (as seen by B)."""
     gone: tuple[Credential, ...]
-    """In A, not in B (as seen by A)."""
+    """In A, not in B (as seen by A), when B rescanned every source A covered."""
+    not_compared: tuple[Credential, ...] = ()
+    """Seen by only one of the scans when the scans covered different sources: it may sit in a
+    source the other scan did not read, so it is neither `new` nor `gone`."""
+    only_a: tuple[str, ...] = ()
+    """Sources (resolved targets) scan A covered and B did not."""
+    only_b: tuple[str, ...] = ()
+    """Sources scan B covered and A did not."""
 
     def to_json(self) -> dict[str, object]:
         return {"scan_a": self.scan_a.to_json(), "scan_b": self.scan_b.to_json(),
                 "new": [c.to_json() for c in self.new],
                 "still_present": [c.to_json() for c in self.still_present],
-                "gone": [c.to_json() for c in self.gone]}
+                "gone": [c.to_json() for c in self.gone],
+                "not_compared": [c.to_json() for c in self.not_compared],
+                "sources_only_in_a": list(self.only_a), "sources_only_in_b": list(self.only_b)}
 
 
 def scan_fingerprints(c: sqlite3.Connection, scan_id: int) -> set[str]:
@@ -166,9 +175,23 @@ class ReadMixin:
         info_a, info_b = self.scan(scan_a), self.scan(scan_b)
         a, b = self.result(scan_a).credentials, self.result(scan_b).credentials
         fa, fb = {c.fingerprint for c in a}, {c.fingerprint for c in b}
-        return ScanDiff(info_a, info_b, tuple(c for c in b if c.fingerprint not in fa),
-                        tuple(c for c in b if c.fingerprint in fa),
-                        tuple(c for c in a if c.fingerprint not in fb))
+        ta, tb = self._targets(scan_a), self._targets(scan_b)
+        only_a, only_b = tuple(sorted(ta - tb)), tuple(sorted(tb - ta))
+        # a credential only one scan saw is new / gone only if the other scan read all it read
+        new = tuple(c for c in b if c.fingerprint not in fa)
+        gone = tuple(c for c in a if c.fingerprint not in fb)
+        not_compared = (new if only_b else ()) + (gone if only_a else ())
+        return ScanDiff(info_a, info_b, () if only_b else new, tuple(c for c in b if c.fingerprint in fa),
+                        () if only_a else gone, not_compared, only_a, only_b)
+
+    def _targets(self, scan_id: int) -> set[str]:
+        """The resolved targets (and mode) a scan covered, from its scope."""
+        row = self.conn.execute("SELECT scope FROM scans WHERE id = ?", (scan_id,)).fetchone()
+        try:
+            mode, targets = json.loads(row[0]) if row else ("", [])
+        except (ValueError, TypeError):
+            return set()
+        return {f"{mode}:{t}" if mode != "full" else str(t) for t in targets}
 
     def events(self, fingerprint: str | None = None) -> list[dict[str, object]]:
         """The event log, oldest first; for one credential when a fingerprint (or a unique
