@@ -216,14 +216,9 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Pat
          baseline: Path | None, fail_on: str, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
-<<<<<<< HEAD
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
-    options = build_options(**flags, targets=sources)
-=======
-    credentials. Forge tokens come from GITHUB_TOKEN and GITLAB_TOKEN."""
     verify = verify_options(flags)
-    options = replace(build_options(**flags), verify=verify)
->>>>>>> main
+    options = replace(build_options(**flags, targets=sources), verify=verify)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
@@ -368,12 +363,9 @@ def _graph_options(fn: F) -> F:
     flags `scan` takes (sprawlscan.toml applies too)."""
     for flag, dest, help_ in _SOURCE_FLAGS:
         fn = click.option(flag, dest, default=None, help=help_)(fn)
-<<<<<<< HEAD
     for opt in reversed(_SCAN_OPTIONS):
         fn = opt(fn)
-=======
     fn = verify_flags(fn)
->>>>>>> main
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
     fn = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -390,14 +382,11 @@ def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[st
 
     verify = verify_options(flags)
     db = flags.pop("db", None)
-<<<<<<< HEAD
     scan_flags_ = Flags(flags.pop("max_file_size", None), flags.pop("no_history", False),
                         flags.pop("rule_files", ()), None, flags.pop("exclude", ()),
                         flags.pop("no_default_excludes", False))
-    options = replace(scan_options(scan_flags_, targets=sources), extra={k: v for k, v in flags.items() if v})
-=======
-    options = replace(scan_options(Flags()), extra={k: v for k, v in flags.items() if v}, verify=verify)
->>>>>>> main
+    options = replace(scan_options(scan_flags_, targets=sources), extra={k: v for k, v in flags.items() if v},
+                      verify=verify)
     sg, result = run_graph(sources, inventory, options, progress=progress,
                            db=db if not sources else db_path(db, default=False),
                            from_store=not sources)

@@ -243,23 +243,14 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 if not locations:
                     continue
             findings.add(match, locations)
-<<<<<<< HEAD
-    credentials = findings.credentials()
-=======
             if secrets is not None and isinstance(match, Match):
                 secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
->>>>>>> main
+    credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
     facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
-<<<<<<< HEAD
-    return ScanResult(credentials, stats, facts,
-                      allowlisted=frozenset(findings.allowlisted_fps),
-                      rules=tuple(r.rule for r in engine.rules))
-=======
-    credentials = findings.credentials()
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -296,7 +287,6 @@ class RecordOnly:
 
     def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
         self.cache.save_attribution(repo, refs_state, first, missing)
->>>>>>> main
 
 
 def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,

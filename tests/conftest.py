@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug import Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "fixtures"))
@@ -59,15 +63,60 @@ def httpserver_listen_address() -> tuple[str, int]:
     return ("127.0.0.1", 0)
 
 
+class GitHTTP:
+    """Bare repositories under `root` served over git's smart HTTP protocol (`git http-backend`
+    run as a CGI program) at `<server>/_git/<name>.git`, as a forge serves its clone URLs;
+    `auth` records the Authorization header of every request."""
+
+    PREFIX = "/_git/"
+
+    def __init__(self, server: Any, root: Path) -> None:
+        self.server, self.root = server, root
+        self.auth: list[str] = []
+        server.expect_request(re.compile(f"^{self.PREFIX}.*")).respond_with_handler(self.handle)
+
+    def url(self, name: str) -> str:
+        return self.server.url_for(f"{self.PREFIX}{name}.git")
+
+    def handle(self, request: Request) -> Response:
+        self.auth.append(request.headers.get("Authorization", ""))
+        env = {"PATH": os.environ.get("PATH", ""), "GIT_PROJECT_ROOT": str(self.root),
+               "GIT_HTTP_EXPORT_ALL": "1", "GIT_CONFIG_NOSYSTEM": "1",
+               "GIT_CONFIG_GLOBAL": os.devnull, "REQUEST_METHOD": request.method,
+               "PATH_INFO": request.path.removeprefix(self.PREFIX[:-1]),
+               "QUERY_STRING": request.query_string.decode(), "REMOTE_ADDR": "127.0.0.1",
+               "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+               "HTTP_CONTENT_ENCODING": request.headers.get("Content-Encoding", ""),
+               "GIT_PROTOCOL": request.headers.get("Git-Protocol", "")}
+        out = subprocess.run(["git", "http-backend"], input=request.get_data(), env=env,
+                             capture_output=True, check=False).stdout
+        head, _, body = out.partition(b"\r\n\r\n")
+        status, headers = 200, {}
+        for line in head.decode("latin-1").split("\r\n"):
+            key, _, value = line.partition(": ")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                headers[key] = value
+        return Response(body, status=status, headers=headers)
+
+
 @pytest.fixture
-def bare_clone(tmp_path: Path):
-    """Factory: bare_clone(repo) → `file://` URL of a bare clone of a `Repo` (what a forge serves)."""
+def git_http(httpserver, tmp_path: Path) -> GitHTTP:
+    """Serves `tmp_path/served/*.git` over smart HTTP on the test's 127.0.0.1 server."""
+    (tmp_path / "served").mkdir(exist_ok=True)
+    return GitHTTP(httpserver, tmp_path / "served")
+
+
+@pytest.fixture
+def bare_clone(git_http: GitHTTP):
+    """Factory: bare_clone(repo) → the HTTP clone URL of a bare clone of a `Repo` (what a forge
+    serves), on the same 127.0.0.1 server as the fake API."""
 
     def make(repo: Repo, name: str | None = None) -> str:
-        dest = tmp_path / "served" / f"{name or repo.path.name}.git"
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest = git_http.root / f"{name or repo.path.name}.git"
         subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(dest)], check=True,
                        capture_output=True)
-        return dest.as_uri()
+        return git_http.url(name or repo.path.name)
 
     return make

@@ -54,7 +54,7 @@ def test_clone_then_fetch_with_header_token(served, tmp_path):
     dest = clone_path(tmp_path / "cache", "github", "127.0.0.1:1", "acme/x")
     assert dest == tmp_path / "cache" / "github" / "127.0.0.1_1" / "acme" / "x.git"
     auth = basic_auth_header("x-access-token", TOKEN)
-    mirror(url, dest, auth)
+    mirror(url, dest, auth, forge=url)
     assert seen and all(h == auth.split(": ", 1)[1] for _, h in seen)
     stored = "".join(p.read_text(errors="replace") for p in dest.rglob("*") if p.is_file()
                      and p.stat().st_size < 100_000)
@@ -66,7 +66,7 @@ def test_clone_then_fetch_with_header_token(served, tmp_path):
     subprocess.run(["git", "-C", str(r.path), "push", "-q", str(bare), "main"], check=True)
     subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True)
     inode = dest.stat().st_ino
-    mirror(url, dest, auth)
+    mirror(url, dest, auth, forge=url)
     assert dest.stat().st_ino == inode
     log = subprocess.run(["git", "-C", str(dest), "log", "--format=%s", "main"], check=True,
                          capture_output=True, text=True).stdout.split()
@@ -77,7 +77,8 @@ def test_refused_clone_is_one_line_without_token(served, tmp_path):
     """A wrong token fails fast (no password prompt) with git's last line, token-free."""
     _, _, url, _ = served
     with pytest.raises(GitError) as exc:
-        mirror(url, tmp_path / "m.git", basic_auth_header("x-access-token", "wrong-token-value"))
+        mirror(url, tmp_path / "m.git", basic_auth_header("x-access-token", "wrong-token-value"),
+               forge=url)
     msg = str(exc.value)
     assert msg.startswith("git clone failed: ") and "\n" not in msg
     assert "wrong-token-value" not in msg

@@ -1,5 +1,5 @@
 """GitHub source: the real PyGithub against a real HTTP server on 127.0.0.1 serving GitHub's JSON;
-clone URLs are `file://` bare repositories made with git."""
+clone URLs are bare repositories made with git, served over smart HTTP by the same server."""
 
 from __future__ import annotations
 
@@ -331,7 +331,7 @@ def test_clone_failure_is_a_unit_error_and_the_api_parts_still_run(org):
     """An unreachable clone URL fails that repository's history only, naming it."""
     api, s, cache = org
     page = api.routes[("/orgs/acme/repos", "1")]
-    broken = [{**page[1][0], "clone_url": "file:///nonexistent/agent.git"}]
+    broken = [{**page[1][0], "clone_url": api.url("/_git/nonexistent.git")}]
     api.routes[("/orgs/acme/repos", "1")] = (page[0], broken, page[2])
     _, creds, stats = scan(api, cache)
     assert len(stats.errors) == 1 and stats.errors[0].startswith("acme/agent clone: git clone failed:")

@@ -1,5 +1,6 @@
 """GitLab source: the real python-gitlab against a real HTTP server on 127.0.0.1 serving GitLab's
-v4 JSON; clone URLs are `file://` bare repositories made with git."""
+v4 JSON; clone URLs are bare repositories made with git, served over smart HTTP by the same
+server."""
 
 from __future__ import annotations
 

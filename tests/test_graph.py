@@ -190,7 +190,8 @@ def test_demo_with_vault_and_ticket_exports(demo_org, demo_secrets):
     rep = survivors(sg, "support-triage", AT)
     v = {x.credential.fingerprint: x for x in rep.verdicts}
     shared = v[fingerprint(demo_secrets["openai"])]
-    assert (shared.reason, shared.how) == ("shared", ("inventory vault secret/agents/support-agent#OPENAI_API_KEY",))
+    assert shared.reason == "shared"
+    assert shared.how[0].startswith("inventory vault secret/agents/support-agent#OPENAI_API_KEY")
     live = {(loc.source, loc.path) for loc in shared.credential.locations if loc.state == "live"}
     hist = {(loc.source, loc.path) for loc in shared.credential.locations if loc.state == "historical"}
     assert {("vault", "agents/support-agent#OPENAI_API_KEY"), ("git", "deploy.sh"), ("file", "files/.env")} <= live

@@ -141,6 +141,7 @@ def nested_repos(make_repo):
              "      - run: echo go\n        env:\n          KEY: ${{ secrets.LLM_KEY }}\n"
              "          TOK: ${{ secrets.GITHUB_TOKEN }}\n          NOPE: ${{ secrets.NOT_PASSED }}\n")
     ci.commit("ci")
+    ci.git("tag", "v1")  # release.yml pins summarize.yml@v1: read at that tag
 
 
 def test_inherit_through_three_levels_makes_the_key_shared(make_repo, tmp_path, rng):
@@ -231,7 +232,8 @@ def test_platform_human_expiring_and_dead_short_lived(tmp_path, rng):
 
 
 def test_missing_evidence_never_kills(tmp_path, rng):
-    """Short-lived without expiry evidence and identity-issued without a named principal both survive."""
+    """Short-lived without expiry evidence (unknown expiry is not expiry: `orphaned`, blocking) and
+    identity-issued without a named principal both survive."""
     inv = """\
     apiVersion: sprawlscan/v1
     kind: AgentInventory
@@ -246,7 +248,8 @@ def test_missing_evidence_never_kills(tmp_path, rng):
     sg = graph(tmp_path, [vault_cred(k1, "agents/x#K1"), vault_cred(k2, "agents/x#K2", "openai.project", "openai")],
                textwrap.dedent(inv))
     v = by_fp(survivors(sg, "x", AT))
-    assert (v[fingerprint(k1)].survives, v[fingerprint(k1)].reason) == (True, "expiring")
+    assert (v[fingerprint(k1)].survives, v[fingerprint(k1)].reason) == (True, "orphaned")
+    assert "expiry unknown" in v[fingerprint(k1)].action
     assert (v[fingerprint(k2)].survives, v[fingerprint(k2)].reason) == (True, "orphaned")
 
 
@@ -549,7 +552,8 @@ def test_cli_exit_zero_for_platform_and_dead_only_strict_one(tmp_path, rng):
 
 def test_scanned_jwt_exp_claim_kills_it_within_grace(make_repo, tmp_path, rng):
     """End to end: a JWT found by the scan carries its `exp` claim as expiry evidence (never its
-    value): the agent's token dies when it expires within the grace period, else it is `expiring`."""
+    value): the agent's token dies when it expires within the grace period; two days earlier it
+    outlives the grace period and, being no short-lived kind, is static until then (`orphaned`)."""
     import base64
 
     from scanner.pipeline import run_graph
@@ -571,4 +575,4 @@ def test_scanned_jwt_exp_claim_kills_it_within_grace(make_repo, tmp_path, rng):
     assert v.credential.rule_id == "jwt.token" and dict(v.credential.captures)["exp"] == str(exp)
     assert v.survives is False and "within the grace period" in v.dies_because
     [early] = survivors(sg, "jwtbot", AT - dt.timedelta(days=2)).verdicts
-    assert (early.survives, early.reason) == (True, "expiring")
+    assert (early.survives, early.reason, early.lifetime) == (True, "orphaned", "static")

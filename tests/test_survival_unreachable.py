@@ -56,7 +56,8 @@ def test_live_mcp_copy_is_a_consumer_but_an_unreachable_one_is_exposure_only(tmp
     left only in a dangling commit, it is an unreachable copy listed as exposure (orphaned)."""
     key = openai_project(rng)
     live, _ = verdict(tmp_path / "a", key, keep_reachable=True)
-    assert (live.reason, live.other_holders) == ("shared", ("agent:tools",))
+    # the agent that runs it and the server config itself (configs are consumers too)
+    assert (live.reason, live.other_holders) == ("shared", ("agent:tools", "workflow:mcp:acme/tools:.cursor/mcp.json#search"))
     gone, as_json = verdict(tmp_path / "b", key, keep_reachable=False)
     assert (gone.survives, gone.reason, gone.other_holders) == (True, "orphaned", ())
     [hist] = as_json["exposure"]["historical"]

@@ -98,7 +98,9 @@ def test_gitlab_references_includes_triggers_and_never_unresolved_names():
     assert ("JOB_SECRET", "var", "") in names
     assert ("DB_PASSWORD", "vault", "production") in names
     assert [r.target for r in wf.refs if r.kind == "vault"] == ["ops/production/db#password"]
-    assert not {n for n, _, _ in names} & {"REGION", "CI_COMMIT_SHA", "VAULT_ID_TOKEN", "FORWARDED", "LOCAL"}
+    assert not {n for n, _, _ in names} & {"CI_COMMIT_SHA", "VAULT_ID_TOKEN", "FORWARDED", "LOCAL"}
+    # REGION is YAML-defined for the job: kept, marked, so a project variable of that name still wins
+    assert [r.yaml for r in wf.refs if r.name == "REGION"] == [True]
     hows = {(c.how, c.target.repo, c.target.path) for c in wf.calls}
     assert hows == {("include", "acme/agents/support", "ci/common.yml"),
                     ("include", "acme/platform-ci", "templates/agents.yml"),
@@ -201,8 +203,8 @@ def test_audit_reports_unresolved_references_of_root_pipelines(make_repo, tmp_pa
 
 
 def test_remote_include_is_reported_not_ignored(make_repo, tmp_path):
-    """An include we cannot read (remote URL) is an unresolved item for the agent that runs it;
-    GitLab's own templates are not."""
+    """An include we cannot read (remote URL, a GitLab template) is an unresolved item for the
+    agent that runs it, never silently skipped."""
     r = make_repo("svc", origin="https://gitlab.com/acme/svc.git")
     r.write(".gitlab-ci.yml", "include:\n  - remote: https://example.test/ci.yml\n"
                               "  - template: Security/SAST.gitlab-ci.yml\n")
@@ -212,13 +214,15 @@ def test_remote_include_is_reported_not_ignored(make_repo, tmp_path):
     sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
     rep = survivors(sg, "svc", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert [(u.name, u.how) for u in rep.unresolved] == [
-        ("workflow:gitlab:remote:https://example.test/ci.yml", "workflow not found in the scanned sources")]
+        ("workflow:gitlab:gitlab-templates:Security/SAST.gitlab-ci.yml", "GitLab template include: not followed"),
+        ("workflow:gitlab:remote:https://example.test/ci.yml", "remote include: not fetched, not followed")]
     assert rep.blocked
 
 
 def test_code_env_reference_binds_through_the_running_agents_declaration(make_repo, tmp_path, rng):
-    """os.environ["OPENAI_API_KEY"] in code the agent runs binds to the value its inventory entry
-    declares (not to a dev copy in a .env of the same repository); code that reads nothing is fine."""
+    """os.environ["OPENAI_API_KEY"] in code the agent runs binds to the values its inventory entry
+    declares: the vault one and the live copy in the agent's `.env` under the declared name (every
+    declared source is reached); code that reads nothing is fine."""
     r = make_repo("bot")
     r.write("agent.py", "import os\nkey = os.environ[\"OPENAI_API_KEY\"]\n")
     r.write("util.py", "print('no env here')\n")
@@ -235,9 +239,10 @@ def test_code_env_reference_binds_through_the_running_agents_declaration(make_re
                    "    workflows: [{code: 'acme/bot:agent.py'}, {code: 'acme/bot:util.py'}]\n")
     sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(r.path)])
     rep = survivors(sg, "bot", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
-    assert [v.credential.fingerprint for v in rep.verdicts] == [fingerprint(prod)]
+    assert {v.credential.fingerprint for v in rep.verdicts} == {fingerprint(prod), fingerprint(dev)}
+    v = next(v for v in rep.verdicts if v.credential.fingerprint == fingerprint(prod))
     assert ("agent:bot", "workflow:code:acme/bot:agent.py", "reference:code:acme/bot:agent.py#OPENAI_API_KEY",
-            f"credential:{fingerprint(prod)}") in rep.verdicts[0].reached_via
+            f"credential:{fingerprint(prod)}") in v.reached_via
     assert rep.unresolved == ()
 
 

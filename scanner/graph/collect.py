@@ -9,18 +9,19 @@ the names of CI secrets whose values cannot be read."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scanner import gitcmd
 from scanner.graph import configs
 from scanner.graph.inventory import WorkflowRef
-from scanner.graph.workflows import WorkflowFile, parse_github, parse_gitlab
+from scanner.graph.workflows import Call, WorkflowFile, parse_github, parse_gitlab
 from scanner.sources.files import DEFAULT_EXCLUDES, excluded
-from scanner.sources.git_history import is_git_repo, repo_name
+from scanner.sources.git_history import git_cmd, is_git_repo, repo_name
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -47,6 +48,10 @@ class Collected:
     """(scope, name, environment) of CI secrets a forge lists by name (values unreadable);
     scope `org:<login>` for GitHub org secrets."""
     errors: list[str] = field(default_factory=list)
+    git_dirs: dict[str, Path] = field(default_factory=dict)
+    """Repository name → local git repository, for files read at a pinned ref."""
+    missing: dict[str, str] = field(default_factory=dict)
+    """Node → why a called / included file could not be read (a pinned ref not available)."""
 
 
 def _interesting(path: str) -> bool:
@@ -57,13 +62,12 @@ def _interesting(path: str) -> bool:
 def _head_files(repo: Path) -> dict[str, str]:
     """Text of the interesting files at HEAD, plus untracked ones from the working tree."""
     out: dict[str, str] = {}
-    ls = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "-z", "--name-only", "HEAD"],
-                        capture_output=True, check=False)
+    ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD")
     names = [n for n in ls.stdout.decode("utf-8", "replace").split("\0") if n and _interesting(n)]
     names = [n for n in names if not excluded(n, DEFAULT_EXCLUDES)]
     if names:
-        batch = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch"], capture_output=True,
-                               input="".join(f"HEAD:{n}\n" for n in names).encode(), check=False).stdout
+        batch = gitcmd.run(repo, "cat-file", "--batch",
+                           input="".join(f"HEAD:{n}\n" for n in names).encode()).stdout
         pos = 0
         for n in names:
             header_end = batch.index(b"\n", pos)
@@ -77,8 +81,8 @@ def _head_files(repo: Path) -> dict[str, str]:
             if size <= MAX_CONFIG_BYTES and b"\0" not in data[:8192]:
                 out[n] = data.decode("utf-8", "replace")
     if (repo / ".git").exists():
-        other = subprocess.run(["git", "-C", str(repo), "ls-files", "-o", "-z", "--exclude-standard"],
-                               capture_output=True, check=False).stdout.decode("utf-8", "replace")
+        other = gitcmd.run(repo, "--work-tree", str(repo.resolve()), "ls-files", "-o", "-z",
+                           "--exclude-standard").stdout.decode("utf-8", "replace")
         for n in other.split("\0"):
             if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES):
                 text = _read(repo / n)
@@ -129,7 +133,7 @@ def _parse_container(col: Collected, container: str, files: dict[str, str]) -> N
             col.files[wf.ref.node] = wf
             if wf.error:
                 col.errors.append(f"{container}:{path}: {wf.error}")
-            col.named += [NamedCopy(container, path, r.line, r.target) for r in wf.refs
+            col.named += [NamedCopy(container, r.file or path, r.line, r.target) for r in wf.refs
                           if r.kind == "literal" and r.line]
 
 
@@ -150,7 +154,7 @@ def _parse_one(col: Collected, container: str, path: str, text: str, kind: str |
         named = configs.parse_named_file(kind, text, container, path)
         parsed = [named] if named else []
     elif kind == "compose":
-        parsed = configs.parse_compose(text, container, path)
+        parsed = configs.parse_compose(text, container, path, files)
     elif kind == "code":
         code = configs.parse_code(text, container, path)
         parsed = [code] if code else []
@@ -159,16 +163,79 @@ def _parse_one(col: Collected, container: str, path: str, text: str, kind: str |
     return parsed
 
 
-def _follow_includes(col: Collected) -> None:
-    """Parse GitLab files that an evaluated pipeline includes or triggers, in any repository."""
-    todo = [c.target for wf in list(col.files.values()) for c in wf.calls if c.target.kind == "gitlab"]
-    while todo:
-        t = todo.pop()
-        if t.node in col.files or (t.repo, t.path) not in col.texts:
+def _blobs(repo: Path, specs: list[str]) -> list[bytes | None]:
+    """Contents of `rev:path` specs read from the repository's objects (None: not there). Specs
+    go through stdin (`cat-file --batch`), never as arguments."""
+    if any("\n" in sp or "\0" in sp for sp in specs):
+        return [None] * len(specs)
+    proc = subprocess.run(git_cmd(repo, "cat-file", "--batch"), capture_output=True, check=False,
+                          input="".join(f"{sp}\n" for sp in specs).encode())
+    out: list[bytes | None] = []
+    data, pos = proc.stdout, 0
+    for _ in specs:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            out.append(None)
             continue
-        wf = parse_gitlab(col.texts[(t.repo, t.path)], t, root=False)
-        col.files[t.node] = wf
-        todo += [c.target for c in wf.calls if c.target.kind == "gitlab"]
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[-1] == b"missing" or header[1] != b"blob":
+            if len(header) >= 3 and header[1] != b"blob":
+                pos += int(header[2]) + 1
+            out.append(None)
+            continue
+        size = int(header[2])
+        out.append(data[pos:pos + size] if size <= MAX_CONFIG_BYTES else None)
+        pos += size + 1
+    return out
+
+
+def _pinned(col: Collected, target: WorkflowRef) -> WorkflowRef | None:
+    """A call pinned to a ref: the unpinned node when the file there is the HEAD version, the
+    pinned node after parsing the file at that ref, or None (recorded in `missing`)."""
+    repo = col.git_dirs.get(target.repo)
+    if repo is None:
+        col.missing[target.node] = (f"pinned to {target.at}, but {target.repo} is not a scanned git repository: "
+                                    "the file at that ref is not available")
+        return None
+    head, pinned = _blobs(repo, [f"HEAD:{target.path}", f"{target.at}:{target.path}"])
+    if pinned is None:
+        col.missing[target.node] = f"pinned ref {target.at} not available in {target.repo} (no {target.path} there)"
+        return None
+    if pinned == head and dataclasses.replace(target, at="").node in col.files:
+        return dataclasses.replace(target, at="")
+    if target.node not in col.files:
+        text = pinned.decode("utf-8", "replace")
+        wf = parse_gitlab(text, target, root=False) if target.kind == "gitlab" else parse_github(text, target)
+        wf = dataclasses.replace(wf, root=False, calls=tuple(
+            dataclasses.replace(c, target=dataclasses.replace(c.target, at=target.at))
+            if c.target.repo == target.repo and not c.target.at else c for c in wf.calls))
+        col.files[target.node] = wf
+    return target
+
+
+def _follow_includes(col: Collected) -> None:
+    """Parse GitLab files that an evaluated pipeline includes or triggers, in any repository, and
+    read every file a call pins to a ref at that ref (its `./` calls and local includes too)."""
+    todo = list(col.files)
+    while todo:
+        wf = col.files.get(todo.pop())
+        if wf is None:
+            continue
+        calls: list[Call] = []
+        for c in wf.calls:
+            t = c.target
+            if t.at and t.node not in col.files and t.node not in col.missing:
+                found = _pinned(col, t)
+                if found is not None:
+                    todo.append(found.node)
+                    c = dataclasses.replace(c, target=found)
+            elif t.kind == "gitlab" and not t.at and t.node not in col.files and (t.repo, t.path) in col.texts:
+                col.files[t.node] = parse_gitlab(col.texts[(t.repo, t.path)], t, root=False)
+                todo.append(t.node)
+            calls.append(c)
+        if tuple(calls) != wf.calls:
+            col.files[wf.ref.node] = dataclasses.replace(wf, calls=tuple(calls))
 
 
 def add_facts(col: Collected, facts: Iterable[Any]) -> None:
@@ -201,6 +268,7 @@ def collect(targets: list[str]) -> Collected:
         if not path.exists():
             continue
         if path.is_dir() and is_git_repo(path):
+            col.git_dirs[repo_name(path)] = path
             _parse_container(col, repo_name(path), _head_files(path))
         elif path.is_dir():
             _parse_container(col, str(path), _dir_files(path))
@@ -211,6 +279,7 @@ def collect(targets: list[str]) -> Collected:
                         dirnames.remove(d)
                     elif is_git_repo(sub):
                         dirnames.remove(d)
+                        col.git_dirs[repo_name(sub)] = sub
                         _parse_container(col, repo_name(sub), _head_files(sub))
         elif path.is_file():
             text = _read(path)

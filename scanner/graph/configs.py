@@ -8,6 +8,8 @@ written in place, located by line, never kept) → `literal`. Code is read here:
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from pathlib import PurePosixPath
 
 import regex
@@ -53,7 +55,7 @@ def _ref(n: NameRef, owner: str) -> Ref | None:
     if n.kind == "env-ref":
         return Ref(n.name, "env", owner)
     if n.kind == "input" and n.owner:
-        return Ref(n.name, "input", owner)
+        return Ref(n.name, "input", owner, target="password" if n.secret_name else "")
     if n.kind == "credential":
         return Ref(n.name, "n8n", owner)
     if n.kind == "env-set":
@@ -88,26 +90,66 @@ def parse_mcp(text: str, repo: str, path: str) -> list[WorkflowFile]:
             for c in cfg.components if c.kind == "mcp-server"]
 
 
-def parse_compose(text: str, repo: str, path: str) -> list[WorkflowFile]:
+def dotenv_refs(text: str, path: str, owner: str = "") -> list[Ref]:
+    """A dotenv file given to a process: each `NAME=value` is a value sitting at its line (a
+    `literal`, a credential only where the scan found one), each `NAME=${X}` a reference to X."""
+    cfg = _parse(path if is_dotenv(path) else ".env", text)
+    out: list[Ref] = []
+    for n in cfg.names if cfg else ():
+        if n.kind == "env-set" and n.line:
+            out.append(Ref(n.name, "literal", owner, target=n.name, line=n.line, file=path))
+        elif n.kind == "env-ref":
+            out.append(Ref(n.name, "env", owner))
+    return out
+
+
+def _near(path: str, rel: str) -> str:
+    return posixpath.normpath(str(PurePosixPath(path).parent / rel)).removeprefix("./")
+
+
+def parse_compose(text: str, repo: str, path: str, files: dict[str, str] | None = None) -> list[WorkflowFile]:
+    """One node per service: its `environment:` (a `${X}` is read from the `.env` next to the
+    compose file when that file sets X) and every `env_file:` (relative to the compose file; one
+    that is not among the scanned files is an unresolved reference)."""
     cfg = _parse(path, text)
     if cfg is None:
         return []
-    return [WorkflowFile(WorkflowRef("compose", repo, path, c.name), _refs(cfg.names, c.name), root=False)
-            for c in cfg.components if c.kind == "compose-service"]
+    files = files or {}
+    dotenv_path = _near(path, ".env")
+    dotenv = {r.name: r for r in dotenv_refs(files[dotenv_path], dotenv_path)} if dotenv_path in files else {}
+    out = []
+    for c in cfg.components:
+        if c.kind != "compose-service":
+            continue
+        refs: list[Ref] = []
+        for n in cfg.names:
+            if n.owner != c.name:
+                continue
+            if n.kind == "env-file":
+                target = _near(path, n.name)
+                refs += dotenv_refs(files[target], target, c.name) if target in files else \
+                    [Ref(target, "file", c.name)]
+            elif n.kind == "env-ref" and n.name in dotenv and dotenv[n.name].kind == "literal":
+                refs.append(dataclasses.replace(dotenv[n.name], job=c.name))
+            elif (r := _ref(n, n.owner)):
+                refs.append(r)
+        out.append(WorkflowFile(WorkflowRef("compose", repo, path, c.name), tuple(dict.fromkeys(refs)), root=False))
+    return out
 
 
 def parse_langgraph(text: str, repo: str, path: str, files: dict[str, str]) -> WorkflowFile:
-    """`langgraph.json`: `env` is a dotenv path (its names become env refs) or an inline mapping."""
+    """`langgraph.json`: `env` is a dotenv path (its lines are values, its `${X}` references) or
+    an inline mapping."""
     ref = WorkflowRef("langgraph", repo, path)
     cfg = _parse("langgraph.json", text)
     if cfg is None:
         return WorkflowFile(ref, error="not valid JSON", root=False)
     refs = list(_refs(cfg.names))
     for r in list(refs):
-        target = str(PurePosixPath(path).parent / r.name).removeprefix("./")
+        target = _near(path, r.name)
         if r.kind == "env" and target in files:  # `"env": ".env"` names a dotenv file
             refs.remove(r)
-            refs += [Ref(n, "env", target=n) for _, n in dotenv_names(files[target], target)]
+            refs += dotenv_refs(files[target], target)
     return WorkflowFile(ref, tuple(dict.fromkeys(refs)), root=False)
 
 

@@ -113,11 +113,14 @@ class WorkflowRef:
     """File path in the repository."""
     item: str = ""
     """Entry inside the file (MCP server name)."""
+    at: str = ""
+    """Git ref the file is read at (`uses: ...@v1`, GitLab `include: ref:`); empty: HEAD."""
 
     @property
     def node(self) -> str:
         tail = f"#{self.item}" if self.item else ""
-        return f"workflow:{self.kind}:{self.repo}:{self.path}{tail}"
+        pin = f"@{self.at}" if self.at else ""
+        return f"workflow:{self.kind}:{self.repo}:{self.path}{pin}{tail}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import networkx as nx
 from rich.console import Console
 from rich.table import Table
 
+from scanner.graph.resolve import Reach
 from scanner.graph.survival import SurvivalReport
 
 
@@ -30,17 +31,26 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
             "exposure": {"live": [loc.to_json() for loc in c.locations if loc.state == "live"],
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
             "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,
-            "owners": owners, "tags": list(v.tags)})
-    return {"agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
-            "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
-            "credentials": creds,
-            "unresolved": _unresolved(rep)}
+            "conflicts": list(v.conflicts), "owners": owners, "credential_owners": list(v.owners),
+            "tags": list(v.tags)})
+    doc: dict[str, object] = {
+        "agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
+        "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),
+        "credentials": creds, "unresolved": _unresolved(rep.unresolved),
+        "unresolved_config": _unresolved(rep.unresolved_config)}
+    if rep.agent.inferred:
+        doc["note"] = INFERRED_NOTE
+    return doc
 
 
-def _unresolved(rep: SurvivalReport) -> list[dict[str, object]]:
+INFERRED_NOTE = ("no inventory: the agent list is inferred (from vault paths agents/<name>/) and may be "
+                 "incomplete; every workflow, config and code file that reads a credential counts as a consumer")
+
+
+def _unresolved(items: tuple[Reach, ...]) -> list[dict[str, object]]:
     """One entry per (name, scope), with every referencing node."""
     grouped: dict[tuple[str, str], dict[str, object]] = {}
-    for r in rep.unresolved:
+    for r in items:
         entry = grouped.setdefault((r.name, r.scope), {"name": r.name, "scope": r.scope, "referenced_by": [],
                                                         "why": r.how})
         refs = entry["referenced_by"]
@@ -82,6 +92,13 @@ def survival_table(rep: SurvivalReport) -> str:
     console.print(table)
     for r in rep.unresolved:
         console.print(f"UNRESOLVED {r.name} in {r.scope or '-'} (referenced by {r.referenced_by}): {r.how}")
+    for r in rep.unresolved_config:
+        console.print(f"unresolved-config (not blocking) {r.name} in {r.scope or '-'} (referenced by {r.referenced_by})")
+    for v in rep.verdicts:
+        for c in v.conflicts:
+            console.print(f"CONFLICT {v.credential.redacted}: {c}")
+    if rep.agent.inferred:
+        console.print(f"note: {INFERRED_NOTE}")
     console.print(f"dies with the agent: {', '.join(rep.dies)}")
     console.print("BLOCKED: decommission would leave the credentials above alive" if rep.blocked
                   else "clear: nothing that blocks a decommission survives")
@@ -96,6 +113,15 @@ def survival_markdown(rep: SurvivalReport) -> str:
     if rep.unresolved:
         out += ["", "Unresolved references:", ""]
         out += [f"- `{r.name}` in {r.scope or '-'} (referenced by `{r.referenced_by}`)" for r in rep.unresolved]
+    if rep.unresolved_config:
+        out += ["", "Unresolved configuration names (not blocking):", ""]
+        out += [f"- `{r.name}` in {r.scope or '-'} (referenced by `{r.referenced_by}`)" for r in rep.unresolved_config]
+    conflicts = [(v, c) for v in rep.verdicts for c in v.conflicts]
+    if conflicts:
+        out += ["", "Conflicting evidence (blocks):", ""]
+        out += [f"- `{v.credential.redacted}`: {c}" for v, c in conflicts]
+    if rep.agent.inferred:
+        out += ["", f"Note: {INFERRED_NOTE}."]
     return "\n".join(out) + "\n"
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import regex
+
+from scanner.declared import is_secret_name
 from scanner.graph.collect import Collected
 from scanner.graph.inventory import Agent, CredentialRef, Inventory
 from scanner.graph.workflows import Call, Ref, WorkflowFile
@@ -21,7 +24,20 @@ from scanner.model import Credential
 MAX_DEPTH = 16
 """Nested calls followed at most (GitHub allows 10 levels of reusable workflows)."""
 CI_STORE_SOURCES = ("github-secret", "github-variable", "gitlab-variable", "ci-variable")
-NOT_EVALUATED_REPOS = ("gitlab-templates",)
+NOT_FOLLOWED = {
+    "remote": "remote include: not fetched, not followed",
+    "component": "CI/CD component include: not followed",
+    "gitlab-templates": "GitLab template include: not followed",
+    "include": "include of an unknown kind: not followed",
+}
+"""Pseudo-repositories `workflows._includes` gives to includes it cannot read."""
+COMPANION = regex.compile(r"(?i)(?:^|_)(?:ACCESS_KEY_ID|KEY_ID|ROLE_ARN|ARN|REGION|ACCOUNT_ID|CLIENT_ID|TENANT_ID|"
+                          r"APP_ID|PROJECT_ID|ORG_ID|ORGANIZATION_ID)$")
+"""Names kept next to a secret that are not credentials (an AWS access key id alone, a role ARN,
+a region): an unbound reference to one does not block."""
+CONNECTION_URL = regex.compile(r"(?i)(?:DATABASE|DB|REDIS|MONGO(?:DB)?|POSTGRES(?:QL)?|MYSQL|AMQP|BROKER|"
+                               r"RABBITMQ|CONNECTION)_UR[LI]$")
+"""Names whose values usually carry a password in the URL: secret-like."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +47,8 @@ class Binding:
     how: str
     via: tuple[str, ...] = ()
     """Reference nodes walked between the first reference and the credential (call mappings)."""
+    candidates: tuple[str, ...] = ()
+    """Unbound because ambiguous: every value the name may mean."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +71,10 @@ class Scope:
     store: bool = True
     """The repository's own stored secrets are visible (False under an explicit `secrets:` map)."""
     overrides: tuple[tuple[str, Forward | None], ...] = ()
-    """Names bound by the call (None: a literal, not a secret)."""
+    """Names bound by the call (None: a literal, not a secret); a name may be bound several
+    times (`secrets.A || secrets.B`): each is a possible value."""
+    yaml: frozenset[str] = frozenset()
+    """GitLab: names the including pipeline's YAML defines (a project variable still wins)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +87,10 @@ class Reach:
     name: str = ""
     scope: str = ""
     referenced_by: str = ""
+    candidates: tuple[str, ...] = ()
+    """An ambiguous name: the values it may mean (each a possible consumer)."""
+    blocking: bool = True
+    """False for `unresolved-config`: a name nothing marks as a secret (reported, not blocking)."""
 
 
 def _key(path: str) -> str:
@@ -93,8 +118,11 @@ class Resolver:
             self.named[(n.container, n.name)] |= self.located.get((n.container, n.path, n.line), set())
         self.inventory = inventory
         self.files = collected.files
+        self.missing = collected.missing
         self.stored_names = collected.stored_names
         self.declared: dict[tuple[str, str], tuple[set[str], str]] = {}
+        self.candidates: dict[tuple[str, str], set[str]] = defaultdict(set)
+        """(agent, credential id) → values an ambiguous declaration may mean."""
         self.repos: dict[str, set[str]] = {}
         for a in inventory.agents:
             self.repos[a.name] = {w.repo for w in a.workflows} | {c.scope for cr in a.credentials for c in cr.ci}
@@ -103,23 +131,50 @@ class Resolver:
                 self.declared[(a.name, cr.id)] = self._declaration(a, cr)
 
     def _declaration(self, agent: Agent, cr: CredentialRef) -> tuple[set[str], str]:
-        if cr.vault:
-            fps = self.vault.get((cr.vault.mount, cr.vault.location_path), set())
-            if fps:
-                return set(fps), f"inventory vault {cr.vault}"
+        """Every value any of the declared sources holds (vault path, CI secrets, env names): an
+        agent reaches its `.env` copy under the declared name as well as the vault one."""
+        fps: set[str] = set()
+        how: list[str] = []
+        if cr.vault and (found := self.vault.get((cr.vault.mount, cr.vault.location_path), set())):
+            fps |= found
+            how.append(f"inventory vault {cr.vault}")
         for ci in cr.ci:
-            fps = self.store.get((ci.scope, ci.name, ci.environment), set())
-            if fps:
-                return set(fps), f"inventory ci {ci.platform}:{ci.scope}:{ci.name}"
+            if found := self.store.get((ci.scope, ci.name, ci.environment), set()):
+                fps |= found
+                how.append(f"inventory ci {ci.platform}:{ci.scope}:{ci.name}")
         for name in cr.env:
-            fps = set().union(*(self.named.get((repo, name), set()) for repo in self.repos[agent.name]))
-            if fps:
-                return fps, f"inventory env {name} (named copy)"
-        for name in cr.env:  # anywhere, when the name stores exactly one value
-            fps = set().union(*(v for (_, n), v in self.named.items() if n == name))
-            if len(fps) == 1:
-                return fps, f"inventory env {name} (the only named copy)"
-        return set(), ""
+            found = set().union(*(self.named.get((repo, name), set()) for repo in self.repos[agent.name]))
+            if found:
+                fps |= found
+                how.append(f"inventory env {name} (named copy)")
+                continue
+            anywhere = set().union(*(v for (_, n), v in self.named.items() if n == name))
+            if len(anywhere) == 1:  # anywhere, when the name stores exactly one value
+                fps |= anywhere
+                how.append(f"inventory env {name} (the only named copy)")
+            elif anywhere:
+                self.candidates[(agent.name, cr.id)] |= anywhere
+        return fps, "; ".join(how)
+
+    def secret_like(self, ref: Ref) -> bool:
+        """Whether an unbound reference names a secret (then it blocks): a GitHub `secrets.X`
+        unless X is a known non-credential companion, a vault / n8n credential, a prompted
+        password input, or a name that looks like a secret or is bound to a credential anywhere
+        (a declaration, a stored copy)."""
+        name = ref.name
+        if ref.kind in ("vault", "n8n", "file") or name.startswith(("secrets[", "toJSON(")):
+            return True
+        if COMPANION.search(name):
+            return False
+        if ref.kind == "secret" or is_secret_name(name) or CONNECTION_URL.search(name):
+            return True
+        if ref.kind == "input" and ref.target == "password":
+            return True
+        declared = any(name in cr.env or any(c.name == name for c in cr.ci)
+                       for a in self.inventory.agents for cr in a.credentials)
+        return declared or bool(self.vault_key.get(name)) or any(
+            n == name and fps for (_, n), fps in self.named.items()) or any(
+            n == name for (_, n, _) in self.stored_names) or any(n == name and v for (_, n, _), v in self.store.items())
 
     # -- scope chains ---------------------------------------------------------------------------
     def _chain(self, platform: str, repo: str, env: str) -> list[tuple[str, str, str]]:
@@ -144,10 +199,21 @@ class Resolver:
         return out
 
     def _vault_name(self, name: str) -> list[Binding]:
+        """A vault key of that name: bound when it holds one value; ambiguous (never bound, but
+        every value is a possible one) when several values sit under that key name."""
         fps = self.vault_key.get(name, set())
-        return [Binding(next(iter(fps)), f"vault key name {name}")] if len(fps) == 1 else []
+        if len(fps) == 1:
+            return [Binding(next(iter(fps)), f"vault key name {name}")]
+        if fps:
+            return [Binding("", f"ambiguous: {len(fps)} different values are stored under vault key {name}",
+                            candidates=tuple(sorted(fps)))]
+        return []
 
-    def _stored(self, platform: str, repo: str, name: str, env: str) -> list[Binding]:
+    def _stored(self, platform: str, repo: str, name: str, env: str, yaml: bool = False) -> list[Binding]:
+        """Stored secrets from the narrowest scope out, then (unless the pipeline's YAML defines
+        the name, whose own value then applies) a vault key of that name."""
+        if "${{" in env:
+            return [Binding("", f"expression environment {env}: the environments it can name are not known")]
         for level, scope, e in self._chain(platform, repo, env):
             store_scope = scope.removeprefix("org:")
             fps = self.store.get((store_scope, name, e), set()) | self.store.get((scope, name, e), set())
@@ -159,7 +225,7 @@ class Resolver:
             if (scope, name, e) in self.stored_names:  # it exists here and shadows wider scopes
                 return [Binding("", f"{platform} {level} secret {scope}:{name} exists but its value "
                                     "is not readable and no inventory entry maps it")]
-        return self._vault_name(name)
+        return [] if yaml else self._vault_name(name)
 
     def _declared_env(self, agent: str, name: str) -> list[Binding]:
         a = self.inventory.agent(agent)
@@ -187,26 +253,38 @@ class Resolver:
             mount, _, rest = ref.target.partition("/")
             fps = self.vault.get((mount, rest), set())
             return [Binding(fp, f"vault path {ref.target}") for fp in sorted(fps)]
-        if ref.kind == "literal":
-            fps = self.located.get((file.ref.repo, file.ref.path, ref.line or 0), set())
-            return [Binding(fp, f"literal value at {file.ref.path}:{ref.line}") for fp in sorted(fps)]
+        if ref.kind == "literal":  # a value, not a reference: a credential only if the scan found one there
+            path = ref.file or file.ref.path
+            fps = self.located.get((file.ref.repo, path, ref.line or 0), set())
+            return [Binding(fp, f"literal value at {path}:{ref.line}") for fp in sorted(fps)] or None
+        if ref.kind == "file":
+            return [Binding("", f"env_file {ref.name} is not among the scanned files")]
         if ref.kind in ("env", "input"):
             return self._env(ref.name, scope)
         if ref.kind == "n8n":
             return self._vault_name(ref.name)
-        return self.bind_name(ref.name, scope, ref.environment)
+        yaml = ref.yaml or (scope.platform == "gitlab" and ref.name in scope.yaml)
+        found = self.bind_name(ref.name, scope, ref.environment, yaml)
+        return None if yaml and not found else found
 
-    def bind_name(self, name: str, scope: Scope, env: str = "") -> list[Binding] | None:
-        overrides = dict(scope.overrides)
-        if name in overrides:
-            fwd = overrides[name]
-            if fwd is None:
-                return None
-            inner = self.bind_name(fwd.name, fwd.scope, fwd.environment)
-            return None if inner is None else [Binding(b.fingerprint, b.how, (fwd.node, *b.via)) for b in inner]
+    def bind_name(self, name: str, scope: Scope, env: str = "", yaml: bool = False) -> list[Binding] | None:
+        forwards = [fwd for n, fwd in scope.overrides if n == name]
+        if forwards:
+            results = [(fwd, inner) for fwd in forwards if fwd is not None
+                       and (inner := self.bind_name(fwd.name, fwd.scope, fwd.environment)) is not None]
+            if not results:
+                return None  # a literal
+            if len(results) == 1 and not results[0][1]:
+                return []
+            out: list[Binding] = []
+            for fwd, inner in results:
+                if not inner:
+                    out.append(Binding("", f"{fwd.name}, one of the names passed, is bound to nothing", (fwd.node,)))
+                out += [Binding(b.fingerprint, b.how, (fwd.node, *b.via), b.candidates) for b in inner]
+            return out
         if not scope.store:
             return []
-        return self._stored(scope.platform, scope.repo, name, env)
+        return self._stored(scope.platform, scope.repo, name, env, yaml)
 
 
 def ref_node(wf_node: str, name: str) -> str:
@@ -226,24 +304,26 @@ def call_scope(call_scope_from: Scope, call: Call, caller_node: str) -> Scope:
     return Scope(call_scope_from.platform, call_scope_from.repo, call_scope_from.agent, False, fwd)
 
 
+def _not_found(res: Resolver, wf_node: str) -> str:
+    repo = wf_node.split(":", 3)[2] if wf_node.count(":") >= 3 else ""
+    return res.missing.get(wf_node) or NOT_FOLLOWED.get(repo) or "workflow not found in the scanned sources"
+
+
 def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] = (),
              stack: frozenset[str] = frozenset()) -> list[Reach]:
     """Every credential (or unbound name) `wf_node` reaches in `scope`, through its calls."""
     wf = res.files.get(wf_node)
     here = (*prefix, wf_node)
+    by = prefix[-1] if prefix else wf_node
     if len(stack) >= MAX_DEPTH:
         return [Reach(None, here, f"calls nested deeper than {MAX_DEPTH} levels: not followed", wf_node,
-                      scope.repo, prefix[-1] if prefix else wf_node)]
+                      scope.repo, by)]
     if wf is None:
-        repo = wf_node.split(":", 3)[2] if wf_node.count(":") >= 3 else ""
-        if repo in NOT_EVALUATED_REPOS:
-            return []
-        return [Reach(None, here, "workflow not found in the scanned sources", wf_node, scope.repo,
-                      prefix[-1] if prefix else wf_node)]
+        return [Reach(None, here, _not_found(res, wf_node), wf_node, scope.repo, by)]
     if wf.error:
-        return [Reach(None, here, f"cannot be read: {wf.error}", wf_node, scope.repo,
-                      prefix[-1] if prefix else wf_node)]
+        return [Reach(None, here, f"cannot be read: {wf.error}", wf_node, scope.repo, by)]
     out: list[Reach] = []
+    where = f"{scope.platform}:{scope.repo}"
     for ref in wf.refs:
         if ref.name in wf.defined and ref.kind not in ("vault", "literal"):
             continue
@@ -252,12 +332,13 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
         if bindings is None:
             continue
         if not bindings:
-            out.append(Reach(None, (*here, node), "unresolved", ref.name,
-                             f"{scope.platform}:{scope.repo}" + (f"@{ref.environment}" if ref.environment else ""),
-                             wf_node))
+            blocking = res.secret_like(ref)
+            out.append(Reach(None, (*here, node), "unresolved" if blocking else "unresolved-config", ref.name,
+                             where + (f"@{ref.environment}" if ref.environment else ""), wf_node,
+                             blocking=blocking))
         for b in bindings:
             if not b.fingerprint:
-                out.append(Reach(None, (*here, node, *b.via), b.how, ref.name, f"{scope.platform}:{scope.repo}", wf_node))
+                out.append(Reach(None, (*here, node, *b.via), b.how, ref.name, where, wf_node, b.candidates))
                 continue
             out.append(Reach(b.fingerprint, (*here, node, *b.via, f"credential:{b.fingerprint}"), b.how))
     for call in wf.calls:
@@ -265,8 +346,7 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
             continue
         inner = call_scope(scope, call, wf_node)
         if call.how in ("include", "trigger-child"):  # the including file's YAML variables stay defined
-            mapped = {n for n, _ in inner.overrides}
-            extra = tuple((n, None) for n in sorted(wf.defined - mapped))
-            inner = Scope(inner.platform, inner.repo, inner.agent, inner.store, inner.overrides + extra)
+            inner = Scope(inner.platform, inner.repo, inner.agent, inner.store, inner.overrides,
+                          scope.yaml | wf.yaml_globals)
         out += evaluate(res, call.target.node, inner, here, stack | {wf_node})
     return out

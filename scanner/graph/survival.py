@@ -16,7 +16,7 @@ from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
 from scanner.graph.inventory import Agent, CredentialRef
 from scanner.graph.resolve import Reach, evaluate
-from scanner.model import Credential
+from scanner.model import Credential, fingerprint
 
 INVALIDATES_WITH_PRINCIPAL: dict[str, str] = {
     "openai": "deleting a project service account deletes its API keys",
@@ -38,6 +38,10 @@ EXPIRY_ATTRIBUTES = ("custom_metadata.expires", "custom_metadata.expires_at", "c
 """Vault attributes that state when the value stops working (never `deletion_time`: deleting a
 copy does not kill a credential)."""
 NON_VAULT_STORES = ("vault", "github-secret", "github-variable", "gitlab-variable", "ci-variable")
+CI_KINDS = ("github", "gitlab")
+"""Workflow kinds that run only when triggered or called; every other config or code file
+(MCP server, compose service, LangGraph / CrewAI / n8n config, code) is a live consumer unless
+the agent being decommissioned runs it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,10 @@ class Verdict:
     """`static` (also for unknown lifetimes) or `short-lived`."""
     holders_via: tuple[tuple[str, ...], ...] = ()
     """For each of `other_holders`, the path by which it reaches the credential."""
+    conflicts: tuple[str, ...] = ()
+    """Contradicting evidence (expiry dates that disagree): reported, and it blocks."""
+    owners: tuple[str, ...] = ()
+    """Owners of the credential itself (vault `custom_metadata.owner` / `owner`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +76,14 @@ class SurvivalReport:
     """Nodes that die with the agent (itself, exclusive identities, workflows only it runs)."""
     verdicts: tuple[Verdict, ...]
     unresolved: tuple[Reach, ...]
+    """References nothing binds that name a secret: they block."""
+    unresolved_config: tuple[Reach, ...] = ()
+    """References nothing binds to names nothing marks as a secret (`unresolved-config`):
+    reported, not blocking."""
 
     @property
     def blocked(self) -> bool:
-        if self.unresolved:
+        if self.unresolved or any(v.conflicts for v in self.verdicts):
             return True
         reasons = {v.reason for v in self.verdicts if v.survives}
         return bool(reasons & BLOCKING) or (self.strict and bool(reasons))
@@ -126,6 +138,13 @@ def _closure(sg: SprawlGraph, start: set[str]) -> set[str]:
     return seen
 
 
+def federated_credential(agent: Agent, cr: CredentialRef) -> Credential:
+    """A declared `lifetime: federated` credential (OIDC, workload identity) has no stored value:
+    it stands in the verdicts as a record named after its declaration, never as unresolved."""
+    fp = fingerprint(f"federated:{agent.name}#{cr.id}")
+    return Credential(fp, "federated", cr.provider or "unknown", f"federated:{agent.name}#{cr.id}", ())
+
+
 class _Context:
     """Step 1 and the facts every verdict needs, computed once per agent."""
 
@@ -136,19 +155,28 @@ class _Context:
         other_ids = {i.ref for a in self.others for i in a.identities} | \
                     {a.platform.ref for a in self.others if a.platform}
         self.dying_ids = {f"identity:{i.ref}" for i in agent.identities if i.exclusive and i.ref not in other_ids}
+        self.live_ids = {f"identity:{r}" for r in other_ids} | {f"platform:{r}" for r in other_ids}
+        """Identities another live agent runs as (or has as its platform): they outlive X."""
         mine = set(agent_workflow_nodes(agent, sg.collected))
         run_by_others = {w for a in self.others for w in agent_workflow_nodes(a, sg.collected)}
-        roots = {n for n, wf in sg.collected.files.items() if wf.root}
-        # what still runs without X: other agents' workflows and CI roots X does not run, and
-        # everything they call; what X runs (and calls) outside that dies with it
+        roots = {n for n, wf in sg.collected.files.items() if wf.root or wf.ref.kind not in CI_KINDS}
+        # what still runs without X: other agents' workflows, CI roots and configs / code X does
+        # not run, and everything they call; what X runs (and calls) outside that dies with it
         alive = _closure(sg, (roots - mine) | run_by_others)
         dying = _closure(sg, mine) - alive
         self.dying_workflows = dying
+        self.alive_roots = sorted(roots - dying)
         self.dies = (agent.node, *sorted(self.dying_ids), *sorted(dying))
+        self.credentials = dict(sg.credentials)
         self.declarations: dict[str, list[tuple[Agent, CredentialRef]]] = {}
         for a in inv.agents:
             for cr in a.credentials:
-                for fp in sg.resolver.declared[(a.name, cr.id)][0]:
+                fps = sg.resolver.declared[(a.name, cr.id)][0]
+                if not fps and cr.lifetime == "federated":
+                    fed = federated_credential(a, cr)
+                    self.credentials[fed.fingerprint] = fed
+                    fps = {fed.fingerprint}
+                for fp in fps:
                     self.declarations.setdefault(fp, []).append((a, cr))
 
     def reach(self, agent: Agent) -> list[Reach]:
@@ -158,8 +186,14 @@ class _Context:
         for cr in agent.credentials:
             rn = f"reference:inventory:{agent.name}#{cr.id}"
             fps, how = sg.resolver.declared[(agent.name, cr.id)]
-            if not fps:
-                out.append(Reach(None, (agent.node, rn), "unresolved", cr.id, f"inventory:{agent.name}", agent.node))
+            if not fps and cr.lifetime == "federated":
+                fed = federated_credential(agent, cr)
+                out.append(Reach(fed.fingerprint, (agent.node, rn, f"credential:{fed.fingerprint}"),
+                                 "inventory: federated (no stored value by design)"))
+            elif not fps:
+                cands = tuple(sorted(sg.resolver.candidates.get((agent.name, cr.id), ())))
+                why = f"ambiguous: {len(cands)} values are stored under its env names" if cands else "unresolved"
+                out.append(Reach(None, (agent.node, rn), why, cr.id, f"inventory:{agent.name}", agent.node, cands))
             out += [Reach(fp, (agent.node, rn, f"credential:{fp}"), how) for fp in sorted(fps)]
         mine = {i.ref for i in agent.identities}
         for fp, decls in self.declarations.items():
@@ -179,40 +213,76 @@ class _Context:
         return out
 
     def consumers(self) -> dict[str, dict[str, tuple[str, ...]]]:
-        """Live consumers other than the agent (other agents, CI workflows that survive it), each
-        with the first path by which it reaches the credential."""
+        """Live consumers other than the agent (other agents; CI workflows, configs and code
+        that survive it), each with the first path by which it reaches the credential. An
+        ambiguous reference is a possible consumer of every value it may mean."""
         out: dict[str, dict[str, tuple[str, ...]]] = {}
+
+        def add(holder: str, r: Reach) -> None:
+            for fp in (r.fingerprint,) if r.fingerprint else r.candidates:
+                out.setdefault(fp, {}).setdefault(holder, r.path)
+
         for a in self.others:
             for r in self.reach(a):  # the principal it is issued to is not a consumer
-                if r.fingerprint and not r.how.startswith("authenticates as"):
-                    out.setdefault(r.fingerprint, {}).setdefault(a.node, r.path)
-        for node, wf in self.sg.collected.files.items():
-            if wf.root and node not in self.dying_workflows:
-                for r in evaluate(self.sg.resolver, node, scope_for(wf.ref)):
-                    if r.fingerprint:
-                        out.setdefault(r.fingerprint, {}).setdefault(node, r.path)
+                if not r.how.startswith("authenticates as"):
+                    add(a.node, r)
+        for node in self.alive_roots:
+            wf = self.sg.collected.files[node]
+            for r in evaluate(self.sg.resolver, node, scope_for(wf.ref)):
+                add(node, r)
         return out
 
 
-def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> str:
-    declared = {cr.lifetime for _, cr in decls if cr.lifetime}
-    if declared:
-        return "static" if "static" in declared else "short-lived"
-    if "exp" in dict(cred.captures):  # a token that carries its own expiry (JWT `exp`)
-        return "short-lived"
-    return "short-lived" if cred.lifetime_hint == "short-lived" else "static"
-
-
-def _expiry(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> dt.datetime | None:
-    times = [cr.expires for _, cr in decls if cr.expires]
+def _expiry_evidence(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> list[tuple[dt.datetime, str]]:
+    """Every stated expiry, with where it is stated: the inventory, the live vault version's
+    metadata, the token's own `exp` claim."""
+    out = [(cr.expires, f"inventory {a.name}#{cr.id}") for a, cr in decls if cr.expires]
     for loc in cred.locations:
         if loc.source == "vault" and loc.state == "live":
             attrs = dict(getattr(loc, "attributes", ()) or ())
-            times += [t for k in EXPIRY_ATTRIBUTES if k in attrs and (t := _as_time(str(attrs[k])))]
+            out += [(t, f"vault {loc.container}/{loc.path} {k}") for k in EXPIRY_ATTRIBUTES
+                    if k in attrs and (t := _as_time(str(attrs[k])))]
     caps = dict(cred.captures)
     if "exp" in caps and (t := _as_time(caps["exp"])):
-        times.append(t)
-    return min(times) if times else None
+        out.append((t, "the token's exp claim"))
+    return out
+
+
+def _expiry(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> dt.datetime | None:
+    """The latest stated expiry (an earlier, contradicted date never kills it)."""
+    return max((t for t, _ in _expiry_evidence(cred, decls)), default=None)
+
+
+def _conflicts(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> tuple[str, ...]:
+    evidence = _expiry_evidence(cred, decls)
+    if len({t for t, _ in evidence}) < 2:
+        return ()
+    stated = "; ".join(f"{where} says {t.isoformat()}" for t, where in sorted(evidence))
+    return (f"expiry evidence disagrees ({stated}): the latest counts; resolve the conflict",)
+
+
+def _short_by_nature(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> bool | None:
+    """The declared lifetime (static wins over short-lived), else the rule's; None: unknown."""
+    declared = {cr.lifetime for _, cr in decls if cr.lifetime}
+    if "static" in declared:
+        return False
+    if "short-lived" in declared:
+        return True
+    return True if cred.lifetime_hint == "short-lived" else None
+
+
+def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]], at: dt.datetime | None = None,
+              grace: dt.timedelta = dt.timedelta(0)) -> str:
+    """`short-lived` needs a known expiry and either a short-lived kind (declared, or the rule's)
+    or an expiry within the grace period of `at`; anything else (a JWT valid for years, a
+    session cookie whose expiry shows nowhere) is `static` (until its expiry, if known)."""
+    nature = _short_by_nature(cred, decls)
+    expiry = _expiry(cred, decls)
+    if nature is False or expiry is None:
+        return "static"
+    if nature or (at is not None and expiry <= at + grace):
+        return "short-lived"
+    return "static"
 
 
 def _survives_minter(ctx: _Context, decls: list[tuple[Agent, CredentialRef]], seen: frozenset[str]) -> str | None:
@@ -231,15 +301,17 @@ def _survives_minter(ctx: _Context, decls: list[tuple[Agent, CredentialRef]], se
 
 
 def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[str | None, dt.datetime | None]:
-    """Step 3: why the credential dies with the agent, or None; and its known expiry."""
-    cred = ctx.sg.credentials[fp]
+    """Step 3: why the credential dies with the agent, or None; and its known expiry.
+    Contradicted expiry evidence never kills."""
+    cred = ctx.credentials[fp]
     decls = ctx.declarations.get(fp, [])
     expiry = _expiry(cred, decls)
-    if _lifetime(cred, decls) == "short-lived" and expiry is not None:
-        limit = ctx.at + ctx.grace
-        if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
-            when = "expired" if expiry <= ctx.at else "expires"
-            return f"short-lived: {when} {expiry.isoformat()} (within the grace period) and no surviving parent mints it", expiry
+    if cred.rule_id == "federated":
+        roles = {p for a, cr in decls if (p := principal_node(a, cr))}
+        if roles and roles <= ctx.dying_ids:
+            return (f"federated: no stored value; the role it is issued to ({', '.join(sorted(roles))}) "
+                    "dies with the agent"), expiry
+        return None, expiry
     principals = [(principal_node(a, cr), cr) for a, cr in decls]
     if principals and all(p in ctx.dying_ids for p, _ in principals):
         provider = (principals[0][1].provider or cred.provider)
@@ -248,6 +320,12 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
         if known:
             why = INVALIDATES_WITH_PRINCIPAL.get(provider, "the inventory says so")
             return f"issued only to {', '.join(sorted({p for p, _ in principals if p}))}, which dies with the agent ({why})", expiry
+    if _lifetime(cred, decls, ctx.at, ctx.grace) == "short-lived" and expiry is not None and \
+            not _conflicts(cred, decls):
+        limit = ctx.at + ctx.grace
+        if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
+            when = "expired" if expiry <= ctx.at else "expires"
+            return f"short-lived: {when} {expiry.isoformat()} (within the grace period) and no surviving parent mints it", expiry
     return None, expiry
 
 
@@ -257,9 +335,9 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     if holders:
         return "shared", f"rotate it at {cred.provider} and give the new value only to {', '.join(sorted(holders))}"
     plat = []
-    for a, cr in decls:
+    for a, cr in decls:  # platform: issued to a platform, or to an identity another live agent runs as
         p = principal_node(a, cr)
-        if cr.issued_to == "platform" or (p and p.startswith("identity:") and p not in ctx.dying_ids):
+        if cr.issued_to == "platform" or (p in ctx.live_ids and p not in ctx.dying_ids):
             plat.append(p or "its platform")
     if plat:
         return "platform", f"keep it; remove {name}'s grants on {plat[0]} and delete its copies"
@@ -267,10 +345,23 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     if humans or (not any(cr.issued_to for _, cr in decls) and cred.rule_id in HUMAN_RULES):
         who = humans[0] if humans else "the person it belongs to"
         return "human", f"revoke it or hand it back to {who}; give the next agent its own identity"
-    if _lifetime(cred, decls) == "static":
-        return "orphaned", f"revoke it at {cred.provider}: nothing else uses it and it never expires"
-    when = expiry.isoformat() if expiry else "its expiry (unknown)"
-    return "expiring", f"revoke it early at {cred.provider} or let it lapse at {when}"
+    if _lifetime(cred, decls, ctx.at, ctx.grace) == "static" or expiry is None:
+        if cred.rule_id == "federated":
+            return "orphaned", "remove the trust policy / role binding that lets it be issued: nothing else uses it"
+        until = f"it works until {expiry.isoformat()}" if expiry else (
+            "expiry unknown: no evidence that it ever stops working")
+        return "orphaned", f"revoke it at {cred.provider}: nothing else uses it and {until}"
+    return "expiring", f"revoke it early at {cred.provider} or let it lapse at {expiry.isoformat()}"
+
+
+def _owners(cred: Credential) -> tuple[str, ...]:
+    """Owners the vault states for the credential (`custom_metadata.owner` / `owner`)."""
+    out = []
+    for loc in cred.locations:
+        if loc.source == "vault" and loc.state == "live":
+            attrs = dict(getattr(loc, "attributes", ()) or ())
+            out += [str(attrs[k]) for k in ("custom_metadata.owner", "owner") if attrs.get(k)]
+    return tuple(dict.fromkeys(out))
 
 
 def _tags(cred: Credential, reason: str | None, lifetime: str) -> tuple[str, ...]:
@@ -302,16 +393,17 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
     for r in ctx.reach(agent):
         if r.fingerprint is None:
             unresolved.append(r)
-        elif r.fingerprint in sg.credentials:
+        elif r.fingerprint in ctx.credentials:
             reached.setdefault(r.fingerprint, []).append(r)
     consumers = ctx.consumers()
     verdicts = []
     for fp in sorted(reached):
-        cred = sg.credentials[fp]
+        cred = ctx.credentials[fp]
+        decls = ctx.declarations.get(fp, [])
         holder_paths = {h: p for h, p in consumers.get(fp, {}).items() if h != agent.node}
         holders = set(holder_paths)
         dies_because, expiry = _death(ctx, fp)
-        lifetime = _lifetime(cred, ctx.declarations.get(fp, []))
+        lifetime = _lifetime(cred, decls, ctx.at, ctx.grace)
         if dies_because:
             reason, action = None, "none at the provider: it stops working; delete the leftover copies"
         else:
@@ -320,7 +412,9 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         verdicts.append(Verdict(cred, dies_because is None, reason, dies_because, action, paths,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
                                 _tags(cred, reason, lifetime), expiry, lifetime,
-                                tuple(holder_paths[h] for h in sorted(holders))))
+                                tuple(holder_paths[h] for h in sorted(holders)),
+                                _conflicts(cred, decls) if dies_because is None else (), _owners(cred)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
+    items = [uniq[k] for k in sorted(uniq)]
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),
-                          tuple(uniq[k] for k in sorted(uniq)))
+                          tuple(r for r in items if r.blocking), tuple(r for r in items if not r.blocking))

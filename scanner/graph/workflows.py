@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import regex
@@ -32,6 +33,11 @@ class Ref:
     """`vault`: `mount/path#key`; `literal`/`env` in an MCP server: the env key it is passed as."""
     line: int | None = None
     """1-based line, where known (literal values)."""
+    yaml: bool = False
+    """GitLab: the pipeline YAML defines this name for the job too; a project / group variable of
+    the same name still wins (GitLab's precedence), else the YAML value (a literal) is used."""
+    file: str = ""
+    """`literal`: the file the value sits in, when not the config itself (`env_file`, `.env`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +69,26 @@ class WorkflowFile:
     """Runs on its own triggers (False: only when called or included)."""
     error: str | None = None
     """Why it could not be parsed (then it has no refs)."""
+    yaml_globals: frozenset[str] = frozenset()
+    """GitLab: top-level YAML variable names (files it includes see them too)."""
 
 
 GITHUB_SECRET = regex.compile(r"\bsecrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_-]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
 EXPRESSION = regex.compile(r"\$\{\{(.*?)\}\}", regex.S)
 GITLAB_VAR = regex.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 PLATFORM_SECRETS = frozenset({"GITHUB_TOKEN"})
-GITLAB_PREDEFINED_PREFIXES = ("CI_", "GITLAB_", "RUNNER_", "FF_", "TRIGGER_", "CHAT_")
-GITLAB_PREDEFINED = frozenset({"CI", "GITLAB_CI", "HOME", "PATH", "PWD", "USER", "SHELL", "HOSTNAME"})
+
+
+def _predefined() -> frozenset[str]:
+    text = resources.files("scanner.graph").joinpath("data/gitlab_predefined.txt").read_text(encoding="utf-8")
+    return frozenset(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+GITLAB_PREDEFINED = _predefined() | {"HOME", "PATH", "PWD", "USER", "SHELL", "HOSTNAME"}
+"""GitLab's documented predefined variables (data/gitlab_predefined.txt) and the runner shell's
+own environment; any other name, `CI_*` and `GITLAB_*` included, is a user-defined variable."""
+MATRIX_ENV = regex.compile(r"^\s*\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}\s*$")
+INPUT_ENV = regex.compile(r"^\s*\$\{\{\s*(?:github\.event\.)?inputs\.([A-Za-z0-9_-]+)\s*\}\}\s*$")
 GITLAB_KEYWORDS = frozenset({"stages", "variables", "include", "default", "workflow", "image", "services",
                              "before_script", "after_script", "cache", "spec", "types", "pages"})
 
@@ -105,11 +123,39 @@ def github_secret_names(text: str) -> list[str]:
     return out
 
 
-def _environment(job: dict[str, Any]) -> str:
+def _environments(job: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """The deployment environments a job can run in. A literal name is itself; an expression
+    (`${{ matrix.env }}`, `${{ inputs.target }}`) is every value the matrix lists or the input's
+    `options` allow; when those are not known, the expression itself (which nothing binds)."""
     env = job.get("environment")
     if isinstance(env, dict):
         env = env.get("name")
-    return env if isinstance(env, str) else ""
+    if not isinstance(env, str):
+        return [""]
+    if "${{" not in env:
+        return [env]
+    values: list[Any] = []
+    if (m := MATRIX_ENV.match(env)):
+        strategy = job.get("strategy")
+        matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
+        if isinstance(matrix, dict):
+            v = matrix.get(m.group(1))
+            values = v if isinstance(v, list) else [None]
+            for extra in matrix.get("include") or []:
+                if isinstance(extra, dict) and m.group(1) in extra:
+                    values.append(extra[m.group(1)])
+    elif (m := INPUT_ENV.match(env)):
+        on = doc["on"] if "on" in doc else doc.get(True)  # type: ignore[call-overload]
+        for trigger in ("workflow_dispatch", "workflow_call"):
+            spec = on.get(trigger) if isinstance(on, dict) else None
+            inp = ((spec or {}).get("inputs") or {}).get(m.group(1)) if isinstance(spec, dict) else None
+            if isinstance(inp, dict) and isinstance(inp.get("options"), list):
+                values += inp["options"]
+            elif inp is not None:
+                values.append(None)
+    if values and all(isinstance(v, (str, int)) and "${{" not in str(v) for v in values):
+        return list(dict.fromkeys(str(v) for v in values))
+    return [env.strip()]
 
 
 def _github_target(uses: str, repo: str) -> WorkflowRef | None:
@@ -118,11 +164,11 @@ def _github_target(uses: str, repo: str) -> WorkflowRef | None:
         return WorkflowRef("github", repo, uses[2:])
     if uses.startswith("docker://") or "/" not in uses:
         return None
-    spec = uses.split("@", 1)[0]
+    spec, _, at = uses.partition("@")
     parts = spec.split("/")
     if len(parts) < 3:
         return None  # an action repository: not something we read
-    return WorkflowRef("github", "/".join(parts[:2]), "/".join(parts[2:]))
+    return WorkflowRef("github", "/".join(parts[:2]), "/".join(parts[2:]), at=at.strip())
 
 
 class _CILoader(yaml.SafeLoader):
@@ -161,23 +207,24 @@ def _parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
     for s in strings(doc, top):
         refs += [Ref(n, "secret") for n in github_secret_names(s)]
     jobs: dict[str, Any] = doc["jobs"] if isinstance(doc.get("jobs"), dict) else {}
-    steps_sets: list[tuple[str, str, Any]] = [(jid, _environment(j), j) for jid, j in jobs.items()
-                                              if isinstance(j, dict)]
+    steps_sets: list[tuple[str, list[str], Any]] = [(jid, _environments(j, doc), j) for jid, j in jobs.items()
+                                                    if isinstance(j, dict)]
     runs = doc.get("runs")
     if isinstance(runs, dict):  # composite action
-        steps_sets.append(("", "", runs))
-    for jid, env, job in steps_sets:
+        steps_sets.append(("", [""], runs))
+    for jid, envs, job in steps_sets:
+        env = envs[0]
         uses = job.get("uses") if jid else None
         skip = frozenset({"secrets"}) if isinstance(uses, str) else frozenset()
         for s in strings(job, skip):
-            refs += [Ref(n, "secret", jid, env) for n in github_secret_names(s)]
+            refs += [Ref(n, "secret", jid, e) for n in github_secret_names(s) for e in envs]
         if isinstance(uses, str) and (target := _github_target(uses, ref.repo)):
             sec = job.get("secrets")
             mapping: list[tuple[str, str | None]] = []
             if isinstance(sec, dict):
-                for k, v in sec.items():
+                for k, v in sec.items():  # `secrets.A || secrets.B`: either may supply the value
                     names = [n for n in github_secret_names(str(v)) if n not in PLATFORM_SECRETS]
-                    mapping.append((str(k), names[0] if names else None))
+                    mapping += [(str(k), n) for n in dict.fromkeys(names)] or [(str(k), None)]
             calls.append(Call(target, "reusable", sec == "inherit", tuple(mapping), jid, env))
         for step in job.get("steps") or []:
             if isinstance(step, dict) and isinstance(step.get("uses"), str) and step["uses"].startswith("./"):
@@ -194,7 +241,7 @@ def gitlab_var_names(text: str) -> list[str]:
 
 
 def is_predefined(name: str) -> bool:
-    return name in GITLAB_PREDEFINED or name.startswith(GITLAB_PREDEFINED_PREFIXES)
+    return name in GITLAB_PREDEFINED
 
 
 def _vault_target(spec: Any) -> str | None:
@@ -212,6 +259,9 @@ def _vault_target(spec: Any) -> str | None:
 
 
 def _includes(value: Any, repo: str) -> list[WorkflowRef]:
+    """What an `include:` names. Only local and project files are read; a remote URL, a CI/CD
+    component, a GitLab template or an unknown kind gets a pseudo-repository (`remote`,
+    `component`, `gitlab-templates`, `include`) that evaluation reports as not followed."""
     items = value if isinstance(value, list) else [value]
     out = []
     for it in items:
@@ -222,15 +272,19 @@ def _includes(value: Any, repo: str) -> list[WorkflowRef]:
                 out.append(WorkflowRef("gitlab", repo, it.lstrip("/")))
         elif isinstance(it, dict) and "remote" in it:  # read from a URL we do not fetch: reported
             out.append(WorkflowRef("gitlab", "remote", str(it["remote"])))
-        elif isinstance(it, dict):
-            if "local" in it:
-                out.append(WorkflowRef("gitlab", repo, str(it["local"]).lstrip("/")))
-            elif "project" in it:
-                files = it.get("file") or []
-                for f in files if isinstance(files, list) else [files]:
-                    out.append(WorkflowRef("gitlab", str(it["project"]), str(f).lstrip("/")))
-            elif "template" in it:
-                out.append(WorkflowRef("gitlab", "gitlab-templates", str(it["template"])))
+        elif isinstance(it, dict) and "local" in it:
+            out.append(WorkflowRef("gitlab", repo, str(it["local"]).lstrip("/")))
+        elif isinstance(it, dict) and "project" in it:
+            files = it.get("file") or []
+            at = str(it["ref"]) if it.get("ref") is not None else ""
+            for f in files if isinstance(files, list) else [files]:
+                out.append(WorkflowRef("gitlab", str(it["project"]), str(f).lstrip("/"), at=at))
+        elif isinstance(it, dict) and "component" in it:
+            out.append(WorkflowRef("gitlab", "component", str(it["component"])))
+        elif isinstance(it, dict) and "template" in it:
+            out.append(WorkflowRef("gitlab", "gitlab-templates", str(it["template"])))
+        else:
+            out.append(WorkflowRef("gitlab", "include", str(it)))
     return out
 
 
@@ -248,35 +302,52 @@ def parse_gitlab(text: str, ref: WorkflowRef, root: bool = True) -> WorkflowFile
         return WorkflowFile(ref, error="unexpected structure", root=root)
 
 
+def _inherited(job: dict[str, Any], global_vars: dict[str, str]) -> dict[str, str]:
+    """The top-level YAML variables a job sees (`inherit: variables: false | [names]`)."""
+    inherit = job.get("inherit")
+    wanted = inherit.get("variables", True) if isinstance(inherit, dict) else True
+    if wanted is False:
+        return {}
+    if isinstance(wanted, list):
+        return {k: v for k, v in global_vars.items() if k in wanted}
+    return global_vars
+
+
 def _parse_gitlab(text: str, ref: WorkflowRef, root: bool) -> WorkflowFile:
+    """Each job is read in its own variable scope: its `variables:` plus the top-level ones it
+    inherits are YAML-defined for it (a project / group variable of the same name still wins, so
+    the reference is kept with `yaml=True`); `secrets:` and `id_tokens:` names are bound by the
+    job itself."""
     doc, err = _load(text)
     if err or not isinstance(doc, dict):
         return WorkflowFile(ref, error=err or "not a pipeline mapping", root=root)
     refs: list[Ref] = []
     calls: list[Call] = []
     global_vars = _yaml_vars(doc.get("variables"))
-    defined = set(global_vars)
+    bound: set[str] = set()
     for v in global_vars.values():
-        refs += [Ref(n, "var") for n in gitlab_var_names(v)]
+        refs += [Ref(n, "var", yaml=n in global_vars) for n in gitlab_var_names(v)]
     if "include" in doc:
         calls += [Call(t, "include", True) for t in _includes(doc["include"], ref.repo)]
     for s in strings(doc.get("default"), frozenset({"variables"})):
-        refs += [Ref(n, "var") for n in gitlab_var_names(s)]
+        refs += [Ref(n, "var", yaml=n in global_vars) for n in gitlab_var_names(s)]
     for jid, job in doc.items():
         if not isinstance(jid, str) or jid in GITLAB_KEYWORDS or not isinstance(job, dict):
             continue
         env = job.get("environment")
         env = env.get("name", "") if isinstance(env, dict) else env if isinstance(env, str) else ""
         job_vars = _yaml_vars(job.get("variables"))
-        defined |= set(job_vars)
-        defined |= {str(k) for k in (job.get("id_tokens") or {})}
+        yaml_here = {**_inherited(job, global_vars), **job_vars}
+        own = {str(k) for k in (job.get("id_tokens") or {})}
         for name, spec in (job.get("secrets") or {}).items():
-            defined.add(str(name))
+            own.add(str(name))
             target = _vault_target(spec.get("vault")) if isinstance(spec, dict) else None
             if target:
                 refs.append(Ref(str(name), "vault", jid, str(env), target))
+        bound |= own
         for s in strings(job, frozenset({"secrets", "trigger", "id_tokens"})):
-            refs += [Ref(n, "var", jid, str(env)) for n in gitlab_var_names(s)]
+            refs += [Ref(n, "var", jid, str(env), yaml=n in yaml_here) for n in gitlab_var_names(s)
+                     if n not in own]
         trig = job.get("trigger")
         if trig is None:
             continue
@@ -285,13 +356,15 @@ def _parse_gitlab(text: str, ref: WorkflowRef, root: bool) -> WorkflowFile:
         if not isinstance(trig, dict):
             continue
         forward: dict[str, Any] = trig["forward"] if isinstance(trig.get("forward"), dict) else {}
-        fwd = {**global_vars, **job_vars} if forward.get("yaml_variables", True) else {}
+        fwd = yaml_here if forward.get("yaml_variables", True) else {}
         mapping = tuple((k, next(iter(gitlab_var_names(v)), None)) for k, v in fwd.items())
         if "project" in trig:
-            calls.append(Call(WorkflowRef("gitlab", str(trig["project"]), ".gitlab-ci.yml"),
+            at = str(trig["branch"]) if trig.get("branch") is not None else ""
+            calls.append(Call(WorkflowRef("gitlab", str(trig["project"]), ".gitlab-ci.yml", at=at),
                               "trigger-project", False, mapping, jid, str(env)))
         elif "include" in trig:
             calls += [Call(t, "trigger-child", True, mapping, jid, str(env))
                       for t in _includes(trig["include"], ref.repo)]
-    refs = [r for r in refs if r.kind == "vault" or not (is_predefined(r.name) or r.name in defined)]
-    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), tuple(calls), frozenset(defined), root)
+    refs = [r for r in refs if r.kind == "vault" or not is_predefined(r.name)]
+    return WorkflowFile(ref, tuple(dict.fromkeys(refs)), tuple(calls), frozenset(bound), root,
+                        yaml_globals=frozenset(global_vars))

@@ -6,18 +6,14 @@ from __future__ import annotations
 import json
 
 from scanner import __version__
-<<<<<<< HEAD
 from scanner.gate import catalogue, severity
-from scanner.model import ScanResult
-=======
 from scanner.model import Credential, ScanResult
->>>>>>> main
 
 
 def findings(result: ScanResult) -> list[dict[str, object]]:
     """Each credential as JSON, with its severity from the rule catalogue."""
     rules = catalogue(result) if result.credentials else {}
-    return [{**c.to_json(), "severity": severity(c, rules)} for c in result.credentials]
+    return [{**finding(c, result), "severity": severity(c, rules)} for c in result.credentials]
 
 
 def as_dict(result: ScanResult) -> dict[str, object]:
@@ -27,11 +23,7 @@ def as_dict(result: ScanResult) -> dict[str, object]:
         "incomplete": result.incomplete,
         "incomplete_reasons": list(result.stats.errors),
         "summary": result.stats.to_json(),
-<<<<<<< HEAD
         "findings": findings(result),
-=======
-        "findings": [finding(c, result) for c in result.credentials],
->>>>>>> main
     }
 
 

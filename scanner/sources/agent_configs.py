@@ -55,7 +55,8 @@ class NameRef:
     """A name a config sets or reads."""
 
     kind: str
-    """`env-set`, `env-pass`, `env-ref`, `input` or `credential`."""
+    """`env-set`, `env-pass`, `env-ref`, `input`, `credential` or `env-file` (a compose
+    `env_file:` path, relative to the compose file)."""
     name: str
     """The variable / input / credential name."""
     file: str
@@ -233,4 +234,9 @@ def _compose(path: str, text: str, docs: list[dict[str, Any]]) -> AgentConfig:
             env = env if isinstance(env, dict) else {}
             comps.append(Component("compose-service", str(sname), path, tuple(sorted(env))))
             names.extend(_env_block(env, path, str(sname), text))
+            files = svc.get("env_file") if isinstance(svc, dict) else None
+            for f in files if isinstance(files, list) else [files] if files else []:
+                f = f.get("path") if isinstance(f, dict) else f
+                if isinstance(f, str) and f:
+                    names.append(NameRef("env-file", f, path, str(sname), _line_of(text, f)))
     return AgentConfig("compose", tuple(comps), tuple(names))

@@ -8,12 +8,11 @@ git's environment (`GIT_CONFIG_*`), never in a URL, a command line or the clone'
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from scanner import gitcmd
 from scanner.model import Chunk, Location, ScanStats
 from scanner.sources.base import Hit, SourceOptions, scan_chunks
 from scanner.sources.git_history import GitError, GitHistorySource, git
@@ -39,45 +38,53 @@ def clone_path(root: Path, forge: str, host: str, full_name: str) -> Path:
     return root.joinpath(forge, host, *safe[:-1], safe[-1] + ".git")
 
 
+def name_problem(full_name: str) -> str | None:
+    """Why a forge repository name cannot be a unit (None when it can): an empty, `.` or `..`
+    segment, a control character or a backslash, or a leading `-`."""
+    parts = full_name.split("/")
+    if not full_name or any(p in ("", ".", "..") for p in parts):
+        return "empty, '.' or '..' path segment"
+    if any(ord(c) < 32 or c in "\\\x7f" for c in full_name) or full_name.startswith("-"):
+        return "control character, backslash or leading '-'"
+    return None
+
+
 def basic_auth_header(user: str, token: str) -> str:
     raw = base64.b64encode(f"{user}:{token}".encode()).decode()
     return f"Authorization: Basic {raw}"
 
 
-def _env(auth_header: str | None) -> dict[str, str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    if auth_header:
-        n = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
-        env.update({"GIT_CONFIG_COUNT": str(n + 1), f"GIT_CONFIG_KEY_{n}": "http.extraHeader",
-                    f"GIT_CONFIG_VALUE_{n}": auth_header})
-    return env
-
-
-def mirror(url: str, dest: Path, auth_header: str | None = None) -> Path:
+def mirror(url: str, dest: Path, auth_header: str | None = None, *, forge: str) -> Path:
     """Clone `url` as a bare mirror at `dest`, or fetch into it when it exists; raises `GitError`
-    with git's last error line (which never holds the token: it is not in the URL)."""
+    with git's last error line (which never holds the token: it is not in the URL). `url` must
+    pass `gitcmd.check_clone_url` for the forge at `forge` (https, or http on loopback, on the
+    forge's own host): a clone URL elsewhere never receives the token."""
+    try:
+        gitcmd.check_clone_url(url, forge)
+    except gitcmd.UnsafeURL as exc:
+        raise GitError(str(exc)) from None
     if (dest / "HEAD").is_file():
         git(dest, "remote", "set-url", "origin", url)
-        args = ["git", "-C", str(dest), "fetch", "--prune", "--quiet", "origin"]
+        args: tuple[str, ...] = ("fetch", "--prune", "--quiet", "origin")
+        where: Path | None = dest
     else:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        args = ["git", "clone", "--mirror", "--quiet", url, str(dest)]
-    proc = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, env=_env(auth_header),
-                          check=False)
+        args, where = ("clone", "--mirror", "--quiet", "--", url, str(dest)), None
+    auth = [("http.extraHeader", auth_header)] if auth_header else []
+    proc = gitcmd.run(where, *args, config=gitcmd.clone_config(), env_config=auth)
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[1] if args[1] == 'clone' else 'fetch'} failed: "
-                       f"{lines[-1] if lines else proc.returncode}")
+        raise GitError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
     return dest
 
 
 def wiki(url: str, dest: Path, auth_header: str | None, name: str, options: SourceOptions,
-         stats: ScanStats) -> GitHistorySource | None:
+         stats: ScanStats, *, forge: str) -> GitHistorySource | None:
     """A repository's wiki is a git repository beside it (`x.git` → `x.wiki.git`). A wiki that
     was never written cannot be cloned: that is a counted `wiki-unavailable` skip, not a failure."""
     wiki_url = (url.removesuffix(".git") if url.endswith(".git") else url) + ".wiki.git"
     try:
-        mirror(wiki_url, dest, auth_header)
+        mirror(wiki_url, dest, auth_header, forge=forge)
     except GitError:
         stats.skip("wiki-unavailable")
         return None

@@ -2,6 +2,10 @@
 repository found in the tree is scanned with its history by the git source (unless history is
 off).
 
+A nested repository whose git directory (a `.git` file's `gitdir:`, a symlinked `.git`) lies
+outside the scanned folder is not followed: its folder is read as plain files
+(`gitdir-outside-root`), so scanning a folder never reads another repository's history.
+
 Skips, each counted: excluded paths (vendored code, VCS folders, binary file types), symlinks (never
 followed, so nothing outside the tree is read), binary content, files over the size limit and
 unreadable files."""
@@ -25,6 +29,29 @@ def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     parts = rel.split("/")
     return any(fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(part, p) for part in parts)
                for p in patterns)
+
+
+def gitdir_inside(repo: Path, root: Path) -> bool:
+    """Whether the git directory of the work tree `repo` (a `.git` folder, or a `.git` file's
+    `gitdir:`, and a linked worktree's `commondir`) lies inside `root`: a nested repository is
+    read only from inside the folder being scanned (`scanner.gitcmd` on `.git` files)."""
+    top = root.resolve()
+    dot = repo / ".git"
+    try:
+        if dot.is_file() and not dot.is_symlink():
+            line = dot.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+            if not line.startswith("gitdir:"):
+                return False
+            gitdir = (repo / line.removeprefix("gitdir:").strip()).resolve()
+        else:
+            gitdir = dot.resolve()
+        common = gitdir / "commondir"
+        dirs = [gitdir]
+        if common.is_file():
+            dirs.append((gitdir / common.read_text(encoding="utf-8").strip()).resolve())
+    except (OSError, IndexError):
+        return False
+    return all(d.is_relative_to(top) for d in dirs)
 
 
 class FilesSource:
@@ -62,9 +89,11 @@ class FilesSource:
             rel_dir = base.relative_to(self.root).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             if self.options.history and base != self.root and (base / ".git").exists():
-                dirnames[:] = []
-                self.repos.append(base)
-                continue
+                if gitdir_inside(base, self.root):
+                    dirnames[:] = []
+                    self.repos.append(base)
+                    continue
+                stats.skip("gitdir-outside-root")  # read as a plain folder instead
             keep = []
             for d in sorted(dirnames):
                 if excluded(rel_dir + d, self.excludes):

@@ -1,6 +1,6 @@
 """Source: only what a change introduces to a git repository, for CI pre-merge gates.
 
-- `StagedSource`: the index against HEAD (`git diff --cached`), what `git commit` would record;
+- `StagedSource`: the index against HEAD (`git diff-index --cached`), what `git commit` would record;
   the pre-commit hook runs this. Locations are `live` with no commit.
 - `RangeSource`: the commits of `BASE..HEAD` (a pull request; `--since-commit REV` is `REV..HEAD`),
   each changed blob attributed to the first commit in the range that introduced it at its path.
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from scanner import gitcmd
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
@@ -156,7 +157,11 @@ class StagedSource(_ChangeSource):
             raise ConfigError(f"{path}: a bare repository has no index to scan")
 
     def entries(self, stats: ScanStats) -> list[RawEntry]:
-        out = git(self.repo, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev")
+        head = git(self.repo, "rev-parse", "-q", "--verify", "HEAD^{tree}", check=False).strip()
+        if not head:  # the first commit: everything staged is new
+            head = git(self.repo, "hash-object", "-t", "tree", "--no-filters", "--stdin").strip()
+        out = git(self.repo, "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+                  *gitcmd.DIFF_SAFETY, head.decode())
         return list(raw_entries(out))
 
 
@@ -167,7 +172,8 @@ class RangeSource(_ChangeSource):
                  options: SourceOptions | None = None) -> None:
         super().__init__(path, options)
         base, sep, head = rev_range.partition("..")
-        if not sep or not base or head.startswith("."):
+        if not sep or not base or head.startswith(".") or base.startswith("-") \
+                or head.startswith("-"):
             raise ConfigError(f"{rev_range}: expected a range BASE..HEAD")
         self.base, self.head = base, head or "HEAD"
         for rev in (self.base, self.head):
@@ -178,7 +184,8 @@ class RangeSource(_ChangeSource):
 
     def entries(self, stats: ScanStats) -> list[RawEntry]:
         out = git(self.repo, "log", "--reverse", "--raw", "-z", "--no-renames", "--no-abbrev",
-                  "--diff-merges=dense-combined", "--format=%x01%H", f"{self.base}..{self.head}")
+                  *gitcmd.DIFF_SAFETY, "--diff-merges=dense-combined", "--format=%x01%H",
+                  "--end-of-options", f"{self.base}..{self.head}")
         return list(raw_entries(out))
 
     def live_tree(self) -> set[tuple[str, str]]:

@@ -17,6 +17,7 @@ failing git command makes the scan incomplete."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import regex
 
+from scanner import gitcmd
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, Match, ScanStats
@@ -49,7 +51,8 @@ F_SETPIPE_SZ = 1031
 
 
 def git_cmd(repo: Path, *args: str) -> list[str]:
-    return ["git", "-C", str(repo), *GIT_LIMITS, *args]
+    """argv of one git command in `repo`, with `gitcmd`'s safety overrides and the pack limits."""
+    return gitcmd.command(repo, *args, config=GIT_LIMITS[1::2])
 
 
 def widen_pipe(stream: object) -> None:
@@ -64,8 +67,7 @@ def widen_pipe(stream: object) -> None:
 
 def git(repo: Path, *args: str, check: bool = True) -> bytes:
     """Run one git command in `repo`; a failure raises `GitError` with git's first error line."""
-    proc = subprocess.run(git_cmd(repo, *args), capture_output=True,
-                          stdin=subprocess.DEVNULL, check=False)
+    proc = gitcmd.run(repo, *args, config=GIT_LIMITS[1::2])
     if check and proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]} failed in {repo}: {msg[-1] if msg else proc.returncode}")
@@ -169,8 +171,8 @@ class GitHistorySource:
         if git(self.repo, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
         try:
-            log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames",
-                      "--no-abbrev", "-z", "--format=%x01%H")
+            log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw",
+                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, "--format=%x01%H")
         except GitError as exc:
             if b"does not have any commits" in str(exc).encode() or "bad default revision" in str(exc):
                 return attr
@@ -228,10 +230,10 @@ class GitHistorySource:
         dangling = [c for c in commits if c not in reachable]
         if dangling and loose:
             # each unreachable commit against its parents, oldest first
-            proc = subprocess.run(
-                git_cmd(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c", "--raw",
-                        "--no-renames", "--no-abbrev", "-z", "--format=%x01%H"),
-                input="".join(c + "\n" for c in dangling).encode(), capture_output=True, check=False)
+            proc = gitcmd.run(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c",
+                              "--raw", "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY,
+                              "--format=%x01%H", config=GIT_LIMITS[1::2],
+                              input="".join(c + "\n" for c in dangling).encode())
             if proc.returncode != 0:
                 stats.errors.append(f"{self.name}: git log of unreachable commits failed")
             found = Attribution()
@@ -272,8 +274,7 @@ class GitHistorySource:
     def blob_sizes(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """id → (type, size) for the given ids, in one `cat-file --batch-check` call."""
         data = "".join(i + "\n" for i in ids).encode()
-        proc = subprocess.run(git_cmd(self.repo, "cat-file", "--batch-check"),
-                              input=data, capture_output=True, check=False)
+        proc = gitcmd.run(self.repo, "cat-file", "--batch-check", input=data)
         out: dict[str, tuple[str, int]] = {}
         for line in proc.stdout.decode().splitlines():
             parts = line.split()
@@ -362,9 +363,9 @@ class GitHistorySource:
         """Stream blobs through one `git cat-file --batch` process."""
         if not ids:
             return
-        proc = subprocess.Popen(git_cmd(self.repo, "cat-file", "--batch"),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, bufsize=1 << 20)
+        proc = gitcmd.popen(self.repo, "cat-file", "--batch", config=GIT_LIMITS[1::2],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, bufsize=1 << 20)
         assert proc.stdin is not None and proc.stdout is not None
         stdin = proc.stdin
 
@@ -515,9 +516,9 @@ class GitHistorySource:
     def read_all_objects(self, stats: ScanStats, limit: int
                          ) -> Iterator[tuple[str, bytes, int, bytes | None]]:
         """(id, type, size, content or None when over `limit`) for every object, in pack order."""
-        proc = subprocess.Popen(git_cmd(self.repo, "cat-file", "--batch-all-objects", "--batch",
-                                        "--unordered"), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 20)
+        proc = gitcmd.popen(self.repo, "cat-file", "--batch-all-objects", "--batch", "--unordered",
+                            config=GIT_LIMITS[1::2], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 20)
         assert proc.stdout is not None
         widen_pipe(proc.stdout)
         out = proc.stdout
@@ -547,27 +548,56 @@ class GitHistorySource:
                 stats.errors.append(f"{self.name}: git cat-file failed reading the object database")
 
     def worktree(self, stats: ScanStats) -> Iterator[Chunk]:
-        """Modified and untracked files of a non-bare repository, read from disk."""
+        """Files of a non-bare repository whose content on disk differs from HEAD (staged or
+        not) and untracked files, read from disk. Plumbing only (`diff-index`, `diff-files`,
+        `ls-files`): `git status` would refresh and write the index, which runs the
+        repository's fsmonitor, filters and hooks (see `scanner.gitcmd`)."""
         if self.bare:
             return
+        tree = ("--work-tree", str(self.repo.resolve()))
         try:
-            out = git(self.repo, "status", "--porcelain", "-z", "--untracked-files=all")
+            head = git(self.repo, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).strip()
+            changed = git(self.repo, *tree, "diff-files", "--name-only", "-z", "--no-renames",
+                          *gitcmd.DIFF_SAFETY).split(b"\0")
+            if head:
+                changed += git(self.repo, *tree, "diff-index", "--cached", "--name-only", "-z",
+                               "--no-renames", *gitcmd.DIFF_SAFETY, head.decode()).split(b"\0")
+            untracked = git(self.repo, *tree, "ls-files", "-o", "-z", "--exclude-standard"
+                            ).split(b"\0")
         except GitError as exc:
             stats.errors.append(f"{self.name}: {exc}")
             return
-        entries = out.split(b"\0")
-        i = 0
-        while i < len(entries):
-            entry = entries[i]
-            i += 1
-            if len(entry) < 4:
+        paths = sorted({p.decode("utf-8", "surrogateescape") for p in changed if p})
+        committed = {path: sha for sha, path in self.head_tree()} if paths and head else {}
+        for path in paths:
+            full = self.repo / path
+            if not os.path.lexists(full) or full.is_dir():
+                continue  # deleted, or a submodule
+            if path in committed and _same_blob(full, committed[path]):
+                continue  # stat-dirty only: the same content as HEAD
+            loc = Location("git", self.name, path, None, None, "live")
+            chunk = read_file(full, path, self.name, self.options, stats, loc)
+            if chunk is not None:
+                yield chunk
+        for raw in sorted(set(untracked)):
+            if not raw:
                 continue
-            code, path = entry[:2], entry[3:].decode("utf-8", "surrogateescape")
-            if code[:1] in (b"R", b"C"):
-                i += 1  # the original path follows a rename/copy
-            if b"D" in code:
-                continue
+            path = raw.decode("utf-8", "surrogateescape")
             loc = Location("git", self.name, path, None, None, "live")
             chunk = read_file(self.repo / path, path, self.name, self.options, stats, loc)
             if chunk is not None:
                 yield chunk
+
+
+def _same_blob(path: Path, sha: str) -> bool:
+    """Whether the file's bytes are the blob `sha` (git's object hash, SHA-1 or SHA-256)."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    h = hashlib.sha256() if len(sha) == 64 else hashlib.sha1()
+    h.update(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest() == sha

@@ -37,7 +37,8 @@ from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.sources.base import SourceOptions
 from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
-                                         clone_path, head_files, mirror, wiki)
+                                         clone_path, head_files, mirror, name_problem,
+                                         wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
@@ -179,6 +180,10 @@ class GitHubOrgSource(ForgeSource):
 
     def repository(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         full = repo.full_name
+        problem = name_problem(str(full or ""))
+        if problem:
+            stats.errors.append(f"repository {full!r} skipped: unusable name ({problem})")
+            return
         yield from self.guard(stats, f"{full} clone", self.history(repo, stats))
         yield from self.guard(stats, f"{full} issues", self.issues(repo, stats))
         yield from self.guard(stats, f"{full} issue comments", self.issue_comments(repo, stats))
@@ -190,14 +195,15 @@ class GitHubOrgSource(ForgeSource):
         dest = clone_path(self.cache, "github", host, repo.full_name)
         auth = basic_auth_header("x-access-token", self.token) \
             if self.token and repo.clone_url.startswith("http") else None
-        mirror(repo.clone_url, dest, auth)
+        mirror(repo.clone_url, dest, auth, forge=self.api_url)
         for path, text in head_files(dest, ".github/workflows/", (".yml", ".yaml")):
             self.inventory_facts.append(InventoryFact("workflow", repo.full_name, path, "repo",
                                                       content=text))
         yield GitHistorySource(dest, self.options, name=repo.full_name)
         if repo.has_wiki:
             wiki_dest = clone_path(self.cache, "github", host, repo.full_name + ".wiki")
-            found = wiki(repo.clone_url, wiki_dest, auth, repo.full_name + ".wiki", self.options, stats)
+            found = wiki(repo.clone_url, wiki_dest, auth, repo.full_name + ".wiki", self.options, stats,
+                         forge=self.api_url)
             if found is not None:
                 yield found
 

@@ -35,7 +35,8 @@ from scanner.errors import ConfigError
 from scanner.model import InventoryFact, Location, ScanStats
 from scanner.sources.base import SourceOptions
 from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
-                                         clone_path, head_files, mirror, wiki)
+                                         clone_path, head_files, mirror, name_problem,
+                                         wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_URL = "https://gitlab.com"
@@ -170,6 +171,10 @@ class GitLabGroupSource(ForgeSource):
 
     def project(self, gl: gitlab.Gitlab, p: Any, stats: ScanStats) -> Iterator[Item]:
         path = p.path_with_namespace
+        problem = name_problem(str(path or ""))
+        if problem:
+            stats.errors.append(f"project {path!r} skipped: unusable name ({problem})")
+            return
         proj = gl.projects.get(p.id, lazy=True)
         yield from self.guard(stats, f"{path} clone", self.history(p, stats))
         for feature, unit, crawl in (("issues", "issues", self.issues),
@@ -186,7 +191,7 @@ class GitLabGroupSource(ForgeSource):
         url = p.http_url_to_repo
         dest = clone_path(self.cache, "gitlab", urlparse(self.url).netloc, p.path_with_namespace)
         auth = basic_auth_header("oauth2", self.token) if self.token and url.startswith("http") else None
-        mirror(url, dest, auth)
+        mirror(url, dest, auth, forge=self.url)
         for name, text in head_files(dest, ".gitlab-ci.yml", (".gitlab-ci.yml",)):
             self.inventory_facts.append(InventoryFact("ci-config", p.path_with_namespace, name,
                                                       "project", content=text))
@@ -194,7 +199,8 @@ class GitLabGroupSource(ForgeSource):
         if _enabled(p, "wiki"):
             wiki_dest = clone_path(self.cache, "gitlab", urlparse(self.url).netloc,
                                    p.path_with_namespace + ".wiki")
-            found = wiki(url, wiki_dest, auth, p.path_with_namespace + ".wiki", self.options, stats)
+            found = wiki(url, wiki_dest, auth, p.path_with_namespace + ".wiki", self.options, stats,
+                         forge=self.url)
             if found is not None:
                 yield found
 

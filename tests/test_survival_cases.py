@@ -1,0 +1,480 @@
+"""Survival gate cases of issue 11: one organisation per case, built from real git repositories,
+files and a vault export, run through `sprawlscan survivors` (the full scan), asserting the exact
+verdict, reason and exit code. The gate must never say "clear" (exit 0) or "dies" while a
+credential still works or is still used elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+
+from click.testing import CliRunner
+
+from scanner.cli import main
+from scanner.model import fingerprint
+from tokens import anthropic, generate, github, openai_project, slack_bot
+
+AT = "2026-01-10"
+T0 = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+
+
+def vault(tmp_path, entries: dict[str, dict[str, str]], meta: dict[str, dict[str, str]] | None = None) -> str:
+    """A vault export (`mount/data/path` → data, custom_metadata) as a `vault-export:` source."""
+    doc = {f"secret/data/{path}": {"data": {"data": data, "metadata": {
+        "version": 1, "custom_metadata": (meta or {}).get(path, {})}}} for path, data in entries.items()}
+    p = tmp_path / "vault.json"
+    p.write_text(json.dumps(doc))
+    return f"vault-export:{p}"
+
+
+def survivors(tmp_path, agent: str, inventory: str, *sources, at: str = AT) -> tuple[int, dict]:
+    inv = tmp_path / "agents.yaml"
+    inv.write_text(textwrap.dedent(inventory))
+    res = CliRunner().invoke(main, ["survivors", agent, "--inventory", str(inv), "--at", at, "--format", "json",
+                                    *map(str, sources)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    out = res.stdout
+    return res.exit_code, json.loads(out[out.index("{"):])
+
+
+def verdicts(doc: dict) -> dict[str, tuple[bool, str | None]]:
+    return {c["secret_sha256"]: (c["survives"], c["reason"]) for c in doc["credentials"]}
+
+
+def cred(doc: dict, secret: str) -> dict:
+    return next(c for c in doc["credentials"] if c["secret_sha256"] == fingerprint(secret))
+
+
+def gitlab_repo(make_repo, name: str):
+    return make_repo(name, origin=f"https://gitlab.com/acme/{name}.git")
+
+
+# -- 1 ------------------------------------------------------------------------------------------
+def test_case01_gitlab_user_variable_named_like_predefined(make_repo, tmp_path, rng):
+    """`$GITLAB_TOKEN` is no GitLab predefined variable: the job reaches the token stored under
+    that name (orphaned, exit 1); `$CI_JOB_TOKEN` / `$CI_COMMIT_SHA` stay predefined."""
+    r = gitlab_repo(make_repo, "deploy")
+    r.write(".gitlab-ci.yml", "release:\n  script:\n"
+            "    - 'curl -H \"PRIVATE-TOKEN: $GITLAB_TOKEN\" https://gitlab.test/api/v4/projects'\n"
+            "    - 'echo $CI_JOB_TOKEN $CI_COMMIT_SHA'\n")
+    r.commit("ci")
+    tok = generate("gitlab.pat", rng).secret
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: deployer
+        workflows: [{gitlab: "acme/deploy:.gitlab-ci.yml"}]
+    """
+    code, doc = survivors(tmp_path, "deployer", inv, r.path, vault(tmp_path, {"ci/deploy": {"GITLAB_TOKEN": tok}}))
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")}
+    assert doc["unresolved"] == [] and code == 1
+
+
+# -- 2 ------------------------------------------------------------------------------------------
+def test_case02_gitlab_job_variables_and_project_precedence(make_repo, tmp_path, rng):
+    """A `variables:` entry of one job (`lint`) does not hide the name in another (`deploy`), and
+    an empty YAML placeholder does not hide a project variable (project > YAML): deploy reaches
+    both tokens (shared with the builder that declares the project variable; orphaned)."""
+    r = gitlab_repo(make_repo, "deploy")
+    r.write(".gitlab-ci.yml", textwrap.dedent("""\
+        variables:
+          LOG_LEVEL: info
+        lint:
+          variables:
+            NPM_TOKEN: ""
+          script: [npm run lint]
+        deploy:
+          variables:
+            REGISTRY_TOKEN: ""
+          script:
+            - docker login -p "$REGISTRY_TOKEN" registry.test
+            - npm publish --token "$NPM_TOKEN" --loglevel "$LOG_LEVEL"
+        """))
+    r.commit("ci")
+    reg, npm = generate("gitlab.pat", rng).secret, generate("gitlab.pat", rng).secret
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: deployer
+        workflows: [{gitlab: "acme/deploy:.gitlab-ci.yml"}]
+      - name: builder
+        credentials:
+          - {id: registry, vault: "secret/agents/builder#REGISTRY_TOKEN", ci: [{gitlab: "acme/deploy:REGISTRY_TOKEN"}]}
+    """
+    export = vault(tmp_path, {"agents/builder": {"REGISTRY_TOKEN": reg}, "ci/npm": {"NPM_TOKEN": npm}})
+    code, doc = survivors(tmp_path, "deployer", inv, r.path, export)
+    assert verdicts(doc) == {fingerprint(reg): (True, "shared"), fingerprint(npm): (True, "orphaned")}
+    assert cred(doc, reg)["other_holders"] == ["agent:builder"]
+    assert code == 1
+
+
+# -- 3 ------------------------------------------------------------------------------------------
+NOTIFY = """\
+on:
+  workflow_call:
+    secrets:
+      SLACK_TOKEN: {required: true}
+jobs:
+  n:
+    runs-on: ubuntu-latest
+    steps:
+      - run: 'curl -H "Authorization: Bearer ${{ secrets.SLACK_TOKEN }}" https://slack.test'
+"""
+
+
+def test_case03_github_secrets_map_with_fallback_binds_both(make_repo, tmp_path, rng):
+    """`SLACK_TOKEN: ${{ secrets.A_SLACK || secrets.B_SLACK }}` may pass either value: the
+    short-lived A dies within grace, but B (the fallback) is reached too and survives orphaned."""
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify")
+    r = make_repo("notifier")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@main\n"
+            "    secrets:\n      SLACK_TOKEN: ${{ secrets.A_SLACK || secrets.B_SLACK }}\n")
+    r.commit("run")
+    a, b = slack_bot(rng), slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: notifier
+        workflows: [{github: acme/notifier/.github/workflows/run.yml}]
+        credentials:
+          - {id: a, vault: "secret/agents/notifier#A_SLACK", ci: [{github: "acme/notifier:A_SLACK"}],
+             lifetime: short-lived, expires: "2026-01-10T02:00:00Z"}
+    """
+    export = vault(tmp_path, {"agents/notifier": {"A_SLACK": a}, "ci/notifier": {"B_SLACK": b}})
+    code, doc = survivors(tmp_path, "notifier", inv, shared.path, r.path, export)
+    assert verdicts(doc) == {fingerprint(a): (False, None), fingerprint(b): (True, "orphaned")}
+    assert code == 1
+
+
+# -- 4 ------------------------------------------------------------------------------------------
+def test_case04_github_expression_environment(make_repo, tmp_path, rng):
+    """`environment: ${{ matrix.env }}` is every environment of the matrix (staging and
+    production secrets, not the org fallback); `${{ inputs.target }}` with no known values is an
+    unresolved reference that blocks."""
+    r = make_repo("svc")
+    r.write(".github/workflows/deploy.yml", textwrap.dedent("""\
+        on:
+          push:
+          workflow_dispatch:
+            inputs:
+              target: {type: string}
+        jobs:
+          deploy:
+            strategy:
+              matrix:
+                env: [staging, production]
+            environment: ${{ matrix.env }}
+            runs-on: ubuntu-latest
+            steps: [{run: 'deploy ${{ secrets.DEPLOY_KEY }}'}]
+          manual:
+            environment: ${{ inputs.target }}
+            runs-on: ubuntu-latest
+            steps: [{run: 'deploy ${{ secrets.MANUAL_KEY }}'}]
+        """))
+    r.commit("ci")
+    vals = {k: github(rng) for k in ("STAGING", "PROD", "ORG")}
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: deployer
+        workflows: [{github: acme/svc/.github/workflows/deploy.yml}]
+      - name: holder
+        credentials:
+          - {id: s, vault: "secret/h#STAGING", ci: [{github: "acme/svc:DEPLOY_KEY@staging"}]}
+          - {id: p, vault: "secret/h#PROD", ci: [{github: "acme/svc:DEPLOY_KEY@production"}]}
+          - {id: o, vault: "secret/h#ORG", ci: [{github: "org:acme:DEPLOY_KEY"}]}
+    """
+    code, doc = survivors(tmp_path, "deployer", inv, r.path, vault(tmp_path, {"h": vals}))
+    assert verdicts(doc) == {fingerprint(vals["STAGING"]): (True, "shared"), fingerprint(vals["PROD"]): (True, "shared")}
+    [u] = doc["unresolved"]
+    assert u["name"] == "MANUAL_KEY" and "expression" in u["why"]
+    assert code == 1
+
+
+# -- 5 ------------------------------------------------------------------------------------------
+def test_case05_ambiguous_reference_in_surviving_workflow_blocks(make_repo, tmp_path, rng):
+    """nightly.yml reads OPENAI_API_KEY, a name the vault now stores twice (triage's key and an
+    unrelated agent's): the ambiguous reference is a possible consumer of both, so triage's
+    platform key stays `shared` (blocked) instead of flipping to clear."""
+    r = make_repo("reports")
+    r.write(".github/workflows/nightly.yml", "on: {schedule: [{cron: '0 3 * * *'}]}\njobs:\n  n:\n"
+            "    runs-on: x\n    steps: [{run: 'report ${{ secrets.OPENAI_API_KEY }}'}]\n")
+    r.commit("nightly")
+    mine, other = openai_project(rng), openai_project(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: triage
+        platform: {ref: "openai:org-acme/proj_support"}
+        credentials:
+          - {id: key, provider: openai, vault: "secret/agents/triage#OPENAI_API_KEY", issuedTo: platform}
+      - name: eval
+        credentials: [{id: key, vault: "secret/agents/eval#OPENAI_API_KEY"}]
+    """
+    code, doc = survivors(tmp_path, "triage", inv, r.path,
+                          vault(tmp_path, {"agents/triage": {"OPENAI_API_KEY": mine}}))
+    assert verdicts(doc) == {fingerprint(mine): (True, "shared")} and code == 1
+    code, doc = survivors(tmp_path, "triage", inv, r.path, vault(tmp_path, {
+        "agents/triage": {"OPENAI_API_KEY": mine}, "agents/eval": {"OPENAI_API_KEY": other}}))
+    assert verdicts(doc) == {fingerprint(mine): (True, "shared")}
+    assert "workflow:github:acme/reports:.github/workflows/nightly.yml" in cred(doc, mine)["other_holders"]
+    assert code == 1
+
+
+# -- 6 ------------------------------------------------------------------------------------------
+def test_case06_configs_and_code_of_other_services_are_consumers(make_repo, tmp_path, rng):
+    """A compose service, an MCP server, a LangGraph config and code of other services that read
+    the key are live consumers: triage's platform-issued key is `shared`, not `platform`."""
+    kb = make_repo("kb-service")
+    kb.write("docker-compose.yml", "services:\n  indexer:\n    image: kb\n"
+             "    environment:\n      OPENAI_API_KEY: ${OPENAI_API_KEY}\n")
+    kb.write("worker.py", "import os\n\nkey = os.environ[\"OPENAI_API_KEY\"]\n")
+    kb.commit("kb")
+    ops = make_repo("ops-tools")
+    ops.write(".mcp.json", json.dumps({"mcpServers": {"search": {"command": "search-mcp",
+                                                                 "env": {"OPENAI_API_KEY": "${env:OPENAI_API_KEY}"}}}}))
+    ops.write("langgraph.json", json.dumps({"graphs": {"g": "./g.py:graph"},
+                                            "env": {"OPENAI_API_KEY": "${OPENAI_API_KEY}"}}))
+    ops.commit("ops")
+    key = openai_project(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: triage
+        platform: {ref: "openai:org-acme/proj_support"}
+        credentials:
+          - {id: key, provider: openai, vault: "secret/agents/triage#OPENAI_API_KEY", issuedTo: platform}
+    """
+    code, doc = survivors(tmp_path, "triage", inv, kb.path, ops.path,
+                          vault(tmp_path, {"agents/triage": {"OPENAI_API_KEY": key}}))
+    assert verdicts(doc) == {fingerprint(key): (True, "shared")}
+    assert set(cred(doc, key)["other_holders"]) == {
+        "workflow:compose:acme/kb-service:docker-compose.yml#indexer", "workflow:code:acme/kb-service:worker.py",
+        "workflow:mcp:acme/ops-tools:.mcp.json#search", "workflow:langgraph:acme/ops-tools:langgraph.json"}
+    assert code == 1
+
+
+# -- 7 ------------------------------------------------------------------------------------------
+def test_case07_github_reusable_workflow_at_pinned_ref(make_repo, tmp_path, rng):
+    """`uses: .../notify.yml@v1` is evaluated at tag v1 (which reads SLACK_TOKEN), not at HEAD
+    (which no longer does): the mapped token is reached (orphaned); a call pinned to a ref the
+    repository does not have is unresolved."""
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", NOTIFY.replace("${{ secrets.SLACK_TOKEN }}", "none"))
+    shared.commit("notify v2: no token")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
+            "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n"
+            "  later:\n    uses: acme/shared-ci/.github/workflows/notify.yml@v9\n"
+            "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
+    r.commit("run")
+    tok = slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        workflows: [{github: acme/bot/.github/workflows/run.yml}]
+    """
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path, vault(tmp_path, {"ci/bot": {"BOT_SLACK": tok}}))
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")}
+    assert any(".github/workflows/notify.yml@v1" in n for n in cred(doc, tok)["reached_via"][0])
+    [u] = doc["unresolved"]
+    assert u["name"] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v9"
+    assert "v9" in u["why"] and "not available" in u["why"]
+    assert code == 1
+
+
+def test_case07_gitlab_include_at_pinned_ref(make_repo, tmp_path, rng):
+    """GitLab `include: project/ref/file` is read at that ref from the project's git objects."""
+    tpl = gitlab_repo(make_repo, "templates")
+    tpl.write("deploy.yml", "deploy:\n  script: ['push --token \"$DEPLOY_TOKEN\"']\n")
+    tpl.commit("v1")
+    tpl.git("tag", "v1")
+    tpl.write("deploy.yml", "deploy:\n  script: ['echo nothing']\n")
+    tpl.commit("v2")
+    app = gitlab_repo(make_repo, "app")
+    app.write(".gitlab-ci.yml", "include:\n  - project: acme/templates\n    ref: v1\n    file: deploy.yml\n")
+    app.commit("ci")
+    tok = generate("gitlab.pat", rng).secret
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: app
+        workflows: [{gitlab: "acme/app:.gitlab-ci.yml"}]
+    """
+    code, doc = survivors(tmp_path, "app", inv, tpl.path, app.path, vault(tmp_path, {"ci/app": {"DEPLOY_TOKEN": tok}}))
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+
+
+# -- 8 ------------------------------------------------------------------------------------------
+def test_case08_gitlab_component_and_unfollowed_includes_block(make_repo, tmp_path):
+    """`include: component:` and a GitLab template are not followed: each is an unresolved
+    reference that blocks the gate (exit 1), never silently skipped."""
+    app = gitlab_repo(make_repo, "app")
+    app.write(".gitlab-ci.yml", "include:\n  - component: $CI_SERVER_FQDN/acme/components/deploy@1.0\n"
+              "  - template: Jobs/SAST.gitlab-ci.yml\ntest:\n  script: [make test]\n")
+    app.commit("ci")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: app
+        workflows: [{gitlab: "acme/app:.gitlab-ci.yml"}]
+    """
+    code, doc = survivors(tmp_path, "app", inv, app.path)
+    assert doc["credentials"] == []
+    whys = {u["name"]: u["why"] for u in doc["unresolved"]}
+    assert set(whys) == {"workflow:gitlab:component:$CI_SERVER_FQDN/acme/components/deploy@1.0",
+                         "workflow:gitlab:gitlab-templates:Jobs/SAST.gitlab-ci.yml"}
+    assert all("not followed" in w for w in whys.values())
+    assert code == 1
+
+
+# -- 9 ------------------------------------------------------------------------------------------
+def test_case09_compose_env_file_and_dotenv_interpolation(make_repo, tmp_path, rng):
+    """Compose `env_file:` (relative to the compose file) and `${X}` interpolated from the `.env`
+    next to it give the services the agent's keys: both platform keys are `shared`."""
+    kb = make_repo("kb")
+    okey, akey = openai_project(rng), anthropic(rng)
+    kb.write("deploy/docker-compose.yml", "services:\n  worker:\n    image: w\n    env_file: ./config/worker.env\n"
+             "  api:\n    image: a\n    environment:\n      ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY}\n")
+    kb.write("deploy/config/worker.env", f"OPENAI_API_KEY={okey}\n")
+    kb.write("deploy/.env", f"ANTHROPIC_API_KEY={akey}\n")
+    kb.commit("deploy")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: summarizer
+        platform: {ref: "openai:org-acme/proj_kb"}
+        credentials:
+          - {id: o, provider: openai, vault: "secret/agents/summarizer#OPENAI_API_KEY", issuedTo: platform}
+          - {id: a, provider: anthropic, vault: "secret/agents/summarizer#ANTHROPIC_API_KEY", issuedTo: platform}
+    """
+    code, doc = survivors(tmp_path, "summarizer", inv, kb.path, vault(tmp_path, {
+        "agents/summarizer": {"OPENAI_API_KEY": okey, "ANTHROPIC_API_KEY": akey}}))
+    assert verdicts(doc) == {fingerprint(okey): (True, "shared"), fingerprint(akey): (True, "shared")}
+    assert cred(doc, okey)["other_holders"] == ["workflow:compose:acme/kb:deploy/docker-compose.yml#worker"]
+    assert cred(doc, akey)["other_holders"] == ["workflow:compose:acme/kb:deploy/docker-compose.yml#api"]
+    assert code == 1
+
+
+# -- 10 -----------------------------------------------------------------------------------------
+def test_case10_identity_without_exclusive_is_orphaned_not_platform(tmp_path, rng):
+    """A key issued to the agent's own identity, not marked exclusive and held by nobody else, is
+    `orphaned` (blocking): `platform` needs a platform identity that outlives the agent."""
+    key = openai_project(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: triage
+        identities: [{ref: "openai:proj_support/svcacct/triage"}]
+        credentials:
+          - {id: key, provider: openai, vault: "secret/agents/triage#OPENAI_API_KEY", issuedTo: identity}
+    """
+    code, doc = survivors(tmp_path, "triage", inv, vault(tmp_path, {"agents/triage": {"OPENAI_API_KEY": key}}))
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1
+
+
+# -- 11 -----------------------------------------------------------------------------------------
+def _jwt(rng, exp: int) -> str:
+    import base64
+
+    def b64(obj) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    sig = "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(43))
+    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64({'sub': f'svc-{rng.random()}', 'exp': exp})}.{sig}"
+
+
+def test_case11_jwt_valid_for_years_is_static(make_repo, tmp_path, rng):
+    """A JWT whose `exp` is in 2036 is not short-lived: it is static until then, so it survives
+    `orphaned` (exit 1) with its expiry shown, not `expiring`."""
+    exp = int(dt.datetime(2036, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    tok = _jwt(rng, exp)
+    r = make_repo("jwtbot")
+    r.write(".env", f"SERVICE_TOKEN={tok}\n")
+    r.commit("env")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: jwtbot
+        credentials: [{id: t, env: [SERVICE_TOKEN]}]
+    """
+    code, doc = survivors(tmp_path, "jwtbot", inv, r.path)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")}
+    c = cred(doc, tok)
+    assert (c["lifetime"], c["expires"]) == ("static", "2036-01-01T00:00:00+00:00")
+    assert code == 1
+
+
+# -- 12 -----------------------------------------------------------------------------------------
+def test_case12_every_declared_source_is_reached(make_repo, tmp_path, rng):
+    """The declaration names a vault path and an env var: the vault value expires within grace
+    and dies, but the older value in the agent's own `.env` under the declared name is reached
+    too and, showing no expiry, survives `orphaned`."""
+    r = make_repo("notifier")
+    old, new = slack_bot(rng), slack_bot(rng)
+    r.write(".env", f"SLACK_BOT_TOKEN={old}\n")
+    r.write("bot.py", "import os\n\ntoken = os.environ[\"SLACK_BOT_TOKEN\"]\n")
+    r.commit("bot")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: notifier
+        workflows: [{code: "acme/notifier:bot.py"}]
+        credentials:
+          - {id: slack, vault: "secret/agents/notifier#SLACK_BOT_TOKEN", env: [SLACK_BOT_TOKEN], lifetime: short-lived}
+    """
+    export = vault(tmp_path, {"agents/notifier": {"SLACK_BOT_TOKEN": new}},
+                   {"agents/notifier": {"expires": "2026-01-10T03:00:00Z"}})
+    code, doc = survivors(tmp_path, "notifier", inv, r.path, export)
+    assert verdicts(doc) == {fingerprint(new): (False, None), fingerprint(old): (True, "orphaned")}
+    assert cred(doc, old)["expires"] is None and "expiry unknown" in cred(doc, old)["action"]
+    assert code == 1
+
+
+# -- 13 -----------------------------------------------------------------------------------------
+def test_case13_conflicting_expiry_latest_counts_and_blocks(tmp_path, rng):
+    """The inventory says the token expires in June, a stale vault `custom_metadata.expires`
+    says this morning: the latest stated expiry counts (it survives, `expiring`) and the conflict
+    is reported and blocks (exit 1)."""
+    tok = slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: poster
+        credentials:
+          - {id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, expires: "2026-06-01T00:00:00Z"}
+    """
+    export = vault(tmp_path, {"agents/poster": {"TOKEN": tok}}, {"agents/poster": {"expires": "2026-01-10T05:00:00Z"}})
+    code, doc = survivors(tmp_path, "poster", inv, export)
+    assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}
+    c = cred(doc, tok)
+    assert c["expires"] == "2026-06-01T00:00:00+00:00"
+    assert len(c["conflicts"]) == 1 and "2026-01-10T05:00:00+00:00" in c["conflicts"][0]
+    assert doc["blocked"] is True and code == 1
+
+
+# -- 14 -----------------------------------------------------------------------------------------
+def test_case14_short_lived_rule_without_expiry_is_not_expiring(tmp_path, rng):
+    """An Anthropic session key is short-lived by nature but shows no expiry: unknown expiry is
+    not expiry, so it survives `orphaned` (exit 1) and the report says its expiry is unknown."""
+    sess = generate("anthropic.session", rng).secret
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: scraper
+        credentials: [{id: s, vault: "secret/agents/scraper#sessionKey"}]
+    """
+    code, doc = survivors(tmp_path, "scraper", inv, vault(tmp_path, {"agents/scraper": {"sessionKey": sess}}))
+    assert verdicts(doc) == {fingerprint(sess): (True, "orphaned")}
+    c = cred(doc, sess)
+    assert c["rule_id"] == "anthropic.session" and c["expires"] is None and "expiry unknown" in c["action"]
+    assert code == 1
