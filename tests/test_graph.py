@@ -126,29 +126,34 @@ def test_graph_exports(demo_org, tmp_path, fmt, demo_secrets):
         assert value not in text
 
 
-def test_inferred_agents_from_vault_paths_and_mcp_servers(tmp_path, rng):
-    """Without an inventory, `agents/<name>/` vault paths and MCP server names become agents marked
-    inferred; an inferred agent's vault key with no other consumer is orphaned."""
+def test_inferred_agents_only_from_vault_paths_configs_are_consumers(tmp_path, rng):
+    """Without an inventory, only `agents/<name>/` vault paths become (inferred) agents: an MCP
+    server named `jira` and a workflow named `release-bot.yml` are not agents but consumer nodes,
+    so summarizer's key that both read is `shared`; the report says the list is inferred."""
     from tokens import openai_project
 
-    (tmp_path / "mcp.json").write_text('{"mcpServers": {"jira": {"env": {"T": "${env:JIRA_TOKEN}"}}}}')
+    from scanner.graph.report import survival_dict
+
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {"jira": {"env": {"T": "${env:OPENAI_API_KEY}"}}}}')
     wf = tmp_path / "repo" / ".github" / "workflows"
     wf.mkdir(parents=True)
-    (wf / "release-bot.yml").write_text("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'x ${{ secrets.BOT_KEY }}'}]\n")
+    (wf / "release-bot.yml").write_text("on: push\njobs:\n  a:\n    runs-on: x\n"
+                                        "    steps: [{run: 'x ${{ secrets.OPENAI_API_KEY }}'}]\n")
     (wf / "lint.yml").write_text("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: lint}]\n")
     key = openai_project(rng)
     cred = Credential(fingerprint(key), "openai.project", "openai", redact(key),
                       (Location("vault", "secret", "agents/summarizer/prod#OPENAI_API_KEY"),))
     flat = Credential(fingerprint(key + "x"), "openai.project", "openai", redact(key),
-                      (Location("vault", "secret", "agents/triage#OPENAI_API_KEY"),))
+                      (Location("vault", "secret", "agents/triage#TRIAGE_KEY"),))
     sg = build_graph(ScanResult((cred, flat), ScanStats()), None, [str(tmp_path), str(tmp_path / "repo")])
-    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("jira", True), ("release-bot", True),
-                                                                   ("summarizer", True), ("triage", True)]
-    assert [u.name for u in survivors(sg, "release-bot", AT).unresolved] == ["BOT_KEY"]
+    assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("summarizer", True), ("triage", True)]
     rep = survivors(sg, "summarizer", AT)
-    assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "orphaned")]
-    jira = survivors(sg, "jira", AT)
-    assert [u.name for u in jira.unresolved] == ["JIRA_TOKEN"] and jira.blocked
+    assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "shared")]
+    assert rep.verdicts[0].other_holders == (f"workflow:github:{tmp_path / 'repo'}:.github/workflows/release-bot.yml",
+                                             f"workflow:mcp:{tmp_path}:mcp.json#jira")
+    assert "may be incomplete" in survival_dict(rep)["note"]
+    [v] = survivors(sg, "triage", AT).verdicts
+    assert (v.survives, v.reason) == (True, "orphaned")
 
 
 def test_inventory_vault_declaration_resolves(tmp_path, rng):

@@ -25,8 +25,6 @@ from scanner.graph.inventory import (
 from scanner.graph.resolve import Reach, Resolver, Scope, evaluate, ref_node
 from scanner.model import Credential, Location, ScanResult
 
-AGENT_WORD = re.compile(r"(?:^|[-_.])(?:agent|bot|assistant|copilot)(?:$|[-_.])")
-"""A CI workflow file named like an agent (`triage-agent.yml`, `release_bot.yml`) is one."""
 AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)[/#]")
 
 
@@ -65,7 +63,10 @@ def agent_workflow_nodes(agent: Agent, col: Collected) -> list[str]:
 
 
 def infer_inventory(result: ScanResult, col: Collected) -> Inventory:
-    """Agents guessed from vault paths `agents/<name>/`, MCP server names and workflow names."""
+    """Agents guessed from vault paths `agents/<name>/` only. An MCP server is a tool some agent
+    uses, and a file name says nothing about who runs it: workflows, configs and code stay
+    consumer nodes (every one that reads a credential counts as a live consumer), and the report
+    says the agent list is inferred and may be incomplete."""
     creds: dict[str, list[CredentialRef]] = {}
     for c in result.credentials:
         for loc in c.locations:
@@ -74,19 +75,8 @@ def infer_inventory(result: ScanResult, col: Collected) -> Inventory:
                 path, _, key = loc.path.partition("#")
                 creds.setdefault(m.group(1), []).append(
                     CredentialRef(id=key or path, provider=c.provider, vault=VaultRef(loc.container, path, key)))
-    flows: dict[str, list[WorkflowRef]] = {}
-    for wf in col.files.values():
-        if wf.ref.kind == "mcp" and wf.ref.item:
-            flows.setdefault(wf.ref.item, []).append(wf.ref)
-    names = set(creds) | set(flows)
-    for wf in col.files.values():
-        stem = wf.ref.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if wf.ref.kind in ("github", "gitlab") and (stem in names or AGENT_WORD.search(stem)):
-            flows.setdefault(stem, []).append(wf.ref)
-    names |= set(flows)
-    agents = tuple(Agent(n, credentials=tuple({c.id: c for c in creds.get(n, [])}.values()),
-                         workflows=tuple(dict.fromkeys(flows.get(n, []))), inferred=True, source="inferred")
-                   for n in sorted(names))
+    agents = tuple(Agent(n, credentials=tuple({c.id: c for c in creds[n]}.values()), inferred=True,
+                         source="inferred") for n in sorted(creds))
     return Inventory(agents, "inferred")
 
 

@@ -21,7 +21,7 @@ from scanner.graph import configs
 from scanner.graph.inventory import WorkflowRef
 from scanner.graph.workflows import Call, WorkflowFile, parse_github, parse_gitlab
 from scanner.sources.files import DEFAULT_EXCLUDES, excluded
-from scanner.sources.git_history import git_cmd, is_git_repo, repo_name
+from scanner.sources.git_history import is_git_repo, repo_name
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -168,8 +168,7 @@ def _blobs(repo: Path, specs: list[str]) -> list[bytes | None]:
     go through stdin (`cat-file --batch`), never as arguments."""
     if any("\n" in sp or "\0" in sp for sp in specs):
         return [None] * len(specs)
-    proc = subprocess.run(git_cmd(repo, "cat-file", "--batch"), capture_output=True, check=False,
-                          input="".join(f"{sp}\n" for sp in specs).encode())
+    proc = gitcmd.run(repo, "cat-file", "--batch", input="".join(f"{sp}\n" for sp in specs).encode())
     out: list[bytes | None] = []
     data, pos = proc.stdout, 0
     for _ in specs:
