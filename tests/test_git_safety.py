@@ -22,8 +22,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tokens import github
-from werkzeug import Request, Response
+from conftest import GitHTTP
+from fake_api import FakeAPI
+from pytest_httpserver import HTTPServer
+from test_gitlab_group import group  # noqa: F401 - a fixture
+from werkzeug import Response
 
+from scanner import gitcmd
 from scanner.cli import main
 from scanner.model import fingerprint
 
@@ -198,7 +203,7 @@ def scan(p: Planted, mode: str) -> tuple[int, str]:
         res = CliRunner().invoke(main, ["graph", "--format", "json", "-o", str(out), str(p.path)])
         return res.exit_code, out.read_text() if out.exists() else res.output
     res = CliRunner().invoke(main, ["scan", "--format", "json", *args[mode]])
-    return res.exit_code, res.output
+    return res.exit_code, res.stdout
 
 
 @pytest.mark.parametrize("vector", list(VECTORS))
@@ -251,11 +256,11 @@ def test_nested_gitdir_file_pointing_outside_is_not_followed(tmp_path, make_repo
     (folder / "proj" / ".git").write_text(f"gitdir: {outside.path / '.git'}\n")
     (folder / "proj" / "a.txt").write_text("plain\n")
     res = CliRunner().invoke(main, ["scan", "--format", "json", str(folder)])
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert fingerprint(key) not in {f["secret_sha256"] for f in doc["findings"]}
     assert doc["summary"]["skipped"].get("gitdir-outside-root") == 1
     res = CliRunner().invoke(main, ["scan", "--format", "json", str(folder / "proj")])
-    assert fingerprint(key) in {f["secret_sha256"] for f in json.loads(res.output)["findings"]}
+    assert fingerprint(key) in {f["secret_sha256"] for f in json.loads(res.stdout)["findings"]}
 
 
 def test_worktree_pass_reads_only_what_differs_from_head(make_repo, rng, tmp_path):
@@ -273,7 +278,7 @@ def test_worktree_pass_reads_only_what_differs_from_head(make_repo, rng, tmp_pat
     r.write("new.env", f"C={untracked}\n")
     (r.path / "gone.txt").unlink()
     res = CliRunner().invoke(main, ["scan", "--format", "json", str(r.path)])
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["summary"]["errors"] == [] and doc["summary"]["skipped"] == {}
     live = {(loc["path"], loc["commit"]) for f in doc["findings"] for loc in f["locations"]}
     assert live == {("same.env", live_commit(doc, "same.env")), ("edit.env", None),
@@ -296,3 +301,140 @@ def test_every_process_is_started_by_gitcmd():
                  for p in sorted((root / d).rglob("*.py")) if p.name != "gitcmd.py"
                  for s in spawners if s in p.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+# -- forge clones ------------------------------------------------------------------------------
+@pytest.mark.parametrize("url,forge,ok", [
+    ("https://github.com/acme/x.git", "https://api.github.com", True),
+    ("https://ghe.example/acme/x.git", "https://ghe.example/api/v3", True),
+    ("https://gitlab.example/acme/x.git", "https://gitlab.example", True),
+    ("http://127.0.0.1:8080/acme/x.git", "http://127.0.0.1:8080", True),
+    ("--upload-pack=touch /tmp/x", "https://api.github.com", False),
+    ("file:///srv/acme/x.git", "https://api.github.com", False),
+    ("ssh://git@github.com/acme/x.git", "https://api.github.com", False),
+    ("git@github.com:acme/x.git", "https://api.github.com", False),
+    ("ext::sh -c touch% /tmp/x", "https://api.github.com", False),
+    ("http://github.com/acme/x.git", "https://api.github.com", False),
+    ("https://evil.example/acme/x.git", "https://api.github.com", False),
+    ("https://github.com:444/acme/x.git", "https://api.github.com", False),
+    ("http://127.0.0.1:8081/acme/x.git", "http://127.0.0.1:8080", False),
+])
+def test_clone_url_rule(url, forge, ok):
+    """https (http on loopback only), on the forge's own host and port; nothing else."""
+    if ok:
+        assert gitcmd.check_clone_url(url, forge) == url
+    else:
+        with pytest.raises(gitcmd.UnsafeURL):
+            gitcmd.check_clone_url(url, forge)
+
+
+@pytest.fixture
+def small_org(httpserver, make_repo, bare_clone):
+    """acme with one ordinary repository (`tools`, clean) served over HTTP on the API's host;
+    tests add hostile ones."""
+    from test_github_org import repo_json, serve_repo
+
+    api = FakeAPI(httpserver)
+    tools = make_repo("tools")
+    tools.write("README.md", "tools\n")
+    tools.commit("init")
+    repos = [repo_json(api, "tools", bare_clone(tools))]
+    serve_repo(api, "tools")
+    api.json("/users/acme", {"login": "acme", "id": 1, "type": "Organization",
+                             "url": api.url("/users/acme")})
+    api.json("/orgs/acme", {"login": "acme", "id": 1, "url": api.url("/orgs/acme")})
+    api.json("/orgs/acme/actions/secrets", {"total_count": 0, "secrets": []})
+    api.json("/orgs/acme/members", [])
+
+    def add(name: str, clone_url: str, full_name: str | None = None) -> None:
+        repos.append({**repo_json(api, name, clone_url),
+                      "full_name": f"acme/{name}" if full_name is None else full_name})
+        serve_repo(api, name)
+        api.json("/orgs/acme/repos", repos)
+
+    api.json("/orgs/acme/repos", repos)
+    return api, add
+
+
+def org_scan(api: FakeAPI, cache: Path) -> tuple[int, dict]:
+    from test_github_org import TOKEN
+
+    res = CliRunner(env={"GITHUB_TOKEN": TOKEN}).invoke(main, [
+        "scan", "--format", "json", "--github-url", api.base, "--cache-dir", str(cache),
+        "github:acme"])
+    return res.exit_code, json.loads(res.stdout)
+
+
+def test_clone_url_that_is_an_option_runs_nothing(small_org, tmp_path):
+    """`clone_url: "--upload-pack=touch MARKER"` is refused before git sees it: no marker, the
+    repository is a failed unit naming the reason, the other repository is cloned, exit 3."""
+    api, add = small_org
+    marker = tmp_path / "MARKER"
+    add("evil", f"--upload-pack=touch {marker}")
+    code, doc = org_scan(api, tmp_path / "cache")
+    assert not marker.exists()
+    assert code == 3 and doc["incomplete"]
+    assert [e for e in doc["summary"]["errors"] if "acme/evil clone" in e] == [
+        "acme/evil clone: clone URL refused: scheme 'none' (https only)"]
+    assert (tmp_path / "cache" / "github").rglob("tools.git")
+
+
+def test_clone_url_on_another_host_never_receives_the_token(small_org, make_repo, tmp_path):
+    """A clone URL on another host (here another loopback port) is refused: a failed unit, exit 3,
+    and that server receives no request at all, so no token."""
+    api, add = small_org
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.start()
+    try:
+        (tmp_path / "other").mkdir()
+        served = GitHTTP(other, tmp_path / "other")
+        r = make_repo("stolen")
+        r.write("a.txt", "a\n")
+        r.commit("a")
+        subprocess.run(["git", "clone", "-q", "--bare", str(r.path),
+                        str(tmp_path / "other" / "stolen.git")], check=True, capture_output=True)
+        add("stolen", served.url("stolen"))
+        code, doc = org_scan(api, tmp_path / "cache")
+        assert code == 3
+        [err] = [e for e in doc["summary"]["errors"] if "acme/stolen clone" in e]
+        assert "is not the forge's" in err
+        assert served.auth == [] and other.log == []
+    finally:
+        other.clear()
+        other.stop()
+
+
+@pytest.mark.parametrize("full_name", ["acme/..", "..", "", "acme/", "acme/./x"])
+def test_unusable_repository_name_is_a_named_skip(small_org, tmp_path, full_name):
+    """A forge repository named `..`, empty, or with an empty or dot segment is skipped with its
+    reason; the other repository is still scanned; the scan is incomplete (exit 3)."""
+    api, add = small_org
+    add("dots", "http://127.0.0.1:1/never.git", full_name=full_name)
+    code, doc = org_scan(api, tmp_path / "cache")
+    assert code == 3, doc
+    assert doc["summary"]["errors"] == [
+        f"repository {full_name!r} skipped: unusable name (empty, '.' or '..' path segment)"]
+    assert [p.name for p in (tmp_path / "cache").rglob("*.git")] == ["tools.git"]
+
+
+def test_gitlab_project_named_dotdot_and_foreign_clone_host(group, monkeypatch, httpserver):
+    """GitLab: a project whose path is `acme/..` is a named skip, one whose clone URL is on
+    another host a failed clone; the rest of the group is still scanned."""
+    from test_gitlab_group import API, project_json
+    from test_gitlab_group import scan as gitlab_scan
+
+    api, s, cache = group
+    page1 = api.routes[(f"{API}/groups/1/projects", "1")]
+    page2 = api.routes[(f"{API}/groups/1/projects", "2")]
+    api.routes[(f"{API}/groups/1/projects", "1")] = (
+        page1[0], page1[1] + [project_json(12, "acme/..", "http://127.0.0.1:1/x.git")], page1[2])
+    api.routes[(f"{API}/groups/1/projects", "2")] = (
+        page2[0], [{**page2[1][0], "http_url_to_repo": "http://127.0.0.1:1/acme/deployer.git"}],
+        page2[2])
+    result = gitlab_scan(api, cache, monkeypatch)
+    errors = result.stats.errors
+    assert "project 'acme/..' skipped: unusable name (empty, '.' or '..' path segment)" in errors
+    assert any(e.startswith("acme/platform/deployer clone: clone URL refused: host 127.0.0.1:1")
+               for e in errors)
+    assert len(errors) == 2 and result.incomplete
+    assert fingerprint(s["dup"]) in {c.fingerprint for c in result.credentials}
