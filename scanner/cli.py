@@ -86,8 +86,27 @@ def progress(msg: str) -> None:
         click.echo(msg, err=True)
 
 
+def engine_line() -> str:
+    """Which prefilter backend a scan would use here (`$SPRAWLSCAN_ENGINE` or what is installed)."""
+    from scanner.engine import select_backend
+
+    return f"engine: {select_backend()}"
+
+
+def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    try:
+        click.echo(f"sprawlscan {__version__} ({engine_line()})")
+    except SprawlscanError as exc:
+        click.echo(f"sprawlscan: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.exit(EXIT_CLEAN)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sprawlscan")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=show_version,
+              help="Show the version and the scan engine's backend, and exit.")
 def main() -> None:
     """Find where AI and non-human-identity credentials have sprawled."""
 
@@ -211,14 +230,17 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="low", show_default=True,
               help="Exit 1 only for findings of this severity or above.")
 @verify_flags
+@click.option("--verbose", "-v", is_flag=True, help="Say which engine backend scans.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
-         baseline: Path | None, fail_on: str, **flags: Any) -> None:
+         baseline: Path | None, fail_on: str, verbose: bool, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
     verify = verify_options(flags)
     options = replace(build_options(**flags, targets=sources), verify=verify)
+    if verbose:
+        click.echo(f"sprawlscan: {engine_line()}", err=True)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
                             progress=progress)
     if baseline:
@@ -345,6 +367,63 @@ def rules_check(files: tuple[Path, ...]) -> None:
     sys.exit(EXIT_FINDINGS if report.failures else EXIT_CLEAN)
 
 
+@main.command()
+@click.argument("fingerprint")
+@click.argument("sources", nargs=-1)
+@click.option("--yes", is_flag=True, help="Really revoke: the provider invalidates the credential.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Datastore to record the `revoked` event in (and, without SOURCES, whose "
+                   "recorded sources are rescanned for the value).")
+@click.option("--verify-endpoint", "verify_endpoints", multiple=True, metavar="PROVIDER=URL",
+              help="Replace the provider's documented API base.")
+@click.option("--github-url", default=None, help="GitHub API base (GitHub Enterprise).")
+@click.option("--gitlab-url", default=None, help="GitLab instance.")
+@one_line_errors
+def revoke(fingerprint: str, sources: tuple[str, ...], yes: bool, db: Path | None,
+           verify_endpoints: tuple[str, ...], github_url: str | None, gitlab_url: str | None) -> None:
+    """Revoke the credential FINGERPRINT (or a unique prefix) at its provider, for providers that
+    document self-revocation (GitHub, Slack, GitLab). The value is taken from a rescan of SOURCES
+    (default: the datastore's recorded sources), never from storage."""
+    from scanner.pipeline import plaintext_of
+    from scanner.verify import ENDPOINT_KEYS, parse_endpoints
+    from scanner.verify.revoke import BY_RULE as REVOKERS
+    from scanner.verify.revoke import revoke as do_revoke
+
+    if not yes:
+        raise ConfigError("revoke cannot be undone: add --yes to revoke the credential at its provider")
+    fp = fingerprint.strip().lower()
+    if len(fp) < 8 or any(ch not in "0123456789abcdef" for ch in fp):
+        raise ConfigError(f"{fingerprint!r}: give at least 8 hex digits of the fingerprint")
+    endpoints = parse_endpoints(verify_endpoints, set(ENDPOINT_KEYS))
+    store_path = db_path(db, default=not sources)
+    if not sources:
+        with open_existing(store_path) as store:
+            sources = tuple(store.latest_complete_sources())
+    extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url)) if v}
+    options = replace(scan_options(Flags()), extra=extra)
+    found = plaintext_of(sources, options, fp)
+    if found is None:
+        raise ConfigError(f"{fp}: not found in {', '.join(sources) or 'no sources'} (revoke needs a copy "
+                          "of the value to send)")
+    rule_id, secret, _ = found
+    if rule_id not in REVOKERS:
+        raise ConfigError(f"{rule_id}: its provider documents no self-revocation call (revoke it in "
+                          "the provider's console)")
+    from scanner.model import fingerprint as fingerprint_of
+
+    full = fingerprint_of(secret)
+    result = do_revoke(rule_id, secret, endpoints, extra)
+    del secret
+    click.echo(f"{'revoked' if result.revoked else 'NOT revoked'}: {full[:16]} ({rule_id}): {result.detail}")
+    if result.revoked and store_path is not None:
+        from scanner.store import Store
+
+        with Store(store_path) as store:
+            store.add_event("revoked", fingerprint=full, subject=result.provider,
+                            detail={"rule_id": rule_id, "detail": result.detail})
+    sys.exit(EXIT_CLEAN if result.revoked else EXIT_FINDINGS)
+
+
 def _warn_unreadable(errors: list[str]) -> None:
     for err in errors:
         click.echo(f"sprawlscan: warning: workflow or config not read: {err}", err=True)
@@ -417,6 +496,44 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {err}", err=True)
     sys.exit(EXIT_FINDINGS if report.blocked else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("agent")
+@_graph_options
+@click.option("--grace", default="24h", show_default=True, help="Grace period for short-lived credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@one_line_errors
+def retired(agent: str, sources: tuple[str, ...], inventory: Path | None, grace: str, fmt: str,
+            output: Path | None, **flags: Any) -> None:
+    """After AGENT was deleted: re-verify every credential it reached. Exit 1 when one expected
+    to die still works, or a survivor works with no reason to outlive it; 3 when some could not
+    be verified. With --db, records the `agent-retired` event."""
+    import json as json_
+
+    from scanner.graph.retirement import check_retirement, render_text
+    from scanner.graph.survival import parse_grace
+    from scanner.graph.survival import survivors as run_survivors
+
+    if not flags.get("verify"):
+        raise ConfigError("retired confirms a retirement with the providers: add --verify")
+    window = parse_grace(grace)
+    db = flags.get("db")
+    sg, result = _graph_scan(sources, inventory, flags)
+    report = run_survivors(sg, agent, None, window, False)
+    check = check_retirement(report, dict(sg.verifications))
+    emit(json_.dumps(check.to_json(), indent=2) + "\n" if fmt == "json" else render_text(check), output)
+    store_path = db_path(db, default=not sources)
+    if store_path is not None and store_path.is_file():
+        from scanner.store import Store
+
+        with Store(store_path) as store:
+            store.add_event("agent-retired", subject=agent, detail=check.to_json())
+    for err in result.stats.errors:
+        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+    incomplete = bool(check.unverified) or result.incomplete
+    sys.exit(EXIT_FINDINGS if check.failed else EXIT_INCOMPLETE if incomplete else EXIT_CLEAN)
 
 
 @main.command()

@@ -1,10 +1,11 @@
 """The detection stage: rules → matches. Takes chunk bytes, gives `Match` records.
 
 Two steps per chunk. The prefilter finds where rules can match at all: every rule names keywords,
-and a rule runs only around the occurrences of one of them (case-insensitive). With the
-`hyperscan` package the keywords are one compiled Hyperscan database scanned in a single pass;
-without it each keyword is looked up with `bytes.find` on the lowered chunk. Both give the same
-occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
+and a rule runs only around the occurrences of one of them (case-insensitive). Two backends find
+them in a single pass: `hyperscan` (one compiled Hyperscan database; a regular dependency where
+wheels exist) and `regex` (an Aho-Corasick automaton from `ahocorasick-rs` over the lowered chunk,
+everywhere). `$SPRAWLSCAN_ENGINE` forces one; by default Hyperscan when it imports. Both give the
+same occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
 labelled corpus). Then each candidate rule's regex (the `regex` module) runs over the windows
 around its keyword occurrences, raw and decoded (JSON string escapes, URL escapes), and validators
 filter the captures. Base64 hides keywords, so it is handled per chunk: when a base64 context
@@ -17,6 +18,7 @@ The engine never prints or exits."""
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +31,31 @@ from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
 from scanner.model import Match
 
+from scanner.errors import ConfigError
+
 _hs: Any
 try:  # the fast path is optional: same results without it
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where hyperscan is absent
     _hs = None
+
+BACKENDS = ("hyperscan", "regex")
+ENGINE_ENV = "SPRAWLSCAN_ENGINE"
+
+
+def select_backend(requested: str | None = None) -> str:
+    """The prefilter backend: `requested`, else `$SPRAWLSCAN_ENGINE`, else `hyperscan` when the
+    package imports, else `regex`. An unknown name, or `hyperscan` where it is not installed, is
+    a configuration error."""
+    name = (requested or os.environ.get(ENGINE_ENV, "")).strip().lower()
+    if not name:
+        return "hyperscan" if _hs is not None else "regex"
+    if name not in BACKENDS:
+        raise ConfigError(f"{ENGINE_ENV}={name!r}: expected one of {', '.join(BACKENDS)}")
+    if name == "hyperscan" and _hs is None:
+        raise ConfigError(f"{ENGINE_ENV}=hyperscan but the hyperscan package is not installed "
+                          "(pip install hyperscan)")
+    return name
 
 ALLOW_MARKER = "sprawlscan:allow"
 Out = dict[tuple[str, str, int], Match]
@@ -51,7 +73,8 @@ class CompiledRule:
 class Engine:
     """Compiles the rules once; `scan(data)` is safe to call from one thread at a time."""
 
-    def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None) -> None:
+    def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None,
+                 backend: str | None = None) -> None:
         self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r), _multiline(r))
                       for r in rules]
         gates = {k.lower() for k in BASE64_CONTEXT}
@@ -69,13 +92,13 @@ class Engine:
         self._block_gates = frozenset((self._data_gate, self._secret_kind, kw_index["dockerconfig"]))
         # rules without keywords (imported gitleaks rules may have none) run on every chunk
         self._always = [ri for ri, c in enumerate(self.rules) if not c.rule.keywords]
-        if use_hyperscan is None:
-            use_hyperscan = _hs is not None
-        if use_hyperscan and _hs is None:
-            raise RuntimeError("hyperscan is not installed")
-        self.backend = "hyperscan" if use_hyperscan else "regex"
-        self._hs_db = self._compile_hyperscan() if use_hyperscan and self._keywords else None
+        if use_hyperscan is not None:
+            backend = "hyperscan" if use_hyperscan else "regex"
+        self.backend = select_backend(backend)
+        use_hs = self.backend == "hyperscan"
+        self._hs_db = self._compile_hyperscan() if use_hs and self._keywords else None
         self._scratch = _hs.Scratch(self._hs_db) if self._hs_db is not None else None
+        self._automaton = None if use_hs else self._compile_automaton()
 
     def _compile_hyperscan(self) -> Any:
         assert _hs is not None
@@ -84,6 +107,13 @@ class Engine:
         flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
         return db
+
+    def _compile_automaton(self) -> Any:
+        """One Aho-Corasick automaton over the (lowered) keywords."""
+        import ahocorasick_rs
+
+        return (ahocorasick_rs.BytesAhoCorasick(self._keywords, implementation=ahocorasick_rs.Implementation.DFA)
+                if self._keywords else None)
 
     def keyword_hits(self, data: bytes) -> dict[int, list[int]]:
         """keyword index → sorted start offsets of every occurrence in `data` (case-insensitive).
@@ -98,13 +128,12 @@ class Engine:
             self._hs_db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
             for offsets in hits.values():
                 offsets.sort()
-        else:
-            lowered = data.lower()
-            for kw_id, kw in enumerate(self._keywords):
-                pos = lowered.find(kw)
-                while pos >= 0:
-                    hits.setdefault(kw_id, []).append(pos)
-                    pos = lowered.find(kw, pos + 1)
+        elif self._automaton is not None and self._keywords:
+            # ASCII-only lowering, as Hyperscan's caseless mode; offsets come in end order, which
+            # is start order for one keyword
+            for kw_id, start, _end in self._automaton.find_matches_as_indexes(data.lower(),
+                                                                               overlapping=True):
+                hits.setdefault(kw_id, []).append(start)
         return hits
 
     def candidate_rules(self, data: bytes) -> list[int]:

@@ -365,3 +365,25 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         except ConfigError as exc:
             sg.errors.append(f"graph not saved in the datastore: {exc}")
     return sg, result
+
+
+def plaintext_of(targets: Iterable[str], options: ScanOptions,
+                 prefix: str) -> tuple[str, str, dict[str, str]] | None:
+    """Rescan the targets for the credential whose fingerprint starts with `prefix` and give its
+    (rule id, plaintext, captures), or None. For `revoke`: the datastore never holds a value. Two
+    different credentials under one prefix are a `ConfigError`."""
+    options = replace(options, blob_cache=None, verify=None)
+    engine = load_engine(options)
+    found: dict[str, tuple[str, str, dict[str, str]]] = {}
+    stats = ScanStats()
+    for source in resolve_sources(targets, options):
+        fast = getattr(source, "scan", None)
+        hits = fast(engine, stats) if fast is not None else scan_chunks(source.chunks(stats), engine, stats)
+        for match, _ in hits:
+            if isinstance(match, Match):
+                fp = fingerprint(match.secret)
+                if fp.startswith(prefix):
+                    found.setdefault(fp, (match.rule_id, match.secret, dict(match.captures)))
+    if len(found) > 1:
+        raise ConfigError(f"{prefix}: matches {len(found)} credentials; give more of the fingerprint")
+    return next(iter(found.values()), None)

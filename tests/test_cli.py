@@ -42,7 +42,8 @@ def test_json_shape_is_exact(make_repo, rng, tmp_path):
         {"source": "file", "container": str(tmp_path / "config"), "path": ".env", "line": 3,
          "state": "live"},
         {"source": "git", "repo": "acme/shape", "commit": commit, "path": "a/b.py", "line": 2,
-         "state": "historical"},
+         "state": "historical", "attributes": {"author": "Demo <demo@acme.test>",
+                                               "date": r.git("log", "-1", "--format=%aI", commit).strip()}},
     ]
     assert key not in res.output
 

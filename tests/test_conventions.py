@@ -215,3 +215,27 @@ def test_aws_preview_shows_the_key_id_not_the_secret(tmp_path, rng):
     [f] = json.loads(cli("scan", "--format", "json", str(tmp_path)).stdout)["findings"]
     assert f["redacted"] == f"{key_id[:8]}…(20) + secret (40)"
     assert secret[:4] not in f["redacted"]
+
+
+def test_git_copies_carry_commit_author_and_date(make_repo, rng):
+    """Each git copy names the author and date of the commit that introduced it, in the JSON and
+    JSON Lines reports, for full-history scans and for `--diff` gates."""
+    old, new = github(rng), github(rng)
+    repo = make_repo("app")
+    repo.write("a.txt", f"{old}\n")
+    repo.commit("first")
+    base = repo.git("rev-parse", "HEAD").strip()
+    repo.write("b.txt", f"{new}\n")
+    repo.git("add", "b.txt")
+    repo.git("-c", "user.name=Ada Lovelace", "-c", "user.email=ada@acme.test", "commit", "-q",
+             "--author", "Ada Lovelace <ada@acme.test>", "--date", "2024-03-05T10:11:12+01:00", "-m", "second")
+    head = repo.git("rev-parse", "HEAD").strip()
+    p = cli("scan", "--format", "jsonl", str(repo.path))
+    lines = {x["secret_sha256"]: x for x in map(json.loads, p.stdout.splitlines()) if x["type"] == "credential"}
+    [loc] = [x for x in lines[fingerprint(new)]["locations"] if x["commit"] == head]
+    assert loc["attributes"] == {"author": "Ada Lovelace <ada@acme.test>", "date": "2024-03-05T10:11:12+01:00"}
+    [loc] = lines[fingerprint(old)]["locations"]
+    assert loc["attributes"]["author"] == "Demo <demo@acme.test>"
+    p = cli("scan", "--format", "json", "--diff", f"{base}..{head}", str(repo.path))
+    [f] = json.loads(p.stdout)["findings"]
+    assert f["locations"][0]["attributes"]["author"] == "Ada Lovelace <ada@acme.test>"

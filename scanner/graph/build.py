@@ -9,12 +9,14 @@ child_of, owns, mints; plus the `Resolver` that survival uses to evaluate workfl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import networkx as nx
 
 from scanner.graph.collect import Collected, add_facts, collect
+from scanner.graph.evidence import add_provider_identities
 from scanner.graph.inventory import (
     Agent,
     CredentialRef,
@@ -24,6 +26,7 @@ from scanner.graph.inventory import (
 )
 from scanner.graph.resolve import Reach, Resolver, Scope, evaluate, ref_node
 from scanner.model import Credential, Location, ScanResult
+from scanner.verify.base import Verification
 
 AGENT_VAULT_PATH = re.compile(r"(?:^|/)agents/([A-Za-z0-9_.-]+)[/#]")
 
@@ -36,6 +39,8 @@ class SprawlGraph:
     resolver: Resolver
     collected: Collected
     errors: list[str] = field(default_factory=list)
+    verifications: Mapping[str, Verification] = field(default_factory=dict)
+    """`--verify`: fingerprint → what its provider said (evidence for survival)."""
 
 
 def location_node(loc: Location) -> str:
@@ -148,7 +153,9 @@ def build_graph(result: ScanResult, inventory: Inventory | None, targets: list[s
             called = col.files.get(wn)
             if called is not None:
                 _record(g, evaluate(res, wn, scope_for(called.ref, a.name), (a.node,)))
-    return SprawlGraph(g, creds, inv, res, col, list(col.errors))
+    verified = getattr(result, "verifications", None) or {}
+    add_provider_identities(g, verified)
+    return SprawlGraph(g, creds, inv, res, col, list(col.errors), verified)
 
 
 def principal_node(agent: Agent, cr: CredentialRef) -> str | None:

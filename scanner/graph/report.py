@@ -32,7 +32,7 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
                          "historical": [loc.to_json() for loc in c.locations if loc.state != "live"]},
             "expires": v.expires.isoformat() if v.expires else None, "lifetime": v.lifetime,
             "conflicts": list(v.conflicts), "owners": owners, "credential_owners": list(v.owners),
-            "tags": list(v.tags)})
+            "tags": list(v.tags), **({"verification": v.verification.to_json()} if v.verification else {})})
     doc: dict[str, object] = {
         "agent": rep.agent.name, "at": rep.at.isoformat(), "grace_seconds": int(rep.grace.total_seconds()),
         "blocked": rep.blocked, "inferred": rep.agent.inferred, "dies_with_agent": list(rep.dies),

@@ -10,13 +10,15 @@ copy never kills a credential."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
+from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
 from scanner.graph.inventory import Agent, CredentialRef
 from scanner.graph.resolve import Reach, evaluate
 from scanner.model import Credential, fingerprint
+from scanner.verify.base import Verification
 
 INVALIDATES_WITH_PRINCIPAL: dict[str, str] = {
     "openai": "deleting a project service account deletes its API keys",
@@ -37,6 +39,8 @@ EXPIRY_ATTRIBUTES = ("custom_metadata.expires", "custom_metadata.expires_at", "c
                      "expiry", "expiration")
 """Vault attributes that state when the value stops working (never `deletion_time`: deleting a
 copy does not kill a credential)."""
+PROVIDER_EXPIRY = "provider_expires_at"
+"""Capture under which survival carries the expiry a provider stated (`--verify`)."""
 NON_VAULT_STORES = ("vault", "github-secret", "github-variable", "gitlab-variable", "ci-variable")
 CI_KINDS = ("github", "gitlab")
 """Workflow kinds that run only when triggered or called; every other config or code file
@@ -64,6 +68,8 @@ class Verdict:
     """Contradicting evidence (expiry dates that disagree): reported, and it blocks."""
     owners: tuple[str, ...] = ()
     """Owners of the credential itself (vault `custom_metadata.owner` / `owner`)."""
+    verification: Verification | None = None
+    """`--verify`: what the provider said (evidence that outranks declarations)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,11 @@ class _Context:
         self.alive_roots = sorted(roots - dying)
         self.dies = (agent.node, *sorted(self.dying_ids), *sorted(dying))
         self.credentials = dict(sg.credentials)
+        self.verifications = getattr(sg, "verifications", {})
+        for fp, v in self.verifications.items():  # `--verify`: a provider's expiry is evidence too
+            if fp in self.credentials and (t := provider_expiry(v)):
+                c = self.credentials[fp]
+                self.credentials[fp] = replace(c, captures=c.captures + ((PROVIDER_EXPIRY, t.isoformat()),))
         self.declarations: dict[str, list[tuple[Agent, CredentialRef]]] = {}
         for a in inv.agents:
             for cr in a.credentials:
@@ -245,6 +256,8 @@ def _expiry_evidence(cred: Credential, decls: list[tuple[Agent, CredentialRef]])
     caps = dict(cred.captures)
     if "exp" in caps and (t := _as_time(caps["exp"])):
         out.append((t, "the token's exp claim"))
+    if PROVIDER_EXPIRY in caps and (t := _as_time(caps[PROVIDER_EXPIRY])):
+        out.append((t, "the provider"))
     return out
 
 
@@ -306,6 +319,10 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
     cred = ctx.credentials[fp]
     decls = ctx.declarations.get(fp, [])
     expiry = _expiry(cred, decls)
+    verification = ctx.verifications.get(fp)
+    rejected = provider_death(verification)  # the provider's word outranks every inference
+    if rejected:
+        return rejected, expiry
     if cred.rule_id == "federated":
         roles = {p for a, cr in decls if (p := principal_node(a, cr))}
         if roles and roles <= ctx.dying_ids:
@@ -313,6 +330,8 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
                     "dies with the agent"), expiry
         return None, expiry
     principals = [(principal_node(a, cr), cr) for a, cr in decls]
+    if provider_says_human(verification):  # a person's key: not issued to the dying identity
+        principals = []
     if principals and all(p in ctx.dying_ids for p, _ in principals):
         provider = (principals[0][1].provider or cred.provider)
         override = {cr.invalidated_with_principal for _, cr in principals} - {None}
@@ -334,6 +353,11 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     name = ctx.agent.name
     if holders:
         return "shared", f"rotate it at {cred.provider} and give the new value only to {', '.join(sorted(holders))}"
+    person = provider_says_human(ctx.verifications.get(cred.fingerprint))
+    if person:  # the provider says whose it is, whatever the inventory declared
+        conflict = "".join(f" ({c})" for c in _provider_conflicts(ctx, cred))
+        return "human", (f"the provider says it belongs to {person}{conflict}: revoke it or hand it back; "
+                         "give the next agent its own identity")
     plat = []
     for a, cr in decls:  # platform: issued to a platform, or to an identity another live agent runs as
         p = principal_node(a, cr)
@@ -352,6 +376,16 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
             "expiry unknown: no evidence that it ever stops working")
         return "orphaned", f"revoke it at {cred.provider}: nothing else uses it and {until}"
     return "expiring", f"revoke it early at {cred.provider} or let it lapse at {expiry.isoformat()}"
+
+
+def _provider_conflicts(ctx: _Context, cred: Credential) -> tuple[str, ...]:
+    """The provider says a person holds it, the inventory declares it issued to something else."""
+    person = provider_says_human(ctx.verifications.get(cred.fingerprint))
+    declared = sorted({cr.issued_to or "" for _, cr in ctx.declarations.get(cred.fingerprint, [])} - {"", "human"})
+    if not person or not declared:
+        return ()
+    return (f"the inventory declares it issued to {', '.join(declared)}; the provider says it belongs to "
+            f"{person}",)
 
 
 def _owners(cred: Credential) -> tuple[str, ...]:
@@ -413,7 +447,8 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
                                 _tags(cred, reason, lifetime), expiry, lifetime,
                                 tuple(holder_paths[h] for h in sorted(holders)),
-                                _conflicts(cred, decls) if dies_because is None else (), _owners(cred)))
+                                (_conflicts(cred, decls) + _provider_conflicts(ctx, cred)) if dies_because is None
+                                else (), _owners(cred), ctx.verifications.get(fp)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     items = [uniq[k] for k in sorted(uniq)]
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),

@@ -131,7 +131,8 @@ class _ChangeSource(GitHistorySource):
             stats.blobs += 1
             locs = tuple(sorted(
                 Location("git", self.name, path, commit, None,
-                         "live" if commit is None or (new, path) in live else "historical")
+                         "live" if commit is None or (new, path) in live else "historical",
+                         attributes=self.commit_facts(commit))
                 for path, commit in paths.items()))
             previous = content.get(old) if old != EMPTY_BLOB else None
             yield Chunk(data, locs, hint=locs[0].path, blob=new, previous=previous)

@@ -164,6 +164,8 @@ class GitHistorySource:
         # forges pass `owner/name`: a cached clone's origin may be a local or mirror URL
         self.name = name or repo_name(self.repo)
         self.bare = not (self.repo / ".git").exists()
+        self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
+        self._meta_lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------------------------
     def attribution(self, stats: ScanStats) -> Attribution:
@@ -510,8 +512,29 @@ class GitHistorySource:
         unreachable = sha in attr.unreachable
         return tuple(sorted(
             Location("git", self.name, path, commit, None,
-                     "unreachable" if unreachable else "live" if (sha, path) in live else "historical")
+                     "unreachable" if unreachable else "live" if (sha, path) in live else "historical",
+                     attributes=self.commit_facts(commit))
             for path, commit in paths.items()))
+
+    def commit_facts(self, commit: str | None) -> tuple[tuple[str, str], ...]:
+        """A commit's author (`Name <email>`) and author date, for reports: read for every commit
+        of the repository in one `git log` on first use (commits no ref reaches give nothing)."""
+        if commit is None:
+            return ()
+        with self._meta_lock:
+            if self._meta is None:
+                self._meta = {}
+                try:
+                    out = git(self.repo, "log", "--all", "--reflog", "-z",
+                              "--format=%H%x00%an <%ae>%x00%aI", check=False)
+                except GitError:
+                    out = b""
+                fields = out.split(b"\0")
+                for i in range(0, len(fields) - 2, 3):
+                    sha = fields[i].strip().decode("ascii", "replace")
+                    self._meta[sha] = (("author", fields[i + 1].decode("utf-8", "replace")),
+                                       ("date", fields[i + 2].decode("ascii", "replace")))
+        return self._meta.get(commit, ())
 
     def read_all_objects(self, stats: ScanStats, limit: int
                          ) -> Iterator[tuple[str, bytes, int, bytes | None]]:
