@@ -31,6 +31,7 @@ from scanner.gate import (
     write_baseline,
 )
 from scanner.pipeline import ScanOptions, record_or_scan, run_scan
+from scanner.progress import TerminalProgress
 from scanner.verify.base import VerifyOptions
 from scanner.reports import FORMATS, render
 from scanner.reports.changes import (
@@ -81,9 +82,8 @@ def emit(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-def progress(msg: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(msg, err=True)
+progress = TerminalProgress()
+"""Lines and a progress bar on stderr when it is a terminal (`scanner.progress`)."""
 
 
 def engine_line() -> str:
@@ -186,6 +186,10 @@ def verify_flags(fn: F) -> F:
                      help="With --db, reuse a recorded verification younger than this."),
         click.option("--verify-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
                      help="Seconds per provider request."),
+        click.option("--admin-token", "admin_tokens", multiple=True, metavar="PROVIDER=ENV_NAME",
+                     help="With --verify: read the provider's admin key listing (openai, anthropic) with "
+                          "the token in $ENV_NAME; listed keys whose hint matches a found credential "
+                          "give its owner, project and creation date."),
     ]):
         fn = opt(fn)
     return fn
@@ -197,15 +201,19 @@ def verify_options(flags: dict[str, Any]) -> VerifyOptions | None:
     endpoints = flags.pop("verify_endpoints", ())
     ttl = flags.pop("verify_ttl", "24h")
     timeout = flags.pop("verify_timeout", 10.0)
+    admin_tokens = flags.pop("admin_tokens", ())
     from scanner.verify import ENDPOINT_KEYS, parse_endpoints
     from scanner.verify.base import parse_duration
 
+    from scanner.verify.admin import parse_admin_tokens
+
     if not on:
-        if endpoints:
-            raise ConfigError("--verify-endpoint needs --verify")
+        if endpoints or admin_tokens:
+            raise ConfigError(f"{'--verify-endpoint' if endpoints else '--admin-token'} needs --verify")
         return None
     return VerifyOptions(parse_endpoints(endpoints, set(ENDPOINT_KEYS)), timeout=timeout,
-                         ttl=parse_duration(ttl, "--verify-ttl"))
+                         ttl=parse_duration(ttl, "--verify-ttl"),
+                         admin=parse_admin_tokens(admin_tokens, os.environ))
 
 
 def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str, ...]:

@@ -234,6 +234,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             progress(f"scanning {source.name}")
             if hasattr(source, "progress"):  # crawlers report units done / total
                 source.progress = progress
+            if hasattr(source, "meter"):  # a source that meters itself (git history: blobs)
+                source.meter = getattr(progress, "meter", None)
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
@@ -258,6 +260,15 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         if progress:
             progress(f"verifying {len(credentials)} credential(s)")
         verified = verify_all(credentials, secrets, options.verify, options.extra)
+        if options.verify.admin:  # admin listings name keys by hint: joined in memory
+            from scanner.verify.admin import admin_facts
+
+            by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
+                     if c.fingerprint in secrets}
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            stats.errors.extend(errors)
+            for fp, facts in listed.items():
+                verified[fp] = replace(verified[fp], listing=facts)
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)

@@ -522,3 +522,77 @@ def test_sigv4_matches_botocore():
     assert ours["Authorization"].endswith(f"Signature={theirs}")
     assert ours["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260102/us-east-1/sts/"
                                             "aws4_request, SignedHeaders=content-type;host;x-amz-date, ")
+
+
+# -- admin listings --------------------------------------------------------------------------------
+def test_admin_listings_name_owner_project_and_creation(tmp_path, provider, monkeypatch):
+    """`--admin-token`: OpenAI's project key listing (two pages, `redacted_value`) and Anthropic's
+    key listing (`partial_key_hint`) are read with the admin token; a listed key whose hint
+    matches a found credential gives its owner, project and creation date, which the graph shows
+    as an identity holding it (`source: admin-listing`). A hint two listed keys share joins nothing."""
+    from scanner.graph.build import build_graph
+
+    secrets = write_samples(tmp_path, ["openai.project", "openai.service-account", "anthropic.api"], "admin")
+    oa, sa, an = secrets["openai.project"], secrets["openai.service-account"], secrets["anthropic.api"]
+    hint = lambda s: f"{s[:8]}...{s[-4:]}"  # noqa: E731
+    pages = {
+        None: {"object": "list", "has_more": True, "last_id": "key_1", "data": [
+            {"object": "organization.project.api_key", "id": "key_1", "name": "triage", "redacted_value": hint(oa),
+             "created_at": 1767225600, "owner": {"type": "user", "user": {
+                 "id": "user_abc", "name": "Alice", "email": "alice@acme.test", "role": "owner"}}}]},
+        "key_1": {"object": "list", "has_more": False, "last_id": "key_3", "data": [
+            {"object": "organization.project.api_key", "id": "key_2", "name": "svc", "redacted_value": hint(sa),
+             "created_at": 1767225600, "owner": {"type": "service_account", "service_account": {
+                 "id": "svc_1", "name": "triage-bot", "role": "member"}}},
+            {"object": "organization.project.api_key", "id": "key_3", "name": "twin", "redacted_value": hint(sa),
+             "created_at": 1767225600, "owner": {"type": "user", "user": {"id": "user_x", "name": "X"}}}]},
+    }
+    provider.answers["/v1/organization/projects/proj_abc/api_keys"] = lambda req: Response(
+        json.dumps(pages[req.args.get("after")]), 200, content_type="application/json")
+    provider.answers["/v1/organization/projects"] = Response(json.dumps({"object": "list", "has_more": False, "data": [
+        {"id": "proj_abc", "object": "organization.project", "name": "Support", "status": "active"}]}), 200)
+    provider.answers["/v1/organizations/api_keys"] = Response(json.dumps({"has_more": False, "data": [
+        {"id": "apikey_01", "type": "api_key", "name": "Developer Key", "workspace_id": "wrkspc_01",
+         "created_at": "2025-10-30T23:58:27.427722Z", "created_by": {"id": "user_01", "type": "user"},
+         "partial_key_hint": f"{an[:16]}...{an[-4:]}", "status": "active"}]}), 200)
+    monkeypatch.setenv("OA_ADMIN", "sk-admin-synthetic-oa")
+    monkeypatch.setenv("AN_ADMIN", "sk-ant-admin01-synthetic")
+    from scanner.verify.admin import parse_admin_tokens
+
+    admin = parse_admin_tokens(["openai=OA_ADMIN", "anthropic=AN_ADMIN"], __import__("os").environ)
+    result = verify_dir(tmp_path, provider.endpoints(), admin=admin)
+    by_rule = {c.rule_id: result.verifications[c.fingerprint] for c in result.credentials}
+    listed = dict(by_rule["openai.project"].listing)
+    assert listed["owner"] == "alice@acme.test" and listed["project"] == "Support"
+    assert listed["created_at"] == "2026-01-01T00:00:00+00:00" and listed["owner_kind"] == "user"
+    assert by_rule["openai.service-account"].listing == ()  # two listed keys share its hint
+    assert dict(by_rule["anthropic.api"].listing)["project"] == "wrkspc_01"
+    assert not result.incomplete
+    admin_reqs = [r for r in provider.requests if "/organization" in r["path"]]
+    assert {r["headers"].get("Authorization") or r["headers"].get("X-Api-Key") for r in admin_reqs} == \
+        {"Bearer sk-admin-synthetic-oa", "sk-ant-admin01-synthetic"}
+    sg = build_graph(result, None, [])
+    fp = next(c.fingerprint for c in result.credentials if c.rule_id == "openai.project")
+    (edge,) = [(u, d) for u, _, d in sg.graph.in_edges(f"credential:{fp}", data=True)
+               if d.get("source") == "admin-listing"]
+    assert edge[0] == "identity:listing:openai:user_abc" and edge[1]["kind"] == "holds"
+    assert sg.graph.nodes[f"credential:{fp}"]["listed_project"] == "Support"
+
+
+def test_an_unreadable_admin_listing_makes_the_scan_incomplete(tmp_path, provider, monkeypatch):
+    """The admin token is refused: the scan says which listing was not read (exit 3 material)."""
+    write_samples(tmp_path, ["anthropic.api"], "admin-bad")
+    provider.answers["/v1/organizations/api_keys"] = Response('{"error": "unauthorized"}', 401)
+    result = verify_dir(tmp_path, provider.endpoints(), admin={"anthropic": "sk-ant-admin01-x"})
+    assert result.incomplete and "anthropic admin listing not read" in result.stats.errors[0]
+
+
+def test_admin_token_flags_are_checked(tmp_path, monkeypatch):
+    """An unset variable, an unknown provider, or no --verify: one line, exit 2."""
+    (tmp_path / "a.env").write_text("X=1\n")
+    monkeypatch.delenv("NOPE", raising=False)
+    for args, msg in ((["--verify", "--admin-token", "openai=NOPE"], "$NOPE is not set"),
+                      (["--verify", "--admin-token", "slack=HOME"], "no admin listing"),
+                      (["--admin-token", "openai=HOME"], "needs --verify")):
+        res = CliRunner().invoke(main, ["scan", "--no-history", *args, str(tmp_path)])
+        assert res.exit_code == 2 and msg in res.output, res.output

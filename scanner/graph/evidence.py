@@ -34,6 +34,8 @@ def add_provider_identities(g: nx.MultiDiGraph, verifications: Mapping[str, Veri
         g.nodes[cn]["verified_at"] = v.checked_at
         if v.expires_at:
             g.nodes[cn]["provider_expires_at"] = v.expires_at
+        if v.listing:
+            add_listing(g, cn, dict(v.listing))
         node = identity_node(v)
         if node is None or v.identity is None:
             continue
@@ -43,6 +45,24 @@ def add_provider_identities(g: nx.MultiDiGraph, verifications: Mapping[str, Veri
                      "human": v.identity.human}
             g.add_node(node, kind="identity", **{k: a for k, a in attrs.items() if a is not None})
         g.add_edge(node, cn, kind="holds", source="provider", status=v.status, checked_at=v.checked_at)
+
+
+def add_listing(g: nx.MultiDiGraph, cn: str, facts: dict[str, str]) -> None:
+    """An admin listing's facts: project, name and creation date on the credential; its owner as
+    an identity holding it (`source: admin-listing`)."""
+    for k in ("project", "key_name", "created_at", "key_id"):
+        if facts.get(k):
+            g.nodes[cn][f"listed_{k}"] = facts[k]
+    owner = facts.get("owner_id") or facts.get("owner")
+    if not owner:
+        return
+    node = f"identity:listing:{facts.get('listing', 'unknown')}:{owner}"
+    if node not in g:
+        attrs = {"source": "admin-listing", "provider": facts.get("listing"), "name": facts.get("owner"),
+                 "identity_kind": facts.get("owner_kind") or "unknown", "provider_id": facts.get("owner_id")}
+        g.add_node(node, kind="identity", **{k: a for k, a in attrs.items() if a})
+    g.add_edge(node, cn, kind="holds", source="admin-listing", project=facts.get("project", ""),
+               created_at=facts.get("created_at", ""))
 
 
 def _time(value: str | None) -> dt.datetime | None:

@@ -5,7 +5,7 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,6 +80,10 @@ class SourceOptions:
     blob_cache: BlobCache | None = None
     """Incremental rescans: blobs this cache knows are neither read nor scanned again."""
 
+
+Meter = Callable[[str, int, int, int, int], None]
+"""Progress inside one source: (source name, items done, items in all, bytes done, bytes in
+all). The git history source reports blobs; the CLI draws it as a progress bar."""
 
 Hit = tuple[Match | KnownMatch, tuple[Location, ...]]
 """A match (or one carried over from an earlier scan, without plaintext) and every place its

@@ -7,7 +7,8 @@
    left by a rewrite, still fetchable by id from a forge) give their blobs paths, and the other
    unreachable blobs stand alone (`path` empty, the blob id in the location's attributes).
 2. Content: every unique blob is read once, streamed through a single `git cat-file --batch`
-   process, and yielded as one chunk standing for all its (commit, path) locations.
+   process, and yielded as one chunk standing for all its (commit, path) locations. The fast
+   path (`scan`) reads them in pack order instead, on every core, in segments (`WorkerPool`).
 3. Working tree: modified and untracked files are read from disk (commit = None, state = live).
 A location is `live` when HEAD has that blob at that path, `unreachable` when no ref or reflog
 reaches it, else `historical` (reflog-only commits are history). Binary and
@@ -30,9 +31,11 @@ from scanner import gitcmd
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, Match, ScanStats
+from scanner.parallel import WorkerPool, default_workers
 from scanner.sources.base import (
     BlobCache,
     Hit,
+    Meter,
     SourceOptions,
     is_binary,
     read_file,
@@ -150,6 +153,120 @@ def parse_log_raw(out: bytes, attribution: Attribution) -> None:
                 attribution.add(new.decode(), path.decode("utf-8", "surrogateescape"), commit)
 
 
+SEGMENT_BYTES = 16 << 20
+"""Blob bytes per pool task: small enough for an even spread and a live progress bar."""
+POOL_AFTER = 64 << 20
+"""Below this many blob bytes the scan stays in this process (no pool start-up)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of blob ids in pack order: one task of the worker pool."""
+
+    repo: str
+    ids: tuple[str, ...]
+    size: int
+    """Their bytes."""
+
+
+@dataclass(slots=True)
+class SegmentResult:
+    """What scanning a segment found; only ids and matches travel back, never content."""
+
+    blobs: int
+    size: int
+    binary: list[str] = field(default_factory=list)
+    missing: int = 0
+    found: dict[str, list[Match]] = field(default_factory=dict)
+    error: str | None = None
+
+
+class BatchReader:
+    """One long-lived `git cat-file --batch` of a repository: each process (the scanning one and
+    every pool worker) keeps its own, so its delta-base cache lasts across segments."""
+
+    def __init__(self, repo: str) -> None:
+        self.pid = os.getpid()
+        self.proc = gitcmd.popen(Path(repo), "cat-file", "--batch", config=GIT_LIMITS[1::2],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, bufsize=1 << 20)
+        assert self.proc.stdout is not None
+        widen_pipe(self.proc.stdout)
+
+    def read(self, ids: tuple[str, ...]) -> Iterator[tuple[str, bytes | None]]:
+        """(id, content) per id, in order; None for a missing object. Raises GitError when
+        git stops answering."""
+        stdin, out = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and out is not None
+        request = "".join(i + "\n" for i in ids).encode()
+
+        def feed() -> None:  # a thread: git answers while the request is still being written
+            try:
+                stdin.write(request)
+                stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for sha in ids:
+                header = out.readline()
+                if not header:
+                    raise GitError("git cat-file stopped early")
+                parts = header.split()
+                if len(parts) < 3 or parts[1] == b"missing":
+                    yield sha, None
+                    continue
+                data = out.read(int(parts[2]))
+                out.read(1)
+                yield sha, data
+        finally:
+            writer.join()
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+_READERS: dict[str, BatchReader] = {}
+
+
+def close_readers() -> None:
+    """End this process's `cat-file` readers (a forked worker never touches its parent's)."""
+    for repo, reader in list(_READERS.items()):
+        if reader.pid == os.getpid():
+            reader.close()
+        del _READERS[repo]
+
+
+def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
+    """Read a segment's blobs through this process's reader and scan the text ones."""
+    result = SegmentResult(len(seg.ids), seg.size)
+    reader = _READERS.get(seg.repo)
+    if reader is None or reader.pid != os.getpid():
+        reader = _READERS[seg.repo] = BatchReader(seg.repo)
+    try:
+        for sha, data in reader.read(seg.ids):
+            if data is None:
+                result.missing += 1
+            elif is_binary(data):
+                result.binary.append(sha)
+            else:
+                matches = engine.scan(data)
+                if matches:
+                    result.found[sha] = matches
+    except GitError as exc:
+        reader.close()
+        del _READERS[seg.repo]
+        result.error = str(exc)
+    return result
+
+
 class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
@@ -164,6 +281,8 @@ class GitHistorySource:
         # forges pass `owner/name`: a cached clone's origin may be a local or mirror URL
         self.name = name or repo_name(self.repo)
         self.bare = not (self.repo / ".git").exists()
+        self.meter: Meter | None = None
+        """Told of blobs scanned as the history scan goes (set by the pipeline)."""
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
 
@@ -404,10 +523,13 @@ class GitHistorySource:
 
     def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
         """The fast path, same findings as scanning `chunks()`: discovery (git log, rev-list,
-        ls-tree: work done by git processes) runs in a thread while this thread streams every
-        object of the repository in pack order (`cat-file --batch-all-objects --unordered`, the
-        floor of any history scan) and scans the blobs; discovery attributes them (unreachable
-        ones too); only matched blobs are remembered.
+        ls-tree: work done by git processes) runs in a thread while every blob of the object
+        database is read in pack order (the order `cat-file --batch-all-objects --unordered`
+        lists, the floor of any history scan) and scanned; discovery attributes them
+        (unreachable ones too); only matched blobs are remembered. Past POOL_AFTER bytes the
+        blobs are cut into segments of SEGMENT_BYTES scanned by a `WorkerPool` on every core,
+        each worker reading through its own long-lived `cat-file --batch` (a blob's content
+        never crosses a process boundary); `meter` is told as segments finish.
 
         With a blob cache that already knows this repository, the incremental path (`chunks()`:
         only blobs the cache does not know are read) is taken instead; a cold cache takes the
@@ -431,21 +553,32 @@ class GitHistorySource:
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
 
+        limit = self.options.max_file_size
+        listed = self.list_blobs(stats)
+        seen.update(listed)
+        too_large.update(sha for sha, size in listed if size > limit)
+        segments = list(self.segments([(sha, size) for sha, size in listed if size <= limit]))
+        total = sum(seg.size for seg in segments)
+        # the pool forks before the discovery thread starts (see `WorkerPool`)
+        pool = WorkerPool(engine, 1 if total < POOL_AFTER else default_workers())
         thread = threading.Thread(target=discover, daemon=True)
         thread.start()
-        limit = self.options.max_file_size
-        for sha, kind, size, data in self.read_all_objects(stats, limit):
-            if kind != b"blob":
-                continue
-            seen[sha] = size
-            if data is None:
-                too_large.add(sha)
-            elif is_binary(data):
-                binary.add(sha)
-            else:
-                matches = engine.scan(data)
-                if matches:
-                    found[sha] = matches
+        done = [0, 0]
+        try:
+            for result in pool.map(scan_segment, segments):
+                binary.update(result.binary)
+                found.update(result.found)
+                if result.missing:
+                    stats.skip("missing-object", result.missing)
+                if result.error:
+                    stats.errors.append(f"{self.name}: {result.error}")
+                done[0] += result.blobs
+                done[1] += result.size
+                if self.meter is not None:
+                    self.meter(self.name, done[0], len(seen) - len(too_large), done[1], total)
+        finally:
+            pool.close()
+            close_readers()
         thread.join()
         stats.merge(side)
         if failure:
@@ -515,6 +648,34 @@ class GitHistorySource:
                      "unreachable" if unreachable else "live" if (sha, path) in live else "historical",
                      attributes=self.commit_facts(commit))
             for path, commit in paths.items()))
+
+    def list_blobs(self, stats: ScanStats) -> list[tuple[str, int]]:
+        """(id, size) of every blob in the object database, in pack order (`--unordered`: the
+        order git reads fastest, deltas next to their bases)."""
+        proc = gitcmd.run(self.repo, "cat-file", "--batch-all-objects", "--unordered",
+                          "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                          config=GIT_LIMITS[1::2])
+        if proc.returncode != 0:
+            stats.errors.append(f"{self.name}: git cat-file failed listing the object database")
+        out: list[tuple[str, int]] = []
+        for line in proc.stdout.split(b"\n"):
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == b"blob":
+                out.append((parts[0].decode(), int(parts[2])))
+        return out
+
+    def segments(self, blobs: list[tuple[str, int]]) -> Iterator[Segment]:
+        """Runs of about SEGMENT_BYTES of consecutive blobs: the tasks of the worker pool."""
+        ids: list[str] = []
+        size = 0
+        for sha, n in blobs:
+            ids.append(sha)
+            size += n
+            if size >= SEGMENT_BYTES:
+                yield Segment(str(self.repo), tuple(ids), size)
+                ids, size = [], 0
+        if ids:
+            yield Segment(str(self.repo), tuple(ids), size)
 
     def commit_facts(self, commit: str | None) -> tuple[tuple[str, str], ...]:
         """A commit's author (`Name <email>`) and author date, for reports: read for every commit

@@ -75,6 +75,8 @@ class Verification:
     """The verifier's provider key (`github`), empty when there is none."""
     reused: bool = False
     """Taken from the datastore (a `verified` event within `--verify-ttl`), not asked again."""
+    listing: tuple[tuple[str, str], ...] = ()
+    """What an admin listing says about the key (`--admin-token`): owner, project, created_at..."""
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -86,17 +88,21 @@ class Verification:
             out["verifier"] = self.verifier
         if self.reused:
             out["reused"] = True
+        if self.listing:
+            out["listing"] = dict(self.listing)
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], *, reused: bool = False) -> Verification:
         ident = d.get("identity")
+        listing = d.get("listing")
         raw = d.get("scopes")
         scopes: list[Any] = raw if isinstance(raw, list) else []
         return cls(str(d.get("status", "error")), str(d.get("checked_at", "")),
                    Identity.from_json(ident) if isinstance(ident, dict) else None,
                    tuple(str(s) for s in scopes), _str(d.get("expires_at")), str(d.get("detail", "")),
-                   str(d.get("verifier", "")), reused)
+                   str(d.get("verifier", "")), reused,
+                   tuple((str(k), str(v)) for k, v in listing.items()) if isinstance(listing, dict) else ())
 
 
 def _str(v: object) -> str | None:
@@ -119,6 +125,8 @@ class VerifyOptions:
     """A recorded verification younger than this is reused, not asked again."""
     known: Mapping[str, Verification] = field(default_factory=dict)
     """Fingerprint → recorded verification still within the TTL (from the datastore)."""
+    admin: Mapping[str, str] = field(default_factory=dict)
+    """Provider → admin token (`--admin-token`, read from the environment; memory only)."""
 
 
 def is_loopback(host: str) -> bool:

@@ -31,6 +31,15 @@ PLACEHOLDERS = [
     "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6Ikpv"
     "aG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     "stripe.api_key = 'sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc'",
+    # the tools agents hold: documentation placeholders and near-misses of the provider formats
+    "STRIPE_SECRET_KEY=sk_live_...", "STRIPE_WEBHOOK_SECRET=whsec_...", "SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxx",
+    "DD_API_KEY=<your-datadog-api-key>", "DD_SITE=datadoghq.eu", "SENTRY_DSN=https://<key>@o0.ingest.sentry.io/0",
+    "DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/<id>/<token>",
+    "AzureWebJobsStorage=UseDevelopmentStorage=true", "BRAVE_API_KEY=BSA-your-key", "SERPER_API_KEY=your_serper_api_key",
+    "EXA_API_KEY=your-exa-api-key", "RESEND_API_KEY=re_123456789", "LINEAR_API_KEY=lin_api_...",
+    "NOTION_TOKEN=ntn_...", "SUPABASE_SECRET_KEY=sb_secret_...", "HELICONE_API_KEY=sk-helicone-...",
+    "OKTA_API_TOKEN=00<token>", "CLERK_SECRET_KEY=sk_test_...", "BROWSERBASE_API_KEY=bb_live_...",
+    "VERCEL_TOKEN=vcp_...", "DOCKERHUB_TOKEN=dckr_pat_...", "TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmc...",
 ]
 REFERENCES = [
     "OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}", 'key = os.environ["ANTHROPIC_API_KEY"]',
@@ -41,6 +50,10 @@ REFERENCES = [
     "GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a  # the docs' example token",
     "resolved \"https://registry.npmjs.org/fw_utils/-/fw_utils-1.0.0.tgz\"",
     "const cursor = db.collection('runs').find({}).sort({ createdAt: -1 });",
+    "SLACK_WEBHOOK_URL: ${{ secrets.SLACK_WEBHOOK_URL }}", 'stripe.api_key = os.environ["STRIPE_SECRET_KEY"]',
+    "DATADOG_API_KEY=${DATADOG_API_KEY}", "token: {{ .Values.discord.botToken }}",
+    "from e2b_code_interpreter import Sandbox", "pattern = re_compile(r'^[a-z]+$')",
+    "supabase_publishable_key = sb_publishable_x8ZPxztDMvIGkbjqRoKi6h_lXA8UNdZ",
 ]
 
 
@@ -64,6 +77,11 @@ def hard_negatives(rng: random.Random) -> list[str]:
         out.append(f"wandb_run_commit: {rng.randbytes(20).hex()}")
         out.append(f"VAULT_ADDR=https://vault.internal:8200  # token in {rng.randbytes(4).hex()}.hcl")
         out.append(f"docker pull ghcr.io/acme/agent@sha256:{rng.randbytes(32).hex()}")
+        out.append(f"dd_trace_id: {rng.randbytes(16).hex()}")
+        out.append(f"sentry_release = \"{rng.randbytes(32).hex()}\"")
+        out.append(f"twilio_message_sid: SM{rng.randbytes(16).hex()}")
+        out.append(f"stripe_charge_id: ch_{rng.randbytes(12).hex()}")
+        out.append(f"JIRA_PROJECT_KEY=AGENTPLATFORM{rng.randrange(10**10, 10**11)}")
     png = b"\x89PNG\r\n\x1a\n" + rng.randbytes(3000)
     out.append(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
     cert = pem_private_key(rng, "").replace("PRIVATE KEY", "CERTIFICATE")
