@@ -235,6 +235,11 @@ def _no_quotes(pairs: Pairs, prefixed: bool) -> bool:
     return _json_safe(pairs, prefixed) and not any("'" in v for _, v in pairs)
 
 
+def _repr_safe(pairs: Pairs, prefixed: bool) -> bool:
+    # a repr inside JSON escapes a newline twice (`\\n`): multi-line values stay out
+    return _single_line(pairs, prefixed) and _no_quotes(pairs, prefixed)
+
+
 def _urlsafe(pairs: Pairs, prefixed: bool) -> bool:
     ok = set(string.ascii_letters + string.digits + "+/=_.-~")
     return all(set(v) <= ok for _, v in pairs)
@@ -257,7 +262,7 @@ STYLES: tuple[Style, ...] = (
     Style("form", "access_{n}.log", _form, _urlsafe),
     Style("terraform", "main_{n}.tf", _terraform, _any),
     Style("helm", "values-{n}.yaml", _helm, _any),
-    Style("notebook-result", "debug_{n}.ipynb", _notebook_result, _no_quotes),
+    Style("notebook-result", "debug_{n}.ipynb", _notebook_result, _repr_safe),
     Style("json-in-yaml", "configmap_{n}.yaml", _json_in_yaml, _no_quotes),
     Style("crlf-ticket", "SUP-{n}.txt", _crlf_ticket, _any),
 )
