@@ -12,6 +12,7 @@ from pathlib import Path
 
 import regex
 
+from detectors import cache as rules_cache
 from detectors.rule import CATEGORIES, Allowlist, Rule
 from detectors.validators import VALIDATORS
 from scanner.errors import ConfigError
@@ -31,8 +32,21 @@ a file by name and have no content to match); `skipped_path_only` counts them.""
 
 
 def skipped_path_only(paths: list[Path]) -> list[str]:
-    """`file: id` of every path-only gitleaks rule skipped in these rule files."""
-    return [f"{p}: {i}" for p in paths for i in PATH_ONLY_SKIPPED.get(str(p), ())]
+    """`file: id` of every path-only gitleaks rule skipped in these rule files (a file the rules
+    cache answered for is read again for them)."""
+    out = []
+    for p in paths:
+        if str(p) not in PATH_ONLY_SKIPPED:
+            try:
+                doc = tomllib.loads(Path(p).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                doc = {}
+            tables = doc.get("rules") if "rule" not in doc else None
+            PATH_ONLY_SKIPPED[str(p)] = tuple(
+                str(t.get("id")) for t in (tables if isinstance(tables, list) else [])
+                if isinstance(t, dict) and not t.get("regex") and isinstance(t.get("path"), str))
+        out += [f"{p}: {i}" for i in PATH_ONLY_SKIPPED[str(p)]]
+    return out
 
 
 def builtin_rule_files() -> list[Path]:
@@ -40,9 +54,21 @@ def builtin_rule_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def load_rules(paths: list[Path] | None = None, *, builtin: bool = True) -> list[Rule]:
-    """Built-in rules (unless `builtin=False`) plus the given files; duplicate ids are an error."""
+def load_rules(paths: list[Path] | None = None, *, builtin: bool = True,
+               cache: bool = True) -> list[Rule]:
+    """Built-in rules (unless `builtin=False`) plus the given files; duplicate ids are an error.
+    With `cache`, rules loaded before from the very same files come from `detectors.cache`."""
     files = (builtin_rule_files() if builtin else []) + list(paths or [])
+    key = rules_cache.rules_key(files) if cache else None
+    if key is not None and (hit := rules_cache.read_rules(key)) is not None:
+        return hit
+    rules = _load(files)
+    if key is not None:
+        rules_cache.write_rules(key, rules)
+    return rules
+
+
+def _load(files: list[Path]) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in files:

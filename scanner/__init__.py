@@ -1,8 +1,5 @@
 """sprawlscan: find where AI and other non-human-identity credentials have sprawled."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("sprawlscan")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+local"
+__version__ = "0.1.0"
+"""The one place the version is written (pyproject.toml reads it): no package-metadata lookup at
+start-up."""

@@ -40,9 +40,20 @@ from scanner.reports.changes import (
     render_events,
     render_scans,
 )
-from scanner.store import db_path, open_existing
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_path(explicit: Path | None, *, default: bool) -> Path | None:
+    from scanner.store import db_path  # the datastore (sqlite3) loads only when used
+
+    return db_path(explicit, default=default)
+
+
+def open_existing(db: Path | None) -> Any:
+    from scanner.store import open_existing
+
+    return open_existing(db)
 __all__ = ["load_allowlist", "main"]
 
 

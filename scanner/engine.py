@@ -18,6 +18,7 @@ The engine never prints or exits."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -61,13 +62,24 @@ ALLOW_MARKER = "sprawlscan:allow"
 Out = dict[tuple[str, str, int], Match]
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledRule:
-    rule: Rule
-    regex: regex.Pattern[str]
-    group: int | str
-    multiline: bool = False
-    """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
+    """A rule with what the engine derives from it. The regex is compiled on first use: a scan
+    of a few files compiles only the rules whose keywords occur (start-up stays short)."""
+
+    __slots__ = ("rule", "group", "multiline", "_regex")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.group: int | str = _secret_group(rule)
+        self.multiline = _multiline(rule)
+        """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
+        self._regex: regex.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> regex.Pattern[str]:
+        if self._regex is None:
+            self._regex = regex.compile(self.rule.pattern)
+        return self._regex
 
 
 class Engine:
@@ -75,8 +87,7 @@ class Engine:
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None,
                  backend: str | None = None) -> None:
-        self.rules = [CompiledRule(r, regex.compile(r.pattern), _secret_group(r), _multiline(r))
-                      for r in rules]
+        self.rules = [CompiledRule(r) for r in rules]
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -101,11 +112,23 @@ class Engine:
         self._automaton = None if use_hs else self._compile_automaton()
 
     def _compile_hyperscan(self) -> Any:
+        """The keyword database, from `detectors.cache` when these keywords were compiled by
+        this Hyperscan before (compiling costs more than a small scan)."""
         assert _hs is not None
+        from detectors import cache
+
+        key = hashlib.sha256(b"\0".join([str(_hs.__version__).encode(), *self._keywords])).hexdigest()
+        stored = cache.load("hyperscan", key)
+        if stored is not None:
+            try:
+                return _hs.loadb(stored, _hs.HS_MODE_BLOCK)
+            except Exception:  # noqa: BLE001 - a database that does not load is compiled anew
+                pass
         db = _hs.Database()
         exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
         flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
         db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+        cache.store("hyperscan", key, _hs.dumpb(db))
         return db
 
     def _compile_automaton(self) -> Any:
@@ -344,9 +367,14 @@ def _multiline(rule: Rule) -> bool:
     return "(?s" in rule.pattern or any(b == "" or int(b) >= 512 for b in bounds)
 
 
+_NAMED_SECRET = regex.compile(r"\(\?P?<secret>")
+
+
 def _secret_group(rule: Rule) -> int | str:
     if rule.secret_group is not None:
         return rule.secret_group
+    if rule.origin == "sprawlscan":  # the loader checked: a group `secret`, else exactly one
+        return "secret" if _NAMED_SECRET.search(rule.pattern) else 1
     compiled = regex.compile(rule.pattern)
     if "secret" in compiled.groupindex:
         return "secret"

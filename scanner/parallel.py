@@ -12,18 +12,18 @@ task order."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from detectors.rule import Rule
 from scanner.engine import Engine
 from scanner.errors import ConfigError
+
+if TYPE_CHECKING:  # multiprocessing loads only when a pool starts (start-up time)
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 WORKERS_ENV = "SPRAWLSCAN_WORKERS"
 T = TypeVar("T")
@@ -73,7 +73,12 @@ class WorkerPool:
         self.pool: ProcessPoolExecutor | None = None
         if workers <= 1:
             return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         if sys.platform == "linux":
+            for rule in engine.rules:  # compiled once here, inherited by every worker
+                rule.regex
             _ENGINE = engine
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         else:  # pragma: no cover - spawn platforms build the engine in each worker
@@ -87,6 +92,8 @@ class WorkerPool:
             for task in tasks:
                 yield fn(self.engine, task)
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         pending: deque[tuple[Future[R], T]] = deque()
         broken = False
 

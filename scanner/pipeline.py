@@ -33,7 +33,6 @@ from scanner.sources.base import (
     scan_chunks,
 )
 from scanner.sources.files import FilesSource
-from scanner.sources.git_changes import RangeSource, StagedSource
 from scanner.sources.git_history import GitHistorySource, is_git_repo
 from scanner.verify.base import VerifyOptions
 
@@ -107,6 +106,8 @@ def _path_source(target: str, options: ScanOptions) -> Source:
 
 
 def _git_source(target: str, options: ScanOptions) -> Source:
+    from scanner.sources.git_changes import RangeSource, StagedSource
+
     if options.staged:
         return StagedSource(target, options.source_options())
     if options.rev_range:

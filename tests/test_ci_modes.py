@@ -223,3 +223,40 @@ def test_staged_scan_recorded_in_the_store_never_retires(make_repo, rng, tmp_pat
         assert [s.mode for s in store.scans()] == ["full", "staged"]
         assert store.credential_status(fingerprint(key)) == "active"
         assert store.credential_status(fingerprint(other)) == "active"
+
+
+def test_partial_clone_missing_blob_loses_nothing_else(make_repo, rng, httpserver):
+    """In a partial clone, a blob git would have to fetch is one `missing-object` skip and the
+    blobs listed after it are still read, so the gate still fails on the credential. (git's
+    `cat-file --batch-check` sometimes dies there, killed by SIGPIPE when the refused lazy fetch
+    exits first; it then drops every id after the missing one: they are asked again.)"""
+    from werkzeug import Response
+
+    httpserver.expect_request("/denied.git/info/refs").respond_with_handler(
+        lambda r: Response("denied", status=401, headers={"WWW-Authenticate": 'Basic realm="x"'}))
+    token = github(rng)
+    r = make_repo("partial")
+    r.write("README.md", "hello\n")
+    r.commit("base")
+    base = r.git("rev-parse", "HEAD").strip()
+    r.write("conf.env", f"TOKEN={token}\n")
+    cred_blob = r.git("hash-object", "conf.env").strip()
+    n = 0
+    while True:   # a lost blob that sorts before the credential's, so git dies before reaching it
+        r.write("lost.txt", f"only a lazy fetch could bring this back {n}\n")
+        lost = r.git("hash-object", "lost.txt").strip()
+        if lost < cred_blob:
+            break
+        n += 1
+    r.commit("add")
+    r.git("cat-file", "-e", lost)
+    (r.path / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    for key, value in (("core.repositoryformatversion", "1"), ("extensions.partialClone", "origin"),
+                       ("remote.origin.promisor", "true"),
+                       ("remote.origin.url", httpserver.url_for("/denied.git"))):
+        r.git("config", key, value)
+    res = CliRunner().invoke(main, ["scan", "--format", "json", "--diff", f"{base}..HEAD", str(r.path)])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    assert [f["secret_sha256"] for f in doc["findings"]] == [fingerprint(token)]
+    assert doc["summary"]["skipped"]["missing-object"] == 1

@@ -239,3 +239,13 @@ def test_git_copies_carry_commit_author_and_date(make_repo, rng):
     p = cli("scan", "--format", "json", "--diff", f"{base}..{head}", str(repo.path))
     [f] = json.loads(p.stdout)["findings"]
     assert f["locations"][0]["attributes"]["author"] == "Ada Lovelace <ada@acme.test>"
+
+
+@pytest.mark.parametrize("mode", [["--staged"], ["--diff", "HEAD~1..HEAD"], ["--since-commit", "HEAD~1"]])
+def test_ci_modes_outside_a_repository_fail_loudly(tmp_path, mode):
+    """A pre-merge mode outside a git repository is a usage error (exit 2, one line), never a
+    silent pass with nothing scanned."""
+    (tmp_path / "a.txt").write_text("x\n")
+    p = cli("scan", *mode, cwd=tmp_path)
+    assert p.returncode == 2 and "not a git repository" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

@@ -141,3 +141,20 @@ def test_bad_allowlist_is_a_configuration_error(tmp_path):
                    "regexes = ['''(unclosed''']\n")
     with pytest.raises(ConfigError, match=r"\(r\).*does not compile"):
         parse_rule_file(cfg)
+
+
+def test_allowlists_and_skip_count_survive_the_rules_cache(tmp_path, monkeypatch, rng):
+    """Rules loaded a second time come from the compiled-rules cache: allowlists are records
+    again and the path-only rule is still counted."""
+    from detectors import loader
+    from detectors.loader import load_rules, skipped_path_only
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cfg = tmp_path / "gitleaks.toml"
+    cfg.write_text(STOCK_LIKE)
+    first = {r.id: r for r in load_rules([cfg], builtin=False)}
+    loader.PATH_ONLY_SKIPPED.clear()
+    monkeypatch.setattr(loader, "_load", lambda files: (_ for _ in ()).throw(AssertionError("parsed")))
+    second = {r.id: r for r in load_rules([cfg], builtin=False)}
+    assert second == first and second["generic-api-key"].allowlists[0].target == "secret"
+    assert skipped_path_only([cfg]) == [f"{cfg}: pkcs12-file"]

@@ -109,3 +109,33 @@ def test_rules_list_groups_rules_by_category():
     assert seen == {c: sum(r.category == c for r in RULES) for c in seen}
     assert sum(seen.values()) == len(RULES)
     assert out.output.rstrip().endswith(f"# {len(RULES)} rules in {len(seen)} categories")
+
+
+KEYWORD_REACH = 512
+"""The engine contract: a rule's keyword occurs inside its match or at most this far before it."""
+
+
+def test_every_example_match_has_its_keyword_inside_or_just_before():
+    """For every built-in rule, each match in its examples has one of the rule's keywords
+    (case-insensitive) starting inside the match or at most 512 bytes before it, so a prefilter
+    that only looks back 512 bytes from a keyword never loses a finding."""
+    import regex
+
+    far = []
+    for rule in RULES:
+        pattern = regex.compile(rule.pattern)
+        for text in rule.examples:
+            low = text.lower()
+            for m in pattern.finditer(text):
+                starts = [i for k in rule.keywords for i in _occurrences(low, k.lower())]
+                if not any(m.start() - KEYWORD_REACH <= i < m.end() for i in starts):
+                    far.append(rule.id)
+    assert far == []
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    out, i = [], text.find(needle)
+    while i >= 0:
+        out.append(i)
+        i = text.find(needle, i + 1)
+    return out

@@ -6,17 +6,29 @@ from __future__ import annotations
 import io
 import json
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from scanner.reports.table import describe
-from scanner.store.queries import ScanDiff, ScanInfo
+
+if TYPE_CHECKING:  # rich and the datastore load only when a view is drawn (start-up time)
+    from rich.console import Console
+    from rich.table import Table
+
+    from scanner.store.queries import ScanDiff, ScanInfo
 
 VIEW_FORMATS = ("json", "table")
 
 
 def _console(buf: io.StringIO) -> Console:
+    from rich.console import Console
+
     return Console(file=buf, width=160, no_color=True, highlight=False)
+
+
+def _table(**kwargs: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**kwargs)
 
 
 def render_diff(diff: ScanDiff, fmt: str) -> str:
@@ -28,7 +40,7 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
                   f"({diff.scan_b.started}): {len(diff.new)} new, {len(diff.still_present)} still "
                   f"present, {len(diff.gone)} gone"
                   + (f", {len(diff.not_compared)} not compared" if diff.not_compared else ""))
-    table = Table()
+    table = _table()
     for col in ("change", "rule", "secret", "sha256", "copies", "first location"):
         table.add_column(col, overflow="fold")
     for label, creds in (("new", diff.new), ("still present", diff.still_present),
@@ -52,7 +64,7 @@ def render_events(events: list[dict[str, object]], fmt: str) -> str:
         return json.dumps(events, indent=2) + "\n"
     buf = io.StringIO()
     console = _console(buf)
-    table = Table(title=f"{len(events)} event(s)")
+    table = _table(title=f"{len(events)} event(s)")
     for col in ("at", "event", "sha256", "scan", "subject"):
         table.add_column(col, overflow="fold")
     for e in events:
@@ -68,7 +80,7 @@ def render_scans(scans: list[ScanInfo], fmt: str) -> str:
         return json.dumps([s.to_json() for s in scans], indent=2) + "\n"
     buf = io.StringIO()
     console = _console(buf)
-    table = Table(title=f"{len(scans)} scan(s)")
+    table = _table(title=f"{len(scans)} scan(s)")
     for col in ("id", "started", "mode", "complete", "sources"):
         table.add_column(col, overflow="fold")
     for s in scans:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
-from rich.table import Table
-
 from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
 from scanner.verify.base import Verification
@@ -39,6 +36,9 @@ def verified_cell(v: Verification | None) -> str:
 
 def render(result: ScanResult) -> str:
     buf = io.StringIO()
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=buf, width=160, no_color=True, highlight=False)
     table = Table(title=f"{len(result.credentials)} credential(s)")
     verified = result.verifications

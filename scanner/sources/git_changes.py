@@ -115,7 +115,11 @@ class _ChangeSource(GitHistorySource):
         for e in entries:
             groups.setdefault((e.new, e.old), {}).setdefault(e.path, e.commit)
         ids = {b for pair in groups for b in pair if b != EMPTY_BLOB}
-        sizes = self.blob_sizes(ids)
+        try:
+            sizes = self.blob_sizes(ids)
+        except GitError as exc:
+            stats.errors.append(f"{self.name}: {exc}")
+            return
         wanted = [b for b in sorted(ids) if sizes.get(b, ("missing", 0))[0] == "blob"
                   and sizes[b][1] <= self.options.max_file_size]
         for b in ids - set(wanted):

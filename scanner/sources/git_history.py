@@ -50,6 +50,8 @@ EMPTY_BLOB_B = b"0" * 40
 GIT_LIMITS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=8m",
               "-c", "core.deltaBaseCacheLimit=32m")
 PIPE_SIZE = 1 << 20
+MAX_MISSING_RETRIES = 64
+"""`cat-file --batch-check` restarts after objects a partial clone would fetch (then: incomplete)."""
 F_SETPIPE_SZ = 1031
 
 
@@ -393,14 +395,29 @@ class GitHistorySource:
         return live
 
     def blob_sizes(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
-        """id → (type, size) for the given ids, in one `cat-file --batch-check` call."""
-        data = "".join(i + "\n" for i in ids).encode()
-        proc = gitcmd.run(self.repo, "cat-file", "--batch-check", input=data)
+        """id → (type, size) for the given ids, in one `cat-file --batch-check` call. In a partial
+        clone git dies at the first object it would have to fetch (fetching is refused): that
+        object is `missing` and the ids after it are asked again, so none of them is lost."""
+        todo = list(ids)
         out: dict[str, tuple[str, int]] = {}
-        for line in proc.stdout.decode().splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                out[parts[0]] = (parts[1], int(parts[2]))
+        retries = 0
+        while todo:
+            proc = gitcmd.run(self.repo, "cat-file", "--batch-check",
+                              input="".join(i + "\n" for i in todo).encode())
+            answered = 0
+            for line in proc.stdout.decode().splitlines():
+                parts = line.split()
+                if len(parts) == 3:
+                    out[parts[0]] = (parts[1], int(parts[2]))
+                answered += 1
+            if proc.returncode == 0 or answered >= len(todo):
+                break
+            retries += 1
+            if retries > MAX_MISSING_RETRIES:   # git itself is failing, not one missing object
+                msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise GitError(f"git cat-file failed in {self.repo}: {msg[-1] if msg else proc.returncode}")
+            out[todo[answered]] = ("missing", 0)
+            todo = todo[answered + 1:]
         return out
 
     # -- incremental rescans (a `BlobCache` in the options) --------------------------------

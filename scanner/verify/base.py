@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from scanner.errors import ConfigError
 
 STATUSES = ("valid", "invalid", "unknown", "error")
@@ -224,6 +222,8 @@ class Client:
     """The one way a credential leaves the process: to `base` and nowhere else."""
 
     def __init__(self, options: VerifyOptions) -> None:
+        import requests  # here: importing it costs every scan ~60 ms, and few scans verify
+
         self.options = options
         self.session = requests.Session()
         # no proxy, netrc or CA settings picked up from the environment: the credential goes to
@@ -241,6 +241,8 @@ class Client:
         target = urlsplit(url)
         if (target.scheme, target.netloc) != (pinned.scheme, pinned.netloc):
             raise Unverifiable(f"refused: {path!r} leaves {pinned.netloc}")
+        import requests
+
         for attempt in range(MAX_ATTEMPTS):
             try:
                 r = self.session.request(method, url, headers=dict(headers or {}), data=data, auth=auth,
