@@ -28,6 +28,7 @@ import yaml
 
 from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
+from scanner.parsing import TooComplex, json_loads, yaml_compose_all
 
 MAX_STRUCTURED = 5 * 1024 * 1024
 # cheap byte tests before any YAML parsing: most YAML is neither a Secret nor a compose file
@@ -120,7 +121,7 @@ def _env_file(text: str) -> Iterator[Match]:
 
 def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
     try:
-        docs = list(yaml.compose_all(text, Loader=_LOADER))
+        docs = yaml_compose_all(text, _LOADER)
     except yaml.YAMLError:
         return
     for doc in _with_list_items(docs):
@@ -212,7 +213,9 @@ def _json_env(text: str) -> Iterator[Match]:
     `headers` (an `Authorization: Bearer` value is a token) and `args` (`--header "Authorization:
     Bearer X"`, `--api-key X`, `--token=X`, `-e KEY=VALUE`)."""
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
+    except TooComplex:
+        raise
     except ValueError:
         return
     if not isinstance(doc, dict):

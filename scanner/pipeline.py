@@ -21,7 +21,7 @@ from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
@@ -240,14 +240,21 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
-        for match, locations in hits:
-            if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
-                locations = located(by_path[match.rule_id], locations, getattr(match, "secret", None))
-                if not locations:
-                    continue
-            findings.add(match, locations)
-            if secrets is not None and isinstance(match, Match):
-                secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        try:
+            for match, locations in hits:
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                    locations = located(by_path[match.rule_id], locations,
+                                        getattr(match, "secret", None))
+                    if not locations:
+                        continue
+                findings.add(match, locations)
+                if secrets is not None and isinstance(match, Match):
+                    secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        except SprawlscanError:
+            raise
+        except Exception as exc:
+            where(exc, f"crawling source {source.name}")
+            raise
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
@@ -266,10 +273,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
 
             by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
                      if c.fingerprint in secrets}
-            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():
-                verified[fp] = replace(verified[fp], listing=facts)
+            for fp, facts in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(facts)
+                verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
