@@ -141,22 +141,21 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def test_adding_a_consumer_never_turns_survives_false(org, extra):
     """A new consumer (a CI workflow or MCP server the agent does not run, or a new agent that
     declares keys, maybe under names already used) can only add holders: no credential that
-    survived the agent's deletion now dies, and a blocked gate stays blocked."""
+    survived the agent's deletion now dies."""
     # runners beyond the existing agents are on their own: the new agent must not take them over
     org = replace(org, flows=tuple(replace(f, runner=None) if f.runner is not None and f.runner >= len(org.agents)
                                    else f for f in org.flows))
-    before, blocked = outcome(org)
+    before, _ = outcome(org)
     if isinstance(extra, Flow):
         bigger = replace(org, flows=(*org.flows, extra))
     else:  # a consumer only: it states no lifetime, principal or expiry (that would be new evidence)
         bigger = replace(org, agents=(*org.agents, tuple(replace(d, issued=None, lifetime=None, expires_h=None)
                                                          for d in extra)),
                          exclusive=(*org.exclusive, False))
-    after, still = outcome(bigger)
+    after, _ = outcome(bigger)
     for fp, (survives, _) in before.items():
         if survives:
             assert after[fp][0], (fp, before[fp], after[fp])
-    assert still or not blocked
 
 
 @SETTINGS
