@@ -1,6 +1,7 @@
 """The command line: parse, call one library function, print, exit. Exit codes: 0 clean,
 1 findings (at or above `--fail-on`), 2 usage or configuration error, 3 incomplete scan (report
-still written)."""
+still written), 4 internal error (a bug). Everything untrusted printed here goes through
+`scanner.reports.safe.clean` (no terminal escape sequences)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from scanner.errors import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
+    EXIT_INTERNAL,
     EXIT_USAGE,
     ConfigError,
     SprawlscanError,
+    internal_error_message,
 )
 from scanner.gate import (
     SEVERITIES,
@@ -34,6 +37,7 @@ from scanner.pipeline import ScanOptions, record_or_scan, run_scan
 from scanner.progress import TerminalProgress
 from scanner.verify.base import VerifyOptions
 from scanner.reports import FORMATS, render
+from scanner.reports.safe import clean, replace_file, write_text
 from scanner.reports.changes import (
     VIEW_FORMATS,
     render_diff,
@@ -65,7 +69,7 @@ def one_line_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SprawlscanError as exc:
-            click.echo(f"sprawlscan: {exc}", err=True)
+            click.echo(f"sprawlscan: {clean(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("sprawlscan: interrupted", err=True)
@@ -77,18 +81,15 @@ def one_line_errors(fn: F) -> F:
         except Exception as exc:
             if os.environ.get("SPRAWLSCAN_DEBUG"):
                 raise
-            click.echo(f"sprawlscan: internal error: {type(exc).__name__}", err=True)
-            sys.exit(EXIT_USAGE)
+            click.echo(f"sprawlscan: {clean(internal_error_message(exc))}", err=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
 
 def emit(text: str, output: Path | None) -> None:
     if output:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise SprawlscanError(f"{output}: cannot write report ({exc.strerror})") from None
+        write_text(output, text)
     else:
         click.echo(text, nl=False)
 
@@ -110,7 +111,7 @@ def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     try:
         click.echo(f"sprawlscan {__version__} ({engine_line()})")
     except SprawlscanError as exc:
-        click.echo(f"sprawlscan: {exc}", err=True)
+        click.echo(f"sprawlscan: {clean(exc)}", err=True)
         ctx.exit(exc.exit_code)
     ctx.exit(EXIT_CLEAN)
 
@@ -267,7 +268,7 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Pat
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
     emit(render(result, fmt), output)
     for err in result.stats.errors:
-        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+        click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
     sys.exit(exit_code(result, fail_on))
 
 
@@ -288,7 +289,7 @@ def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     n = write_baseline(result, file)
     click.echo(f"{n} fingerprint(s) written to {file}", err=True)
     for err in result.stats.errors:
-        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+        click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
     sys.exit(EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
@@ -359,7 +360,7 @@ def rules_list(rule_files: tuple[Path, ...], verifiers: bool) -> None:
     for category, group in groups.items():
         click.echo(f"# {CATEGORIES[category]} ({category}): {len(group)}")
         for rule in group:
-            click.echo(f"{rule.id}\t{rule.provider}\t{rule.lifetime_hint}")
+            click.echo("\t".join(map(clean, (rule.id, rule.provider, rule.lifetime_hint))))
     click.echo(f"# {len(loaded)} rules in {len(groups)} categories")
 
 
@@ -374,7 +375,7 @@ def rules_check(files: tuple[Path, ...]) -> None:
 
     report = check_rule_files(list(files))
     for f in report.failures:
-        click.echo(f"FAIL {f.rule_id}:{f.label}: {f.problem}")
+        click.echo(clean(f"FAIL {f.rule_id}:{f.label}: {f.problem}"))
     if report.without_examples:
         click.echo(f"no examples to check (imported): {', '.join(report.without_examples)}")
     click.echo(f"{report.rules} rule(s), {len(report.failures)} failure(s)")
@@ -442,7 +443,7 @@ def revoke(fingerprint: str, sources: tuple[str, ...], yes: bool, db: Path | Non
 
 def _warn_unreadable(errors: list[str]) -> None:
     for err in errors:
-        click.echo(f"sprawlscan: warning: workflow or config not read: {err}", err=True)
+        click.echo(f"sprawlscan: warning: workflow or config not read: {clean(err)}", err=True)
 
 
 _SOURCE_FLAGS = (("--github-url", "github_url", "GitHub API base for github: sources."),
@@ -510,7 +511,7 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
     report = run_survivors(sg, agent, when, window, strict)
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
-        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+        click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
     sys.exit(EXIT_FINDINGS if report.blocked else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
@@ -575,7 +576,7 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
     else:
         emit(AUDIT_FORMATS[fmt](findings), output)
     for err in result.stats.errors:
-        click.echo(f"sprawlscan: incomplete: {err}", err=True)
+        click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
     worst = max((SEVERITIES.index(f.severity) for f in findings), default=-1)
     failed = worst >= SEVERITIES.index(fail_on)
     sys.exit(EXIT_FINDINGS if failed else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
@@ -591,8 +592,5 @@ def graph(sources: tuple[str, ...], inventory: Path | None, fmt: str, output: Pa
     from scanner.graph.report import GRAPH_FORMATS
 
     sg, _ = _graph_scan(sources, inventory, flags)
-    try:
-        GRAPH_FORMATS[fmt](sg.graph, output)
-    except OSError as exc:
-        raise SprawlscanError(f"{output}: cannot write graph ({exc.strerror})") from None
+    replace_file(output, lambda tmp: GRAPH_FORMATS[fmt](sg.graph, tmp))
     sys.exit(EXIT_CLEAN)

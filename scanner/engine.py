@@ -176,7 +176,8 @@ class Engine:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
-        self._scan_view(View(text), text, hits, out, nested=False)
+        lines = Lines(text)
+        self._scan_view(View(text), lines, hits, out, nested=False)
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
@@ -193,11 +194,11 @@ class Engine:
                     regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
-                self._scan_view(decoded, text, self.keyword_hits(decoded.text.encode("latin-1")), out,
-                                nested=True)
+                self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
+                                out, nested=True)
         return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
 
-    def _scan_view(self, view: View, original: str, hits: dict[int, list[int]], out: Out,
+    def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]], out: Out,
                    nested: bool) -> None:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
         views (decoded base64) map back through `view` to the original text."""
@@ -255,7 +256,7 @@ class Engine:
                     return True
         return False
 
-    def _matches(self, c: CompiledRule, view: View, original: str, pos: int, endpos: int
+    def _matches(self, c: CompiledRule, view: View, original: Lines, pos: int, endpos: int
                  ) -> Iterator[Match]:
         rule = c.rule
         for m in c.regex.finditer(view.text, pos, endpos):
@@ -267,16 +268,41 @@ class Engine:
             if not accept(rule, secret, view.text[max(0, s - 200): e + 200]):
                 continue
             start, end = view.original_offset(s), view.original_offset(e)
-            line_start = original.rfind("\n", 0, start) + 1
-            line_end = original.find("\n", end)
-            if ALLOW_MARKER in original[line_start: line_end if line_end >= 0 else None]:
+            if original.allowed(start, end):
                 continue
             captures = tuple(sorted(
                 (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
-                        original.count("\n", 0, start) + 1, captures, rule.lifetime_hint)
+                        original.line(start), captures, rule.lifetime_hint)
 
 
+class Lines:
+    """A chunk's text with its newline offsets computed once: a match's line number is a bisect,
+    not a count from the start (many secrets in one big file stay linear)."""
+
+    __slots__ = ("text", "_newlines", "_marked")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._newlines = [m.start() for m in _NEWLINE.finditer(text)]
+        self._marked = ALLOW_MARKER in text
+
+    def line(self, offset: int) -> int:
+        """1-based line of `offset`."""
+        return bisect.bisect_left(self._newlines, offset) + 1
+
+    def allowed(self, start: int, end: int) -> bool:
+        """The lines from `start` to `end` carry the `sprawlscan:allow` marker."""
+        if not self._marked:
+            return False
+        nl = self._newlines
+        first, last = bisect.bisect_left(nl, start), bisect.bisect_left(nl, end)
+        line_start = nl[first - 1] + 1 if first else 0
+        line_end = nl[last] if last < len(nl) else len(self.text)
+        return ALLOW_MARKER in self.text[line_start:line_end]
+
+
+_NEWLINE = regex.compile("\n")
 WINDOW_BEFORE = 512
 WINDOW_AFTER = 8192
 MAX_OCCURRENCES = 4096

@@ -27,6 +27,7 @@ import yaml
 
 from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
+from scanner.parsing import TooComplex, json_loads, yaml_compose_all
 
 MAX_STRUCTURED = 5 * 1024 * 1024
 # cheap byte tests before any YAML parsing: most YAML is neither a Secret nor a compose file
@@ -119,7 +120,7 @@ def _env_file(text: str) -> Iterator[Match]:
 
 def _yaml_docs(text: str, engine: Scanner) -> Iterator[Match]:
     try:
-        docs = list(yaml.compose_all(text, Loader=_LOADER))
+        docs = yaml_compose_all(text, _LOADER)
     except yaml.YAMLError:
         return
     for doc in _with_list_items(docs):
@@ -204,7 +205,9 @@ def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
 def _json_env(text: str) -> Iterator[Match]:
     """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`."""
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
+    except TooComplex:
+        raise
     except ValueError:
         return
     if not isinstance(doc, dict):

@@ -20,7 +20,7 @@ from detectors.loader import load_rules
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
@@ -235,10 +235,16 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         fast = getattr(source, "scan", None)
         hits = (fast(engine, stats) if fast is not None
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
-        for match, locations in hits:
-            findings.add(match, locations)
-            if secrets is not None and isinstance(match, Match):
-                secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        try:
+            for match, locations in hits:
+                findings.add(match, locations)
+                if secrets is not None and isinstance(match, Match):
+                    secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        except SprawlscanError:
+            raise
+        except Exception as exc:
+            where(exc, f"crawling source {source.name}")
+            raise
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from scanner.reports.safe import clean
+
 
 class TerminalProgress:
     """The progress callback of the CLI: `progress(message)`, and `progress.meter(...)` for a
@@ -27,7 +29,7 @@ class TerminalProgress:
         if not self._on():
             return
         self.close()
-        print(msg, file=self.stream or sys.stderr, flush=True)
+        print(clean(msg), file=self.stream or sys.stderr, flush=True)
 
     def meter(self, name: str, done: int, total: int, bytes_done: int, bytes_total: int) -> None:
         if not self._on():
@@ -47,7 +49,9 @@ class TerminalProgress:
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
                                  TextColumn("{task.fields[blobs]}"), TransferSpeedColumn(),
                                  TimeRemainingColumn(), console=console, transient=True)
-            self._task = self._bar.add_task(name, total=bytes_total or 1, blobs="")
+            from rich.markup import escape
+
+            self._task = self._bar.add_task(escape(clean(name)), total=bytes_total or 1, blobs="")
         self._bar.update(self._task, completed=bytes_done, total=bytes_total or 1,
                          blobs=f"{done}/{total} blobs")
         if not self._bar.live.is_started:

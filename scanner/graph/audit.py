@@ -14,7 +14,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Console
+from scanner.reports.safe import clean, md_cell
+from scanner.reports.safe import console as safe_console
 from rich.table import Table
 
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, scope_for
@@ -130,19 +131,21 @@ def run_audit(sg: SprawlGraph, at: dt.datetime) -> list[AuditFinding]:
 
 def _table(findings: list[AuditFinding]) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, width=200, no_color=True, highlight=False)
+    console = safe_console(buf, 200)
     table = Table(title=f"{len(findings)} lifecycle finding(s)")
     for col in ("severity", "check", "subject", "agents", "message", "tags"):
         table.add_column(col, overflow="fold")
     for f in findings:
-        table.add_row(f.severity, f.check, f.subject, ", ".join(f.agents) or "-", f.message, ", ".join(f.tags))
+        table.add_row(*map(clean, (f.severity, f.check, f.subject, ", ".join(f.agents) or "-",
+                                   f.message, ", ".join(f.tags))))
     console.print(table)
     return buf.getvalue()
 
 
 def _markdown(findings: list[AuditFinding]) -> str:
     lines = ["| severity | check | subject | agents | message | tags |", "|---|---|---|---|---|---|"]
-    lines += [f"| {f.severity} | {f.check} | `{f.subject}` | {', '.join(f.agents) or '-'} | {f.message} | "
+    lines += [f"| {f.severity} | {f.check} | `{md_cell(f.subject)}` | {md_cell(', '.join(f.agents) or '-')} | "
+              f"{md_cell(f.message)} | "
               f"{', '.join(f.tags)} |" for f in findings]
     return "\n".join(lines) + "\n"
 

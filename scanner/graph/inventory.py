@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from scanner.errors import ConfigError
+from scanner.parsing import TooComplex, yaml_load_all
 
 LIFECYCLES = ("experimental", "production", "deprecated", "retired")
 LIFETIMES = ("static", "short-lived", "federated")
@@ -328,7 +329,11 @@ def load_inventory(path: str | Path) -> Inventory:
     """Read an `agents.yaml` or a Backstage `catalog-info.yaml`."""
     file = str(path)
     try:
-        docs = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
+        docs = [d for d in yaml_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
+    except TooComplex as exc:
+        raise ConfigError(f"{file}: inventory refused: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: inventory is not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read inventory ({exc.strerror})") from None
     except yaml.YAMLError as exc:

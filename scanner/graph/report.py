@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
-from rich.console import Console
+from scanner.reports.safe import clean, md_cell
+from scanner.reports.safe import console as safe_console
 from rich.table import Table
 
 from scanner.graph.resolve import Reach
@@ -83,43 +84,47 @@ HEADERS = ["rule", "secret", "survives", "reason", "why / action", "exposure", "
 
 def survival_table(rep: SurvivalReport) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, width=200, no_color=True, highlight=False)
-    table = Table(title=f"What outlives agent {rep.agent.name} (at {rep.at.date().isoformat()})")
+    console = safe_console(buf, 200)
+    table = Table(title=f"What outlives agent {clean(rep.agent.name)} (at {rep.at.date().isoformat()})")
     for h in HEADERS:
         table.add_column(h, overflow="fold")
     for row in _rows(rep):
-        table.add_row(*row)
+        table.add_row(*map(clean, row))
     console.print(table)
     for r in rep.unresolved:
-        console.print(f"UNRESOLVED {r.name} in {r.scope or '-'} (referenced by {r.referenced_by}): {r.how}")
+        console.print(clean(f"UNRESOLVED {r.name} in {r.scope or '-'} (referenced by "
+                            f"{r.referenced_by}): {r.how}"))
     for r in rep.unresolved_config:
-        console.print(f"unresolved-config (not blocking) {r.name} in {r.scope or '-'} (referenced by {r.referenced_by})")
+        console.print(clean(f"unresolved-config (not blocking) {r.name} in {r.scope or '-'} "
+                            f"(referenced by {r.referenced_by})"))
     for v in rep.verdicts:
         for c in v.conflicts:
-            console.print(f"CONFLICT {v.credential.redacted}: {c}")
+            console.print(clean(f"CONFLICT {v.credential.redacted}: {c}"))
     if rep.agent.inferred:
         console.print(f"note: {INFERRED_NOTE}")
-    console.print(f"dies with the agent: {', '.join(rep.dies)}")
+    console.print(clean(f"dies with the agent: {', '.join(rep.dies)}"))
     console.print("BLOCKED: decommission would leave the credentials above alive" if rep.blocked
                   else "clear: nothing that blocks a decommission survives")
     return buf.getvalue()
 
 
 def survival_markdown(rep: SurvivalReport) -> str:
-    out = [f"# What outlives agent `{rep.agent.name}`", "", f"At {rep.at.isoformat()}; "
+    out = [f"# What outlives agent `{md_cell(rep.agent.name)}`", "", f"At {rep.at.isoformat()}; "
            f"{'**blocked**' if rep.blocked else 'clear'}.", "",
            "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in _rows(rep)]
+    out += ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in _rows(rep)]
     if rep.unresolved:
         out += ["", "Unresolved references:", ""]
-        out += [f"- `{r.name}` in {r.scope or '-'} (referenced by `{r.referenced_by}`)" for r in rep.unresolved]
+        out += [f"- `{md_cell(r.name)}` in {md_cell(r.scope or '-')} (referenced by "
+                f"`{md_cell(r.referenced_by)}`)" for r in rep.unresolved]
     if rep.unresolved_config:
         out += ["", "Unresolved configuration names (not blocking):", ""]
-        out += [f"- `{r.name}` in {r.scope or '-'} (referenced by `{r.referenced_by}`)" for r in rep.unresolved_config]
+        out += [f"- `{md_cell(r.name)}` in {md_cell(r.scope or '-')} (referenced by "
+                f"`{md_cell(r.referenced_by)}`)" for r in rep.unresolved_config]
     conflicts = [(v, c) for v in rep.verdicts for c in v.conflicts]
     if conflicts:
         out += ["", "Conflicting evidence (blocks):", ""]
-        out += [f"- `{v.credential.redacted}`: {c}" for v, c in conflicts]
+        out += [f"- `{md_cell(v.credential.redacted)}`: {md_cell(c)}" for v, c in conflicts]
     if rep.agent.inferred:
         out += ["", f"Note: {INFERRED_NOTE}."]
     return "\n".join(out) + "\n"

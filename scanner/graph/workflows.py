@@ -14,6 +14,7 @@ import regex
 import yaml
 
 from scanner.graph.inventory import WorkflowRef
+from scanner.parsing import TooComplex, yaml_load
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +181,9 @@ _CILoader.add_constructor("!reference", lambda loader, node: loader.construct_se
 
 def _load(text: str) -> tuple[Any, str | None]:
     try:
-        return yaml.load(text, Loader=_CILoader), None  # noqa: S506 - a SafeLoader subclass
+        return yaml_load(text, _CILoader), None
+    except TooComplex as exc:
+        return None, str(exc)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, f"not valid YAML{f' (line {mark.line + 1})' if mark else ''}"

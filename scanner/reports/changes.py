@@ -8,21 +8,16 @@ import json
 
 from typing import TYPE_CHECKING, Any
 
+from scanner.reports.safe import clean
+from scanner.reports.safe import console as _console
 from scanner.reports.table import describe
 
 if TYPE_CHECKING:  # rich and the datastore load only when a view is drawn (start-up time)
-    from rich.console import Console
     from rich.table import Table
 
     from scanner.store.queries import ScanDiff, ScanInfo
 
 VIEW_FORMATS = ("json", "table")
-
-
-def _console(buf: io.StringIO) -> Console:
-    from rich.console import Console
-
-    return Console(file=buf, width=160, no_color=True, highlight=False)
 
 
 def _table(**kwargs: Any) -> Table:
@@ -46,8 +41,9 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
     for label, creds in (("new", diff.new), ("still present", diff.still_present),
                          ("gone", diff.gone), ("not compared", diff.not_compared)):
         for c in creds:
-            table.add_row(label, c.rule_id, c.redacted, c.fingerprint[:16], str(len(c.locations)),
-                          describe(c.locations[0]) if c.locations else "-")
+            table.add_row(*map(clean, (label, c.rule_id, c.redacted, c.fingerprint[:16],
+                                       len(c.locations),
+                                       describe(c.locations[0]) if c.locations else "-")))
     console.print(table)
     for sid, only in ((diff.scan_a.id, diff.only_a), (diff.scan_b.id, diff.only_b)):
         if only:
@@ -55,7 +51,8 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
                           "are listed as not compared, never as new or gone")
     for info in (diff.scan_a, diff.scan_b):
         if not info.complete:
-            console.print(f"note: scan {info.id} is incomplete: {'; '.join(info.reasons) or 'never finished'}")
+            console.print(f"note: scan {info.id} is incomplete: "
+                          f"{clean('; '.join(info.reasons)) or 'never finished'}")
     return buf.getvalue()
 
 
@@ -69,8 +66,8 @@ def render_events(events: list[dict[str, object]], fmt: str) -> str:
         table.add_column(col, overflow="fold")
     for e in events:
         fp = str(e["fingerprint"] or "")
-        table.add_row(str(e["at"]), str(e["kind"]), fp[:16], str(e["scan_id"] or ""),
-                      str(e["subject"] or ""))
+        table.add_row(*map(clean, (e["at"], e["kind"], fp[:16], e["scan_id"] or "",
+                                   e["subject"] or "")))
     console.print(table)
     return buf.getvalue()
 
@@ -85,6 +82,6 @@ def render_scans(scans: list[ScanInfo], fmt: str) -> str:
         table.add_column(col, overflow="fold")
     for s in scans:
         state = "yes" if s.complete else ("no: " + "; ".join(s.reasons) if s.finished else "unfinished")
-        table.add_row(str(s.id), s.started, s.mode, state, " ".join(s.sources))
+        table.add_row(*map(clean, (s.id, s.started, s.mode, state, " ".join(s.sources))))
     console.print(table)
     return buf.getvalue()

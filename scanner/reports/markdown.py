@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from scanner.gate import SEVERITIES, catalogue, severity
 from scanner.model import ScanResult
+from scanner.reports.safe import md_cell
 from scanner.reports.table import describe
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = md_cell
 
 
 def render(result: ScanResult) -> str:
@@ -27,11 +27,11 @@ def render(result: ScanResult) -> str:
                 "|---|---|---|---|---|"]
         for c in creds:
             first = describe(c.locations[0]) if c.locations else "-"
-            out.append(f"| {severity(c, rules)} | `{c.rule_id}` | `{_cell(c.redacted)}` | "
+            out.append(f"| {severity(c, rules)} | `{_cell(c.rule_id)}` | `{_cell(c.redacted)}` | "
                        f"{len(c.locations)} | {_cell(first)} |")
         out += ["", "<details><summary>All locations</summary>", ""]
         for c in creds:
-            out.append(f"- `{c.rule_id}` `{_cell(c.redacted)}` (sha256 `{c.fingerprint[:16]}`)")
+            out.append(f"- `{_cell(c.rule_id)}` `{_cell(c.redacted)}` (sha256 `{c.fingerprint[:16]}`)")
             out += [f"  - {_cell(describe(loc))}" for loc in c.locations]
         out += ["", "</details>", ""]
         out += [("Revoke or rotate each credential at its provider; deleting the line does not "

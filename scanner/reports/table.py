@@ -8,6 +8,7 @@ import io
 
 from scanner.findings import unique_prefixes
 from scanner.model import Location, ScanResult
+from scanner.reports.safe import clean, console as safe_console
 from scanner.verify.base import Verification
 
 
@@ -36,10 +37,9 @@ def verified_cell(v: Verification | None) -> str:
 
 def render(result: ScanResult) -> str:
     buf = io.StringIO()
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=buf, width=160, no_color=True, highlight=False)
+    console = safe_console(buf)
     table = Table(title=f"{len(result.credentials)} credential(s)")
     verified = result.verifications
     cols = ("rule", "provider", "secret", "fingerprint", "copies", "first location") + (("verified",) if verified is not None else ())
@@ -48,14 +48,15 @@ def render(result: ScanResult) -> str:
     short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint], str(len(cred.locations)), first]
+        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint],
+               str(len(cred.locations)), first]
         if verified is not None:
             row.append(verified_cell(verified.get(cred.fingerprint)))
-        table.add_row(*row)
+        table.add_row(*map(clean, row))
     console.print(table)
     s = result.stats
-    skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
+    skipped = clean(", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none")
     console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
     for err in s.errors:
-        console.print(f"INCOMPLETE: {err}")
+        console.print(f"INCOMPLETE: {clean(err)}")
     return buf.getvalue()

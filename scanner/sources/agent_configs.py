@@ -24,6 +24,7 @@ import regex
 import yaml
 
 from scanner.declared import is_secret_name
+from scanner.parsing import json_loads, yaml_load_all
 
 _REF = regex.compile(
     r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.\-]*)(?::-[^}]*)?\}"   # ${X} ${env:X} ${input:X}
@@ -92,7 +93,7 @@ def parse_agent_config(path: str, text: str) -> AgentConfig | None:
         if name.endswith(".json") and '"nodes"' in text and '"connections"' in text:
             return _n8n(path, text)
         if name.endswith((".yaml", ".yml")):
-            docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+            docs = [d for d in yaml_load_all(text) if isinstance(d, dict)]
             if name in CREWAI_NAMES:
                 return _crewai(path, text, docs)
             if any(d.get("kind") == "Secret" for d in docs):
@@ -134,7 +135,7 @@ def _env_block(env: dict[str, Any], path: str, owner: str, text: str) -> list[Na
 
 
 def _mcp(path: str, text: str) -> AgentConfig:
-    doc = json.loads(text)
+    doc = json_loads(text)
     comps: list[Component] = []
     names: list[NameRef] = []
     for group in ("mcpServers", "servers"):
@@ -157,7 +158,7 @@ def _mcp(path: str, text: str) -> AgentConfig:
 
 
 def _langgraph(path: str, text: str) -> AgentConfig:
-    doc = json.loads(text)
+    doc = json_loads(text)
     comps = [Component("langgraph-graph", gid, path, detail=(("entry", str(entry)),))
              for gid, entry in (doc.get("graphs") or {}).items()]
     env = doc.get("env")
@@ -181,7 +182,7 @@ def _dotenv(path: str, text: str) -> AgentConfig:
 
 
 def _n8n(path: str, text: str) -> AgentConfig:
-    doc = json.loads(text)
+    doc = json_loads(text)
     comps, names = [], []
     for node in doc.get("nodes") or []:
         if not isinstance(node, dict):

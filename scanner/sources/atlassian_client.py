@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import requests
 
 from scanner.errors import ConfigError
+from scanner.sources.http_guard import OffHostRefused, PinnedSession
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 4
@@ -51,8 +52,10 @@ def make_client(cls: Callable[..., T], url: str, prefix: str, fallback: str | No
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{prefix.lower()}:{url}: the URL must start with http:// or https://")
     # the library's own retries are off: `call` retries with a bound and a cap on Retry-After
+    # the credentials go to the configured site only (not to `_links.next` or an attachment
+    # `content` URL on another host, nor across a redirect)
     return cls(url.rstrip("/"), timeout=TIMEOUT, backoff_and_retry=False, retry_with_header=False,
-               **credentials(prefix, fallback), **kwargs)
+               session=PinnedSession(url), **credentials(prefix, fallback), **kwargs)
 
 
 def get_json(client: Any, path: str, **kwargs: Any) -> Callable[[], dict[str, Any]]:
@@ -100,6 +103,8 @@ def call(fn: Callable[[], T], service: str, unit: str, *,
                 raise UnitFailed(f"{service}: {unit}: still rate limited ({status}) after "
                                  f"{MAX_ATTEMPTS} attempts") from None
             raise UnitFailed(f"{service}: {unit}: HTTP {status or 'error'}") from None
+        except OffHostRefused as exc:
+            raise UnitFailed(f"{service}: {unit}: {exc}") from None
         except requests.RequestException as exc:
             raise UnitFailed(f"{service}: {unit}: {type(exc).__name__}") from None
         except ValueError:

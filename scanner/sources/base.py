@@ -5,19 +5,23 @@ in a `ScanStats`. Sources never print and never exit; a part that fails is an en
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner.errors import ConfigError, SourceError
+from scanner.errors import ConfigError, SourceError, where
 from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats, fingerprint
+from scanner.parsing import TooComplex, json_loads
 
 if TYPE_CHECKING:
     from scanner.engine import Engine
 
 BINARY_SNIFF = 8192
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+MAX_EXPORT_SIZE = 1024 * 1024 * 1024
+"""Largest export file (`vault-export:`, `jira-export:`, `confluence-export:`) read."""
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
     "__pycache__", ".tox", ".mypy_cache", ".pytest_cache", ".sprawlscan",
@@ -107,8 +111,6 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
     (`scanner.manifests`: k8s Secrets decoded, declared secret names). A `carried` chunk gives the
     matches the cache remembers for its blob; a git blob read for the first time is remembered; a
     chunk with `previous` content gives only the secrets that content did not hold."""
-    from scanner.manifests import extra_matches
-
     for chunk in chunks:
         repo = chunk.locations[0].container if chunk.locations else ""
         if chunk.carried:
@@ -118,18 +120,43 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
             continue
         stats.chunks += 1
         stats.bytes += len(chunk.data)
-        matches = engine.scan(chunk.data)
-        matches.extend(extra_matches(chunk, engine, matches))
+        try:
+            matches = engine.scan(chunk.data)
+            matches.extend(structured(chunk, engine, matches, stats))
+        except Exception as exc:
+            where(exc, f"scanning {unit_name(chunk)}")
+            raise
         if chunk.blob and cache is not None and chunk.previous is None:
             cache.record(repo, chunk.blob, matches)
         if chunk.previous is not None and matches:
             old = replace(chunk, data=chunk.previous, previous=None)
             before = engine.scan(old.data)
-            before.extend(extra_matches(old, engine, before))
+            before.extend(structured(old, engine, before, stats))
             old_fps = {fingerprint(m.secret) for m in before}
             matches = [m for m in matches if fingerprint(m.secret) not in old_fps]
         for match in matches:
             yield match, chunk.locations
+
+
+def structured(chunk: Chunk, engine: Engine, matches: list[Match], stats: ScanStats) -> list[Match]:
+    """The structured-config pass over one chunk; a document over a parsing bound (nesting,
+    alias expansion) is a counted skip of that pass (the rules still ran over its text)."""
+    from scanner.manifests import extra_matches
+
+    try:
+        return extra_matches(chunk, engine, matches)
+    except TooComplex as exc:
+        stats.skip(exc.reason)
+        return []
+
+
+def unit_name(chunk: Chunk) -> str:
+    """How an error names a chunk: its first location (source, container, path, commit)."""
+    if not chunk.locations:
+        return chunk.hint or "a chunk"
+    loc = chunk.locations[0]
+    name = f"{loc.source} {loc.container + ':' if loc.container else ''}{loc.path}"
+    return name + (f" @{loc.commit[:10]}" if loc.commit else "")
 
 
 def is_binary(data: bytes) -> bool:
@@ -137,18 +164,35 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:BINARY_SNIFF]
 
 
-def read_json_export(file: str | Path, what: str) -> Any:
-    """The parsed JSON of an export file; an unreadable or malformed one is a `ConfigError`
-    naming the file (exit 2)."""
+def read_json_export(file: str | Path, what: str, limit: int = MAX_EXPORT_SIZE) -> Any:
+    """The parsed JSON of an export file; an unreadable, non-regular (a device, a FIFO), oversized
+    or malformed one is a `ConfigError` naming the file (exit 2). A document nested deeper than
+    `scanner.parsing.MAX_DEPTH` raises `TooComplex` (the source records it and is skipped)."""
+    path = Path(file)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{file}: {what} is not a regular file")
+        if st.st_size > limit:
+            raise ConfigError(f"{file}: {what} is larger than {limit} bytes")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)  # the size may change under us: never read past the bound
+        if len(data) > limit:
+            raise ConfigError(f"{file}: {what} is larger than {limit} bytes")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise ConfigError(f"{file}: cannot read {what} ({reason})") from None
     try:
-        return json.loads(text)
+        return json_loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}: malformed {what} JSON (line {exc.lineno}: {exc.msg})") from None
+
+
+def refuse_export(file: str | Path, exc: TooComplex, stats: ScanStats) -> None:
+    """An export over a parsing bound: counted under its reason, and the scan is incomplete."""
+    stats.skip(exc.reason)
+    stats.errors.append(f"{file}: not scanned: {exc}")
 
 
 def read_file(path: Path, rel: str, container: str, options: SourceOptions, stats: ScanStats,
@@ -165,12 +209,18 @@ def read_file(path: Path, rel: str, container: str, options: SourceOptions, stat
         if st.st_size > options.max_file_size:
             stats.skip("too-large")
             return None
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            head = fh.read(BINARY_SNIFF)
+            if is_binary(head):  # decided on the first 8 KiB: a big binary file is never read
+                stats.skip("binary")
+                return None
+            rest = fh.read(max(0, options.max_file_size - len(head)) + 1)
     except OSError:
         stats.skip("unreadable")
         return None
-    if is_binary(data):
-        stats.skip("binary")
+    data = head + rest
+    if len(data) > options.max_file_size:  # grew since stat
+        stats.skip("too-large")
         return None
     loc = location or Location("file", container, rel)
     return Chunk(data, (loc,), hint=rel)

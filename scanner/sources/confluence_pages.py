@@ -23,7 +23,8 @@ import regex
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.base import read_json_export
+from scanner.parsing import TooComplex
+from scanner.sources.base import read_json_export, refuse_export
 from scanner.sources.atlassian_client import (
     Rejected,
     UnitFailed,
@@ -164,7 +165,11 @@ class ConfluenceExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = f"confluence-export:{file}"
-        doc = read_json_export(file, "Confluence export")
+        self.refused: TooComplex | None = None
+        try:
+            doc = read_json_export(file, "Confluence export")
+        except TooComplex as exc:
+            doc, self.refused = [], exc
         pages = doc.get("results", [doc] if "body" in doc else None) if isinstance(doc, dict) else doc
         if not isinstance(pages, list) or not all(isinstance(p, dict) and "id" in p for p in pages):
             raise ConfigError(f"{file}: not a Confluence content export (expected pages with an `id`)")
@@ -172,6 +177,8 @@ class ConfluenceExportSource:
         self.base = ((doc.get("_links") or {}).get("base") or "") if isinstance(doc, dict) else ""
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        if self.refused:
+            refuse_export(self.file, self.refused, stats)
         newest: dict[str, int] = {}
         for p in self.pages:
             n = (p.get("version") or {}).get("number") or 0

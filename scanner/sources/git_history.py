@@ -622,7 +622,7 @@ class GitHistorySource:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
-                                                  seen.keys() - too_large - binary):
+                                                  seen.keys() - too_large - binary, stats):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -638,10 +638,13 @@ class GitHistorySource:
             yield m, locs
 
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
-                        found: dict[str, list[Match]], text_blobs: set[str]
+                        found: dict[str, list[Match]], text_blobs: set[str],
+                        stats: ScanStats | None = None
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
-        """`structured`, each hit with the blob it came from (for the blob cache)."""
-        from scanner.manifests import extra_matches, handles
+        """`structured`, each hit with the blob it came from (for the blob cache); documents over
+        a parsing bound are counted in `stats`."""
+        from scanner.manifests import handles
+        from scanner.sources.base import structured
 
         wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
                   if sha in text_blobs and any(handles(p) for p in paths)}
@@ -650,7 +653,7 @@ class GitHistorySource:
         for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
             locs = self.locations(sha, attr, live)
             chunk = Chunk(data, locs, hint=wanted[sha])
-            for m in extra_matches(chunk, engine, found.get(sha, [])):
+            for m in structured(chunk, engine, found.get(sha, []), stats or ScanStats()):
                 yield sha, m, locs
 
     def locations(self, sha: str, attr: Attribution,

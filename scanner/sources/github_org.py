@@ -121,6 +121,11 @@ class GitHubOrgSource(ForgeSource):
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
+        except (RuntimeError, AssertionError) as exc:
+            # PyGithub's requester refuses a redirect to another host (RuntimeError) and a
+            # server-given URL outside its host (AssertionError): the token stays home
+            stats.errors.append(self.scrub(f"{unit}: refused to follow the server to another "
+                                           f"host or path ({type(exc).__name__}: {str(exc)[:160]})"))
 
     # -- crawl -------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, c
                                          clone_path, head_files, mirror, name_problem,
                                          wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
+from scanner.sources.http_guard import OffHostRefused, PinnedSession
 
 DEFAULT_URL = "https://gitlab.com"
 
@@ -81,7 +82,7 @@ class GitLabGroupSource(ForgeSource):
 
     # -- plumbing ----------------------------------------------------------------------------
     def client(self) -> gitlab.Gitlab:
-        session = requests.Session()
+        session = PinnedSession(self.url)  # the token goes to the configured instance only
         session.hooks["response"].append(self._refuse_long_waits)
         gl = _Client(self.url, private_token=self.token, session=session, per_page=100,
                      timeout=30, retry_transient_errors=True)
@@ -113,6 +114,8 @@ class GitLabGroupSource(ForgeSource):
             if exc.response_code is None:  # python-gitlab could not parse a 2xx answer
                 return f"unexpected response ({str(msg)[:120]})"
             return f"HTTP {exc.response_code}" + (f" ({str(msg)[:120]})" if msg else "")
+        if isinstance(exc, OffHostRefused):
+            return str(exc)
         if isinstance(exc, requests.RequestException):
             return f"cannot reach {urlparse(self.url).netloc} ({type(exc).__name__})"
         return str(exc)

@@ -31,7 +31,8 @@ from scanner.sources.atlassian_client import (
     get_json,
     make_client,
 )
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export
+from scanner.parsing import TooComplex
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export, refuse_export
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
 FIELDS = "summary,description,comment,attachment,project"
@@ -250,13 +251,19 @@ class JiraExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = f"jira-export:{file}"
-        doc = read_json_export(file, "Jira export")
+        self.refused: TooComplex | None = None
+        try:
+            doc = read_json_export(file, "Jira export")
+        except TooComplex as exc:
+            doc, self.refused = [], exc
         issues = doc.get("issues", [doc] if "key" in doc else None) if isinstance(doc, dict) else doc
         if not isinstance(issues, list) or not all(isinstance(i, dict) and "key" in i for i in issues):
             raise ConfigError(f"{file}: not a Jira issue export (expected issues with a `key`)")
         self.issues: list[dict[str, Any]] = issues
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        if self.refused:
+            refuse_export(self.file, self.refused, stats)
         for issue in self.issues:
             self_link = str(issue.get("self") or "")
             base = self_link.split("/rest/api/", 1)[0] if "/rest/api/" in self_link else ""

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.base import read_json_export
+from scanner.parsing import TooComplex, json_loads
+from scanner.sources.base import read_json_export, refuse_export
 
 API_SEGMENTS = ("data", "metadata")
 
@@ -73,8 +74,12 @@ class VaultExportSource:
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
         self.name = str(file)
-        self.doc = read_json_export(file, "vault export")
-        self.entries = list(self._entries(self.doc))
+        self.refused: TooComplex | None = None
+        try:
+            self.doc = read_json_export(file, "vault export")
+        except TooComplex as exc:
+            self.doc, self.refused = {}, exc
+        self.entries = [] if self.refused else list(self._entries(self.doc))
 
     def _entries(self, doc: object) -> Iterator[tuple[str | None, dict[str, object]]]:
         if isinstance(doc, list):
@@ -94,6 +99,8 @@ class VaultExportSource:
             raise ConfigError(f"{self.file}: not a vault kv or Secrets Manager export")
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        if self.refused:
+            refuse_export(self.file, self.refused, stats)
         for i, (path, item) in enumerate(self.entries):
             unit = path or f"{self.file.name}[{i}]"
             if "SecretString" in item or "SecretBinary" in item:
@@ -125,7 +132,7 @@ class VaultExportSource:
             stats.skip("binary")
             return
         try:
-            values = json.loads(secret)
+            values = json_loads(secret)
         except ValueError:
             values = None
         state = "live" if live else "historical"

@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, ScanStats
+from scanner.sources.http_guard import OffHostRefused, PinnedSession
 from scanner.sources.vault_export import kv_metadata, value_chunks
 
 T = TypeVar("T")
@@ -106,6 +107,8 @@ class VaultLiveSource:
             raise NotFound(unit) from None
         except e.VaultError as exc:
             raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
+        except OffHostRefused as exc:
+            raise PathFailed(f"Vault: {unit}: {exc}") from None
         except requests.RequestException as exc:
             raise PathFailed(f"Vault: {unit}: {type(exc).__name__}") from None
 
@@ -202,7 +205,7 @@ class _CappedRetry(Retry):
 
 def _retrying_session(base: str) -> requests.Session:
     """A session that retries 429 / 503 (Retry-After honoured, else backoff), bounded."""
-    session = requests.Session()
+    session = PinnedSession(base)  # X-Vault-Token goes to the configured server only
     retry = _CappedRetry(total=MAX_ATTEMPTS - 1, connect=0, read=0, redirect=0,
                          status=MAX_ATTEMPTS - 1, status_forcelist=(429, 503), allowed_methods=None,
                          backoff_factor=0.5, backoff_max=MAX_WAIT,
