@@ -537,6 +537,7 @@ def retired(agent: str, sources: tuple[str, ...], inventory: Path | None, grace:
         raise ConfigError("retired confirms a retirement with the providers: add --verify")
     window = parse_grace(grace)
     db = flags.get("db")
+    flags["verify_ttl"] = "0"  # a retirement is confirmed by fresh answers, never recorded ones
     sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, None, window, False)
     check = check_retirement(report, dict(sg.verifications))

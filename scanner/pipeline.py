@@ -263,10 +263,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
 
             by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
                      if c.fingerprint in secrets}
-            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():
-                verified[fp] = replace(verified[fp], listing=facts)
+            for fp, facts in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(facts)
+                verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
