@@ -37,7 +37,7 @@ from scanner.verify.base import VerifyOptions
 
 if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
-    from scanner.store import Store
+    from scanner.store import DbLocation, Store
 
 Progress = Callable[[str], None]
 
@@ -320,7 +320,7 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     return scan_id, result
 
 
-def record_or_scan(targets: Iterable[str], options: ScanOptions, db: Path | None, *,
+def record_or_scan(targets: Iterable[str], options: ScanOptions, db: DbLocation | None, *,
                    progress: Progress | None = None) -> ScanResult:
     """A scan, recorded in the datastore at `db` when one is given."""
     if db is None:
@@ -331,7 +331,7 @@ def record_or_scan(targets: Iterable[str], options: ScanOptions, db: Path | None
         return scan_and_record(targets, options, store, progress=progress)[1]
 
 
-def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
+def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
     """The latest complete state in the datastore (`--db`, `$SPRAWLSCAN_DB` or the default file)
     and the targets it was scanned from: what the graph commands use when given no sources."""
     from scanner.store import open_existing
@@ -341,7 +341,7 @@ def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
 
 
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
-              progress: Progress | None = None, db: Path | None = None,
+              progress: Progress | None = None, db: DbLocation | None = None,
               from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
     """Scan the targets (recorded in the datastore `db` when given, with the graph), read their
     workflows and configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
