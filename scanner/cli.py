@@ -255,6 +255,19 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
     raise ConfigError("give at least one SOURCE to scan")
 
 
+def notify_channels(webhook: str | None, slack: str | None, jira: str | None,
+                    project: str | None) -> list[Any]:
+    from scanner.notify import Channel
+
+    if bool(jira) != bool(project):
+        raise ConfigError("--notify-jira and --notify-jira-project go together")
+    for url in (webhook, slack, jira):
+        if url and not url.startswith(("https://", "http://")):
+            raise ConfigError("a notification URL must be http(s)://")
+    return [Channel(kind, url, project if kind == "jira" else None)
+            for kind, url in (("webhook", webhook), ("slack", slack), ("jira", jira)) if url]
+
+
 @main.command()
 @click.argument("sources", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
@@ -270,9 +283,18 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
               help="Exit 1 only for findings of this severity or above.")
 @verify_flags
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine backend scans.")
+@click.option("--notify-webhook", metavar="URL", default=None,
+              help="After a complete scan (--db): POST one JSON per new or reappeared credential.")
+@click.option("--notify-slack", metavar="WEBHOOK_URL", default=None,
+              help="After a complete scan (--db): one Slack message listing them.")
+@click.option("--notify-jira", metavar="URL", default=None,
+              help="After a complete scan (--db): one Jira issue each (JIRA_USER/JIRA_TOKEN).")
+@click.option("--notify-jira-project", metavar="KEY", default=None, help="Project of those issues.")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
-         baseline: Path | None, fail_on: str, verbose: bool, **flags: Any) -> None:
+         baseline: Path | None, fail_on: str, verbose: bool, notify_webhook: str | None,
+         notify_slack: str | None, notify_jira: str | None, notify_jira_project: str | None,
+         **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
@@ -281,7 +303,8 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbL
     if verbose:
         click.echo(f"sprawlscan: {engine_line()}", err=True)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
-                            progress=progress)
+                            progress=progress, notify=notify_channels(
+                                notify_webhook, notify_slack, notify_jira, notify_jira_project))
     if baseline:
         result = apply_baseline(result, load_allowlist(baseline))
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")

@@ -37,6 +37,7 @@ from scanner.verify.base import VerifyOptions
 
 if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
+    from scanner.notify import Channel
     from scanner.store import DbLocation, Store
 
 Progress = Callable[[str], None]
@@ -321,14 +322,23 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
 
 
 def record_or_scan(targets: Iterable[str], options: ScanOptions, db: DbLocation | None, *,
-                   progress: Progress | None = None) -> ScanResult:
-    """A scan, recorded in the datastore at `db` when one is given."""
+                   progress: Progress | None = None, notify: Sequence[Channel] = ()) -> ScanResult:
+    """A scan, recorded in the datastore at `db` when one is given; then, when the scan is
+    complete, new or reappeared credentials are announced on the `notify` channels (a failed
+    delivery makes the result incomplete)."""
     if db is None:
+        if notify:
+            raise ConfigError("notifications need a datastore (--db) to know what is new")
         return run_scan(targets, options, progress=progress)
     from scanner.store import Store
 
     with Store(db) as store:
-        return scan_and_record(targets, options, store, progress=progress)[1]
+        scan_id, result = scan_and_record(targets, options, store, progress=progress)
+        if notify:
+            from scanner.notify import notify as send
+
+            result.stats.errors.extend(send(store, scan_id, result, notify))
+        return result
 
 
 def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:

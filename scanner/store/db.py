@@ -40,7 +40,7 @@ from scanner.verify.base import Verification
 
 BUSY_TIMEOUT_MS = 60_000
 EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired",
-               "verified", "revoked")
+               "verified", "revoked", "notified")
 
 
 def _line(exc: BaseException) -> str:
