@@ -20,7 +20,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from detectors.rule import Rule
+from detectors.rule import Allowlist, Rule
 
 _TUPLES = {f.name for f in fields(Rule) if str(f.type).startswith("tuple")}
 
@@ -110,4 +110,9 @@ def write_rules(key: str, rules: list[Rule]) -> None:
 
 
 def _fields(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if k in _TUPLES else v for k, v in record.items()}
+    out = {k: tuple(v) if k in _TUPLES else v for k, v in record.items()}
+    if out.get("allowlists"):  # imported gitleaks allowlists: records, not dicts
+        out["allowlists"] = tuple(
+            Allowlist(tuple(a["regexes"]), str(a["target"]), tuple(a["paths"]),
+                      tuple(a["stopwords"]), str(a["condition"])) for a in out["allowlists"])
+    return out

@@ -421,6 +421,9 @@ def rules_check(files: tuple[Path, ...]) -> None:
         click.echo(clean(f"FAIL {f.rule_id}:{f.label}: {f.problem}"))
     if report.without_examples:
         click.echo(f"no examples to check (imported): {', '.join(report.without_examples)}")
+    if report.skipped:
+        click.echo(f"warning: {len(report.skipped)} path-only gitleaks rule(s) skipped (they match a "
+                   f"file name, not content): {', '.join(report.skipped)}", err=True)
     click.echo(f"{report.rules} rule(s), {len(report.failures)} failure(s)")
     if report.failures:
         click.echo("failing rules: " + ", ".join(sorted({f.rule_id for f in report.failures})), err=True)

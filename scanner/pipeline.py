@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from detectors.loader import load_rules
+from detectors.allowlist import located, needs_paths
+from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
@@ -226,6 +227,10 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
     stats = ScanStats()
+    by_path = {c.rule.id: c.rule for c in engine.rules if needs_paths(c.rule)}
+    skipped = skipped_path_only(list(options.rule_files))
+    if skipped:
+        stats.skip("path-only-rule", len(skipped))
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
@@ -238,6 +243,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         try:
             for match, locations in hits:
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                    locations = located(by_path[match.rule_id], locations,
+                                        getattr(match, "secret", None))
+                    if not locations:
+                        continue
                 findings.add(match, locations)
                 if secrets is not None and isinstance(match, Match):
                     secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
