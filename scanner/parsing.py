@@ -39,6 +39,16 @@ def check_yaml(text: str) -> None:
     """Raise `TooComplex` when `text` is over a bound; malformed YAML raises `yaml.YAMLError`."""
     if len(text) > MAX_YAML:
         raise TooComplex("too-large", f"YAML text over {MAX_YAML} bytes")
+    try:
+        _walk(text)
+    except yaml.YAMLError as exc:
+        # libyaml >= 0.2.5 (PyYAML 6.0.4 wheels) stops at its own depth limit while scanning ahead
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+            raise TooComplex("too-deep", f"YAML nested deeper than {MAX_DEPTH} levels") from None
+        raise
+
+
+def _walk(text: str) -> None:
     open_sizes: list[int] = []
     open_anchors: list[str | None] = []
     sizes: dict[str, int] = {}
