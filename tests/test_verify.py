@@ -617,3 +617,19 @@ def test_gitlab_project_token_is_joined_to_its_project(tmp_path, provider):
     assert req["headers"]["Private-Token"] == "glpat-synthetic-admin-token"
     sg = build_graph(result, None, [])
     assert "identity:listing:gitlab:Project/7" in sg.graph
+
+
+def test_verifications_are_recorded_and_reused_on_postgresql(tmp_path, provider, pg_url):
+    """The same on a PostgreSQL datastore: one `verified` event, no value in it, reused next run."""
+    from scanner.store import Store
+
+    secret = write_samples(tmp_path, ["github.pat"], "pg")["github.pat"]
+    args = ["scan", "--format", "json", "--no-history", "--db", pg_url, "--verify",
+            "--verify-endpoint", f"github={provider.url}", str(tmp_path)]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert len(provider.requests) == 1
+    with Store(pg_url) as store:
+        events = [e for e in store.events() if e["kind"] == "verified"]
+    assert len(events) == 1 and secret not in json.dumps(events)
+    assert events[0]["detail"]["status"] == "valid" and events[0]["subject"] == "github"

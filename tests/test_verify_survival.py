@@ -322,3 +322,20 @@ def test_retired_asks_again_and_graph_commands_rescan_the_recorded_sources(demo_
     # within the TTL the recorded answers count; only the AWS key, whose answer was an `error`
     # (this provider's STS says 200 without an Arn), is asked again: errors are never reused
     assert [r[1] for r in provider.requests[asked:]] == ["/"]
+
+
+def test_graph_command_exports_provider_identities(demo_org, demo_secrets, tmp_path, provider):
+    """`graph --verify --format graphml`: the provider's identity and its `holds` edge are in the
+    exported file, and no secret value is."""
+    out = tmp_path / "g.graphml"
+    res = CliRunner().invoke(main, ["graph", "--format", "graphml", "-o", str(out), "--verify", *provider.flags(),
+                                    *demo_args(demo_org, tmp_path)])
+    assert res.exit_code == 0, res.output
+    import networkx as nx
+
+    g = nx.read_graphml(out)
+    node = "identity:provider:github:42"
+    assert g.nodes[node]["source"] == "provider" and g.nodes[node]["name"] == "bob"
+    assert any(d["kind"] == "holds" and d["source"] == "provider" for _, _, d in g.out_edges(node, data=True))
+    text = out.read_text()
+    assert not [k for k, v in demo_secrets.items() if v in text]
