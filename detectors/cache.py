@@ -4,7 +4,7 @@ cache directory (`$XDG_CACHE_HOME/sprawlscan`, else `~/.cache/sprawlscan`), keye
 digest: SHA-256 over the tool version, the Rule record's fields and every rule file's path and
 bytes (and, for the database, the keywords and the Hyperscan version). Any edit is a new key.
 
-Each entry is one file: a first line with the SHA-256 of the rest, then the key and the payload
+Each entry is one file (the newest KEEP per kind are kept): a first line with the SHA-256 of the rest, then the key and the payload
 (rules as JSON, never pickle: nothing in it can run). It is written to a temporary file and
 renamed into place, so a reader sees a whole file or none. A file that is unreadable, fails its
 checksum, holds another key or does not rebuild is ignored and rewritten: the cache can make
@@ -20,7 +20,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from detectors.rule import Rule
+from detectors.rule import Allowlist, Rule
 
 _TUPLES = {f.name for f in fields(Rule) if str(f.type).startswith("tuple")}
 
@@ -48,7 +48,7 @@ def rules_key(files: list[Path]) -> str | None:
 def load(kind: str, key: str) -> bytes | None:
     """The payload stored as `kind` under `key`, or None (absent, corrupt or another key)."""
     try:
-        raw = (cache_dir() / f"{kind}.cache").read_bytes()
+        raw = _path(kind, key).read_bytes()
     except OSError:
         return None
     digest, _, body = raw.partition(b"\n")
@@ -58,11 +58,19 @@ def load(kind: str, key: str) -> bytes | None:
     return payload if stored == key.encode() else None
 
 
+KEEP = 4
+"""Entries kept per kind (the newest): a few rule sets in turn (`--rules` files, installs)."""
+
+
+def _path(kind: str, key: str) -> Path:
+    return cache_dir() / f"{kind}-{key[:24]}.cache"
+
+
 def store(kind: str, key: str, payload: bytes) -> None:
-    """Keep `payload` as `kind` under `key` (one key per kind), atomically; a cache directory
-    that cannot be written is no error."""
+    """Keep `payload` as `kind` under `key`, atomically, and the KEEP newest entries of that
+    kind; a cache directory that cannot be written is no error."""
     body = key.encode() + b"\n" + payload
-    target = cache_dir() / f"{kind}.cache"
+    target = _path(kind, key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{kind}-", suffix=".tmp")
@@ -73,8 +81,18 @@ def store(kind: str, key: str, payload: bytes) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
+        entries = sorted(target.parent.glob(f"{kind}-*.cache"), key=_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def read_rules(key: str) -> list[Rule] | None:
@@ -92,4 +110,9 @@ def write_rules(key: str, rules: list[Rule]) -> None:
 
 
 def _fields(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if k in _TUPLES else v for k, v in record.items()}
+    out = {k: tuple(v) if k in _TUPLES else v for k, v in record.items()}
+    if out.get("allowlists"):  # imported gitleaks allowlists: records, not dicts
+        out["allowlists"] = tuple(
+            Allowlist(tuple(a["regexes"]), str(a["target"]), tuple(a["paths"]),
+                      tuple(a["stopwords"]), str(a["condition"])) for a in out["allowlists"])
+    return out

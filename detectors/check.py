@@ -46,12 +46,14 @@ class CheckReport:
     """Examples that did not behave."""
     without_examples: tuple[str, ...]
     """Imported (gitleaks) rules that carry no example to check."""
+    skipped: tuple[str, ...] = ()
+    """`file: id` of gitleaks path-only rules, which cannot be imported."""
 
 
 def check_rule_files(files: list[Path]) -> CheckReport:
     """Check FILES' rules (default: the built-in ones). Custom files are loaded together with the
     built-in rules, so an id that clashes with a built-in one is refused too."""
-    from detectors.loader import load_rules, parse_rule_file
+    from detectors.loader import load_rules, parse_rule_file, skipped_path_only
 
     if files:
         load_rules(files)  # refuses bad rules and duplicate ids, naming them
@@ -60,4 +62,5 @@ def check_rule_files(files: list[Path]) -> CheckReport:
         rules = load_rules()
     failures = tuple(check_rule_examples(rules))
     return CheckReport(len(rules), failures,
-                       tuple(r.id for r in rules if not r.examples and not r.negative_examples))
+                       tuple(r.id for r in rules if not r.examples and not r.negative_examples),
+                       tuple(skipped_path_only(files)))

@@ -13,17 +13,40 @@ from pathlib import Path
 import regex
 
 from detectors import cache as rules_cache
-from detectors.rule import CATEGORIES, Rule
+from detectors.rule import CATEGORIES, Allowlist, Rule
 from detectors.validators import VALIDATORS
 from scanner.errors import ConfigError
 
 _FIELDS = {"id", "provider", "name", "pattern", "keywords", "min_entropy", "validators",
            "lifetime_hint", "examples", "negative_examples", "references", "severity", "allow_runs",
            "category"}
-_IMPORTED = {"secret_group"}
+_IMPORTED = {"secret_group", "path", "allowlists"}
 """Fields only the gitleaks converter sets."""
 _LIFETIMES = {"static", "short-lived"}
 _SEVERITIES = {"low", "medium", "high", "critical"}
+
+
+PATH_ONLY_SKIPPED: dict[str, tuple[str, ...]] = {}
+"""Rule file → ids of the gitleaks path-only rules it holds, skipped at its last parse (they flag
+a file by name and have no content to match); `skipped_path_only` counts them."""
+
+
+def skipped_path_only(paths: list[Path]) -> list[str]:
+    """`file: id` of every path-only gitleaks rule skipped in these rule files (a file the rules
+    cache answered for is read again for them)."""
+    out = []
+    for p in paths:
+        if str(p) not in PATH_ONLY_SKIPPED:
+            try:
+                doc = tomllib.loads(Path(p).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                doc = {}
+            tables = doc.get("rules") if "rule" not in doc else None
+            PATH_ONLY_SKIPPED[str(p)] = tuple(
+                str(t.get("id")) for t in (tables if isinstance(tables, list) else [])
+                if isinstance(t, dict) and not t.get("regex") and isinstance(t.get("path"), str))
+        out += [f"{p}: {i}" for i in PATH_ONLY_SKIPPED[str(p)]]
+    return out
 
 
 def builtin_rule_files() -> list[Path]:
@@ -67,8 +90,9 @@ def parse_rule_file(path: Path) -> list[Rule]:
     if "rule" not in doc and isinstance(doc.get("rules"), list):
         from detectors.gitleaks import convert_gitleaks
 
-        tables, errors = convert_gitleaks(doc["rules"])
-        imported = True
+        conv = convert_gitleaks(doc)
+        tables, errors, imported = conv.tables, conv.errors, True
+        PATH_ONLY_SKIPPED[str(path)] = tuple(conv.skipped)
     else:
         ours, errors, imported = doc.get("rule"), [], False
         if not isinstance(ours, list) or not ours:
@@ -132,6 +156,19 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
         raise ConfigError(f"{where}: a rule needs at least one example")
     if not isinstance(t.get("allow_runs", False), bool):
         raise ConfigError(f"{where}: allow_runs must be true or false")
+    rule_path = t.get("path")
+    allowlists = []
+    try:
+        if rule_path is not None:
+            regex.compile(str(rule_path))
+        for a in t.get("allowlists", []) or []:  # type: ignore[attr-defined]
+            for p in [*a.get("regexes", []), *a.get("paths", [])]:
+                regex.compile(p)
+            allowlists.append(Allowlist(tuple(a.get("regexes", [])), str(a.get("target", "secret")),
+                                        tuple(a.get("paths", [])), tuple(a.get("stopwords", [])),
+                                        str(a.get("condition", "OR"))))
+    except regex.error as exc:
+        raise ConfigError(f"{where}: allowlist or path pattern does not compile ({exc})") from None
     try:
         min_entropy = float(t.get("min_entropy", 0.0))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -145,6 +182,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
         source_file=str(path), secret_group=group if isinstance(group, int) else None,
         origin="gitleaks" if imported else "sprawlscan", allow_runs=t.get("allow_runs") is True,
         category=category,
+        path=str(rule_path) if rule_path is not None else None, allowlists=tuple(allowlists),
     )
 
 

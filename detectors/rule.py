@@ -22,6 +22,22 @@ CATEGORIES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Allowlist:
+    """An imported gitleaks allowlist: what it matches is not reported (`detectors.allowlist`)."""
+
+    regexes: tuple[str, ...] = ()
+    """Patterns searched in the `target`."""
+    target: str = "secret"
+    """What the regexes read: `secret`, `match` (the whole regex match) or `line`."""
+    paths: tuple[str, ...] = ()
+    """Patterns searched in a copy's path."""
+    stopwords: tuple[str, ...] = ()
+    """Words that, inside the secret (case-insensitive), allow it."""
+    condition: str = "OR"
+    """`OR`: any part set allows; `AND`: every part set must hold."""
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One credential shape."""
 
@@ -57,6 +73,10 @@ class Rule:
     allow_runs: bool = False
     """The format itself has runs of repeated characters (base64 of binary structure): the
     placeholder filter's run and sequence tests are skipped for this rule."""
+    path: str | None = None
+    """Imported gitleaks `path`: the rule reports only copies whose path matches."""
+    allowlists: tuple[Allowlist, ...] = ()
+    """Imported gitleaks allowlists (global and the rule's own)."""
     origin: str = "sprawlscan"
     """`sprawlscan` (our format: examples required) or `gitleaks` (imported: examples optional)."""
     category: str = "other"

@@ -48,16 +48,35 @@ from scanner.reports.changes import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def db_path(explicit: Path | None, *, default: bool) -> Path | None:
+DbLocation = Path | str
+"""A SQLite file, or a `postgresql://` URL (kept a string: a `Path` would fold its `//`)."""
+
+
+class DbParam(click.ParamType):
+    """`--db`: a SQLite file path, or a `postgresql://USER[:PASS]@HOST:PORT/DB` URL."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> DbLocation:
+        text = str(value)
+        return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
+DB = DbParam()
+
+
+def db_path(explicit: DbLocation | None, *, default: bool) -> DbLocation | None:
     from scanner.store import db_path  # the datastore (sqlite3) loads only when used
 
     return db_path(explicit, default=default)
 
 
-def open_existing(db: Path | None) -> Any:
+def open_existing(db: DbLocation | None) -> Any:
     from scanner.store import open_existing
 
     return open_existing(db)
+
 __all__ = ["load_allowlist", "main"]
 
 
@@ -179,10 +198,12 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
     extra = {k: v for k, v in (("github_url", github_url), ("gitlab_url", gitlab_url),
                                ("cache_dir", cache_dir), ("jql", jql),
                                ("confluence_spaces", spaces), ("vault_path", vault_path)) if v}
+    rev_range = rev_range or (f"{since_commit}..HEAD" if since_commit else None)
+    # CI modes: the configuration comes from the base, never from the change being checked
+    ci_base = "HEAD" if staged else (rev_range.split("..", 1)[0] or "HEAD") if rev_range else None
     options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude,
-                                 no_default_excludes), targets=targets)
-    return replace(options, extra=extra, staged=staged,
-                   rev_range=rev_range or (f"{since_commit}..HEAD" if since_commit else None))
+                                 no_default_excludes), targets=targets, ci_base=ci_base)
+    return replace(options, extra=extra, staged=staged, rev_range=rev_range)
 
 
 def verify_flags(fn: F) -> F:
@@ -236,13 +257,26 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
     raise ConfigError("give at least one SOURCE to scan")
 
 
+def notify_channels(webhook: str | None, slack: str | None, jira: str | None,
+                    project: str | None) -> list[Any]:
+    from scanner.notify import Channel
+
+    if bool(jira) != bool(project):
+        raise ConfigError("--notify-jira and --notify-jira-project go together")
+    for url in (webhook, slack, jira):
+        if url and not url.startswith(("https://", "http://")):
+            raise ConfigError("a notification URL must be http(s)://")
+    return [Channel(kind, url, project if kind == "jira" else None)
+            for kind, url in (("webhook", webhook), ("slack", slack), ("jira", jira)) if url]
+
+
 @main.command()
 @click.argument("sources", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None,
               help="Report format (default: table on a terminal, else json).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @scan_flags
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=DB, default=None,
               help="Record the scan in this datastore (also $SPRAWLSCAN_DB); git blobs it already "
                    "holds are not scanned again.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -251,9 +285,18 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
               help="Exit 1 only for findings of this severity or above.")
 @verify_flags
 @click.option("--verbose", "-v", is_flag=True, help="Say which engine backend scans.")
+@click.option("--notify-webhook", metavar="URL", default=None,
+              help="After a complete scan (--db): POST one JSON per new or reappeared credential.")
+@click.option("--notify-slack", metavar="WEBHOOK_URL", default=None,
+              help="After a complete scan (--db): one Slack message listing them.")
+@click.option("--notify-jira", metavar="URL", default=None,
+              help="After a complete scan (--db): one Jira issue each (JIRA_USER/JIRA_TOKEN).")
+@click.option("--notify-jira-project", metavar="KEY", default=None, help="Project of those issues.")
 @one_line_errors
-def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Path | None,
-         baseline: Path | None, fail_on: str, verbose: bool, **flags: Any) -> None:
+def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
+         baseline: Path | None, fail_on: str, verbose: bool, notify_webhook: str | None,
+         notify_slack: str | None, notify_jira: str | None, notify_jira_project: str | None,
+         **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
@@ -262,7 +305,8 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: Pat
     if verbose:
         click.echo(f"sprawlscan: {engine_line()}", err=True)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
-                            progress=progress)
+                            progress=progress, notify=notify_channels(
+                                notify_webhook, notify_slack, notify_jira, notify_jira_project))
     if baseline:
         result = apply_baseline(result, load_allowlist(baseline))
     fmt = fmt or ("table" if sys.stdout.isatty() and output is None else "json")
@@ -293,8 +337,9 @@ def baseline_create(file: Path, sources: tuple[str, ...], **flags: Any) -> None:
     sys.exit(EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                         help="Datastore (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db).")
+DB_OPTION = click.option("--db", type=DB, default=None,
+                         help="Datastore: a SQLite file or postgresql:// URL (default: "
+                              "$SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db).")
 
 
 @main.command()
@@ -302,7 +347,7 @@ DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path)
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
+def history(fingerprint: str | None, db: DbLocation | None, fmt: str) -> None:
     """The datastore's event log (for one credential when FINGERPRINT, or a prefix, is given)."""
     with open_existing(db) as store:
         click.echo(render_events(store.events(fingerprint), fmt), nl=False)
@@ -312,7 +357,7 @@ def history(fingerprint: str | None, db: Path | None, fmt: str) -> None:
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def list_scans(db: Path | None, fmt: str) -> None:
+def list_scans(db: DbLocation | None, fmt: str) -> None:
     """The scans recorded in the datastore (ids for `diff`)."""
     with open_existing(db) as store:
         click.echo(render_scans(store.scans(), fmt), nl=False)
@@ -323,7 +368,7 @@ def list_scans(db: Path | None, fmt: str) -> None:
 @DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(VIEW_FORMATS), default="table", show_default=True)
 @one_line_errors
-def diff_scans(scans: tuple[int, ...], db: Path | None, fmt: str) -> None:
+def diff_scans(scans: tuple[int, ...], db: DbLocation | None, fmt: str) -> None:
     """New / still present / gone credentials between SCAN_A and SCAN_B (default: the latest
     scan and the previous one of the same sources)."""
     if len(scans) not in (0, 2):
@@ -378,6 +423,9 @@ def rules_check(files: tuple[Path, ...]) -> None:
         click.echo(clean(f"FAIL {f.rule_id}:{f.label}: {f.problem}"))
     if report.without_examples:
         click.echo(f"no examples to check (imported): {', '.join(report.without_examples)}")
+    if report.skipped:
+        click.echo(f"warning: {len(report.skipped)} path-only gitleaks rule(s) skipped (they match a "
+                   f"file name, not content): {', '.join(report.skipped)}", err=True)
     click.echo(f"{report.rules} rule(s), {len(report.failures)} failure(s)")
     if report.failures:
         click.echo("failing rules: " + ", ".join(sorted({f.rule_id for f in report.failures})), err=True)
@@ -464,7 +512,7 @@ def _graph_options(fn: F) -> F:
     fn = verify_flags(fn)
     fn = click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="agents.yaml or Backstage catalog-info.yaml (default: infer agents).")(fn)
-    fn = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    fn = click.option("--db", type=DB, default=None,
                       help="Datastore: without SOURCES, read its latest complete state instead of "
                            "scanning (default: $SPRAWLSCAN_DB, else .sprawlscan/sprawlscan.db); "
                            "with SOURCES, record the scan there.")(fn)
@@ -537,12 +585,13 @@ def retired(agent: str, sources: tuple[str, ...], inventory: Path | None, grace:
         raise ConfigError("retired confirms a retirement with the providers: add --verify")
     window = parse_grace(grace)
     db = flags.get("db")
+    flags["verify_ttl"] = "0"  # a retirement is confirmed by fresh answers, never recorded ones
     sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, None, window, False)
     check = check_retirement(report, dict(sg.verifications))
     emit(json_.dumps(check.to_json(), indent=2) + "\n" if fmt == "json" else render_text(check), output)
     store_path = db_path(db, default=not sources)
-    if store_path is not None and store_path.is_file():
+    if store_path is not None and (isinstance(store_path, str) or store_path.is_file()):
         from scanner.store import Store
 
         with Store(store_path) as store:

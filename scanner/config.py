@@ -19,18 +19,29 @@ error. Paths in it are relative to its folder. Unknown tables or keys are refuse
     fingerprints = ["<sha256 hex>", ...]   # or a unique prefix of at least 12 hex digits
     files = ["allowlist.txt"]          # one fingerprint (or prefix) a line, `#` comments
 
+CI modes (`--diff BASE..HEAD`, `--since-commit BASE`, `--staged`, the GitHub Action, the
+pre-commit hook) never read the configuration of the change being checked: a pull request could
+otherwise allowlist its own secret or set `max_file_size = 1`. There the file is the repository
+root's `sprawlscan.toml` as committed in BASE (`HEAD` for `--staged`), read with
+`git cat-file blob BASE:sprawlscan.toml`, and the rule and allowlist files it names are read from
+BASE too; or the file `SPRAWLSCAN_CONFIG` names (a path the workflow gives, any mode). The result
+says which configuration was used (`ScanOptions.config_source`, the report's `summary.config`).
+
 Environment: SPRAWLSCAN_MAX_FILE_SIZE, SPRAWLSCAN_HISTORY (0/1), SPRAWLSCAN_RULES and
 SPRAWLSCAN_ALLOWLIST (paths separated by the OS path separator), SPRAWLSCAN_EXCLUDE (commas)."""
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
 import re
+import shutil
+import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from scanner.errors import ConfigError
 from scanner.pipeline import ScanOptions
@@ -97,15 +108,76 @@ def _in_repo(folder: Path) -> bool:
     return any((p / ".git").exists() for p in (folder, *folder.parents))
 
 
+def committed_config(target: str, rev: str) -> tuple[dict[str, object], Path, str]:
+    """The repository root's sprawlscan.toml as committed in `rev`, the folder its relative paths
+    resolve in (a scratch copy of the rule and allowlist files it names, also read from `rev`) and
+    a description of it. No file in `rev`: an empty configuration."""
+    from scanner import gitcmd
+
+    folder = Path(target.partition(":")[2] if target.startswith(("git:", "dir:")) else target)
+    top = gitcmd.run(folder, "rev-parse", "--show-toplevel")
+    sha = gitcmd.run(folder, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    if top.returncode:
+        raise ConfigError(f"{target}: cannot read the configuration of {rev!r} (not a git "
+                          "repository)")
+    if sha.returncode:  # no commit yet (a first commit being staged): nothing was configured
+        return {}, Path(top.stdout.decode().strip()), f"none: {rev} does not exist yet (defaults)"
+    root, commit = Path(top.stdout.decode().strip()), sha.stdout.decode().strip()
+
+    def blob(rel: str) -> bytes | None:
+        out = gitcmd.run(root, "cat-file", "blob", f"{commit}:{rel}")
+        return out.stdout if out.returncode == 0 else None
+
+    data = blob(CONFIG_FILE)
+    where = f"{rev}:{CONFIG_FILE} ({commit[:12]})"
+    if data is None:
+        return {}, root, f"none in {rev} ({commit[:12]}): defaults"
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    _check_schema(doc, Path(where))
+    scratch = Path(tempfile.mkdtemp(prefix="sprawlscan-base-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    named = [*_strs(_table(doc, "scan").get("rules", []), "scan.rules"),
+             *_strs(_table(doc, "allowlist").get("files", []), "allowlist.files")]
+    for rel in named:
+        clean = PurePosixPath(rel)
+        if clean.is_absolute() or ".." in clean.parts:
+            raise ConfigError(f"{where}: {rel!r} must be a path inside the repository")
+        content = blob(clean.as_posix())
+        if content is None:
+            raise ConfigError(f"{where}: {rel} is not in {rev}")
+        dest = scratch / clean
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(content)
+    return doc, scratch, where
+
+
 def scan_options(flags: Flags, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-                 targets: Iterable[str] = ()) -> ScanOptions:
-    """Merge every layer into the options of one scan."""
+                 targets: Iterable[str] = (), ci_base: str | None = None) -> ScanOptions:
+    """Merge every layer into the options of one scan. `ci_base`: a CI mode's base revision, whose
+    committed configuration is the one used (see the module docstring)."""
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
-    config = find_config(targets, cwd)
-    base = config.parent if config else cwd
-    doc = _read_config(config) if config else {}
-    _check_schema(doc, config or cwd / CONFIG_FILE)
+    targets = list(targets)
+    if env.get("SPRAWLSCAN_CONFIG"):
+        given = Path(env["SPRAWLSCAN_CONFIG"])
+        if not given.is_file():
+            raise ConfigError(f"{given}: SPRAWLSCAN_CONFIG names no file")
+        config: Path | None = given
+        source = f"{given} (SPRAWLSCAN_CONFIG)"
+    elif ci_base is not None:
+        config = None
+    else:
+        config = find_config(targets, cwd)
+        source = str(config) if config else "none: defaults"
+    if config is None and ci_base is not None:
+        doc, base, source = committed_config(targets[0] if targets else ".", ci_base)
+    else:
+        base = config.parent if config else cwd
+        doc = _read_config(config) if config else {}
+        _check_schema(doc, config or cwd / CONFIG_FILE)
     scan = _table(doc, "scan")
     allow = _table(doc, "allowlist")
 
@@ -143,7 +215,7 @@ def scan_options(flags: Flags, cwd: Path | None = None, env: Mapping[str, str] |
         if not path.is_file():
             raise ConfigError(f"{path}: rule file not found")
     return ScanOptions(max_file_size=max_size, history=history, rule_files=tuple(rules),
-                       allowlist=frozenset(fingerprints),
+                       allowlist=frozenset(fingerprints), config_source=source,
                        exclude=tuple(dict.fromkeys((*(DEFAULT_EXCLUDES if defaults else ()), *exclude))))
 
 

@@ -18,6 +18,11 @@ RULE_ID = "declared.secret"
 MIN_LENGTH = 8
 MIN_ENTROPY = 3.0
 _TEMPLATE = regex.compile(r"(?i)replace|change[_.\-]?(?:me|it)|todo|fixme|^(?:my)?(?:secret|password|pass)")
+# a secrets store (vault, CI variables) holds real values of any shape, but templates too
+_STORE_TEMPLATE = regex.compile(
+    r"(?i)(?:^|[^a-z])(?:todo|fixme|tbd|tbc)(?:[^a-z]|$)|replace[_.\-\s]?(?:me|this|with)|"
+    r"change[_.\-\s]?(?:me|it|this)|fill[_.\-\s]?(?:me|in)|set[_.\-\s]?me(?:[^a-z]|$)|"
+    r"^(?:x+|\*+|\.+|-+|n/?a)$")
 
 # name words that mean "this holds a secret"; matched on the name split at _ - . and case changes
 _SECRET_WORDS = regex.compile(
@@ -68,13 +73,16 @@ def provider_from_name(name: str) -> str:
 def is_secret_value(value: str, *, strict: bool = True) -> bool:
     """A literal value worth reporting: not a reference, not a placeholder, long enough. `strict`
     (config files, where sample values abound) also wants 8+ chars and an entropy floor; a
-    secrets store (`strict=False`) is believed about anything of 6+ chars."""
+    secrets store (`strict=False`) is believed about anything of 6+ chars that is no template
+    (`TODO: set in prod`, `ChangeMe123`, `<your key>`, `xxx`)."""
     v = value.strip()
     if len(v) < (MIN_LENGTH if strict else 6) or "\n" in v and not v.startswith("-----BEGIN"):
         return False
     if _REFERENCE.match(v) or v.lower() in {"true", "false", "null", "none"}:
         return False
     if strict and (shannon_entropy(v) < MIN_ENTROPY or _TEMPLATE.search(v)):
+        return False
+    if not strict and _STORE_TEMPLATE.search(v):
         return False
     return not is_placeholder(v)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import regex
 
+from detectors.allowlist import allowed
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
@@ -270,6 +271,8 @@ class Engine:
             start, end = view.original_offset(s), view.original_offset(e)
             if original.allowed(start, end):
                 continue
+            if rule.allowlists and allowed(rule, secret, m.group(0), original.line_text(start, end)):
+                continue  # an imported gitleaks allowlist
             captures = tuple(sorted(
                 (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
@@ -293,13 +296,15 @@ class Lines:
 
     def allowed(self, start: int, end: int) -> bool:
         """The lines from `start` to `end` carry the `sprawlscan:allow` marker."""
-        if not self._marked:
-            return False
+        return self._marked and ALLOW_MARKER in self.line_text(start, end)
+
+    def line_text(self, start: int, end: int) -> str:
+        """The whole lines from `start` to `end`."""
         nl = self._newlines
         first, last = bisect.bisect_left(nl, start), bisect.bisect_left(nl, end)
         line_start = nl[first - 1] + 1 if first else 0
         line_end = nl[last] if last < len(nl) else len(self.text)
-        return ALLOW_MARKER in self.text[line_start:line_end]
+        return self.text[line_start:line_end]
 
 
 _NEWLINE = regex.compile("\n")

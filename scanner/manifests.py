@@ -8,7 +8,8 @@ original line:
   with the rules; both `data` and `stringData` values under a secret-looking key are declared
   secrets (see `scanner.declared`).
 - `.env` files (`KEY=value`, `export KEY=value`, quoted), docker-compose `environment:` (map or
-  `KEY=value` list), MCP configs (`mcpServers.<name>.env`, VS Code `servers.<name>.env`) and
+  `KEY=value` list), MCP configs (`mcpServers.<name>.env`, VS Code `servers.<name>.env`, the
+  servers' `headers` and `args`: `Authorization: Bearer X`, `--api-key X`) and
   LangGraph `langgraph.json` `env` maps: a secret-looking name with a literal value is declared.
 - Named values (`Chunk.key`: vault keys, CI variables): the whole value, under its name.
 A value a rule already matched is left to the rule. Malformed files give nothing here (the raw
@@ -80,7 +81,7 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
     elif kind == "json" and b"Secret" in chunk.data and _K8S_JSON.search(chunk.data):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
-    elif kind == "json" and b"env" in chunk.data:
+    elif kind == "json" and (b"env" in chunk.data or b"headers" in chunk.data or b"args" in chunk.data):
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
     # a value a rule refuses on its own merits (a token with a wrong checksum) is no secret either
     return [m for m in out if m.rule_id != "declared.secret"
@@ -202,8 +203,15 @@ def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
     return dict(_pairs(node))
 
 
+_AUTH_SCHEME = re.compile(r"^\s*(?:Authorization\s*:\s*)?(?:Bearer|Token|token)\s+(\S+)\s*$")
+_HEADER_ARG = re.compile(r"^\s*([A-Za-z][\w\-]*)\s*:\s*(.+)$")
+_OPTION = re.compile(r"^--?([A-Za-z][\w\-]*)(?:=(.*))?$")
+
+
 def _json_env(text: str) -> Iterator[Match]:
-    """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`."""
+    """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`, the servers'
+    `headers` (an `Authorization: Bearer` value is a token) and `args` (`--header "Authorization:
+    Bearer X"`, `--api-key X`, `--token=X`, `-e KEY=VALUE`)."""
     try:
         doc = json_loads(text)
     except TooComplex:
@@ -212,19 +220,48 @@ def _json_env(text: str) -> Iterator[Match]:
         return
     if not isinstance(doc, dict):
         return
-    envs: list[object] = [doc.get("env")]
+    named: list[tuple[str, object]] = [("", doc.get("env"))]
     for group in ("mcpServers", "servers"):
         servers = doc.get(group)
         if isinstance(servers, dict):
-            envs.extend(s.get("env") for s in servers.values() if isinstance(s, dict))
-    for env in envs:
+            for name, srv in servers.items():
+                if isinstance(srv, dict):
+                    named += [(str(name), srv.get("env")), (str(name), srv.get("headers"))]
+                    named += [(str(name), dict(_args_pairs(srv.get("args"))))]
+    for server, env in named:
         if not isinstance(env, dict):
             continue
         for key, value in env.items():
-            if isinstance(value, str):
-                m = declared_match(key, value)
-                if m is not None:
-                    yield _placed(m, text, key)
+            if not isinstance(value, str):
+                continue
+            bearer = _AUTH_SCHEME.match(value) if str(key).lower() in ("authorization", "") else None
+            name, secret = (f"{server or 'server'}_token", bearer.group(1)) if bearer else (str(key), value)
+            m = declared_match(name, secret)
+            if m is not None:
+                yield _placed(m, text, str(key) or secret)
+
+
+def _args_pairs(args: object) -> Iterator[tuple[str, str]]:
+    """(name, value) pairs a command line passes: options with a value, header arguments,
+    `KEY=VALUE` environment items. An `Authorization` header keeps its scheme (read above)."""
+    if not isinstance(args, list):
+        return
+    items = [a for a in args if isinstance(a, str)]
+    for i, arg in enumerate(items):
+        header = _HEADER_ARG.match(arg)
+        if header and " " not in header.group(1):
+            yield header.group(1), header.group(2).strip()
+            continue
+        opt = _OPTION.match(arg)
+        if opt:
+            value = opt.group(2)
+            if value is None and i + 1 < len(items) and not items[i + 1].startswith("-"):
+                value = items[i + 1]
+            if value is not None and not _HEADER_ARG.match(value):
+                yield opt.group(1), value
+        elif "=" in arg and not arg.startswith(("http:", "https:")):
+            key, _, value = arg.partition("=")
+            yield key, value
 
 
 def _placed(m: Match, text: str, key: str) -> Match:

@@ -198,6 +198,8 @@ class ScanStats:
     """Counts of skipped items by reason (`binary`, `too-large`, `unreadable`, `excluded`...)."""
     errors: list[str] = field(default_factory=list)
     """One-line reasons why the scan is incomplete (a source failed part-way)."""
+    config: str = ""
+    """Which configuration the scan ran with (`BASE:sprawlscan.toml` in CI modes); empty: unsaid."""
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -209,10 +211,15 @@ class ScanStats:
         for k, v in other.skipped.items():
             self.skip(k, v)
         self.errors.extend(other.errors)
+        self.config = self.config or other.config
 
     def to_json(self) -> dict[str, object]:
-        return {"chunks": self.chunks, "bytes": self.bytes, "blobs": self.blobs,
-                "skipped": dict(sorted(self.skipped.items())), "errors": list(self.errors)}
+        out: dict[str, object] = {"chunks": self.chunks, "bytes": self.bytes, "blobs": self.blobs,
+                                  "skipped": dict(sorted(self.skipped.items())),
+                                  "errors": list(self.errors)}
+        if self.config:
+            out["config"] = self.config
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,16 @@ def check_yaml(text: str) -> None:
     """Raise `TooComplex` when `text` is over a bound; malformed YAML raises `yaml.YAMLError`."""
     if len(text) > MAX_YAML:
         raise TooComplex("too-large", f"YAML text over {MAX_YAML} bytes")
+    try:
+        _walk(text)
+    except yaml.YAMLError as exc:
+        # libyaml >= 0.2.5 (PyYAML 6.0.4 wheels) stops at its own depth limit while scanning ahead
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+            raise TooComplex("too-deep", f"YAML nested deeper than {MAX_DEPTH} levels") from None
+        raise
+
+
+def _walk(text: str) -> None:
     open_sizes: list[int] = []
     open_anchors: list[str | None] = []
     sizes: dict[str, int] = {}
@@ -73,13 +83,25 @@ def check_yaml(text: str) -> None:
 def yaml_load(text: str, loader: Any = yaml.SafeLoader) -> Any:
     """`yaml.load` (a safe loader) of one document, after `check_yaml`."""
     check_yaml(text)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - callers pass SafeLoader subclasses
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - callers pass SafeLoader subclasses
+    except (ValueError, OverflowError) as exc:
+        raise _bad_scalar(exc) from None
 
 
 def yaml_load_all(text: str, loader: Any = yaml.SafeLoader) -> list[Any]:
     """Every document of `text` (a safe loader), after `check_yaml`."""
     check_yaml(text)
-    return list(yaml.load_all(text, Loader=loader))  # noqa: S506
+    try:
+        return list(yaml.load_all(text, Loader=loader))  # noqa: S506
+    except (ValueError, OverflowError) as exc:
+        raise _bad_scalar(exc) from None
+
+
+def _bad_scalar(exc: Exception) -> yaml.YAMLError:
+    """The constructor's own error for a scalar it resolves but cannot build (`2026-13-45` is a
+    timestamp by YAML's rules and no date), so callers see malformed YAML, not a crash."""
+    return yaml.constructor.ConstructorError(None, None, f"bad value ({exc})", None)
 
 
 def yaml_compose_all(text: str, loader: Any = _EVENTS) -> list[yaml.Node]:

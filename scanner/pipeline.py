@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from detectors.loader import load_rules
+from detectors.allowlist import located, needs_paths
+from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
@@ -37,7 +38,8 @@ from scanner.verify.base import VerifyOptions
 
 if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
-    from scanner.store import Store
+    from scanner.notify import Channel
+    from scanner.store import DbLocation, Store
 
 Progress = Callable[[str], None]
 
@@ -62,6 +64,8 @@ class ScanOptions:
     """CI mode: scan a git target's index (what the next commit adds), not its history."""
     rev_range: str | None = None
     """CI mode: scan only what the commits of `BASE..HEAD` introduce to a git target."""
+    config_source: str = ""
+    """Which configuration the scan was run with (a file, `BASE:sprawlscan.toml` in CI modes)."""
     blob_cache: BlobCache | None = None
     """Incremental rescans: git blobs already scanned with the same rules (set by the datastore)."""
     verify: VerifyOptions | None = None
@@ -224,7 +228,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
-    stats = ScanStats()
+    stats = ScanStats(config=options.config_source)
+    by_path = {c.rule.id: c.rule for c in engine.rules if needs_paths(c.rule)}
+    skipped = skipped_path_only(list(options.rule_files))
+    if skipped:
+        stats.skip("path-only-rule", len(skipped))
     for source in sources:
         if progress:
             progress(f"scanning {source.name}")
@@ -237,6 +245,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         try:
             for match, locations in hits:
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                    locations = located(by_path[match.rule_id], locations,
+                                        getattr(match, "secret", None))
+                    if not locations:
+                        continue
                 findings.add(match, locations)
                 if secrets is not None and isinstance(match, Match):
                     secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
@@ -263,10 +276,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
 
             by_fp = {c.fingerprint: (c.provider, secrets[c.fingerprint][0]) for c in credentials
                      if c.fingerprint in secrets}
-            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin)
+            listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():
-                verified[fp] = replace(verified[fp], listing=facts)
+            for fp, facts in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(facts)
+                verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
@@ -319,18 +333,27 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     return scan_id, result
 
 
-def record_or_scan(targets: Iterable[str], options: ScanOptions, db: Path | None, *,
-                   progress: Progress | None = None) -> ScanResult:
-    """A scan, recorded in the datastore at `db` when one is given."""
+def record_or_scan(targets: Iterable[str], options: ScanOptions, db: DbLocation | None, *,
+                   progress: Progress | None = None, notify: Sequence[Channel] = ()) -> ScanResult:
+    """A scan, recorded in the datastore at `db` when one is given; then, when the scan is
+    complete, new or reappeared credentials are announced on the `notify` channels (a failed
+    delivery makes the result incomplete)."""
     if db is None:
+        if notify:
+            raise ConfigError("notifications need a datastore (--db) to know what is new")
         return run_scan(targets, options, progress=progress)
     from scanner.store import Store
 
     with Store(db) as store:
-        return scan_and_record(targets, options, store, progress=progress)[1]
+        scan_id, result = scan_and_record(targets, options, store, progress=progress)
+        if notify:
+            from scanner.notify import notify as send
+
+            result.stats.errors.extend(send(store, scan_id, result, notify))
+        return result
 
 
-def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
+def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
     """The latest complete state in the datastore (`--db`, `$SPRAWLSCAN_DB` or the default file)
     and the targets it was scanned from: what the graph commands use when given no sources."""
     from scanner.store import open_existing
@@ -340,7 +363,7 @@ def stored_state(db: Path | None) -> tuple[list[str], ScanResult]:
 
 
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
-              progress: Progress | None = None, db: Path | None = None,
+              progress: Progress | None = None, db: DbLocation | None = None,
               from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
     """Scan the targets (recorded in the datastore `db` when given, with the graph), read their
     workflows and configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the

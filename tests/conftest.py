@@ -120,3 +120,22 @@ def bare_clone(git_http: GitHTTP):
         return git_http.url(name or repo.path.name)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server on a loopback port for the whole session (see pg_server.py)."""
+    import pg_server as pg
+
+    server = pg.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty PostgreSQL database for one test: its `postgresql://` URL."""
+    import hashlib
+
+    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    return pg_server.create_database(name)

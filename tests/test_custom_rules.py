@@ -93,9 +93,16 @@ def test_rules_check_on_gitleaks_config_lists_unchecked_rules(tmp_path):
     assert "no examples to check (imported): acme-internal-token, acme-session" in res.output
 
 
-def test_gitleaks_path_only_rule_is_refused_by_name(tmp_path):
-    """A gitleaks rule with no regex cannot be converted and says so."""
+def test_gitleaks_path_only_rule_is_skipped_and_counted(tmp_path):
+    """A gitleaks rule with no regex (it flags a file by name) is skipped, not a reason to refuse
+    the whole config; `rules check` warns and names it; a rule with neither is still refused."""
     path = tmp_path / "g.toml"
-    path.write_text("[[rules]]\nid = 'pkcs12-file'\npath = '''\\.p12$'''\n")
-    with pytest.raises(ConfigError, match=r"pkcs12-file.*path-only"):
-        load_rules([path])
+    path.write_text("[[rules]]\nid = 'pkcs12-file'\npath = '''\\.p12$'''\n" + GITLEAKS)
+    assert [r.id for r in parse_rule_file(path)] == ["acme-internal-token", "acme-session"]
+    res = CliRunner().invoke(main, ["rules", "check", str(path)])
+    assert res.exit_code == 0
+    assert "1 path-only gitleaks rule(s) skipped" in res.stderr and "pkcs12-file" in res.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[rules]]\nid = 'x'\n")
+    with pytest.raises(ConfigError, match=r"\(x\): no 'regex'"):
+        load_rules([bad])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from scanner.declared import declared_match, is_secret_name, provider_from_name
+from scanner.pipeline import run_scan
 
 
 @pytest.mark.parametrize("name", [
@@ -49,3 +52,26 @@ def test_declared_match_fields(rng):
     assert m is not None
     assert (m.rule_id, m.provider, m.secret, m.line) == ("declared.secret", "database", value, 4)
     assert (m.start, m.end) == (12, 12 + len(value))
+
+
+@pytest.mark.parametrize("value", ["TODO: set in prod", "TODO_REPLACE", "changeme", "ChangeMe123",
+                                   "<your key>", "xxx", "xxxxxxxx", "replace-me-later", "set-me",
+                                   "your-api-key-here", "n/a", "FIXME"])
+def test_store_placeholders_under_secret_names_are_not_findings(value, tmp_path):
+    """A vault key or CI variable named like a secret but holding a template is not reported,
+    through the vault export source and the named-value path CI variables take."""
+    from scanner.manifests import extra_matches
+    from scanner.model import Chunk, Location
+
+    doc = {"data": {"data": {"OPENAI_API_KEY": value, "DB_PASSWORD": "s3cr3tP@ss-9"},
+                    "metadata": {"version": 1}}}
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps(doc))
+    creds = run_scan([f"vault-export:{f}"]).credentials
+    assert [c.locations[0].path.rsplit("#", 1)[-1] for c in creds] == ["DB_PASSWORD"]
+    from detectors.loader import load_rules
+    from scanner.engine import Engine
+
+    chunk = Chunk(value.encode(), (Location("gitlab-variable", "acme/x", "OPENAI_API_KEY"),),
+                  key="OPENAI_API_KEY")
+    assert extra_matches(chunk, Engine(load_rules()), []) == []

@@ -54,7 +54,7 @@ def org(httpserver, make_repo, bare_clone, rng, tmp_path):
     api = FakeAPI(httpserver)
     s = {"hist": openai_project(rng), "issue": github(rng), "comment": github(rng, "ghs"),
          "review": openai_project(rng), "gist_old": github(rng, "gho"), "pr": github(rng, "ghu"),
-         "wiki": huggingface(rng)}
+         "wiki": huggingface(rng), "hunk": github(rng)}
     agent = make_repo("agent")
     agent.write("agent.py", f"KEY = '{s['hist']}'\n")
     agent.write(".github/workflows/ci.yml", "on: push\njobs:\n  a:\n    steps:\n"
@@ -87,7 +87,8 @@ def org(httpserver, make_repo, bare_clone, rng, tmp_path):
                           "html_url": f"{WEB}/acme/agent/issues/3#issuecomment-345",
                           "issue_url": api.url("/repos/acme/agent/issues/3"),
                           "url": api.url("/repos/acme/agent/issues/comments/345")}],
-               review_comments=[{"id": 9, "body": f"do not commit {s['review']}",
+               review_comments=[{"id": 9, "body": f"do not commit {s['review']}", "path": "app/.env",
+                                 "diff_hunk": f"@@ -1,2 +1,3 @@\n LOG=info\n+GH_TOKEN={s['hunk']}\n",
                                  "html_url": f"{WEB}/acme/agent/pull/4#discussion_r9",
                                  "pull_request_url": api.url("/repos/acme/agent/pulls/4"),
                                  "url": api.url("/repos/acme/agent/pulls/comments/9")}],
@@ -148,6 +149,9 @@ def test_org_crawl_finds_every_kind_of_place_in_order(org):
                                 f"{WEB}/acme/agent/issues/3#issuecomment-345")]
     assert locs("review") == [("github-review-comment", "acme/agent", "pulls/4#review-comment-9",
                                "live", f"{WEB}/acme/agent/pull/4#discussion_r9")]
+    # the diff hunk a review comment quotes is scanned too
+    assert locs("hunk") == [("github-review-comment", "acme/agent", "pulls/4#review-comment-9/diff/app/.env",
+                             "live", f"{WEB}/acme/agent/pull/4#discussion_r9")]
     assert locs("wiki") == [("git", "acme/agent.wiki", "Setup.md", "live", None)]
     [g] = found[fingerprint(s["gist_old"])].locations
     assert (g.source, g.container, g.path, g.commit, g.state) == \
@@ -228,7 +232,7 @@ def test_unit_failing_part_way_is_recorded_and_the_rest_kept(org):
     assert stats.errors == ["acme/agent review comments: HTTP 404 (Not Found)",
                             "acme/tools issues: gave up after repeated rate limiting or server errors"]
     assert api.log.count("/repos/acme/tools/issues") == 3
-    assert set(by_fp(creds)) == {fingerprint(v) for k, v in s.items() if k != "review"}
+    assert set(by_fp(creds)) == {fingerprint(v) for k, v in s.items() if k not in ("review", "hunk")}
 
 
 def test_second_page_failing_keeps_the_first(org):

@@ -69,7 +69,8 @@ def action_steps() -> dict[str, dict]:
 
 
 def run_scan_step(repo: Path, base: str, head: str, tmp: Path) -> tuple[int, dict[str, str], Path]:
-    """Run the action's scan script with bash, `sprawlscan` on PATH being this checkout."""
+    """Run the action's scan script with bash as GitHub does for `shell: bash`
+    (`bash --noprofile --norc -eo pipefail {0}`), `sprawlscan` on PATH being this checkout."""
     script = action_steps()["scan"]["run"]
     bindir = tmp / "bin"
     bindir.mkdir(exist_ok=True)
@@ -83,8 +84,11 @@ def run_scan_step(repo: Path, base: str, head: str, tmp: Path) -> tuple[int, dic
            "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary),
            "SPRAWLSCAN_BASE": base, "SPRAWLSCAN_HEAD": head, "SPRAWLSCAN_PATH": ".",
            "SPRAWLSCAN_FAIL_ON": "low", "SPRAWLSCAN_BASELINE": "", "SPRAWLSCAN_SARIF": str(sarif)}
-    p = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True,
-                       timeout=120, check=False)
+    step = tmp / "step.sh"
+    step.write_text(script)
+    # exactly how GitHub runs a `shell: bash` step: errexit on, so a failing command ends the step
+    p = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(step)], cwd=repo,
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
     return p.returncode, values, sarif
 

@@ -143,6 +143,7 @@ def test_malformed_inventory_exits_two_with_one_line(tmp_path):
     ("kind: AgentInventory\nagents:\n  - name: a\n  - name: a\n", "agent 'a': field 'name': declared twice"),
     ("kind: AgentInventory\nagents:\n  - purpose: x\n", "agents[0]: field 'name' is required"),
     ("kind: Other\n", "no agents"),
+    ("kind: AgentInventory\nagents:\n  - name: a\n    expires: 2026-13-45\n", "not valid YAML"),
 ])
 def test_structural_errors(tmp_path, text, expected):
     """Broken YAML, wrong shapes, duplicates and missing names are configuration errors."""

@@ -140,3 +140,35 @@ def test_references_under_secret_names_are_not_values(tmp_path, rng):
         f"SERVICE_SECRET={literal}\n")
     creds = run_scan([str(tmp_path)]).credentials
     assert [c.fingerprint for c in creds] == [fingerprint(literal)]
+
+
+def test_mcp_headers_and_args_carry_tokens(tmp_path, rng):
+    """An MCP server's `headers` (Authorization: Bearer, X-API-Key) and `args` (`--header
+    "Authorization: Bearer X"`, `--api-key X`, `--token=X`, `-e KEY=VALUE`) are declared
+    secrets; ports, URLs and package names are not."""
+    vals = [_random(rng, 32) for _ in range(6)]
+    doc = {"mcpServers": {
+        "search": {"command": "npx", "args": ["-y", "mcp-remote", "https://mcp.search.test/sse",
+                                              "--header", f"Authorization: Bearer {vals[0]}"],
+                   "headers": {"Authorization": f"Bearer {vals[1]}", "X-API-Key": vals[2]}},
+        "other": {"command": "srv", "args": ["--api-key", vals[3], f"--token={vals[4]}", "-e",
+                                             f"SLACK_TOKEN={vals[5]}", "--port", "8080",
+                                             "--model", "gpt-4o-mini-2024-07-18"]}}}
+    (tmp_path / ".mcp.json").write_text(json.dumps(doc, indent=2))
+    found = _by_fp(run_scan([str(tmp_path)]))
+    assert set(found) == {fingerprint(v) for v in vals}
+    assert {c.rule_id for c in found.values()} == {"declared.secret"}
+    assert found[fingerprint(vals[5])].provider == "slack"
+
+
+def test_call_argument_forms_bind_the_provider_keyword(tmp_path, rng):
+    """A context-bound key passed as a keyword argument (`Mistral(api_key=...)`,
+    `wandb.login(key=...)`) is found by its provider's rule."""
+    mistral = _random(rng, 32)
+    wandb = "".join(rng.choice("0123456789abcdef") for _ in range(40))
+    (tmp_path / "agent.py").write_text(
+        f'from mistralai import Mistral\nimport wandb\n\nclient = Mistral(api_key="{mistral}")\n'
+        f'wandb.login(key="{wandb}")\n')
+    found = _by_fp(run_scan([str(tmp_path)]))
+    assert found[fingerprint(mistral)].rule_id == "mistral.api-key"
+    assert found[fingerprint(wandb)].rule_id == "wandb.legacy-key"

@@ -29,7 +29,7 @@ def cache_home(tmp_path, monkeypatch):
 def test_second_load_comes_from_the_cache_and_is_identical(cache_home, monkeypatch):
     fresh = load_rules(cache=False)
     first = load_rules()
-    assert (cache_home / "rules.cache").is_file()
+    [entry] = cache_home.glob("rules-*.cache")
     monkeypatch.setattr("detectors.loader._load", lambda files: pytest.fail("cache not used"))
     assert load_rules() == first == fresh
     assert not list(cache_home.glob("*.tmp")) and not list(cache_home.glob(".*"))
@@ -47,15 +47,18 @@ def test_an_edited_rule_file_is_never_served_stale(tmp_path):
 @pytest.mark.parametrize("damage", ["flip", "truncate", "other-key", "bad-json"])
 def test_a_corrupt_cache_is_ignored_and_rewritten(cache_home, damage):
     good = load_rules()
-    file = cache_home / "rules.cache"
+    [file] = cache_home.glob("rules-*.cache")
     raw = file.read_bytes()
     if damage == "flip":  # one byte of the payload changed: the checksum no longer holds
         i = len(raw) // 2
         file.write_bytes(raw[:i] + bytes([raw[i] ^ 1]) + raw[i + 1:])
     elif damage == "truncate":
         file.write_bytes(raw[: len(raw) // 3])
-    elif damage == "other-key":
-        cache.store("rules", "0" * 64, raw.partition(b"\n")[2].partition(b"\n")[2])
+    elif damage == "other-key":  # the payload of another rule set under this entry's name
+        key = cache.rules_key(__import__("detectors.loader").loader.builtin_rule_files())
+        body = b"f" * 64 + b"\n" + raw.partition(b"\n")[2].partition(b"\n")[2]
+        file.write_bytes(__import__("hashlib").sha256(body).hexdigest().encode() + b"\n" + body)
+        assert key.encode() not in file.read_bytes()
     else:  # a valid checksum over a payload that is not rules
         key = cache.rules_key(__import__("detectors.loader").loader.builtin_rule_files())
         cache.store("rules", key, b'[{"id": 1, "evil": true}]')
@@ -69,8 +72,7 @@ def test_hyperscan_database_cached_and_a_corrupt_one_recompiled(cache_home, rng)
     token = github(rng)
     text = f"x = '{token}'\n".encode()
     first = Engine(rules, backend="hyperscan")
-    file = cache_home / "hyperscan.cache"
-    assert file.is_file()
+    [file] = cache_home.glob("hyperscan-*.cache")
     assert [m.secret for m in Engine(rules, backend="hyperscan").scan(text)] == [token]
     raw = file.read_bytes()
     digest, _, body = raw.partition(b"\n")
@@ -78,3 +80,16 @@ def test_hyperscan_database_cached_and_a_corrupt_one_recompiled(cache_home, rng)
     cache.store("hyperscan", key.decode(), b"\x00" * len(payload))  # checksum fine, database not
     assert [m.secret for m in Engine(rules, backend="hyperscan").scan(text)] == [token]
     assert first.scan(text) == Engine(rules, backend="regex").scan(text)
+
+
+def test_a_few_rule_sets_are_kept_in_turn(cache_home, tmp_path):
+    """Alternating rule sets (a `--rules` file or not) each keep their entry, up to KEEP."""
+    path = tmp_path / "acme.toml"
+    path.write_text(CUSTOM.format(n=8, example="a1b2c3d4"))
+    load_rules()
+    load_rules([path])
+    assert len(list(cache_home.glob("rules-*.cache"))) == 2
+    for n in range(9, 9 + cache.KEEP + 2):
+        path.write_text(CUSTOM.format(n=n, example="a" * n))
+        load_rules([path])
+    assert len(list(cache_home.glob("rules-*.cache"))) == cache.KEEP

@@ -478,3 +478,113 @@ def test_case14_short_lived_rule_without_expiry_is_not_expiring(tmp_path, rng):
     c = cred(doc, sess)
     assert c["rule_id"] == "anthropic.session" and c["expires"] is None and "expiry unknown" in c["action"]
     assert code == 1
+
+
+# -- false blocks -------------------------------------------------------------------------------
+def _kb_repo(make_repo, key: str, extra_env: str):
+    r = make_repo("kb")
+    r.write(".mcp.json", json.dumps({"mcpServers": {"jira": {"command": "jira-mcp", "env": {
+        "JIRA_URL": "https://jira.acme.test", "LOG_LEVEL": "info", "SLACK_TEAM_ID": "T01ABCDEF",
+        "JIRA_PROJECT": extra_env}}}}, indent=2))
+    r.write("langgraph.json", json.dumps({"graphs": {"kb": "./kb.py:graph"}, "env": ".env"}))
+    r.write(".env", f"LOG_LEVEL=debug\nKB_INDEX=kb-prod\nOPENAI_API_KEY={key}\n")
+    r.commit("kb")
+    return r
+
+
+KB_INVENTORY = """\
+kind: AgentInventory
+agents:
+  - name: kb
+    platform: {ref: "openai:org-acme/proj_kb"}
+    workflows: [{mcp: "acme/kb:.mcp.json"}, {langgraph: "acme/kb:langgraph.json"}]
+    credentials:
+      - {id: key, provider: openai, env: [OPENAI_API_KEY], issuedTo: platform}
+"""
+
+
+def test_literal_config_values_and_non_secret_names_do_not_block(make_repo, tmp_path, rng):
+    """Literal MCP `env` values and LangGraph `.env` lines (`LOG_LEVEL`, `JIRA_URL`, a Slack team
+    id, `KB_INDEX`) are values, not references; an unbound `${env:KB_REGION}` names nothing secret:
+    `unresolved-config`, reported but not blocking. The platform key alone: exit 0."""
+    key = openai_project(rng)
+    r = _kb_repo(make_repo, key, "${env:KB_REGION}")
+    code, doc = survivors(tmp_path, "kb", KB_INVENTORY, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "platform")}
+    assert doc["unresolved"] == []
+    assert [u["name"] for u in doc["unresolved_config"]] == ["KB_REGION"]
+    assert code == 0
+
+
+def test_unbound_secret_like_name_in_a_config_blocks(make_repo, tmp_path, rng):
+    """The same config reading `${env:JIRA_API_TOKEN}`, which nothing binds: a secret-like name is
+    an unresolved reference that blocks (exit 1)."""
+    key = openai_project(rng)
+    r = _kb_repo(make_repo, key, "${env:JIRA_API_TOKEN}")
+    code, doc = survivors(tmp_path, "kb", KB_INVENTORY, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "platform")}
+    assert [u["name"] for u in doc["unresolved"]] == ["JIRA_API_TOKEN"] and doc["unresolved_config"] == []
+    assert code == 1
+
+
+def test_federated_credential_dies_with_its_role_or_survives_as_platform(tmp_path):
+    """`lifetime: federated` (OIDC / workload identity) has no stored value and is never
+    unresolved: issued to the agent's exclusive role it dies with it (exit 0); issued to a
+    platform that outlives the agent it survives as `platform` (exit 0); with no role named it
+    is `orphaned` (exit 1)."""
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: deployer
+        platform: {ref: "gcp:projects/acme-prod"}
+        identities: [{ref: "gcp:wif/pool-agents/deployer", exclusive: true}]
+        credentials:
+          - {id: wif, provider: gcp, lifetime: federated, issuedTo: identity, principal: "gcp:wif/pool-agents/deployer"}
+          - {id: oidc, provider: aws, lifetime: federated, issuedTo: platform}
+      - name: loose
+        credentials:
+          - {id: oidc, provider: aws, lifetime: federated}
+    """
+    export = tmp_path / "nothing-stored"  # a scanned place with no copies: federated has no value
+    export.mkdir()
+    code, doc = survivors(tmp_path, "deployer", inv, export)
+    got = {c["redacted"]: (c["survives"], c["reason"]) for c in doc["credentials"]}
+    assert got == {"federated:deployer#wif": (False, None), "federated:deployer#oidc": (True, "platform")}
+    assert doc["unresolved"] == [] and code == 0
+    code, doc = survivors(tmp_path, "loose", inv, export)
+    assert [(c["survives"], c["reason"]) for c in doc["credentials"]] == [(True, "orphaned")] and code == 1
+
+
+def test_non_credential_companions_are_neither_credentials_nor_blocking(make_repo, tmp_path, rng):
+    """An AWS access key id alone, a role ARN and a region kept next to a secret are not
+    credentials and their unbound names do not block; the workflow's real key still decides."""
+    from tokens import aws_pair
+
+    key_id, _ = aws_pair(rng)
+    r = make_repo("infra")
+    r.write(".github/workflows/deploy.yml", textwrap.dedent("""\
+        on: push
+        jobs:
+          d:
+            runs-on: x
+            steps:
+              - run: deploy
+                env:
+                  AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+                  AWS_ROLE_ARN: ${{ secrets.AWS_ROLE_ARN }}
+                  AWS_REGION: ${{ secrets.AWS_REGION }}
+        """))
+    r.write(".mcp.json", json.dumps({"mcpServers": {"s3": {"command": "s3-mcp", "env": {
+        "AWS_ACCESS_KEY_ID": key_id, "AWS_REGION": "eu-west-1",
+        "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/agent-infra"}}}}, indent=2))
+    r.commit("infra")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: infra
+        workflows: [{github: acme/infra/.github/workflows/deploy.yml}, {mcp: "acme/infra:.mcp.json"}]
+    """
+    code, doc = survivors(tmp_path, "infra", inv, r.path)
+    assert doc["credentials"] == [] and doc["unresolved"] == []
+    assert sorted(u["name"] for u in doc["unresolved_config"]) == ["AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_ROLE_ARN"]
+    assert code == 0

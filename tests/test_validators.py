@@ -52,3 +52,35 @@ def test_every_validator_named_by_a_rule_is_registered():
     """Rule files only name registered validators (the loader refuses others)."""
     named = {v for r in load_rules() for v in r.validators}
     assert named <= set(VALIDATORS) and named
+
+
+JWT_IO = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+          "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+
+
+def test_published_samples_are_negatives(tmp_path, rng):
+    """The jwt.io token (and tutorial edits of its payload that keep its signature), AWS's and
+    Stripe's documentation keys are not findings; a fresh JWT next to them is."""
+    from scanner.pipeline import run_scan
+    from scanner.model import fingerprint
+
+    edited = JWT_IO.split(".")
+    edited[1] = base64.urlsafe_b64encode(b'{"sub":"1","role":"admin"}').decode().rstrip("=")
+    fresh = jwt(rng)
+    (tmp_path / "README.md").write_text(
+        f"token: {JWT_IO}\nAuthorization: Bearer {'.'.join(edited)}\n"
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        "stripe.api_key = 'sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc'\n"
+        f"session: {fresh}\n")
+    creds = run_scan([str(tmp_path)]).credentials
+    assert [c.fingerprint for c in creds] == [fingerprint(fresh)]
+    assert is_placeholder(JWT_IO) and not is_placeholder(fresh)
+
+
+def test_samples_file_lists_fingerprints_only():
+    """The data file holds SHA-256 fingerprints and signatures, never a sample's full value."""
+    from importlib import resources
+
+    text = (resources.files("detectors") / "samples.toml").read_text()
+    assert "AKIAIOSFODNN7EXAMPLE" not in text and JWT_IO not in text

@@ -74,7 +74,8 @@ DOCUMENTED: dict[str, Any] = {
     "/user": {"login": "octocat", "id": 1, "type": "User"},
     "/installation/repositories": {"total_count": 1, "repositories": [{"full_name": "acme/x"}]},
     "/api/v4/personal_access_tokens/self": {"id": 4, "name": "ci", "revoked": False, "active": True,
-                                            "scopes": ["api"], "user_id": 3, "expires_at": "2027-01-31"},
+                                            "scopes": ["api"], "user_id": 3, "expires_at": "2027-01-31",
+                                            "created_at": "2026-01-05T10:00:00.000Z"},
     "/api/v4/user": {"id": 3, "username": "project_7_bot", "name": "CI bot", "bot": True},
     "/api/v4/runners/verify": {"id": 12, "token": "ignored", "token_expires_at": None},
     "/auth.test": {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "triage-bot",
@@ -596,3 +597,39 @@ def test_admin_token_flags_are_checked(tmp_path, monkeypatch):
                       (["--admin-token", "openai=HOME"], "needs --verify")):
         res = CliRunner().invoke(main, ["scan", "--no-history", *args, str(tmp_path)])
         assert res.exit_code == 2 and msg in res.output, res.output
+
+
+def test_gitlab_project_token_is_joined_to_its_project(tmp_path, provider):
+    """`--admin-token gitlab=...`: the bot user behind a project access token (`bot: true`) has one
+    membership in the admin listing: its project becomes the key's owner; the token's own name
+    and creation date (from `personal_access_tokens/self`) are kept."""
+    from scanner.graph.build import build_graph
+
+    write_samples(tmp_path, ["gitlab.pat"], "gitlab-admin")
+    provider.answers["/api/v4/users/3/memberships"] = Response(json.dumps([
+        {"source_id": 7, "source_name": "acme/support-agent", "source_type": "Project", "access_level": 40}]), 200)
+    result = verify_dir(tmp_path, provider.endpoints(), admin={"gitlab": "glpat-synthetic-admin-token"})
+    (v,) = result.verifications.values()
+    facts = dict(v.listing)
+    assert facts["project"] == "acme/support-agent" and facts["owner_kind"] == "project"
+    assert facts["key_name"] == "ci" and facts["created_at"] == "2026-01-05T10:00:00.000Z"
+    (req,) = [r for r in provider.requests if r["path"].endswith("/memberships")]
+    assert req["headers"]["Private-Token"] == "glpat-synthetic-admin-token"
+    sg = build_graph(result, None, [])
+    assert "identity:listing:gitlab:Project/7" in sg.graph
+
+
+def test_verifications_are_recorded_and_reused_on_postgresql(tmp_path, provider, pg_url):
+    """The same on a PostgreSQL datastore: one `verified` event, no value in it, reused next run."""
+    from scanner.store import Store
+
+    secret = write_samples(tmp_path, ["github.pat"], "pg")["github.pat"]
+    args = ["scan", "--format", "json", "--no-history", "--db", pg_url, "--verify",
+            "--verify-endpoint", f"github={provider.url}", str(tmp_path)]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert len(provider.requests) == 1
+    with Store(pg_url) as store:
+        events = [e for e in store.events() if e["kind"] == "verified"]
+    assert len(events) == 1 and secret not in json.dumps(events)
+    assert events[0]["detail"]["status"] == "valid" and events[0]["subject"] == "github"

@@ -301,3 +301,41 @@ def test_the_demo_table_shows_the_three_states(demo_org, provider):
     assert "valid: bob (user, human)" in rows["github.pat"]
     assert "invalid" in rows["slack.bot"]
     assert "error: GET /v1/models" in rows["openai.project"]
+
+
+def test_retired_asks_again_and_graph_commands_rescan_the_recorded_sources(demo_org, tmp_path, provider):
+    """`retired` never reuses a recorded answer (a second run asks the providers again), and a
+    graph command given only `--db` with `--verify` rescans the recorded sources for the values."""
+    db = tmp_path / "s.db"
+    args = demo_args(demo_org, tmp_path)
+    assert CliRunner().invoke(main, ["scan", "--db", str(db), "--format", "json", "--verify", *provider.flags(),
+                                     args[-1]]).exit_code == 1
+    asked = len(provider.requests)
+    assert asked > 0
+    CliRunner().invoke(main, ["retired", "support-triage", "--verify", "--db", str(db), *provider.flags(), *args])
+    assert len(provider.requests) > asked
+    asked = len(provider.requests)
+    res = CliRunner().invoke(main, ["survivors", "support-triage", "--format", "json", "--verify", "--db", str(db),
+                                    *provider.flags(), *args[:2]])
+    out = json.loads(res.output)
+    assert {c["rule_id"]: c["verification"]["status"] for c in out["credentials"]}["slack.bot"] == "valid"
+    # within the TTL the recorded answers count; only the AWS key, whose answer was an `error`
+    # (this provider's STS says 200 without an Arn), is asked again: errors are never reused
+    assert [r[1] for r in provider.requests[asked:]] == ["/"]
+
+
+def test_graph_command_exports_provider_identities(demo_org, demo_secrets, tmp_path, provider):
+    """`graph --verify --format graphml`: the provider's identity and its `holds` edge are in the
+    exported file, and no secret value is."""
+    out = tmp_path / "g.graphml"
+    res = CliRunner().invoke(main, ["graph", "--format", "graphml", "-o", str(out), "--verify", *provider.flags(),
+                                    *demo_args(demo_org, tmp_path)])
+    assert res.exit_code == 0, res.output
+    import networkx as nx
+
+    g = nx.read_graphml(out)
+    node = "identity:provider:github:42"
+    assert g.nodes[node]["source"] == "provider" and g.nodes[node]["name"] == "bob"
+    assert any(d["kind"] == "holds" and d["source"] == "provider" for _, _, d in g.out_edges(node, data=True))
+    text = out.read_text()
+    assert not [k for k, v in demo_secrets.items() if v in text]

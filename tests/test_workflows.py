@@ -60,6 +60,8 @@ def test_github_callable_only_is_not_a_root_and_bad_yaml_is_an_error():
     """A workflow_call-only workflow runs only when called; malformed YAML is recorded, not raised."""
     assert not parse_github("on: workflow_call\njobs: {}\n", GH).root
     assert parse_github("on: [push\n", GH).error.startswith("not valid YAML")
+    # a scalar YAML resolves to a date but that is no date (month 13) is malformed, not a crash
+    assert parse_github("on: push\nsince: 2026-13-45\njobs: {}\n", GH).error.startswith("not valid YAML")
 
 
 def test_gitlab_references_includes_triggers_and_never_unresolved_names():

@@ -3,12 +3,17 @@
 a character repeated eight times, eight-long runs like `12345678` or `abcdefgh`). Applied by the
 engine to every rule. Key blocks (PEM, OpenSSH, PGP) and values of a rule whose format defines
 such runs (`allow_runs`) skip the run tests: an unencrypted OpenSSH key's fixed header is
-`b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB...`. Thresholds are set so that random keys are almost never refused
+`b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB...`. Widely published samples (the jwt.io
+token, providers' documentation keys: `detectors/samples.toml`) are refused as well. Thresholds are set so that random keys are almost never refused
 (tests/test_rule_properties.py draws fresh ones for every rule)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tomllib
+from functools import cache
+from importlib import resources
 
 # word markers, matched in lower, UPPER or Capitalised spelling only: random base64 of a long key
 # would otherwise contain `FaKe` or `XxXx` by chance
@@ -39,6 +44,22 @@ _COMMON = frozenset({"password", "passwd", "secret", "postgres", "root", "admin"
 _KEY_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
 
 
+@cache
+def _samples() -> tuple[frozenset[str], tuple[str, ...]]:
+    """(SHA-256 of known sample values, JWT signatures of sample tokens) from samples.toml."""
+    doc = tomllib.loads((resources.files("detectors") / "samples.toml").read_text(encoding="utf-8"))
+    return (frozenset(s["sha256"] for s in doc.get("sample", [])),
+            tuple(doc.get("jwt", {}).get("sample_signatures", [])))
+
+
+def is_known_sample(secret: str) -> bool:
+    """True for a widely published sample value (see `detectors/samples.toml`)."""
+    hashes, signatures = _samples()
+    if secret.startswith("ey") and secret.count(".") == 2 and secret.endswith(signatures):
+        return True
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest() in hashes
+
+
 def is_placeholder(secret: str, *, runs: bool = True) -> bool:
     """True for templates and documentation values; see the module docstring. `runs=False`: the
     value's format has runs of repeated characters (binary structure in base64), do not test them."""
@@ -60,6 +81,6 @@ def is_placeholder(secret: str, *, runs: bool = True) -> bool:
     body = max(_SEPARATORS.split(secret), key=len)
     if len(set(body)) <= 2:
         return True
-    if not runs:
-        return False
-    return _REPEAT.search(secret) is not None or _SEQUENCE.search(secret) is not None
+    if runs and (_REPEAT.search(secret) is not None or _SEQUENCE.search(secret) is not None):
+        return True
+    return is_known_sample(secret)

@@ -427,8 +427,9 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
     for r in ctx.reach(agent):
         if r.fingerprint is None:
             unresolved.append(r)
-        elif r.fingerprint in ctx.credentials:
-            reached.setdefault(r.fingerprint, []).append(r)
+        for fp in (r.fingerprint,) if r.fingerprint else r.candidates:  # ambiguous: each value it may mean
+            if fp in ctx.credentials:
+                reached.setdefault(fp, []).append(r if r.fingerprint else Reach(fp, (*r.path, f"credential:{fp}"), r.how))
     consumers = ctx.consumers()
     verdicts = []
     for fp in sorted(reached):

@@ -38,5 +38,6 @@ def render(result: ScanResult) -> str:
                  "remove it from git history."), ""]
     s = result.stats
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
-    out.append(f"<sub>scanned {s.chunks} chunk(s), {s.blobs} git blob(s); skipped: {skipped}</sub>")
+    config = f"; config: {_cell(s.config)}" if s.config else ""
+    out.append(f"<sub>scanned {s.chunks} chunk(s), {s.blobs} git blob(s); skipped: {skipped}{config}</sub>")
     return "\n".join(out) + "\n"

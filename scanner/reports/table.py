@@ -57,6 +57,8 @@ def render(result: ScanResult) -> str:
     s = result.stats
     skipped = clean(", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none")
     console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
+    if s.config:
+        console.print(f"config: {clean(s.config)}")
     for err in s.errors:
         console.print(f"INCOMPLETE: {clean(err)}")
     return buf.getvalue()

@@ -577,7 +577,10 @@ class GitHistorySource:
                 discovered.append((attr, self.head_tree()))
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
+                crashed.append(exc)
 
+        crashed: list[BaseException] = []
         limit = self.options.max_file_size
         listed = self.list_blobs(stats)
         seen.update(listed)
@@ -605,6 +608,8 @@ class GitHistorySource:
             pool.close()
             close_readers()
         thread.join()
+        if crashed:  # one line from the CLI, never a traceback printed by a worker thread
+            raise crashed[0]
         stats.merge(side)
         if failure:
             stats.errors.extend(failure)

@@ -7,7 +7,7 @@ scanned with its whole history by `GitHistorySource` (locations `git`, repo `own
 too, as `owner/name.wiki`); issue and PR titles + bodies (`github-issue`, `github-pr`, path
 `issues/12`, `pulls/7`; PRs through /pulls when issues are disabled), issue and PR conversation
 comments (`issues/12#comment-345`), PR review comments (`github-review-comment`,
-`pulls/7#review-comment-9`); Actions secret names at repo and environment level and the default
+`pulls/7#review-comment-9`, and the diff hunk each one quotes: `pulls/7#review-comment-9/diff/PATH`); Actions secret names at repo and environment level and the default
 branch's `.github/workflows/*.yml` as `InventoryFact`s. Per owner: org-level Actions secret names,
 and gists with every revision (`github-gist`, the newest revision `live`, older ones `historical`)
 of the user (all of them, secret ones included, when the token is that user's: `/user/repos`,
@@ -240,6 +240,11 @@ class GitHubOrgSource(ForgeSource):
             loc = Location("github-review-comment", repo.full_name,
                            f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
             yield from self.chunk(c.body, loc, stats)
+            # the code the comment is attached to: a hunk of the PR's diff, which may be gone
+            # from every branch since (force-pushed away) while the comment keeps it
+            hunk = Location("github-review-comment", repo.full_name,
+                            f"pulls/{number}#review-comment-{c.id}/diff/{c.path or ''}", url=c.html_url)
+            yield from self.chunk(c.diff_hunk, hunk, stats)
 
     def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")

@@ -1,10 +1,13 @@
-"""The datastore (SQLite): where scans are remembered. Takes `ScanResult`s (and graphs, see
-graph.py), gives back results, diffs between scans and the event log, without re-scanning.
+"""The datastore (SQLite, or PostgreSQL through `postgres.py`): where scans are remembered. Takes
+`ScanResult`s (and graphs, see graph.py), gives back results, diffs between scans and the event
+log, without re-scanning.
 
 One `Store` is one connection in autocommit mode; every write is one `BEGIN IMMEDIATE`
 transaction, the file is in WAL mode with a busy timeout, so two processes scanning into the same
 file (a scheduled job overlapping a manual run) serialise their writes instead of failing or
-losing findings. Only fingerprints and redacted previews are stored, never a plaintext secret.
+losing findings; on PostgreSQL that transaction first takes one advisory lock, so many workers
+writing into one server serialise the same way. Only fingerprints and redacted previews are
+stored, never a plaintext secret.
 
 Lifecycle of a credential (`credentials.status`, each change an event): `found` the first time,
 `location-added` for each new copy, `gone` when a complete full scan no longer sees it where it
@@ -31,12 +34,17 @@ from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
 from scanner.sources.base import BlobPaths
 from scanner.store.graph import GraphMixin
 from scanner.store.queries import ReadMixin, scan_fingerprints
-from scanner.store.schema import migrate
+from scanner.store.postgres import PgConnection, is_url, pg_migrate, pg_version
+from scanner.store.schema import Conn, migrate
 from scanner.verify.base import Verification
 
 BUSY_TIMEOUT_MS = 60_000
 EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired",
-               "verified", "revoked")
+               "verified", "revoked", "notified")
+
+
+def _line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def now() -> str:
@@ -71,20 +79,47 @@ def describe(loc: Location) -> str:
 class Store(ReadMixin, GraphMixin):
     """An open datastore. Use as a context manager or call `close()`."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *,
+                 create: bool = True) -> None:
+        self.path: str | Path
+        self.conn: Conn
+        if is_url(path):
+            self._open_postgres(str(path), busy_timeout_ms, create)
+            return
         self.path = Path(path)
+        self.where = str(self.path)
+        self.errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000,
-                                        isolation_level=None, check_same_thread=False)
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._setup(busy_timeout_ms / 1000)
+            conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000,
+                                   isolation_level=None, check_same_thread=False)
+            self.conn = conn
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._setup(conn, busy_timeout_ms / 1000)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{path}: not a usable sprawlscan datastore ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot open datastore ({exc.strerror})") from None
 
-    def _setup(self, timeout: float) -> None:
+    def _open_postgres(self, url: str, busy_timeout_ms: int, create: bool) -> None:
+        conn = PgConnection(url, busy_timeout_ms)
+        self.path = self.where = conn.where
+        self.conn, self.errors = conn, conn.errors
+        try:
+            if not create and pg_version(conn) == 0:
+                raise ConfigError(f"{self.where}: no datastore here (record scans with "
+                                  f"`sprawlscan scan --db URL ...`)")
+            pg_migrate(conn)
+        except conn.errors as exc:
+            conn.close()
+            raise ConfigError(f"{self.where}: not a usable sprawlscan datastore "
+                              f"({str(exc).strip().splitlines()[0]})") from None
+        except BaseException:
+            conn.close()
+            raise
+
+    @staticmethod
+    def _setup(conn: sqlite3.Connection, timeout: float) -> None:
         """WAL mode and migrations. Switching the journal mode (or recovering a WAL another
         process is checkpointing away as it closes) can fail with "locked" at once, without
         SQLite's busy handler: retried here until the busy timeout."""
@@ -92,18 +127,18 @@ class Store(ReadMixin, GraphMixin):
         delay = 0.01
         while True:
             try:
-                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-                migrate(self.conn)
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                migrate(conn)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
                 if time.monotonic() + delay > deadline:
                     raise
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
@@ -117,12 +152,14 @@ class Store(ReadMixin, GraphMixin):
         self.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Conn]:
         """One immediate write transaction (waits for other writers up to the busy timeout)."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # locked beyond the busy timeout, read-only...
-            raise ConfigError(f"{self.path}: cannot write to the datastore ({exc})") from None
+        except self.errors as exc:  # locked beyond the busy timeout, read-only...
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
         try:
             yield self.conn
         except BaseException:
@@ -130,19 +167,19 @@ class Store(ReadMixin, GraphMixin):
             raise
         try:
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except self.errors as exc:
             self.conn.execute("ROLLBACK")
-            raise ConfigError(f"{self.path}: cannot write to the datastore ({exc})") from None
+            raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
 
     # -- scans -----------------------------------------------------------------------------
     def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
         with self.write() as c:
             cur = c.execute(
                 "INSERT INTO scans (started, sources, scope, mode, tool_version, rules_digest) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (now(), json.dumps(list(targets)), scope_of(targets, mode), mode, __version__,
                  rules_digest))
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def blob_cache(self, rules_digest: str) -> StoreBlobCache:
         return StoreBlobCache(self.conn, rules_digest)
@@ -173,7 +210,7 @@ class Store(ReadMixin, GraphMixin):
             if complete and mode == "full":
                 self._mark_gone(c, scan_id, scope, ts)
 
-    def _record_credential(self, c: sqlite3.Connection, scan_id: int, ts: str, cred: Credential,
+    def _record_credential(self, c: Conn, scan_id: int, ts: str, cred: Credential,
                            severity: str) -> None:
         fp = cred.fingerprint
         row = c.execute("SELECT status FROM credentials WHERE fingerprint = ?", (fp,)).fetchone()
@@ -201,19 +238,21 @@ class Store(ReadMixin, GraphMixin):
             if hit is None:
                 cur = c.execute("INSERT INTO locations (fingerprint, source, container, path, "
                                 "commit_id, line, url, state, first_seen, last_seen) VALUES "
-                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (fp, *key, loc.state, ts, ts))
-                loc_id = int(cur.lastrowid or 0)
+                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                (fp, *key, loc.state, ts, ts))
+                loc_id = int(cur.fetchone()[0])
                 if row is not None:
                     self._event(c, "location-added", scan_id, fp, describe(loc), loc.to_json(), ts)
             else:
                 loc_id = hit[0]
                 c.execute("UPDATE locations SET last_seen = ?, state = ? WHERE id = ?",
                           (ts, loc.state, loc_id))
-            c.execute("INSERT OR REPLACE INTO scan_locations (scan_id, location_id, state, "
-                      "attributes) VALUES (?, ?, ?, ?)",
+            c.execute("INSERT INTO scan_locations (scan_id, location_id, state, attributes) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT (scan_id, location_id) DO UPDATE SET "
+                      "state = excluded.state, attributes = excluded.attributes",
                       (scan_id, loc_id, loc.state, json.dumps(loc.attributes)))
 
-    def _record_allowlisted(self, c: sqlite3.Connection, scan_id: int, ts: str, fp: str) -> None:
+    def _record_allowlisted(self, c: Conn, scan_id: int, ts: str, fp: str) -> None:
         last = c.execute("SELECT kind FROM events WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",
                          (fp,)).fetchone()
         if last is not None and last[0] == "allowlisted":
@@ -221,7 +260,7 @@ class Store(ReadMixin, GraphMixin):
         c.execute("UPDATE credentials SET status = 'allowlisted' WHERE fingerprint = ?", (fp,))
         self._event(c, "allowlisted", scan_id, fp, None, {}, ts)
 
-    def _mark_gone(self, c: sqlite3.Connection, scan_id: int, scope: str, ts: str) -> None:
+    def _mark_gone(self, c: Conn, scan_id: int, scope: str, ts: str) -> None:
         prev = c.execute("SELECT MAX(id) FROM scans WHERE scope = ? AND complete = 1 AND id < ?",
                          (scope, scan_id)).fetchone()[0]
         if prev is None:
@@ -239,7 +278,7 @@ class Store(ReadMixin, GraphMixin):
 
     # -- events ----------------------------------------------------------------------------
     @staticmethod
-    def _event(c: sqlite3.Connection, kind: str, scan_id: int | None, fp: str | None,
+    def _event(c: Conn, kind: str, scan_id: int | None, fp: str | None,
                subject: str | None, detail: dict[str, Any], ts: str | None = None) -> None:
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
@@ -279,11 +318,17 @@ class Store(ReadMixin, GraphMixin):
         return out
 
 
+def tampered(table: str, repo: str, expected: str) -> ConfigError:
+    """A datastore row that fails validation (edited, truncated or corrupted): one line."""
+    return ConfigError(f"datastore row of {table} for {repo} fails validation (expected {expected}); "
+                       "the datastore was altered: restore it or start a new one with --db")
+
+
 class StoreBlobCache:
     """The `BlobCache` of one scan: reads what earlier scans with the same rules digest recorded,
     buffers what this scan reads, and writes it in the scan's final transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, rules_digest: str) -> None:
+    def __init__(self, conn: Conn, rules_digest: str) -> None:
         self.conn = conn
         self.digest = rules_digest
         self._known: dict[str, set[str]] = {}
@@ -312,8 +357,15 @@ class StoreBlobCache:
                     "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
                     "captures FROM blob_matches WHERE repo = ? AND rules_digest = ?",
                     (repo, self.digest)):
-                by_blob.setdefault(r[0], []).append(KnownMatch(
-                    r[1], r[2], r[3], r[4], r[5], r[6], tuple(sorted(json.loads(r[7]).items()))))
+                try:
+                    captures = json.loads(r[7])
+                    known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
+                                       str(r[6]), tuple(sorted((str(k), str(v))
+                                                               for k, v in captures.items())))
+                except (ValueError, TypeError, AttributeError):
+                    raise tampered("blob_matches", repo, "captures as a JSON object and an "
+                                   "integer line") from None
+                by_blob.setdefault(r[0], []).append(known)
             self._matches[repo] = by_blob
         return self._matches[repo].get(blob, [])
 
@@ -322,7 +374,14 @@ class StoreBlobCache:
                                 "refs_state = ?", (repo, refs_state)).fetchone()
         if row is None:
             return None
-        return json.loads(zlib.decompress(row[1])), int(row[0])
+        try:
+            first = json.loads(zlib.decompress(row[1]))
+            if not isinstance(first, dict) or not all(isinstance(v, dict) for v in first.values()):
+                raise ValueError("not a blob → paths object")
+            return first, int(row[0])
+        except (zlib.error, ValueError, TypeError):
+            raise tampered("repo_attribution", repo,
+                           "zlib-compressed JSON mapping blob ids to paths") from None
 
     def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
         self._attributions[repo] = (refs_state, first, missing)
@@ -332,19 +391,21 @@ class StoreBlobCache:
         """Blobs this scan read and will remember."""
         return len(self._new)
 
-    def flush(self, c: sqlite3.Connection, scan_id: int) -> None:
-        c.executemany("INSERT OR IGNORE INTO scanned_blobs (repo, blob, rules_digest, scan_id) "
-                      "VALUES (?, ?, ?, ?)",
+    def flush(self, c: Conn, scan_id: int) -> None:
+        c.executemany("INSERT INTO scanned_blobs (repo, blob, rules_digest, scan_id) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                       [(repo, blob, self.digest, scan_id) for repo, blob, _ in self._new])
         c.executemany(
-            "INSERT OR IGNORE INTO blob_matches (repo, blob, rules_digest, fingerprint, rule_id, "
-            "provider, redacted, lifetime_hint, captures, line) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO blob_matches (repo, blob, rules_digest, fingerprint, rule_id, provider, "
+            "redacted, lifetime_hint, captures, line) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
             [(repo, blob, self.digest, m.fingerprint, m.rule_id, m.provider, m.redacted,
               m.lifetime_hint, json.dumps(dict(m.captures)), m.line)
              for repo, blob, ms in self._new for m in ms])
         self._new = []
-        c.executemany("INSERT OR REPLACE INTO repo_attribution (repo, refs_state, missing, data) "
-                      "VALUES (?, ?, ?, ?)",
+        c.executemany("INSERT INTO repo_attribution (repo, refs_state, missing, data) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT (repo) DO UPDATE SET refs_state = "
+                      "excluded.refs_state, missing = excluded.missing, data = excluded.data",
                       [(repo, state, missing, zlib.compress(json.dumps(first).encode(), 1))
                        for repo, (state, first, missing) in self._attributions.items()])
         self._attributions = {}

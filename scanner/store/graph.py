@@ -6,12 +6,12 @@ the graph; this module only keeps it, so `graph`, `survivors` and `audit` can ru
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ConfigError
+from scanner.store.schema import Conn
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -31,9 +31,9 @@ def _dumps(attrs: dict[str, Any], what: str) -> str:
 
 
 class GraphMixin:
-    conn: sqlite3.Connection
+    conn: Conn
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[Conn]:
         raise NotImplementedError
 
     def save_graph(self, graph: nx.MultiDiGraph, scan_id: int | None = None) -> None:
@@ -52,8 +52,9 @@ class GraphMixin:
             c.executemany("INSERT INTO graph_nodes (id, kind, attrs) VALUES (?, ?, ?)", nodes)
             c.executemany("INSERT INTO graph_edges (src, dst, key, kind, attrs) "
                           "VALUES (?, ?, ?, ?, ?)", edges)
-            c.execute("INSERT OR REPLACE INTO graph_meta (id, saved, scan_id, attrs) "
-                      "VALUES (1, ?, ?, ?)", (now(), scan_id, meta))
+            c.execute("INSERT INTO graph_meta (id, saved, scan_id, attrs) VALUES (1, ?, ?, ?) "
+                      "ON CONFLICT (id) DO UPDATE SET saved = excluded.saved, "
+                      "scan_id = excluded.scan_id, attrs = excluded.attrs", (now(), scan_id, meta))
 
     def load_graph(self) -> nx.MultiDiGraph:
         """The stored graph (empty when none was saved)."""

@@ -4,12 +4,12 @@ of everything scanned, the difference between two scans, and the event log. Noth
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ConfigError
 from scanner.findings import _loc_key
+from scanner.store.schema import Conn
 from scanner.model import Credential, InventoryFact, Location, ScanResult, ScanStats
 
 
@@ -74,7 +74,7 @@ class ScanDiff:
                 "sources_only_in_a": list(self.only_a), "sources_only_in_b": list(self.only_b)}
 
 
-def scan_fingerprints(c: sqlite3.Connection, scan_id: int) -> set[str]:
+def scan_fingerprints(c: Conn, scan_id: int) -> set[str]:
     return {r[0] for r in c.execute(
         "SELECT DISTINCT l.fingerprint FROM scan_locations s JOIN locations l "
         "ON l.id = s.location_id WHERE s.scan_id = ?", (scan_id,))}
@@ -89,7 +89,7 @@ def _scan_info(r: tuple[Any, ...]) -> ScanInfo:
 
 
 class ReadMixin:
-    conn: sqlite3.Connection
+    conn: Conn
 
     def scans(self) -> list[ScanInfo]:
         return [_scan_info(r) for r in self.conn.execute(f"SELECT {_SCAN_COLS} FROM scans ORDER BY id")]

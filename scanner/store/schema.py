@@ -10,8 +10,28 @@ false NOT NULL errors otherwise."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from scanner.errors import ConfigError
+
+
+class Rows(Protocol):
+    """What `Conn.execute` gives back: positional rows."""
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """A datastore connection: `sqlite3.Connection`, or `postgres.PgConnection` speaking like it."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Rows: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+    def close(self) -> None: ...
 
 V1 = """
 CREATE TABLE scans (

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.errors import ConfigError
-from scanner.verify.base import Client, Unverifiable, VerifyOptions, check_base
+from scanner.verify.base import Client, Unverifiable, Verification, VerifyOptions, check_base
 
 MAX_PAGES = 50
 
@@ -32,11 +32,12 @@ class Listed:
 
 
 ADMIN_PROVIDERS: dict[str, tuple[str, str]] = {
+    "gitlab": ("https://gitlab.com", "https://docs.gitlab.com/api/users/#list-projects-and-groups-that-a-user-is-a-member-of"),
     "openai": ("https://api.openai.com",
                "https://platform.openai.com/docs/api-reference/project-api-keys/listProjectApiKeys"),
     "anthropic": ("https://api.anthropic.com", "https://docs.anthropic.com/en/api/admin-api/apikeys/list-api-keys"),
 }
-RULE_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
+RULE_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gitlab": "gitlab"}
 """Credential provider family → admin listing that can name its keys."""
 
 
@@ -139,8 +140,31 @@ def hint_matches(hint: str, secret: str) -> bool:
     return False
 
 
+def gitlab_owners(client: Client, base: str, token: str, verified: Mapping[str, Verification],
+                  secrets: Mapping[str, tuple[str, str]]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """GitLab project and group access tokens belong to a bot user that is a member of exactly
+    that project or group: the admin membership listing of each bot the verifier named gives it."""
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for fp, v in sorted(verified.items()):
+        if secrets.get(fp, ("",))[0] != "gitlab" or v.status != "valid" or not v.identity \
+                or v.identity.kind != "bot" or not v.identity.id:
+            continue
+        path = f"/api/v4/users/{quote(v.identity.id)}/memberships"
+        r = client.send(base, "GET", path, headers={"PRIVATE-TOKEN": token})
+        if r.status != 200:
+            raise Unverifiable(f"GET {path} at {r.host}: HTTP {r.status}")
+        rows = [m for m in r.json() if isinstance(m, dict)] if isinstance(r.json(), list) else []
+        if len(rows) == 1:  # a project/group access token's bot has exactly one membership
+            m = rows[0]
+            kind = "project" if m.get("source_type") == "Project" else "org"
+            out[fp] = _facts(owner=m.get("source_name"), owner_id=f"{m.get('source_type')}/{m.get('source_id')}",
+                             owner_kind=kind, project=m.get("source_name"))
+    return out
+
+
 def admin_facts(secrets: Mapping[str, tuple[str, str]], options: VerifyOptions,
-                admin: Mapping[str, str]) -> tuple[dict[str, tuple[tuple[str, str], ...]], list[str]]:
+                admin: Mapping[str, str], verified: Mapping[str, Verification] | None = None,
+                ) -> tuple[dict[str, tuple[tuple[str, str], ...]], list[str]]:
     """fingerprint → listing facts for every credential a listing names uniquely; and one-line
     errors for listings that could not be read. `secrets`: fingerprint → (provider, plaintext)."""
     facts: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -149,6 +173,14 @@ def admin_facts(secrets: Mapping[str, tuple[str, str]], options: VerifyOptions,
     try:
         for provider, token in sorted(admin.items()):
             base = options.endpoints.get(provider) or ADMIN_PROVIDERS[provider][0]
+            if provider == "gitlab":
+                try:
+                    for fp, found in gitlab_owners(client, check_base(base, "gitlab admin listing"), token,
+                                                   verified or {}, secrets).items():
+                        facts[fp] = found + (("listing", "gitlab"),)
+                except Unverifiable as exc:
+                    errors.append(f"gitlab admin listing not read: {exc}")
+                continue
             try:
                 listed = LISTERS[provider](client, check_base(base, f"{provider} admin listing"), token)
             except Unverifiable as exc:

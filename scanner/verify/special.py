@@ -14,7 +14,7 @@ import hmac
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,8 +118,10 @@ def gitlab(client: Client, base: str, rule_id: str, secret: str, captures: Mappi
         bot = user.get("bot") is True
         ident = Identity(str(user.get("id")) if user.get("id") is not None else None, user.get("username"),
                          "bot" if bot else "user", not bot)
-        return _v("valid", "gitlab", f"{where}: token {tok.get('name', '?')!s} of {user.get('username')}",
-                  ident, scopes, expires)
+        own = tuple((k, str(tok[f])) for k, f in (("key_id", "id"), ("key_name", "name"),
+                                                   ("created_at", "created_at")) if tok.get(f) is not None)
+        return replace(_v("valid", "gitlab", f"{where}: token {tok.get('name', '?')!s} of {user.get('username')}",
+                          ident, scopes, expires), listing=own + (("listing", "gitlab"),))
     except Unverifiable as exc:
         return _v("error", "gitlab", f"GET {path}: {exc}")
 

@@ -27,6 +27,10 @@ PLACEHOLDERS = [
     "VAULT_TOKEN=s.xxxxxxxxxxxxxxxxxxxxxxxx", "AZURE_OPENAI_API_KEY=<azure-openai-key>",
     "NVIDIA_API_KEY=nvapi-...", "XAI_API_KEY=xai-" + "X" * 80, "JIRA_API_TOKEN=ATATT3...",
     "GEMINI_API_KEY=AIzaSy-your-api-key-here-0000000000",
+    # widely published samples (detectors/samples.toml): the jwt.io token, Stripe's docs test key
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6Ikpv"
+    "aG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "stripe.api_key = 'sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc'",
     # the tools agents hold: documentation placeholders and near-misses of the provider formats
     "STRIPE_SECRET_KEY=sk_live_...", "STRIPE_WEBHOOK_SECRET=whsec_...", "SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxx",
     "DD_API_KEY=<your-datadog-api-key>", "DD_SITE=datadoghq.eu", "SENTRY_DSN=https://<key>@o0.ingest.sentry.io/0",

@@ -1,6 +1,7 @@
 """File styles of the labelled corpus: each renders (name, value) assignments into the text of one
 kind of file (.env, Python, JS, notebook, YAML, Kubernetes Secret, tfvars, docker-compose, MCP
-config, shell, Markdown, minified JS, HTTP log with basic auth, URL-encoded form). A style says
+config, shell, Markdown, minified JS, HTTP log with basic auth, URL-encoded form, Terraform,
+Helm values, notebooks with execute_result outputs, JSON inside YAML, CRLF ticket exports). A style says
 which values it can carry: a multi-line JSON document cannot go into a JSON string, for example."""
 
 from __future__ import annotations
@@ -177,6 +178,68 @@ def _form(groups: list[Pairs], rng: random.Random) -> str:
     return "\n".join(out) + "\n"
 
 
+def _terraform(groups: list[Pairs], rng: random.Random) -> str:
+    out = ['terraform {', '  required_version = ">= 1.5"', '}', '', 'provider "aws" {',
+           '  region = "eu-west-1"', '}', '']
+    for i, pairs in enumerate(groups):
+        out += [f'resource "acme_agent" "agent_{i}" {{', f'  name    = "agent-{rng.randrange(99)}"']
+        for k, v in pairs:
+            out.append(f"  {k.lower()} = <<-EOT\n{v}\n  EOT" if _multi(v) else f'  {k.lower()} = "{v}"')
+        out += ["}", "", f'variable "{pairs[0][0].lower()}_default" {{', '  type = string',
+                '  sensitive = true', "}", ""]
+    return "\n".join(out)
+
+
+def _helm(groups: list[Pairs], rng: random.Random) -> str:
+    out = ["replicaCount: 2", "image:", "  repository: ghcr.io/acme/agent", '  tag: "1.4.2"',
+           "agent:", "  config:", "    logLevel: info", "  env:"]
+    for pairs in groups:
+        out += [f"    {k}: {_yaml_value(v, 4)}" for k, v in pairs]
+    out += ["  secrets:", '    existingSecret: ""', "resources:", "  limits:", "    memory: 1Gi"]
+    return "\n".join(out) + "\n"
+
+
+def _notebook_result(groups: list[Pairs], rng: random.Random) -> str:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Debugging the client\n"]}]
+    for pairs in groups:
+        shown = repr({k: v for k, v in pairs})
+        cells.append({"cell_type": "code", "execution_count": rng.randrange(1, 40), "metadata": {},
+                      "source": ["settings = load_settings()\n", "settings"],
+                      "outputs": [{"output_type": "execute_result", "execution_count": 3, "metadata": {},
+                                   "data": {"text/plain": [shown]}}]})
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3"}},
+                       "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+def _json_in_yaml(groups: list[Pairs], rng: random.Random) -> str:
+    out = ["apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: agent-config-{rng.randrange(99)}",
+           "data:"]
+    for i, pairs in enumerate(groups):
+        doc = json.dumps({"mcpServers": {f"tool{i}": {"command": "npx", "env": dict(pairs)}}}, indent=2)
+        if rng.random() < 0.5:
+            out += [f"  mcp-{i}.json: |", *("    " + line for line in doc.splitlines())]
+        else:
+            out.append(f"  MCP_CONFIG_{i}: '{json.dumps(dict(pairs))}'")
+    return "\n".join(out) + "\n"
+
+
+def _crlf_ticket(groups: list[Pairs], rng: random.Random) -> str:
+    out = [f"Ticket: SUP-{rng.randrange(1000, 9999)}", "Reporter: jdoe", "Status: Open", "",
+           "Description:", "The agent fails to start in staging. Settings pasted below.", ""]
+    for pairs in groups:
+        out += [f"{k}={v}" for k, v in pairs] + ["", "-- comment by ops --", "Restarted, no change.", ""]
+    return "\r\n".join("\r\n".join(line.split("\n")) for line in out) + "\r\n"
+
+
+def _no_quotes(pairs: Pairs, prefixed: bool) -> bool:
+    return _json_safe(pairs, prefixed) and not any("'" in v for _, v in pairs)
+
+
+def _repr_safe(pairs: Pairs, prefixed: bool) -> bool:
+    # a repr inside JSON escapes a newline twice (`\\n`): multi-line values stay out
+    return _single_line(pairs, prefixed) and _no_quotes(pairs, prefixed)
+
+
 def _urlsafe(pairs: Pairs, prefixed: bool) -> bool:
     ok = set(string.ascii_letters + string.digits + "+/=_.-~")
     return all(set(v) <= ok for _, v in pairs)
@@ -197,4 +260,9 @@ STYLES: tuple[Style, ...] = (
     Style("minified", "bundle_{n}.min.js", _minified, _json_safe),
     Style("basic-auth", "requests_{n}.log", _basic_auth, lambda p, pre: pre and len(p) == 1 and _single_line(p, pre)),
     Style("form", "access_{n}.log", _form, _urlsafe),
+    Style("terraform", "main_{n}.tf", _terraform, _any),
+    Style("helm", "values-{n}.yaml", _helm, _any),
+    Style("notebook-result", "debug_{n}.ipynb", _notebook_result, _repr_safe),
+    Style("json-in-yaml", "configmap_{n}.yaml", _json_in_yaml, _no_quotes),
+    Style("crlf-ticket", "SUP-{n}.txt", _crlf_ticket, _any),
 )

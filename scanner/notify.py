@@ -1,0 +1,141 @@
+"""Notifications after a complete scan recorded in the datastore: for every credential that is new
+or reappeared since it was last announced on a channel, one webhook JSON POST each, one Slack
+message listing them, or one Jira issue each. Never the value: fingerprint, redacted preview,
+provider, rule, locations.
+
+What was announced is the event log's: a delivered notification appends a `notified` event per
+credential (subject: the channel kind and a hash of its URL, never the URL itself, which for Slack
+is a credential). A credential is pending on a channel while its latest `found` / `reappeared`
+event is newer than its latest `notified` event there, so an unchanged rescan sends nothing and a
+failed delivery (reported: the scan exits 3) is retried on the next complete scan."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scanner.model import Credential, ScanResult
+
+if TYPE_CHECKING:
+    from scanner.store import Store
+
+TIMEOUT_S = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One place notifications go."""
+
+    kind: str
+    """`webhook`, `slack` or `jira`."""
+    url: str
+    """Endpoint (webhook URL, Slack incoming-webhook URL, Jira base URL)."""
+    project: str | None = None
+    """Jira project key."""
+
+    @property
+    def key(self) -> str:
+        """How the event log names the channel: kind and a hash of the URL."""
+        digest = hashlib.sha256(f"{self.url}#{self.project or ''}".encode()).hexdigest()[:16]
+        return f"{self.kind}:{digest}"
+
+
+def pending(store: Store, result: ScanResult, channel: Channel) -> list[tuple[Credential, str]]:
+    """(credential, `new` | `reappeared`) for this scan's credentials not yet announced."""
+    wanted = {c.fingerprint: c for c in result.credentials}
+    change: dict[str, tuple[int, str]] = {}
+    told: dict[str, int] = {}
+    for eid, kind, fp, subject in store.conn.execute(
+            "SELECT id, kind, fingerprint, subject FROM events WHERE kind IN "
+            "('found', 'reappeared', 'notified') ORDER BY id"):
+        if fp not in wanted:
+            continue
+        if kind == "notified":
+            if subject == channel.key:
+                told[fp] = eid
+        else:
+            change[fp] = (eid, "new" if kind == "found" else "reappeared")
+    return [(wanted[fp], action) for fp, (eid, action) in sorted(change.items())
+            if eid > told.get(fp, 0)]
+
+
+def payload(cred: Credential, action: str, scan_id: int) -> dict[str, Any]:
+    return {"secret_sha256": cred.fingerprint, "redacted": cred.redacted,
+            "provider": cred.provider, "rule_id": cred.rule_id,
+            "locations": [loc.to_json() for loc in cred.locations], "owners": [],
+            "action": action, "scan_id": scan_id}
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
+        resp.read()
+
+
+def _jira_headers() -> dict[str, str]:
+    user, token = os.environ.get("JIRA_USER"), os.environ.get("JIRA_TOKEN")
+    if user and token:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _where(cred: Credential) -> str:
+    loc = cred.locations[0] if cred.locations else None
+    return f"{loc.container}:{loc.path}" if loc else "?"
+
+
+def deliver(channel: Channel, items: Sequence[tuple[Credential, str]], scan_id: int) -> None:
+    """Send; raises OSError / ValueError on a failed delivery."""
+    if channel.kind == "webhook":
+        for cred, action in items:
+            _post(channel.url, payload(cred, action, scan_id))
+    elif channel.kind == "slack":
+        lines = [f"sprawlscan scan {scan_id}: {len(items)} new or reappeared credential(s)"]
+        lines += [f"• {action}: {c.provider} {c.rule_id} {c.redacted} at {_where(c)} "
+                  f"(sha256 {c.fingerprint[:12]})" for c, action in items]
+        _post(channel.url, {"text": "\n".join(lines)})
+    elif channel.kind == "jira":
+        for cred, action in items:
+            desc = json.dumps(payload(cred, action, scan_id), indent=2)
+            _post(channel.url.rstrip("/") + "/rest/api/2/issue", {"fields": {
+                "project": {"key": channel.project}, "issuetype": {"name": "Task"},
+                "summary": f"Exposed {cred.provider} credential {cred.redacted} ({action})",
+                "description": desc, "labels": ["sprawlscan"]}}, _jira_headers())
+    else:
+        raise ValueError(f"unknown notification channel {channel.kind}")
+
+
+def notify(store: Store, scan_id: int, result: ScanResult, channels: Sequence[Channel]) -> list[str]:
+    """Announce pending credentials on every channel after a complete scan; gives one-line
+    reasons for failed deliveries (nothing is recorded for them: retried next time)."""
+    if result.incomplete:
+        return []
+    errors: list[str] = []
+    for channel in channels:
+        items = pending(store, result, channel)
+        if not items:
+            continue
+        try:
+            deliver(channel, items, scan_id)
+        except urllib.error.HTTPError as exc:
+            errors.append(f"{channel.kind} notification failed (HTTP {exc.code}); "
+                          f"{len(items)} credential(s) will be announced on the next scan")
+            continue
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            errors.append(f"{channel.kind} notification failed ({reason}); "
+                          f"{len(items)} credential(s) will be announced on the next scan")
+            continue
+        with store.write() as c:
+            for cred, action in items:
+                store._event(c, "notified", scan_id, cred.fingerprint, channel.key,
+                             {"action": action})
+    return errors
