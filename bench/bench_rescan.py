@@ -6,7 +6,8 @@ scanned, their findings carried over).
 
 For each repository prints: unique blobs, seconds of a scan without datastore, first-scan seconds, rescan seconds (medians over
 `--runs` fresh datastores), blobs read by each, blobs skipped as already scanned by the rescan,
-findings of each (they must be equal). Each scan is a fresh `python -m scanner scan --db` process."""
+findings of each (they must be equal). Each scan is a fresh `sprawlscan scan --db` process from
+the bench venv (`bench/benchenv.py`: the project installed as the README does)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchenv
 from bench_history import blob_stats
+
+BIN: Path = benchenv.DEFAULT / "bin"
 
 
 def repo_label(repo: str) -> str:
@@ -30,9 +35,9 @@ def repo_label(repo: str) -> str:
 
 def scan(repo: str, db: str | None, out: str) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "scanner", "scan", *(["--db", db] if db else []),
+    subprocess.run([str(BIN / "sprawlscan"), "scan", *(["--db", db] if db else []),
                     "--format", "json", "-o", out, repo], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=False)
+                   stderr=subprocess.DEVNULL, check=False, env={**os.environ, **benchenv.user_env(BIN)})
     wall = time.perf_counter() - t0
     with open(out, encoding="utf-8") as fh:
         return wall, json.load(fh)
@@ -42,7 +47,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("repos", nargs="+")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--venv", default=None, help="bench venv (default bench/.venv)")
     args = ap.parse_args()
+    global BIN
+    BIN = benchenv.ensure(*([Path(args.venv)] if args.venv else []), peers=False)
     print(f"{'repository':30} {'blobs':>7} {'no-db s':>8} {'first s':>8} {'rescan s':>8} {'speedup':>8} "
           f"{'read 1st':>8} {'read 2nd':>8} {'skipped':>8} {'found':>6} {'same':>5}")
     for repo in args.repos:

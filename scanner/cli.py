@@ -106,6 +106,12 @@ def one_line_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def html_needs_a_file(fmt: str | None, output: Path | None) -> None:
+    """An HTML page is a file to open, not text for a terminal: refuse before scanning."""
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        raise ConfigError("--format html writes a page: give --output FILE (or redirect stdout)")
+
+
 def emit(text: str, output: Path | None) -> None:
     if output:
         write_text(output, text)
@@ -300,6 +306,7 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbL
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
+    html_needs_a_file(fmt, output)
     verify = verify_options(flags)
     options = replace(build_options(**flags, targets=sources), verify=verify)
     if verbose:
@@ -349,6 +356,8 @@ DB_OPTION = click.option("--db", type=DB, default=None,
 @one_line_errors
 def history(fingerprint: str | None, db: DbLocation | None, fmt: str) -> None:
     """The datastore's event log (for one credential when FINGERPRINT, or a prefix, is given)."""
+    if fingerprint is not None and not all(c in "0123456789abcdefABCDEF" for c in fingerprint):
+        raise ConfigError(f"{clean(fingerprint)}: a fingerprint (or a prefix of one) is hexadecimal")
     with open_existing(db) as store:
         click.echo(render_events(store.events(fingerprint), fmt), nl=False)
 
@@ -554,6 +563,7 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
     from scanner.graph.survival import parse_at, parse_grace
     from scanner.graph.survival import survivors as run_survivors
 
+    html_needs_a_file(fmt, output)
     when, window = parse_at(at), parse_grace(grace)
     sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, when, window, strict)
@@ -589,13 +599,17 @@ def retired(agent: str, sources: tuple[str, ...], inventory: Path | None, grace:
     sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, None, window, False)
     check = check_retirement(report, dict(sg.verifications))
-    emit(json_.dumps(check.to_json(), indent=2) + "\n" if fmt == "json" else render_text(check), output)
+    detail = check.to_json()
+    if result.incomplete:  # a scan that missed sources cannot confirm a retirement
+        detail["passed"] = False
+        detail["scan_errors"] = [clean(e) for e in result.stats.errors]
+    emit(json_.dumps(detail, indent=2) + "\n" if fmt == "json" else render_text(check), output)
     store_path = db_path(db, default=not sources)
     if store_path is not None and (isinstance(store_path, str) or store_path.is_file()):
         from scanner.store import Store
 
         with Store(store_path) as store:
-            store.add_event("agent-retired", subject=agent, detail=check.to_json())
+            store.add_event("agent-retired", subject=agent, detail=detail)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {err}", err=True)
     incomplete = bool(check.unverified) or result.incomplete
@@ -616,6 +630,7 @@ def audit(sources: tuple[str, ...], inventory: Path | None, at: str | None, fmt:
     from scanner.graph.audit import AUDIT_FORMATS, SEVERITIES, run_audit
     from scanner.graph.survival import parse_at
 
+    html_needs_a_file(fmt, output)
     sg, result = _graph_scan(sources, inventory, flags)
     findings = run_audit(sg, parse_at(at))
     if fmt == "html":

@@ -339,3 +339,27 @@ def test_graph_command_exports_provider_identities(demo_org, demo_secrets, tmp_p
     assert any(d["kind"] == "holds" and d["source"] == "provider" for _, _, d in g.out_edges(node, data=True))
     text = out.read_text()
     assert not [k for k, v in demo_secrets.items() if v in text]
+
+
+def test_retired_on_an_incomplete_scan_records_no_pass(demo_org, tmp_path, provider):
+    """Every credential is rejected, but one source could not be read: the retirement is not
+    confirmed. The JSON and the recorded `agent-retired` event say `passed: false` with the scan's
+    errors, and the exit is 3, never 0."""
+    provider.valid = False
+    db = tmp_path / "s.db"
+    res = CliRunner().invoke(main, ["retired", "support-triage", "--verify", "--db", str(db), "--format",
+                                    "json", *provider.flags(), *demo_args(demo_org, tmp_path),
+                                    f"jira:http://127.0.0.1:{_closed_port()}"])
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.output[:res.output.rindex("}") + 1])
+    assert out["passed"] is False and out["scan_errors"]
+    (row,) = sqlite3.connect(db).execute("SELECT detail FROM events WHERE kind = 'agent-retired'").fetchall()
+    assert json.loads(row[0])["passed"] is False
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
