@@ -41,7 +41,7 @@ from scanner.sources.atlassian_client import (
 )
 from scanner.parsing import TooComplex
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export, refuse_export
-from scanner.sources.http_guard import OffHostRefused, origin
+from scanner.sources.http_guard import OffHostRefused, PinnedSession, origin
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
 FIELDS = "summary,description,comment,attachment,project"
@@ -264,6 +264,7 @@ class JiraSource:
         """An attachment's bytes (None: over the size limit): redirects on the site are followed
         with the site's session, one to the media host with a plain request, others refused."""
         session = self.client._session
+        assert isinstance(session, PinnedSession)  # make_client gives every client one
         response = session.get(url, headers={"Accept": "*/*"}, allow_redirects=False,
                                timeout=TIMEOUT, stream=True)
         for _ in range(MAX_HOPS):
