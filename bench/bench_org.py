@@ -1,0 +1,563 @@
+"""Scale benchmark: a synthetic GitHub organisation of N repositories (default 1,000), made with
+`git fast-import` and served on 127.0.0.1 by a GitHub-API test server (the tests' `FakeAPI`: the
+documented REST JSON PyGithub reads, paginated with `Link` headers) with git over smart HTTP (the
+tests' `GitHTTP`: `git http-backend` as a CGI); then `sprawlscan scan github:acme --db` on it, in
+each mode the installed CLI offers, and the same scan again on the same datastore (incremental).
+
+    python bench/bench_org.py [--repos 1000] [--keep DIR] [--modes inproc,workers2,dask]
+                              [--unique-every 5] [--profile]
+
+Reports per mode: repositories/minute, wall seconds of the first scan and of the rescan, API
+requests and git HTTP requests each made, peak RSS (VmHWM) of the coordinator, of every worker
+process and of the largest git child, the SQLite datastore's size, and the credentials found. The
+credentials found must be exactly the ones planted (fingerprints and the repositories holding each
+copy): any difference fails the run (exit 1). `--profile` adds a cProfile'd in-process scan that
+splits the per-repository cost into API requests, clone/fetch, scan and datastore recording.
+
+Planted (repository i of N): a unique OpenAI key kept at HEAD when i % K == 0 and a unique GitHub
+PAT added then removed (history only) when i % K == 1 (K = `--unique-every`); one of a few shared
+Slack bot tokens in every repository with i % 4 in (2, 3); a Hugging Face token in an issue body
+when i % 50 == 3; a workflow referencing `secrets.DEPLOY_TOKEN` (and that Actions secret name)
+when i % 3 == 0. Every value is synthetic (fixtures/tokens.py)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for _p in (ROOT / "fixtures", ROOT / "tests"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import tokens  # noqa: E402
+
+ORG = "acme"
+WEB = "https://github.example"
+TOKEN = "bench-not-a-real-token"
+PAGE = 100
+
+
+def repo_name(i: int) -> str:
+    return f"svc-{i:05d}"
+
+
+def fp(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# -- generator ------------------------------------------------------------------------------------
+
+@dataclass
+class RepoPlan:
+    name: str
+    commits: list[dict[str, str | None]] = field(default_factory=list)
+    """Each commit: path → new content (None deletes the path)."""
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    secret_names: list[str] = field(default_factory=list)
+
+
+def plan_org(n: int, unique_every: int = 5, seed: int = 1) -> tuple[list[RepoPlan], dict[str, list[str]]]:
+    """The repositories and, per planted credential's fingerprint, the repositories holding it."""
+    rng = random.Random(seed)
+    shared = [tokens.slack_bot(rng) for _ in range(max(1, min(12, n // 40)))]
+    planted: dict[str, set[str]] = {}
+    repos = []
+    for i in range(n):
+        name = repo_name(i)
+        full = f"{ORG}/{name}"
+        code = "\n".join(f"def handler_{j}(event):\n    return {{'id': {i * 31 + j}, 'ok': True}}\n"
+                         for j in range(rng.randrange(5, 30)))
+        first: dict[str, str | None] = {
+            "README.md": f"# {name}\n\nService {i} of the {ORG} platform.\n",
+            "requirements.txt": "requests==2.32.3\npyyaml==6.0.2\n",
+            f"src/{name.replace('-', '_')}.py": f'"""{name}."""\n\n{code}',
+        }
+        p = RepoPlan(name, [first])
+        second: dict[str, str | None] = {"CHANGELOG.md": f"## 1.{i % 7}.0\n- first release\n"}
+        if i % unique_every == 0:
+            key = tokens.openai_project(rng)
+            second["config/settings.py"] = f'OPENAI_API_KEY = "{key}"\nMODEL = "gpt-4o"\n'
+            planted.setdefault(fp(key), set()).add(full)
+        if i % unique_every == 1:
+            pat = tokens.github(rng)
+            second["scripts/release.sh"] = f"#!/bin/sh\nexport GITHUB_TOKEN={pat}\ngh release create\n"
+            p.commits.append(second)
+            second = {"scripts/release.sh": "#!/bin/sh\ngh release create  # token from the runner\n"}
+            planted.setdefault(fp(pat), set()).add(full)
+        if i % 4 in (2, 3):
+            bot = shared[(i // 4) % len(shared)]
+            second["deploy/notify.sh"] = f"#!/bin/sh\nexport SLACK_BOT_TOKEN={bot}\n./notify\n"
+            planted.setdefault(fp(bot), set()).add(full)
+        if i % 3 == 0:
+            second[".github/workflows/deploy.yml"] = (
+                "on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - run: ./deploy.sh\n        env:\n"
+                "          DEPLOY_TOKEN: ${{ secrets.DEPLOY_TOKEN }}\n")
+            p.secret_names.append("DEPLOY_TOKEN")
+        p.commits.append(second)
+        if i % 50 == 3:
+            hf = tokens.huggingface(rng)
+            p.issues.append({"number": 1, "title": "model download fails",
+                             "body": f"I set HF_TOKEN={hf} and it still fails"})
+            planted.setdefault(fp(hf), set()).add(full)
+        repos.append(p)
+    return repos, {k: sorted(v) for k, v in planted.items()}
+
+
+def _data(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return b"data %d\n%s\n" % (len(raw), raw)
+
+
+def fast_import_stream(p: RepoPlan) -> bytes:
+    """The commits of one repository as a `git fast-import` stream (fixed dates and identity)."""
+    out = []
+    for k, files in enumerate(p.commits, 1):
+        when = 1735689600 + k * 3600
+        out.append(b"commit refs/heads/main\nmark :%d\n" % k)
+        out.append(b"committer Dev <dev@acme.test> %d +0000\n" % when)
+        out.append(_data(f"change {k} of {p.name}"))
+        if k > 1:
+            out.append(b"from :%d\n" % (k - 1))
+        for path, content in files.items():
+            if content is None:
+                out.append(f"D {path}\n".encode())
+            else:
+                out.append(f"M 100644 inline {path}\n".encode() + _data(content))
+    return b"".join(out)
+
+
+def build_repo(served: Path, p: RepoPlan) -> None:
+    dest = served / f"{p.name}.git"
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(dest)], check=True, env=env)
+    subprocess.run(["git", "-C", str(dest), "fast-import", "--quiet"], input=fast_import_stream(p),
+                   check=True, env=env, capture_output=True)
+
+
+def generate(root: Path, n: int, unique_every: int = 5, seed: int = 1) -> dict[str, list[str]]:
+    """Builds (or reuses, when `root` holds the same plan) the org under `root`: bare repositories
+    in `served/`, the API's data in `org.json`, the expected credentials in `planted.json`."""
+    key = {"repos": n, "unique_every": unique_every, "seed": seed}
+    meta = root / "planted.json"
+    if meta.is_file():
+        doc = json.loads(meta.read_text())
+        if doc["key"] == key:
+            return dict(doc["planted"])
+    repos, planted = plan_org(n, unique_every, seed)
+    shutil.rmtree(root / "served", ignore_errors=True)
+    (root / "served").mkdir(parents=True)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda p: build_repo(root / "served", p), repos))
+    (root / "org.json").write_text(json.dumps(
+        [{"name": p.name, "issues": p.issues, "secrets": p.secret_names} for p in repos]))
+    meta.write_text(json.dumps({"key": key, "planted": planted}))
+    return planted
+
+
+# -- server ---------------------------------------------------------------------------------------
+
+class OrgServer:
+    """The org under `root` on 127.0.0.1: GitHub's REST JSON for what `github:acme` reads, clone
+    URLs over smart HTTP, and `/_bench/stats` (API and git request counts since the last call)."""
+
+    def __init__(self, root: Path) -> None:
+        from conftest import GitHTTP
+        from fake_api import FakeAPI
+        from pytest_httpserver import HTTPServer
+        from werkzeug import Request, Response
+
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.git = GitHTTP(self.server, root / "served")
+
+        def stats(_: Request) -> Response:
+            body = {"api": len(self.api.log), "git": len(self.git.auth)}
+            self.api.log.clear()
+            self.api.auth.clear()
+            self.git.auth.clear()
+            self.server.clear_log()
+            return Response(json.dumps(body), content_type="application/json")
+
+        self.server.expect_request("/_bench/stats").respond_with_handler(stats)
+        self.api = FakeAPI(self.server)
+        self.server.start()
+        self.routes(json.loads((root / "org.json").read_text()))
+
+    @property
+    def url(self) -> str:
+        return self.api.base
+
+    def routes(self, repos: list[dict[str, Any]]) -> None:
+        api = self.api
+        api.json(f"/users/{ORG}", {"login": ORG, "id": 1, "type": "Organization",
+                                   "url": api.url(f"/users/{ORG}")})
+        api.json(f"/orgs/{ORG}", {"login": ORG, "id": 1, "url": api.url(f"/orgs/{ORG}")})
+        listing = [self.repo_json(i, r["name"]) for i, r in enumerate(repos)]
+        api.pages(f"/orgs/{ORG}/repos", [listing[k:k + PAGE] for k in range(0, len(listing), PAGE)],
+                  query=f"type=all&per_page={PAGE}")
+        for r in repos:
+            base = f"/repos/{ORG}/{r['name']}"
+            api.json(f"{base}/issues", [
+                {"id": 1000 + k, "number": x["number"], "title": x["title"], "body": x["body"],
+                 "state": "open", "html_url": f"{WEB}{base.removeprefix('/repos')}/issues/{x['number']}",
+                 "url": api.url(f"{base}/issues/{x['number']}")} for k, x in enumerate(r["issues"])])
+            api.json(f"{base}/issues/comments", [])
+            api.json(f"{base}/pulls/comments", [])
+            api.json(f"{base}/actions/secrets", {"total_count": len(r["secrets"]), "secrets": [
+                {"name": s, "created_at": "2025-01-01T00:00:00Z",
+                 "updated_at": "2025-01-01T00:00:00Z"} for s in r["secrets"]]})
+            api.json(f"{base}/environments", {"total_count": 0, "environments": []})
+        api.json(f"/orgs/{ORG}/actions/secrets", {"total_count": 1, "secrets": [
+            {"name": "SLACK_BOT_TOKEN", "visibility": "all"}]})
+        api.json(f"/orgs/{ORG}/members", [])
+
+    def repo_json(self, i: int, name: str) -> dict[str, Any]:
+        return {"id": 10_000 + i, "name": name, "full_name": f"{ORG}/{name}", "private": True,
+                "owner": {"login": ORG, "type": "Organization"}, "html_url": f"{WEB}/{ORG}/{name}",
+                "clone_url": self.git.url(name), "url": self.api.url(f"/repos/{ORG}/{name}"),
+                "default_branch": "main", "has_issues": True, "has_wiki": False}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def serve_forever(root: Path) -> None:
+    """`--serve ROOT`: the server in its own process (its CPU and memory kept apart); prints the
+    URL, then serves until stdin closes."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = OrgServer(root)
+    print(server.url, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+@contextmanager
+def server_process(root: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(root)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise SystemExit(f"bench server did not start (got {url!r})")
+        yield url, proc
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def server_stats(url: str) -> dict[str, int]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_bench/stats", timeout=10) as resp:
+        return dict(json.load(resp))
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+def _hwm_kib(pid: int) -> int:
+    """Peak resident set (VmHWM) of a live process, in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class PeakMemory:
+    """Polls the peak RSS of the given process trees (every process and its descendants) until
+    stopped; `peaks()` gives role → KiB (the coordinator, each worker, the largest git child)."""
+
+    def __init__(self, roots: dict[str, int], every: float = 0.1) -> None:
+        import psutil
+
+        self.psutil, self.roots, self.every = psutil, roots, every
+        self.seen: dict[int, tuple[str, int]] = {}
+        self.sightings: dict[int, int] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def role(self, root: str, proc: Any) -> str:
+        """Python children are workers (one row each); other programs (git, git-remote-http,
+        ssh...) one row per program name, their largest."""
+        try:
+            name = proc.name()
+        except self.psutil.Error:
+            return "gone"
+        if name.startswith("python") or name in ("sprawlscan", "dask-worker"):
+            return f"{root} worker {proc.pid}"
+        return f"{name} (largest)"
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for root, pid in self.roots.items():
+                try:
+                    top = self.psutil.Process(pid)
+                    procs = [(root, top), *((self.role(root, c), c) for c in top.children(recursive=True))]
+                except self.psutil.Error:
+                    continue
+                for role, p in procs:
+                    self.sightings[p.pid] = self.sightings.get(p.pid, 0) + 1
+                    kib = _hwm_kib(p.pid)
+                    old = self.seen.get(p.pid, (role, 0))
+                    self.seen[p.pid] = (old[0] if old[1] else role, max(old[1], kib))
+            self.done.wait(self.every)
+
+    def stop(self) -> dict[str, int]:
+        self.done.set()
+        self.thread.join()
+        peaks: dict[str, int] = {}
+        for pid, (role, kib) in self.seen.items():
+            if not kib:  # gone before its first reading
+                continue
+            if " worker " in role and self.sightings[pid] < 3:
+                continue  # a fork between fork() and exec() shows its parent's peak
+            peaks[role] = max(peaks.get(role, 0), kib)
+        return peaks
+
+
+@dataclass
+class Run:
+    seconds: float
+    exit_code: int
+    found: dict[str, list[str]]
+    peaks: dict[str, int]
+    requests: dict[str, int]
+    errors: list[str]
+
+
+def scan_cmd(url: str, cache: Path, db: Path, out: Path, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "scanner", "scan", f"github:{ORG}", "--github-url", url,
+            "--cache-dir", str(cache), "--db", str(db), "--format", "json", "-o", str(out), *extra]
+
+
+def scan_once(url: str, work: Path, extra: list[str], env: dict[str, str],
+             watch: dict[str, int] | None = None, prefix: list[str] | None = None) -> Run:
+    """One `sprawlscan scan github:acme` process; its peak memory and the server's counts."""
+    out = work / "report.json"
+    out.unlink(missing_ok=True)
+    server_stats(url)  # reset the counters
+    cmd = scan_cmd(url, work / "cache", work / "scan.db", out, extra)
+    if prefix:  # e.g. python -m cProfile -o FILE: it runs `-m scanner ...` itself
+        cmd = [*prefix, *cmd[1:]]
+    full_env = {**os.environ, "GITHUB_TOKEN": TOKEN, **env}
+    full_env.pop("SPRAWLSCAN_DB", None)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    mem = PeakMemory({"coordinator": proc.pid, **(watch or {})})
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - t0
+    peaks = mem.stop()
+    found: dict[str, set[str]] = {}
+    if out.is_file():
+        for f in json.loads(out.read_text())["findings"]:
+            found.setdefault(f["secret_sha256"], set()).update(
+                loc.get("repo") or loc["container"] for loc in f["locations"])
+    errors = [line for line in err.splitlines() if "incomplete" in line or "Error" in line]
+    return Run(seconds, proc.returncode, {k: sorted(v) for k, v in found.items()}, peaks,
+               server_stats(url), errors)
+
+
+def check(run: Run, planted: dict[str, list[str]], label: str, exit_code: int = 1) -> None:
+    """Fails the bench loudly unless the scan found exactly what was planted, where it was."""
+    problems = []
+    if run.exit_code != exit_code:
+        problems.append(f"exit code {run.exit_code} (expected {exit_code}: findings, complete)")
+    problems += run.errors[:5]
+    missing = set(planted) - set(run.found)
+    extra = set(run.found) - set(planted)
+    if missing:
+        problems.append(f"{len(missing)} planted credential(s) not found, e.g. {sorted(missing)[0][:12]}"
+                        f" in {planted[sorted(missing)[0]]}")
+    if extra:
+        problems.append(f"{len(extra)} credential(s) found that were not planted")
+    wrong = [k for k in set(planted) & set(run.found) if planted[k] != run.found[k]]
+    if wrong:
+        problems.append(f"{len(wrong)} credential(s) found in other repositories than planted, e.g. "
+                        f"{wrong[0][:12]}: {run.found[wrong[0]][:3]} vs {planted[wrong[0]][:3]}")
+    if problems:
+        raise SystemExit(f"bench_org: {label}: MISMATCH: " + "; ".join(problems))
+
+
+# -- modes ----------------------------------------------------------------------------------------
+
+def cli_flags() -> str:
+    return subprocess.run([sys.executable, "-m", "scanner", "scan", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, check=False).stdout
+
+
+@contextmanager
+def dask_cluster(workers: int = 2) -> Iterator[tuple[str, dict[str, int]]]:
+    """A scheduler and `workers` single-threaded worker processes on 127.0.0.1 (no nannies: the
+    processes measured are the ones doing the work)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                               "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(2)
+        for _ in range(workers):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], env=env, cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(workers, timeout=60)
+        watch = {"dask-scheduler": procs[0].pid,
+                 **{f"dask-worker-{k}": p.pid for k, p in enumerate(procs[1:], 1)}}
+        yield address, watch
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@contextmanager
+def mode_setup(mode: str, help_text: str) -> Iterator[tuple[list[str], dict[str, str], dict[str, int]]]:
+    """(extra CLI flags, environment, processes to watch) of one mode."""
+    if mode == "inproc":
+        yield (["--workers", "1"] if "--workers" in help_text else []), {"SPRAWLSCAN_WORKERS": "1"}, {}
+    elif mode == "workers2":
+        if "--workers" in help_text:
+            yield ["--workers", "2"], {}, {}
+        else:  # before `--workers`: the engine's process pool over blobs
+            yield [], {"SPRAWLSCAN_WORKERS": "2"}, {}
+    elif mode == "dask":
+        if "--scheduler" not in help_text:
+            raise SystemExit("bench_org: this sprawlscan has no --scheduler: cannot run mode dask")
+        with dask_cluster(2) as (address, watch):
+            yield ["--scheduler", address], {}, watch
+    else:
+        raise SystemExit(f"bench_org: unknown mode {mode!r}")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f}"
+
+
+def bench_mode(mode: str, url: str, n: int, planted: dict[str, list[str]], help_text: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"orgbench-{mode}-") as tmp, \
+            mode_setup(mode, help_text) as (extra, env, watch):
+        work = Path(tmp)
+        load_before = load()
+        first = scan_once(url, work, extra, env, watch)
+        check(first, planted, f"{mode} first scan")
+        size = sum(f.stat().st_size for f in work.glob("scan.db*"))
+        second = scan_once(url, work, extra, env, watch)
+        check(second, planted, f"{mode} rescan")
+    row = {"mode": mode, "repos": n, "credentials": len(first.found),
+           "first_s": round(first.seconds, 1), "repos_per_min": round(n / first.seconds * 60),
+           "rescan_s": round(second.seconds, 1),
+           "rescan_repos_per_min": round(n / second.seconds * 60),
+           "db_mib": round(size / 2**20, 1), "api_requests": first.requests["api"],
+           "git_requests": first.requests["git"], "rescan_api_requests": second.requests["api"],
+           "rescan_git_requests": second.requests["git"],
+           "peak_rss_mib": {k: int(mib(v)) for k, v in sorted(first.peaks.items())},
+           "rescan_peak_rss_mib": {k: int(mib(v)) for k, v in sorted(second.peaks.items())},
+           "load_before": load_before, "load_after": load(), "flags": " ".join(extra),
+           "env": " ".join(f"{k}={v}" for k, v in env.items())}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def profile_split(url: str, n: int, planted: dict[str, list[str]]) -> dict[str, float]:
+    """An in-process scan under cProfile; seconds per repository spent in API requests (requests'
+    `Session.request`), clone (`mirror`), datastore recording (the `Store`), and the rest (crawl
+    glue, git history reading and the engine)."""
+    import pstats
+
+    with tempfile.TemporaryDirectory(prefix="orgbench-profile-") as tmp:
+        work = Path(tmp)
+        prof = work / "scan.prof"
+        run = scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"},
+                       prefix=[sys.executable, "-m", "cProfile", "-o", str(prof)])
+        check(run, planted, "profiled scan", exit_code=0)  # cProfile swallows SystemExit
+        stats = pstats.Stats(str(prof))
+        cum: dict[str, float] = {}
+        for (filename, _, func), (_, _, _, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+            cum[f"{filename}:{func}"] = max(cum.get(f"{filename}:{func}", 0.0), ct)
+
+        def total(suffix: str, func: str) -> float:
+            return sum(v for k, v in cum.items() if k.endswith(f"{suffix}:{func}"))
+
+        api = total("requests/sessions.py", "request")
+        clone = total("sources/clone_cache.py", "mirror")
+        record = total("scanner/pipeline.py", "scan_and_record") - total("scanner/pipeline.py", "run_scan")
+        everything = total("scanner/pipeline.py", "scan_and_record")
+    split = {"wall_s": round(run.seconds, 1), "profiled_total_s": round(everything, 1),
+             "api_ms_per_repo": round(api / n * 1000, 1), "clone_ms_per_repo": round(clone / n * 1000, 1),
+             "record_ms_per_repo": round(record / n * 1000, 1),
+             "scan_and_rest_ms_per_repo": round((everything - api - clone - record) / n * 1000, 1),
+             "api_requests": run.requests["api"], "git_requests": run.requests["git"]}
+    print(json.dumps({"profile": split}), flush=True)
+    return split
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve_forever(Path(sys.argv[2]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repos", type=int, default=1000)
+    ap.add_argument("--keep", type=Path, default=None, help="Generate the org here and reuse it.")
+    ap.add_argument("--modes", default="inproc,workers2,dask")
+    ap.add_argument("--unique-every", type=int, default=5)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="orgbench-") as tmp:
+        root = args.keep or Path(tmp)
+        t0 = time.perf_counter()
+        planted = generate(root, args.repos, args.unique_every)
+        print(json.dumps({"generated": args.repos, "planted": len(planted),
+                          "seconds": round(time.perf_counter() - t0, 1), "cores": os.cpu_count(),
+                          "load": load()}), flush=True)
+        help_text = cli_flags()
+        with server_process(root) as (url, _):
+            if args.profile:
+                profile_split(url, args.repos, planted)
+            for mode in [m for m in args.modes.split(",") if m]:
+                bench_mode(mode, url, args.repos, planted, help_text)
+
+
+if __name__ == "__main__":
+    main()

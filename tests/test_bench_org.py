@@ -1,0 +1,56 @@
+"""The scale benchmark's own parts (bench/bench_org.py), on a 5-repository org so they cannot rot
+unnoticed: the generator, the GitHub-API + smart-HTTP server, one in-process scan, and the check
+that fails the bench when the scan does not find exactly what was planted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import bench_org  # noqa: E402
+
+
+@pytest.fixture
+def small_org(tmp_path):
+    root = tmp_path / "org"
+    planted = bench_org.generate(root, 5)
+    server = bench_org.OrgServer(root)
+    yield root, planted, server.url
+    server.stop()
+
+
+def test_generator_plants_every_kind_and_is_reused(small_org):
+    """Five repositories with a live key, a removed PAT, one token shared by two repositories and
+    one in an issue body; a second `generate` with the same plan reuses the org."""
+    root, planted, _ = small_org
+    assert sorted(p.name for p in (root / "served").iterdir()) == \
+        [f"{bench_org.repo_name(i)}.git" for i in range(5)]
+    assert sorted(planted.values()) == [["acme/svc-00000"], ["acme/svc-00001"],
+                                        ["acme/svc-00002", "acme/svc-00003"], ["acme/svc-00003"]]
+    log = subprocess.run(["git", "-C", str(root / "served" / "svc-00001.git"), "log", "--oneline",
+                          "main"], capture_output=True, text=True, check=True).stdout
+    assert len(log.splitlines()) == 3
+    stamp = (root / "served" / "svc-00000.git" / "HEAD").stat().st_mtime_ns
+    assert bench_org.generate(root, 5) == planted
+    assert (root / "served" / "svc-00000.git" / "HEAD").stat().st_mtime_ns == stamp
+
+
+def test_in_process_scan_finds_exactly_what_was_planted(small_org, tmp_path):
+    """`sprawlscan scan github:acme` against the bench server finds every planted credential in
+    the repositories it was planted in, through the API listing, clones over HTTP and issues; the
+    rescan on the same datastore finds the same; the check refuses a result missing one."""
+    _, planted, url = small_org
+    work = tmp_path / "work"
+    work.mkdir()
+    first = bench_org.scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"})
+    bench_org.check(first, planted, "test")
+    assert first.requests["api"] == 3 + 5 * 5 + 2  # owner, org, listing; 5 per repo; org secrets, members
+    assert first.requests["git"] >= 10 and first.peaks["coordinator"] > 0
+    second = bench_org.scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"})
+    bench_org.check(second, planted, "test rescan")
+    with pytest.raises(SystemExit, match="MISMATCH: 1 planted credential"):
+        bench_org.check(first, {**planted, "0" * 64: ["acme/svc-00004"]}, "test")
