@@ -197,7 +197,7 @@ class Engine:
             if decoded is not None:
                 self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
                                 out, nested=True)
-        found = out.values()
+        found: Iterable[Match] = out.values()
         if "-----BEGIN " in text:
             found = _outside_armour(text, found)
         return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
