@@ -266,7 +266,7 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
     facts = graph_records([f for source in sources for f in getattr(source, "inventory_facts", ())],
-                          engine, stats)
+                          engine)
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -289,11 +289,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
 
 
-def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None,
-                  stats: ScanStats | None = None) -> tuple[InventoryFact, ...]:
+def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
     """The sources' records made complete for the graph: every file a workflow pins to a ref in a
     scanned git repository read (until no call asks for more), then, with an engine, every value
-    a rule finds in record text redacted."""
+    a rule finds in record text redacted (the files were scanned as files: their skips are
+    counted there, not again)."""
     from scanner.graph.collect import pins_wanted
     from scanner.sources.records import pinned_records, redact
 
@@ -302,7 +302,7 @@ def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None
     while wanted := pins_wanted(out) - asked:
         asked |= wanted
         out += pinned_records(out, wanted)
-    return redact(out, engine, stats) if engine is not None else tuple(out)
+    return redact(out, engine) if engine is not None else tuple(out)
 
 
 def records_of(targets: Iterable[str]) -> tuple[InventoryFact, ...]:
