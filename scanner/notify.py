@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scanner.model import Credential, ScanResult
+from scanner.model import Credential, ScanResult, fingerprint_json
 
 if TYPE_CHECKING:
     from scanner.store import Store
@@ -67,7 +67,7 @@ def pending(store: Store, result: ScanResult, channel: Channel) -> list[tuple[Cr
 
 
 def payload(cred: Credential, action: str, scan_id: int) -> dict[str, Any]:
-    return {"secret_sha256": cred.fingerprint, "redacted": cred.redacted,
+    return {**fingerprint_json(cred.fingerprint, cred.keyed), "redacted": cred.redacted,
             "provider": cred.provider, "rule_id": cred.rule_id,
             "locations": [loc.to_json() for loc in cred.locations], "owners": [],
             "action": action, "scan_id": scan_id}
