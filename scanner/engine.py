@@ -256,7 +256,10 @@ class Engine:
             if decoded is not None:
                 self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
                                 out, nested=True)
-        return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
+        found: Iterable[Match] = out.values()
+        if "-----BEGIN " in text:
+            found = _outside_armour(text, found)
+        return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
     def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]], out: Out,
                    nested: bool) -> None:
@@ -377,6 +380,29 @@ class Lines:
         line_start = nl[first - 1] + 1 if first else 0
         line_end = nl[last] if last < len(nl) else len(self.text)
         return self.text[line_start:line_end]
+
+
+_ARMOUR = regex.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----[A-Za-z0-9+/=\s:,.\\-]{16,65536}?"
+                        r"-----END \1-----")
+"""A PEM / OpenSSH / PGP armoured block (JSON-escaped newlines included)."""
+
+
+def _outside_armour(text: str, found: Iterable[Match]) -> list[Match]:
+    """`found` without the matches lying inside an armoured block's body. A key or certificate
+    body is base64: now and then a run of it has a token's shape (`/EAAA` + 60 chars is a Square
+    token's), and it is part of the block, not a second credential. A match that is the block
+    itself (starting at its `-----BEGIN`) stays."""
+    blocks = [m.span() for m in _ARMOUR.finditer(text)]
+    if not blocks:
+        return list(found)
+    starts = [b[0] for b in blocks]
+    keep = []
+    for m in found:
+        i = bisect.bisect_left(starts, m.start) - 1
+        if i >= 0 and blocks[i][0] < m.start and m.end <= blocks[i][1]:
+            continue
+        keep.append(m)
+    return keep
 
 
 _NEWLINE = regex.compile("\n")
