@@ -100,6 +100,13 @@ def current_key() -> bytes:
     return user_key()
 
 
+def key_tag(datastore_key: str) -> str:
+    """A short public name of the key in force with `datastore_key` (`$SPRAWLSCAN_FINGERPRINT_KEY`
+    wins): what a cache of fingerprints is filed under, so that a changed key never mixes two."""
+    with keyed_by(datastore_key):
+        return hmac.new(current_key(), b"sprawlscan key tag", hashlib.sha256).hexdigest()[:16]
+
+
 @contextmanager
 def keyed_by(key: str) -> Iterator[None]:
     """Low-entropy values are fingerprinted with `key` (a datastore's) inside the block, unless

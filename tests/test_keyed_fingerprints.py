@@ -160,3 +160,19 @@ def test_bad_env_key_is_refused(tmp_path, rng, monkeypatch):
     monkeypatch.setenv("SPRAWLSCAN_FINGERPRINT_KEY", "short")
     code, out = scan("--format", "json", f"vault-export:{export(tmp_path, openai_project(rng))}")
     assert code == 2 and "SPRAWLSCAN_FINGERPRINT_KEY" in out
+
+
+def test_changed_key_is_not_mixed_with_cached_fingerprints(make_repo, tmp_path, monkeypatch):
+    """A git history rescan into the same datastore after $SPRAWLSCAN_FINGERPRINT_KEY is set: the
+    blob cache filed under the old key is not reused, so the password's fingerprint is the HMAC
+    under the new key, not a stale one."""
+    repo = make_repo("app")
+    repo.write(".env", f"DB_PASSWORD={PASSWORD}\n")
+    repo.commit("env", ".env")
+    db = str(tmp_path / "s.db")
+    first = findings(scan("--db", db, "--format", "json", str(repo.path))[1])
+    [old] = [v["secret_hmac"] for v in first.values() if v.get("fingerprint") == "keyed"]
+    monkeypatch.setenv("SPRAWLSCAN_FINGERPRINT_KEY", ENV_KEY)
+    second = findings(scan("--db", db, "--format", "json", str(repo.path))[1])
+    [new] = [v["secret_hmac"] for v in second.values() if v.get("fingerprint") == "keyed"]
+    assert new == hmac.new(ENV_KEY.encode(), PASSWORD.encode(), hashlib.sha256).hexdigest() != old
