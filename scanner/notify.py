@@ -100,7 +100,7 @@ def deliver(channel: Channel, items: Sequence[tuple[Credential, str]], scan_id: 
     elif channel.kind == "slack":
         lines = [f"sprawlscan scan {scan_id}: {len(items)} new or reappeared credential(s)"]
         lines += [f"• {action}: {c.provider} {c.rule_id} {c.redacted} at {_where(c)} "
-                  f"(sha256 {c.fingerprint[:12]})" for c, action in items]
+                  f"({'keyed' if c.keyed else 'sha256'} {c.fingerprint[:12]})" for c, action in items]
         _post(channel.url, {"text": "\n".join(lines)})
     elif channel.kind == "jira":
         for cred, action in items:

@@ -30,7 +30,7 @@ import regex
 from scanner import gitcmd
 from scanner.engine import Engine
 from scanner.errors import ConfigError
-from scanner.model import Chunk, Location, Match, ScanStats
+from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
 from scanner.parallel import WorkerPool, default_workers
 from scanner.sources.base import (
     BlobCache,
@@ -291,6 +291,17 @@ class GitHistorySource:
         """Told of blobs scanned as the history scan goes (set by the pipeline)."""
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
+        self._records: list[InventoryFact] | None = None
+
+    @property
+    def inventory_facts(self) -> list[InventoryFact]:
+        """The graph's records of this repository (its HEAD config and code files), read once
+        when the pipeline asks for them, never from history blobs."""
+        if self._records is None:
+            from scanner.sources.records import repo_records
+
+            self._records = repo_records(self.repo, self.name)
+        return self._records
 
     # -- discovery -------------------------------------------------------------------------
     def attribution(self, stats: ScanStats) -> Attribution:
