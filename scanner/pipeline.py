@@ -23,7 +23,7 @@ from scanner import __version__
 from scanner.engine import Engine
 from scanner.errors import ConfigError, SprawlscanError, where
 from scanner.findings import Findings
-from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
+from scanner.model import InventoryFact, KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
     DEFAULT_MAX_FILE_SIZE,
     BlobCache,
@@ -126,8 +126,10 @@ def _jira_source(target: str, options: ScanOptions) -> Source:
     from scanner.sources.jira_tickets import JiraSource
 
     cloud = options.extra.get("jira_cloud")
+    media = options.extra.get("jira_media_hosts")  # where Cloud serves attachment downloads
     return JiraSource(target, options.extra.get("jql"), max_file_size=options.max_file_size,
-                      cloud=None if cloud is None else cloud not in ("", "0", "false"))
+                      cloud=None if cloud is None else cloud not in ("", "0", "false"),
+                      **({"media_hosts": tuple(media.split(","))} if media else {}))
 
 
 def _jira_export_source(target: str, options: ScanOptions) -> Source:
@@ -245,9 +247,9 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         try:
             for match, locations in hits:
-                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
                     locations = located(by_path[match.rule_id], locations,
-                                        getattr(match, "secret", None))
+                                        match.allow_pending if isinstance(match, Match) else None)
                     if not locations:
                         continue
                 findings.add(match, locations)
@@ -263,7 +265,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         stats.skip("allowlisted", findings.allowlisted)
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
-    facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
+    facts = graph_records([f for source in sources for f in getattr(source, "inventory_facts", ())],
+                          engine)
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -278,12 +281,40 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                      if c.fingerprint in secrets}
             listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():  # the listing's facts over the key's own
-                merged = dict(verified[fp].listing) | dict(facts)
+            for fp, listing in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(listing)
                 verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
+
+
+def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
+    """The sources' records made complete for the graph: every file a workflow pins to a ref in a
+    scanned git repository read (until no call asks for more), then, with an engine, every value
+    a rule finds in record text redacted (the files were scanned as files: their skips are
+    counted there, not again)."""
+    from scanner.graph.collect import pins_wanted
+    from scanner.sources.records import pinned_records, redact
+
+    out = list(dict.fromkeys(records))
+    asked: set[tuple[str, str, str]] = set()
+    while wanted := pins_wanted(out) - asked:
+        asked |= wanted
+        out += pinned_records(out, wanted)
+    return redact(out, engine) if engine is not None else tuple(out)
+
+
+def records_of(targets: Iterable[str]) -> tuple[InventoryFact, ...]:
+    """The graph's records of local targets (paths, `git:` / `dir:` targets) without scanning
+    them for secrets: what their sources would give (not redacted: no engine)."""
+    from scanner.sources.records import target_records
+
+    out: list[InventoryFact] = []
+    for target in targets:
+        scheme, sep, rest = target.partition(":")
+        out += target_records(Path(rest if sep and scheme in ("git", "dir") else target))
+    return graph_records(out)
 
 
 class RecordOnly:
@@ -382,16 +413,17 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         db, from_store = db_path(db, default=True), False
     if from_store:
         targets, result = stored_state(db)
-        return build_graph(result, inv, targets), result
+        result = replace(result, facts=result.facts + records_of(targets))
+        return build_graph(result, inv), result
     if db is None:
         result = run_scan(targets, options, progress=progress)
-        return build_graph(result, inv, targets), result
+        return build_graph(result, inv), result
     from scanner.store import Store
 
     with Store(db) as store:  # recorded: the scan, and the graph built from it
         scan_id, result = scan_and_record(targets, options or ScanOptions(), store,
                                           progress=progress)
-        sg = build_graph(result, inv, targets)
+        sg = build_graph(result, inv)
         try:
             store.save_graph(sg.graph, scan_id)
         except ConfigError as exc:
