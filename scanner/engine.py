@@ -219,7 +219,7 @@ class Engine:
             return []
         self._chunk_timeouts = set()
         try:
-            return self._scan(data, hits)
+            return self._scan(data, hits, fired)
         finally:
             self.timeouts |= self._chunk_timeouts
 
@@ -229,7 +229,8 @@ class Engine:
         out, self.timeouts = sorted(self.timeouts), set()
         return out
 
-    def _scan(self, data: bytes, hits: dict[int, list[int]]) -> list[Match]:
+    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None
+              ) -> list[Match]:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
