@@ -103,6 +103,9 @@ class Match:
     """Other named captures of the rule (e.g. `key_id` for an AWS secret key)."""
     lifetime_hint: str = "static"
     """`static` or `short-lived`, from the rule."""
+    allow_pending: tuple[int, ...] = ()
+    """Imported gitleaks AND allowlists (indexes in the rule's) whose text criteria hold: they
+    allow the copies at their paths / commits (`detectors.allowlist.located`)."""
 
 
 @dataclass(frozen=True, slots=True)

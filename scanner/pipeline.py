@@ -247,9 +247,9 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         try:
             for match, locations in hits:
-                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
                     locations = located(by_path[match.rule_id], locations,
-                                        getattr(match, "secret", None))
+                                        match.allow_pending if isinstance(match, Match) else None)
                     if not locations:
                         continue
                 findings.add(match, locations)
