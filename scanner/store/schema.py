@@ -148,6 +148,14 @@ CREATE TABLE graph_meta (
 """
 
 V3 = """
+CREATE TABLE record_texts (
+    sha256 TEXT PRIMARY KEY,        -- SHA-256 of the (redacted) text
+    content TEXT NOT NULL           -- a record's file text, every value a rule finds redacted
+);
+ALTER TABLE scans ADD COLUMN records INTEGER NOT NULL DEFAULT 0;  -- 1: facts hold the graph's records
+"""
+
+V4 = """
 CREATE TABLE settings (
     name TEXT PRIMARY KEY,          -- fingerprint_key: the HMAC key of low-entropy values
     value TEXT NOT NULL
@@ -156,7 +164,7 @@ ALTER TABLE credentials ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;   -- 1: HMA
 ALTER TABLE blob_matches ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """`MIGRATIONS[n]`: version n → n + 1. Append only; never edit a released step."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
