@@ -130,6 +130,11 @@ def test_same_key_same_fingerprint_and_allowlist_holds(tmp_path, rng):
     code, out = scan("--format", "json", "--allowlist", str(allow), target)
     assert code == 1 and pw["secret_hmac"] not in out
     assert json.loads(out)["summary"]["skipped"]["allowlisted"] == 1
+    base = tmp_path / "baseline.txt"
+    assert CliRunner().invoke(main, ["baseline", "create", str(base), target]).exit_code == 0
+    assert pw["secret_hmac"] in base.read_text() and plain(PASSWORD)[:12] not in base.read_text()
+    code, out = scan("--format", "json", "--baseline", str(base), target)
+    assert code == 0 and json.loads(out)["findings"] == []
     os.environ["SPRAWLSCAN_FINGERPRINT_KEY"] = ENV_KEY
     try:
         env = findings(scan("--format", "json", target)[1])

@@ -40,4 +40,5 @@ def render(result: ScanResult) -> str:
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
     config = f"; config: {_cell(s.config)}" if s.config else ""
     out.append(f"<sub>scanned {s.chunks} chunk(s), {s.blobs} git blob(s); skipped: {skipped}{config}</sub>")
+    out += [f"<sub>warning: {_cell(note)}</sub>" for note in s.warnings]
     return "\n".join(out) + "\n"

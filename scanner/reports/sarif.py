@@ -102,7 +102,8 @@ def as_dict(result: ScanResult) -> dict[str, object]:
             "invocations": [{
                 "executionSuccessful": not result.incomplete,
                 "toolExecutionNotifications": [
-                    {"level": "error", "message": {"text": reason}} for reason in result.stats.errors],
+                    *({"level": "error", "message": {"text": reason}} for reason in result.stats.errors),
+                    *({"level": "warning", "message": {"text": note}} for note in result.stats.warnings)],
             }],
             "results": results,
             **({"originalUriBaseIds": {
