@@ -274,11 +274,19 @@ def _enclosing_call(text: str, pos: int, reach: int = 4000) -> str:
 
 
 def _bound(engine: Scanner, name: str, value: str) -> Match | None:
-    """The rule match of `value` written under `name`, when a rule captures it whole."""
+    """The rule match of `value` written under `name`, when a built-in rule captures it whole
+    (a user's imported rule, a generic one above all, never saw this line: it stays out)."""
+    builtin = _BUILTIN.get(engine)
+    if builtin is None:
+        builtin = _BUILTIN[engine] = frozenset(
+            c.rule.id for c in getattr(engine, "rules", []) if c.rule.origin == "sprawlscan")
     for m in engine.scan(f'{name} = "{value}"\n'.encode("utf-8", "replace")):
-        if m.secret == value and m.rule_id != "declared.secret":
+        if m.secret == value and m.rule_id in builtin:
             return m
     return None
+
+
+_BUILTIN: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _placed(m: Match, text: str, token: str) -> Match:
