@@ -138,22 +138,45 @@ class Attribution:
             paths[path] = commit
 
 
-_RAW = regex.compile(rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)\x00([^\x00]*)")
+_RAW = regex.compile(rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)")
+LOG_FORMAT = "--format=%x01%H"
+FACTS_FORMAT = "--format=%x01%H%x00%an <%ae>%x00%aI"
+"""The attribution walk's format when it also collects each commit's author and date."""
+Facts = dict[str, tuple[tuple[str, str], ...]]
 
 
-def parse_log_raw(out: bytes, attribution: Attribution) -> None:
-    """Parse `git log --reverse -c --raw -z --format=%x01%H` output (oldest commit first).
+def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = None) -> None:
+    """Parse `git log --reverse -c --raw -z` output (oldest commit first) in LOG_FORMAT, or in
+    FACTS_FORMAT with `facts` (commit → author and date, for `commit_facts`).
 
     `-c` gives merges as combined diffs: only paths whose result differs from every parent, which
     is exactly what a merge itself introduced; every other blob is attributed to the ordinary
-    commit that brought it. (`-m` would repeat each merged change once per parent.)"""
-    for segment in out.split(b"\x01"):
-        if len(segment) < 40:
-            continue
-        commit = segment[:40].decode()
-        for new, status, path in _RAW.findall(segment, 40):
+    commit that brought it. (`-m` would repeat each merged change once per parent.) The output
+    is read field by field (`-z` ends each with NUL, which no name or path can hold): a header
+    is followed by its name and date fields, a raw line by its path, so a name or path holding
+    the header mark cannot pass for a commit."""
+    fields = out.split(b"\0")
+    i, n = 0, len(fields)
+    commit: str | None = None
+    while i < n:
+        f = fields[i].lstrip(b"\n")  # the raw lines of a commit start on a new line
+        i += 1
+        if f.startswith(b":"):
+            path = fields[i] if i < n else b""
+            i += 1
+            m = _RAW.fullmatch(f)
+            if m is None or commit is None:
+                continue
+            new, status = m.groups()
             if new != EMPTY_BLOB_B and (b"A" in status or b"M" in status or b"T" in status):
                 attribution.add(new.decode(), path.decode("utf-8", "surrogateescape"), commit)
+        elif f.startswith(b"\x01"):
+            commit = f[1:].strip().decode("ascii", "replace")
+            if facts is not None and i + 1 < n:
+                facts[commit] = (("author", fields[i].decode("utf-8", "replace")),
+                                 ("date", fields[i + 1].strip().decode("ascii", "replace")))
+            if facts is not None:
+                i += 2
 
 
 SEGMENT_BYTES = 16 << 20
@@ -315,12 +338,16 @@ class GitHistorySource:
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
         try:
             log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw",
-                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, "--format=%x01%H")
+                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, FACTS_FORMAT)
         except GitError as exc:
             if b"does not have any commits" in str(exc).encode() or "bad default revision" in str(exc):
                 return attr
             raise
-        parse_log_raw(log, attr)
+        facts: Facts = {}
+        parse_log_raw(log, attr, facts)
+        with self._meta_lock:  # the same walk `commit_facts` would make again
+            if self._meta is None:
+                self._meta = facts
         # blobs reachable only from a tag (or a tag's tree) appear in no commit diff
         try:
             objs = git(self.repo, "rev-list", "--all", "--reflog", "--objects", "--missing=print",
@@ -375,7 +402,7 @@ class GitHistorySource:
             # each unreachable commit against its parents, oldest first
             proc = gitcmd.run(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c",
                               "--raw", "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY,
-                              "--format=%x01%H", config=GIT_LIMITS[1::2],
+                              LOG_FORMAT, config=GIT_LIMITS[1::2],
                               input="".join(c + "\n" for c in dangling).encode())
             if proc.returncode != 0:
                 stats.errors.append(f"{self.name}: git log of unreachable commits failed")
@@ -746,7 +773,8 @@ class GitHistorySource:
 
     def commit_facts(self, commit: str | None) -> tuple[tuple[str, str], ...]:
         """A commit's author (`Name <email>`) and author date, for reports: read for every commit
-        of the repository in one `git log` on first use (commits no ref reaches give nothing)."""
+        of the repository by the attribution walk, or by one `git log` on first use when the
+        attribution came from the cache (commits no ref reaches give nothing)."""
         if commit is None:
             return ()
         with self._meta_lock:
