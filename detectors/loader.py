@@ -81,11 +81,11 @@ def _load(files: list[Path]) -> list[Rule]:
 
 
 def parse_rule_file(path: Path) -> list[Rule]:
+    from scanner.parsing import read_small_text
+
     try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rule file ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        doc = tomllib.loads(read_small_text(path, "rule file"))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     if "rule" not in doc and isinstance(doc.get("rules"), list):
         from detectors.gitleaks import convert_gitleaks
@@ -166,7 +166,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
                 regex.compile(p)
             allowlists.append(Allowlist(tuple(a.get("regexes", [])), str(a.get("target", "secret")),
                                         tuple(a.get("paths", [])), tuple(a.get("stopwords", [])),
-                                        str(a.get("condition", "OR"))))
+                                        str(a.get("condition", "OR")), tuple(a.get("commits", []))))
     except regex.error as exc:
         raise ConfigError(f"{where}: allowlist or path pattern does not compile ({exc})") from None
     try:

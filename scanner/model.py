@@ -4,10 +4,10 @@ in memory, never in a `Credential` (which carries a SHA-256 fingerprint and a re
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from scanner.fingerprints import fingerprint_of
 
 if TYPE_CHECKING:
     from detectors.rule import Rule
@@ -103,6 +103,9 @@ class Match:
     """Other named captures of the rule (e.g. `key_id` for an AWS secret key)."""
     lifetime_hint: str = "static"
     """`static` or `short-lived`, from the rule."""
+    allow_pending: tuple[int, ...] = ()
+    """Imported gitleaks AND allowlists (indexes in the rule's) whose text criteria hold: they
+    allow the copies at their paths / commits (`detectors.allowlist.located`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +126,29 @@ class KnownMatch:
     """`static` or `short-lived`."""
     captures: tuple[tuple[str, str], ...] = ()
     """Non-secret named captures."""
+    keyed: bool = False
+    """The fingerprint is the keyed HMAC of a low-entropy value (`scanner.fingerprints`)."""
 
     @classmethod
     def of(cls, match: Match) -> KnownMatch:
-        return cls(fingerprint(match.secret), match.rule_id, match.provider,
+        fp, keyed = fingerprint_of(match.secret)
+        return cls(fp, match.rule_id, match.provider,
                    redact(match.secret, dict(match.captures).get("key_id")),
-                   match.line, match.lifetime_hint, match.captures)
+                   match.line, match.lifetime_hint, match.captures, keyed)
 
 
 def fingerprint(secret: str) -> str:
-    """SHA-256 hex of the exact secret string: a credential's identity. A multi-line secret (a PEM
-    key) is taken with LF line endings and no trailing whitespace per line first: the same key
-    pasted from Windows (CRLF) is the same credential."""
-    if "\n" in secret or "\r" in secret:
-        secret = "\n".join(line.rstrip() for line in secret.replace("\r\n", "\n").replace("\r", "\n")
-                           .split("\n"))
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    """A credential's identity: the plain SHA-256 hex of a high-entropy value, the keyed HMAC of a
+    guessable one (`scanner.fingerprints.fingerprint_of` decides). A multi-line secret (a PEM key)
+    is taken with LF line endings and no trailing whitespace per line first: the same key pasted
+    from Windows (CRLF) is the same credential."""
+    return fingerprint_of(secret)[0]
+
+
+def fingerprint_json(fp: str, keyed: bool) -> dict[str, str]:
+    """How outputs name a fingerprint: `secret_sha256` for a plain SHA-256, else
+    `"fingerprint": "keyed"` with `secret_hmac` (never a plain hash of a guessable value)."""
+    return {"fingerprint": "keyed", "secret_hmac": fp} if keyed else {"secret_sha256": fp}
 
 
 def redact(secret: str, key_id: str | None = None) -> str:
@@ -156,7 +166,7 @@ class Credential:
     """One unique secret, with every place a copy of it was found."""
 
     fingerprint: str
-    """SHA-256 hex of the exact secret string."""
+    """SHA-256 hex of the exact secret string; its keyed HMAC when `keyed`."""
     rule_id: str
     """Id of the first rule that matched it."""
     provider: str
@@ -169,10 +179,12 @@ class Credential:
     """`static` or `short-lived`, from the rule."""
     captures: tuple[tuple[str, str], ...] = ()
     """Non-secret named captures (e.g. an AWS key id)."""
+    keyed: bool = False
+    """The fingerprint is the keyed HMAC of a low-entropy value, not its SHA-256."""
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "secret_sha256": self.fingerprint,
+            **fingerprint_json(self.fingerprint, self.keyed),
             "rule_id": self.rule_id,
             "provider": self.provider,
             "redacted": self.redacted,
@@ -200,9 +212,21 @@ class ScanStats:
     """One-line reasons why the scan is incomplete (a source failed part-way)."""
     config: str = ""
     """Which configuration the scan ran with (`BASE:sprawlscan.toml` in CI modes); empty: unsaid."""
+    warnings: list[str] = field(default_factory=list)
+    """One-line notes on what was left out without making the scan incomplete (a rule that ran
+    out of time on a file), each counted in `skipped` too."""
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def rule_timeouts(self, rule_ids: list[str], where: str) -> None:
+        """Rules that ran out of time on `where`: one warning and one `rule-timeout` skip per
+        (rule, file), however many chunks of it the rule gave up on."""
+        for rule_id in rule_ids:
+            note = f"rule {rule_id} ran out of time on {where}: skipped there"
+            if note not in self.warnings:
+                self.warnings.append(note)
+                self.skip("rule-timeout")
 
     def merge(self, other: ScanStats) -> None:
         self.chunks += other.chunks
@@ -211,6 +235,7 @@ class ScanStats:
         for k, v in other.skipped.items():
             self.skip(k, v)
         self.errors.extend(other.errors)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
         self.config = self.config or other.config
 
     def to_json(self) -> dict[str, object]:
@@ -219,6 +244,8 @@ class ScanStats:
                                   "errors": list(self.errors)}
         if self.config:
             out["config"] = self.config
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -246,21 +273,31 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class InventoryFact:
-    """Something a forge declares that is not a secret value but feeds the graph: an Actions
-    secret *name* (values are not readable), a CI/CD variable name, a workflow or CI config file."""
+    """A record that feeds the graph, never a secret value: what a forge declares (an Actions
+    secret *name*, a CI/CD variable name, a workflow or CI config file read through the API), and
+    what a local repository or folder holds (a workflow, CI, MCP/agent config, compose, dotenv or
+    code file's text at HEAD, a file at a ref a workflow pins, the repository itself). The graph
+    reads only these; file text is redacted (every value a rule finds replaced by its preview)
+    before it reaches the graph or the datastore."""
 
     kind: str
-    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab)."""
+    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab); `file` (a
+    config or code file at HEAD / in the working tree), `pinned` (a file at a pinned ref),
+    `git-repo` (a scanned local git repository: pinned refs can be read from it)."""
     scope: str
     """Where it is declared: org login / `owner/repo` (GitHub), group or project path (GitLab)."""
     name: str
-    """The secret or variable name, or the file path (`.github/workflows/ci.yml`)."""
+    """The secret or variable name, or the file path (`.github/workflows/ci.yml`); `git-repo`:
+    the repository's local path."""
     level: str = ""
     """`org`, `repo`, `environment` (GitHub); `group`, `project`, `schedule` (GitLab)."""
     environment: str = ""
     """GitHub environment name, GitLab `environment_scope`; empty when not environment-bound."""
     content: str = ""
-    """File text for `workflow` and `ci-config` facts; empty otherwise (never a secret value)."""
+    """File text for `workflow`, `ci-config`, `file` and `pinned` records; empty otherwise."""
+    ref: str = ""
+    """`pinned`: the ref the file was read at (its `level`: `head` when the same blob as HEAD,
+    `missing` when the ref or the file is not there)."""
 
     def reference(self) -> str:
         """How an inventory names this (INVENTORY.md): `acme/x:NAME`, `org:acme:NAME`,

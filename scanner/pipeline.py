@@ -21,9 +21,10 @@ from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError, SprawlscanError, where
+from scanner.errors import ConfigError, SourceError, SprawlscanError, where
 from scanner.findings import Findings
-from scanner.model import KnownMatch, Match, ScanResult, ScanStats, fingerprint
+from scanner.fingerprints import key_tag, keyed_by
+from scanner.model import InventoryFact, KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.sources.base import (
     DEFAULT_MAX_FILE_SIZE,
     BlobCache,
@@ -126,8 +127,10 @@ def _jira_source(target: str, options: ScanOptions) -> Source:
     from scanner.sources.jira_tickets import JiraSource
 
     cloud = options.extra.get("jira_cloud")
+    media = options.extra.get("jira_media_hosts")  # where Cloud serves attachment downloads
     return JiraSource(target, options.extra.get("jql"), max_file_size=options.max_file_size,
-                      cloud=None if cloud is None else cloud not in ("", "0", "false"))
+                      cloud=None if cloud is None else cloud not in ("", "0", "false"),
+                      **({"media_hosts": tuple(media.split(","))} if media else {}))
 
 
 def _jira_export_source(target: str, options: ScanOptions) -> Source:
@@ -245,9 +248,9 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
         try:
             for match, locations in hits:
-                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
                     locations = located(by_path[match.rule_id], locations,
-                                        getattr(match, "secret", None))
+                                        match.allow_pending if isinstance(match, Match) else None)
                     if not locations:
                         continue
                 findings.add(match, locations)
@@ -263,7 +266,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         stats.skip("allowlisted", findings.allowlisted)
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
-    facts = tuple(f for source in sources for f in getattr(source, "inventory_facts", ()))
+    facts = graph_records([f for source in sources for f in getattr(source, "inventory_facts", ())],
+                          engine)
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -278,12 +282,40 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                      if c.fingerprint in secrets}
             listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():  # the listing's facts over the key's own
-                merged = dict(verified[fp].listing) | dict(facts)
+            for fp, listing in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(listing)
                 verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
+
+
+def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
+    """The sources' records made complete for the graph: every file a workflow pins to a ref in a
+    scanned git repository read (until no call asks for more), then, with an engine, every value
+    a rule finds in record text redacted (the files were scanned as files: their skips are
+    counted there, not again)."""
+    from scanner.graph.collect import pins_wanted
+    from scanner.sources.records import pinned_records, redact
+
+    out = list(dict.fromkeys(records))
+    asked: set[tuple[str, str, str]] = set()
+    while wanted := pins_wanted(out) - asked:
+        asked |= wanted
+        out += pinned_records(out, wanted)
+    return redact(out, engine) if engine is not None else tuple(out)
+
+
+def records_of(targets: Iterable[str]) -> tuple[InventoryFact, ...]:
+    """The graph's records of local targets (paths, `git:` / `dir:` targets) without scanning
+    them for secrets: what their sources would give (not redacted: no engine)."""
+    from scanner.sources.records import target_records
+
+    out: list[InventoryFact] = []
+    for target in targets:
+        scheme, sep, rest = target.partition(":")
+        out += target_records(Path(rest if sep and scheme in ("git", "dir") else target))
+    return graph_records(out)
 
 
 class RecordOnly:
@@ -321,12 +353,15 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     rules = load_rules(list(options.rule_files))
     digest = rules_digest(rules)
     scan_id = store.begin_scan(targets, options.mode, digest)
-    cache = store.blob_cache(digest) if options.mode == "full" else None
+    db_key = store.fingerprint_key()
+    # matches the blob cache carries over hold fingerprints: they are valid under this key only
+    cache = store.blob_cache(f"{digest}+{key_tag(db_key)}") if options.mode == "full" else None
     if options.verify is not None:  # answers recorded within the TTL are not asked again
         options = replace(options, verify=replace(options.verify,
                                                   known=store.recent_verifications(options.verify.ttl)))
-    result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
-                      progress=progress)
+    with keyed_by(db_key):  # guessable values: HMAC under this datastore's key
+        result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
+                          progress=progress)
     store.finish_scan(scan_id, result, cache)
     if result.verifications:
         store.record_verifications(scan_id, result.verifications)
@@ -362,13 +397,29 @@ def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
         return store.latest_complete_sources(), store.latest_complete_result()
 
 
+def stored_records_state(db: DbLocation | None) -> ScanResult:
+    """The latest complete state with the records the graph is built from; a state whose scans
+    hold no records (written by a sprawlscan before them) is refused: the graph would be
+    evaluated without workflows and configs, and a gate must not pass on that."""
+    from scanner.store import open_existing
+
+    with open_existing(db) as store:
+        result = store.latest_complete_result()
+        old = store.without_records(*store.latest_complete_scans())
+    if old:
+        raise SourceError(f"scan(s) {', '.join(map(str, old))} in the datastore hold no workflow or config "
+                          "records (recorded by an older sprawlscan): the graph cannot be built from them; "
+                          "scan those sources again with --db")
+    return result
+
+
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
               progress: Progress | None = None, db: DbLocation | None = None,
               from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
     """Scan the targets (recorded in the datastore `db` when given, with the graph), read their
     workflows and configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
-    datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) and
-    the workflows and configs are re-read from the targets those scans recorded."""
+    datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) with
+    the records those scans stored (workflow and config files, forge secret names)."""
     from scanner.graph.build import build_graph
     from scanner.graph.inventory import load_inventory
 
@@ -381,17 +432,17 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         targets, _ = stored_state(db)
         db, from_store = db_path(db, default=True), False
     if from_store:
-        targets, result = stored_state(db)
-        return build_graph(result, inv, targets), result
+        result = stored_records_state(db)
+        return build_graph(result, inv), result
     if db is None:
         result = run_scan(targets, options, progress=progress)
-        return build_graph(result, inv, targets), result
+        return build_graph(result, inv), result
     from scanner.store import Store
 
     with Store(db) as store:  # recorded: the scan, and the graph built from it
         scan_id, result = scan_and_record(targets, options or ScanOptions(), store,
                                           progress=progress)
-        sg = build_graph(result, inv, targets)
+        sg = build_graph(result, inv)
         try:
             store.save_graph(sg.graph, scan_id)
         except ConfigError as exc:

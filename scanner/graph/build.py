@@ -1,6 +1,6 @@
 """Graph stage: the identity graph. Takes a `ScanResult`, the inventory (or none: agents are then
-inferred) and what `collect` read from the scanned places, and gives a `SprawlGraph`: a networkx
-MultiDiGraph whose nodes are `credential:<sha256>`, `location:...`, `reference:...`, `agent:...`,
+inferred) and the scan's records (read by `collect`), and gives a `SprawlGraph`: a networkx
+MultiDiGraph whose nodes are `credential:<fingerprint>`, `location:...`, `reference:...`, `agent:...`,
 `identity:...`, `platform:...`, `workflow:...`, `owner:...` (attribute `kind`) and whose edges
 (attribute `kind`) are copy_of, resolves_to (with `how`), references, calls (with the call's
 `inherit` flag and secret `mapping`), runs, runs_as, uses, issued_to, authenticates_as,
@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from scanner.graph.collect import Collected, add_facts, collect
+from scanner.graph.collect import Collected, collect
 from scanner.graph.evidence import add_provider_identities
 from scanner.graph.inventory import (
     Agent,
@@ -90,17 +90,19 @@ def _add(g: nx.MultiDiGraph, node: str, kind: str, **attrs: object) -> None:
         g.add_node(node, kind=kind, **{k: v for k, v in attrs.items() if v is not None})
 
 
-def build_graph(result: ScanResult, inventory: Inventory | None, targets: list[str] | None = None,
+def build_graph(result: ScanResult, inventory: Inventory | None,
                 collected: Collected | None = None) -> SprawlGraph:
-    col = collected if collected is not None else collect(list(targets or []))
-    add_facts(col, getattr(result, "facts", ()))
+    """The graph of one scan, from its records only (`result.facts`: workflow and config files,
+    forge secret names) and its credentials; `collected`: records already read."""
+    col = collected if collected is not None else collect(result.facts)
     inv = inventory if inventory is not None else infer_inventory(result, col)
     res = Resolver(result.credentials, col, inv)
     g = nx.MultiDiGraph()
     creds = {c.fingerprint: c for c in result.credentials}
     for c in result.credentials:
         _add(g, f"credential:{c.fingerprint}", "credential", rule_id=c.rule_id, provider=c.provider,
-             redacted=c.redacted, lifetime=c.lifetime_hint)
+             redacted=c.redacted, lifetime=c.lifetime_hint,
+             **({"fingerprint": "keyed"} if c.keyed else {}))  # an HMAC, not the SHA-256
         for loc in c.locations:
             n = location_node(loc)
             _add(g, n, "location", source=loc.source, container=loc.container, path=loc.path,

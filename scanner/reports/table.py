@@ -48,7 +48,8 @@ def render(result: ScanResult) -> str:
     short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint],
+        row = [cred.rule_id, cred.provider, cred.redacted,
+               short[cred.fingerprint] + (" keyed" if cred.keyed else ""),
                str(len(cred.locations)), first]
         if verified is not None:
             row.append(verified_cell(verified.get(cred.fingerprint)))
@@ -59,6 +60,8 @@ def render(result: ScanResult) -> str:
     console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
     if s.config:
         console.print(f"config: {clean(s.config)}")
+    for note in s.warnings:
+        console.print(f"WARNING: {clean(note)}")
     for err in s.errors:
         console.print(f"INCOMPLETE: {clean(err)}")
     return buf.getvalue()

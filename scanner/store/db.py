@@ -16,6 +16,7 @@ was seen last and no other scope's latest complete scan sees it, `reappeared` wh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -30,6 +31,7 @@ from typing import Any, Self
 from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.findings import to_known
+from scanner.fingerprints import MIN_KEY_CHARS, new_key
 from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
 from scanner.sources.base import BlobPaths
 from scanner.store.graph import GraphMixin
@@ -171,6 +173,20 @@ class Store(ReadMixin, GraphMixin):
             self.conn.execute("ROLLBACK")
             raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
 
+    def fingerprint_key(self) -> str:
+        """This datastore's own random HMAC key for low-entropy values (`scanner.fingerprints`),
+        created on first use; two first scans at once agree on one."""
+        row = self.conn.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
+        if row is None:
+            with self.write() as c:
+                c.execute("INSERT INTO settings (name, value) VALUES ('fingerprint_key', ?) "
+                          "ON CONFLICT (name) DO NOTHING", (new_key(),))
+                row = c.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
+        if not isinstance(row[0], str) or len(row[0]) < MIN_KEY_CHARS:
+            raise ConfigError(f"{self.where}: the datastore was tampered with: table settings "
+                              f"should hold a fingerprint key of at least {MIN_KEY_CHARS} characters")
+        return row[0]
+
     # -- scans -----------------------------------------------------------------------------
     def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
         with self.write() as c:
@@ -201,14 +217,31 @@ class Store(ReadMixin, GraphMixin):
             for fp in sorted(result.allowlisted):
                 self._record_allowlisted(c, scan_id, ts, fp)
             complete = not result.incomplete
-            # a workflow file's text could hold a hard-coded secret: facts are kept without it
-            facts = [{**asdict(f), "content": ""} for f in result.facts]
+            facts = self._record_facts(c, result)
             c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ?, "
-                      "facts = ? WHERE id = ?",
+                      "facts = ?, records = 1 WHERE id = ?",
                       (ts, int(complete), json.dumps(result.stats.errors),
                        json.dumps(result.stats.to_json()), json.dumps(facts), scan_id))
             if complete and mode == "full":
                 self._mark_gone(c, scan_id, scope, ts)
+
+    @staticmethod
+    def _record_facts(c: Conn, result: ScanResult) -> list[dict[str, Any]]:
+        """The scan's records as JSON rows; file text goes to `record_texts` once per content,
+        named by its SHA-256. The text is what `run_scan` gives: redacted when the scan made its
+        records (every value a rule finds replaced by its preview)."""
+        facts: list[dict[str, Any]] = []
+        texts: dict[str, str] = {}
+        for f in result.facts:
+            row = asdict(f)
+            content = row.pop("content")
+            if content:
+                row["content_sha256"] = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+                texts[row["content_sha256"]] = content
+            facts.append(row)
+        c.executemany("INSERT INTO record_texts (sha256, content) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      sorted(texts.items()))
+        return facts
 
     def _record_credential(self, c: Conn, scan_id: int, ts: str, cred: Credential,
                            severity: str) -> None:
@@ -216,10 +249,10 @@ class Store(ReadMixin, GraphMixin):
         row = c.execute("SELECT status FROM credentials WHERE fingerprint = ?", (fp,)).fetchone()
         if row is None:
             c.execute("INSERT INTO credentials (fingerprint, rule_id, provider, redacted, "
-                      "lifetime_hint, captures, first_seen, last_seen, status, severity) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                      "lifetime_hint, captures, first_seen, last_seen, status, severity, keyed) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
                       (fp, cred.rule_id, cred.provider, cred.redacted, cred.lifetime_hint,
-                       json.dumps(dict(cred.captures)), ts, ts, severity))
+                       json.dumps(dict(cred.captures)), ts, ts, severity, int(cred.keyed)))
             self._event(c, "found", scan_id, fp, None, {"rule_id": cred.rule_id}, ts)
         else:
             # the latest scan names it (a format rule may have replaced `declared.secret`)
@@ -355,13 +388,14 @@ class StoreBlobCache:
             by_blob: dict[str, list[KnownMatch]] = {}
             for r in self.conn.execute(
                     "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
-                    "captures FROM blob_matches WHERE repo = ? AND rules_digest = ?",
+                    "captures, keyed FROM blob_matches WHERE repo = ? AND rules_digest = ?",
                     (repo, self.digest)):
                 try:
                     captures = json.loads(r[7])
                     known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
                                        str(r[6]), tuple(sorted((str(k), str(v))
-                                                               for k, v in captures.items())))
+                                                               for k, v in captures.items())),
+                                       bool(r[8]))
                 except (ValueError, TypeError, AttributeError):
                     raise tampered("blob_matches", repo, "captures as a JSON object and an "
                                    "integer line") from None
@@ -397,10 +431,10 @@ class StoreBlobCache:
                       [(repo, blob, self.digest, scan_id) for repo, blob, _ in self._new])
         c.executemany(
             "INSERT INTO blob_matches (repo, blob, rules_digest, fingerprint, rule_id, provider, "
-            "redacted, lifetime_hint, captures, line) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "redacted, lifetime_hint, captures, line, keyed) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT DO NOTHING",
             [(repo, blob, self.digest, m.fingerprint, m.rule_id, m.provider, m.redacted,
-              m.lifetime_hint, json.dumps(dict(m.captures)), m.line)
+              m.lifetime_hint, json.dumps(dict(m.captures)), m.line, int(m.keyed))
              for repo, blob, ms in self._new for m in ms])
         self._new = []
         c.executemany("INSERT INTO repo_attribution (repo, refs_state, missing, data) "

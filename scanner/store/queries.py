@@ -102,15 +102,15 @@ class ReadMixin:
 
     def result(self, *scan_ids: int) -> ScanResult:
         """What the given scans saw, merged: credentials with the locations (and their state)
-        those scans recorded, and the inventory facts their sources declared (workflow file
-        texts are not kept: the graph re-reads local files from the targets)."""
+        those scans recorded, and the records their sources gave (workflow and config file
+        texts, redacted, from `record_texts`)."""
         if not scan_ids:
             return ScanResult((), ScanStats())
         marks = ",".join("?" * len(scan_ids))
         rows = self.conn.execute(
             "SELECT DISTINCT c.fingerprint, c.rule_id, c.provider, c.redacted, c.lifetime_hint, "
             "c.captures, l.source, l.container, l.path, l.commit_id, l.line, l.url, s.state, "
-            "s.attributes "
+            "s.attributes, c.keyed "
             "FROM scan_locations s JOIN locations l ON l.id = s.location_id "
             f"JOIN credentials c ON c.fingerprint = l.fingerprint WHERE s.scan_id IN ({marks}) "
             "ORDER BY c.fingerprint", scan_ids).fetchall()
@@ -122,7 +122,7 @@ class ReadMixin:
             creds.setdefault(r[0], (r, set()))[1].add(loc)
         out = tuple(
             Credential(fp, r[1], r[2], r[3], tuple(sorted(locs, key=_loc_key)), r[4],
-                       tuple(sorted(json.loads(r[5]).items())))
+                       tuple(sorted(json.loads(r[5]).items())), bool(r[14]))
             for fp, (r, locs) in sorted(creds.items()))
         stats = ScanStats()
         facts: dict[InventoryFact, None] = {}
@@ -130,8 +130,24 @@ class ReadMixin:
             info = self.scan(sid)
             stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
             row = self.conn.execute("SELECT facts FROM scans WHERE id = ?", (sid,)).fetchone()
-            facts.update((InventoryFact(**f), None) for f in json.loads(row[0]))
+            facts.update((self._fact(f), None) for f in json.loads(row[0]))
         return ScanResult(out, stats, tuple(facts))
+
+    def _fact(self, row: dict[str, Any]) -> InventoryFact:
+        sha = row.pop("content_sha256", None)
+        if sha:
+            text = self.conn.execute("SELECT content FROM record_texts WHERE sha256 = ?", (sha,)).fetchone()
+            row["content"] = text[0] if text else ""
+        return InventoryFact(**row)
+
+    def without_records(self, *scan_ids: int) -> list[int]:
+        """The scans among these whose graph records were not stored (a datastore written by a
+        sprawlscan before records): the graph cannot be built from them."""
+        if not scan_ids:
+            return []
+        marks = ",".join("?" * len(scan_ids))
+        return [r[0] for r in self.conn.execute(
+            f"SELECT id FROM scans WHERE records = 0 AND id IN ({marks}) ORDER BY id", scan_ids)]
 
     def latest_complete_scans(self) -> list[int]:
         """The latest complete full scan of each scope."""
