@@ -191,6 +191,8 @@ def redact(records: Iterable[InventoryFact], engine: Engine,
         matches: list[Match] = engine.scan(data)
         matches += [m for m in structured(chunk, engine, matches, stats or ScanStats())
                     if isinstance(m, Match)]
+        if engine.timeouts:  # a user rule that ran out of time redacted nothing here
+            (stats or ScanStats()).rule_timeouts(engine.take_timeouts(), f"record {r.scope}:{r.name}")
         text = r.content
         for m in sorted(matches, key=lambda m: -len(m.secret)):  # a longer value before its parts
             if m.secret and m.secret in text:
