@@ -248,6 +248,32 @@ def test_survivors_from_the_datastore_over_a_github_org(org, tmp_path) -> None: 
 from test_github_org import org  # noqa: E402,F401 - the fixture: a GitHub org on a local server
 
 
+def test_survivors_from_the_datastore_over_a_gitlab_group(group, tmp_path) -> None:  # noqa: F811
+    """A GitLab group scanned through its API into `--db`: `survivors --db` without sources asks
+    nothing and equals the scanning run; the `.gitlab-ci.yml` read through the API binds
+    `$DEPLOY_TOKEN` to the project variable's value."""
+    from test_gitlab_group import TOKEN
+
+    from scanner.model import fingerprint
+
+    api, s, cache = group
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: deployer\n"
+                   "    workflows: [{gitlab: 'acme/agent:.gitlab-ci.yml'}]\n")
+    common = ["survivors", "deployer", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITLAB_TOKEN": TOKEN}
+    direct = _cli([*common, "--gitlab-url", api.base, "--cache-dir", str(cache), "gitlab:acme"], env)
+    asked = len(api.log)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert len(api.log) == asked and stored == direct
+    assert f'"secret_sha256": "{fingerprint(s["declared"])}"' in direct[1]
+
+
+from test_gitlab_group import group  # noqa: E402,F401 - the fixture: a GitLab group on a local server
+
+
 def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -> None:
     """A code file's record keeps the lines naming an environment variable (and the two after
     each, for a split expression), not the rest of the file; the graph still reads the names."""
