@@ -105,7 +105,7 @@ def _path_source(target: str, options: ScanOptions) -> Source:
     if options.staged or options.rev_range:
         return _git_source(target, options)
     if options.history and path.is_dir() and is_git_repo(path):
-        return GitHistorySource(path, options.source_options())
+        return GitHistorySource(path, options.source_options(), records=True)
     return FilesSource(path, options.source_options())
 
 
@@ -116,7 +116,7 @@ def _git_source(target: str, options: ScanOptions) -> Source:
         return StagedSource(target, options.source_options())
     if options.rev_range:
         return RangeSource(target, options.rev_range, options.source_options())
-    return GitHistorySource(target, options.source_options())
+    return GitHistorySource(target, options.source_options(), records=True)
 
 
 def _dir_source(target: str, options: ScanOptions) -> Source:

@@ -305,7 +305,7 @@ class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
     def __init__(self, path: str | Path, options: SourceOptions | None = None, *,
-                 name: str | None = None) -> None:
+                 name: str | None = None, records: bool = False) -> None:
         self.repo = Path(path)
         if not self.repo.exists():
             raise ConfigError(f"{path}: no such file or directory")
@@ -320,6 +320,9 @@ class GitHistorySource:
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
         self._records: list[InventoryFact] | None = None
+        self.prefetch = records
+        """Read the graph's records during the history scan (in its discovery thread) rather
+        than after it: set for a scan target, not for the repositories a forge or folder meets."""
 
     @property
     def inventory_facts(self) -> list[InventoryFact]:
@@ -624,6 +627,8 @@ class GitHistorySource:
             try:
                 attr = self.attribution(side) if cache is None else self.cached_attribution(cache, side)
                 discovered.append((attr, self.head_tree()))
+                if self.prefetch:
+                    self.inventory_facts  # noqa: B018 - read now, alongside the blob stream
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
