@@ -16,7 +16,7 @@ import fnmatch
 import functools
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.errors import ConfigError
@@ -27,19 +27,15 @@ from scanner.sources.base import DEFAULT_EXCLUDES, Hit, SourceOptions, read_file
 
 
 def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
-    """True when any path component, or the whole relative path, matches a pattern (as
-    `fnmatch.fnmatch` reads it; all patterns in one compiled expression: a repository's HEAD
-    listing asks this thousands of times)."""
-    match = _any_of(patterns)
-    rel = os.path.normcase(rel)
-    return match(rel) is not None or any(match(part) is not None for part in rel.split("/"))
+    """True when any path component, or the whole relative path, matches a pattern (`fnmatch`
+    semantics; the patterns compiled once into one regex)."""
+    match = _compiled(tuple(patterns)).match
+    return bool(match(rel)) or any(match(part) for part in rel.split("/"))
 
 
-@functools.lru_cache(maxsize=64)
-def _any_of(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
-    if not patterns:
-        return lambda _: None
-    return re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns)).match
+@functools.lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")
 
 
 def gitdir_inside(repo: Path, root: Path) -> bool:

@@ -28,6 +28,7 @@ from pathlib import Path
 import regex
 
 from scanner import gitcmd
+from scanner.bindings import bindable
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
@@ -206,6 +207,8 @@ class SegmentResult:
     error: str | None = None
     timeouts: dict[str, list[str]] = field(default_factory=dict)
     """Blob id → ids of the rules that ran out of time on it."""
+    bindable: list[str] = field(default_factory=list)
+    """Text blobs the binding pass may read (`scanner.bindings.bindable`)."""
 
 
 class BatchReader:
@@ -289,6 +292,8 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                     result.found[sha] = matches
                 if engine.timeouts:
                     result.timeouts[sha] = engine.take_timeouts()
+                if bindable(data, engine):
+                    result.bindable.append(sha)
     except GitError as exc:
         reader.close()
         del _READERS[seg.repo]
@@ -300,7 +305,7 @@ class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
     def __init__(self, path: str | Path, options: SourceOptions | None = None, *,
-                 name: str | None = None) -> None:
+                 name: str | None = None, records: bool = False) -> None:
         self.repo = Path(path)
         if not self.repo.exists():
             raise ConfigError(f"{path}: no such file or directory")
@@ -315,6 +320,9 @@ class GitHistorySource:
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
         self._records: list[InventoryFact] | None = None
+        self.prefetch = records
+        """Read the graph's records during the history scan (in its discovery thread) rather
+        than after it: set for a scan target, not for the repositories a forge or folder meets."""
 
     @property
     def inventory_facts(self) -> list[InventoryFact]:
@@ -609,6 +617,7 @@ class GitHistorySource:
         seen: dict[str, int] = {}
         too_large: set[str] = set()
         binary: set[str] = set()
+        bind: set[str] = set()
         side = ScanStats()
         discovered: list[tuple[Attribution, set[tuple[str, str]]]] = []
         failure: list[str] = []
@@ -618,6 +627,8 @@ class GitHistorySource:
             try:
                 attr = self.attribution(side) if cache is None else self.cached_attribution(cache, side)
                 discovered.append((attr, self.head_tree()))
+                if self.prefetch:
+                    self.inventory_facts  # noqa: B018 - read now, alongside the blob stream
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
@@ -638,6 +649,7 @@ class GitHistorySource:
         try:
             for result in pool.map(scan_segment, segments):
                 binary.update(result.binary)
+                bind.update(result.bindable)
                 found.update(result.found)
                 timeouts.update(result.timeouts)
                 if result.missing:
@@ -682,7 +694,7 @@ class GitHistorySource:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
-                                                  seen.keys() - too_large - binary, stats):
+                                                  seen.keys() - too_large - binary, stats, bind):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -699,15 +711,20 @@ class GitHistorySource:
 
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
                         found: dict[str, list[Match]], text_blobs: set[str],
-                        stats: ScanStats | None = None
+                        stats: ScanStats | None = None, bind: set[str] | None = None
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
         """`structured`, each hit with the blob it came from (for the blob cache); documents over
-        a parsing bound are counted in `stats`."""
-        from scanner.manifests import handles
+        a parsing bound are counted in `stats`. With `bind` (the blobs the scan saw pass the
+        binding pass's gate), code and plain JSON, read for the binding pass only, are re-read
+        only when in it: not every source file of the history."""
+        from scanner.manifests import binding_only, handles
         from scanner.sources.base import structured
 
-        wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
-                  if sha in text_blobs and any(handles(p) for p in paths)}
+        def wants(sha: str, path: str) -> bool:
+            return handles(path) and (bind is None or sha in bind or not binding_only(path))
+
+        wanted = {sha: next(p for p in paths if wants(sha, p)) for sha, paths in attr.first.items()
+                  if sha in text_blobs and any(wants(sha, p) for p in paths)}
         if not wanted:
             return
         for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
