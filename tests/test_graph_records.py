@@ -248,6 +248,32 @@ def test_survivors_from_the_datastore_over_a_github_org(org, tmp_path) -> None: 
 from test_github_org import org  # noqa: E402,F401 - the fixture: a GitHub org on a local server
 
 
+def test_survivors_from_the_datastore_over_a_gitlab_group(group, tmp_path) -> None:  # noqa: F811
+    """A GitLab group scanned through its API into `--db`: `survivors --db` without sources asks
+    nothing and equals the scanning run; the `.gitlab-ci.yml` read through the API binds
+    `$DEPLOY_TOKEN` to the project variable's value."""
+    from test_gitlab_group import TOKEN
+
+    from scanner.model import fingerprint
+
+    api, s, cache = group
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: deployer\n"
+                   "    workflows: [{gitlab: 'acme/agent:.gitlab-ci.yml'}]\n")
+    common = ["survivors", "deployer", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITLAB_TOKEN": TOKEN}
+    direct = _cli([*common, "--gitlab-url", api.base, "--cache-dir", str(cache), "gitlab:acme"], env)
+    asked = len(api.log)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert len(api.log) == asked and stored == direct
+    assert f'"secret_sha256": "{fingerprint(s["declared"])}"' in direct[1]
+
+
+from test_gitlab_group import group  # noqa: E402,F401 - the fixture: a GitLab group on a local server
+
+
 def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -> None:
     """A code file's record keeps the lines naming an environment variable (and the two after
     each, for a split expression), not the rest of the file; the graph still reads the names."""
@@ -267,3 +293,52 @@ def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -
     col = collect(repo_records(r.path))
     names = {ref.name for wf in col.files.values() for ref in wf.refs}
     assert names == {"OPENAI_API_KEY", "GH_TOKEN", "SLACK_TOKEN"}
+
+
+def test_github_org_workflow_pinned_to_a_tag_is_read_from_the_clone(httpserver, make_repo, bare_clone,
+                                                                     tmp_path, rng) -> None:
+    """A forge repository's workflow calling another org repository's reusable workflow at a tag:
+    the file at that tag is read from the clone during the scan and stored, so `survivors --db`
+    (no API, no clone) reaches the mapped token through `notify.yml@v1` like the scanning run."""
+    from fake_api import FakeAPI
+    from test_github_org import TOKEN, repo_json, serve_repo
+    from tokens import slack_bot
+
+    api = FakeAPI(httpserver)
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", NOTIFY.replace("${{ secrets.SLACK_TOKEN }}", "none"))
+    shared.commit("notify v2: no token")
+    bot = make_repo("bot")
+    bot.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+              "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
+              "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
+    bot.commit("run")
+    api.json("/users/acme", {"login": "acme", "id": 1, "type": "Organization", "url": api.url("/users/acme")})
+    api.json("/orgs/acme", {"login": "acme", "id": 1, "url": api.url("/orgs/acme")})
+    api.pages("/orgs/acme/repos", [[repo_json(api, "shared-ci", bare_clone(shared)),
+                                    repo_json(api, "bot", bare_clone(bot))]], query="type=all&per_page=100")
+    serve_repo(api, "shared-ci")
+    serve_repo(api, "bot", secrets=["BOT_SLACK"])
+    api.json("/orgs/acme/actions/secrets", {"total_count": 0, "secrets": []})
+    api.json("/orgs/acme/members", [])
+    tok = slack_bot(rng)
+    export = tmp_path / "vault.json"
+    export.write_text('{"secret/data/ci/bot": {"data": {"data": {"BOT_SLACK": "%s"}, "metadata": {"version": 1}}}}'
+                      % tok)
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n    credentials:\n"
+                   "      - {id: k, vault: 'secret/ci/bot#BOT_SLACK', ci: [{github: 'acme/bot:BOT_SLACK'}]}\n"
+                   "    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n")
+    cache = tmp_path / "cache"
+    common = ["survivors", "bot", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITHUB_TOKEN": TOKEN}
+    direct = _cli([*common, "--github-url", api.base, "--cache-dir", str(cache), "github:acme",
+                   f"vault-export:{export}"], env)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert stored == direct and direct[0] == 1
+    assert "notify.yml@v1" in direct[1] and '"unresolved": []' in direct[1]
