@@ -136,6 +136,8 @@ class Engine:
         self.timeouts: set[str] = set()
         """Ids of rules that ran out of time since the caller last took them (`take_timeouts`)."""
         self._chunk_timeouts: set[str] = set()
+        self.last_keywords: Iterable[int] = ()
+        """Indexes of the keywords the last `scan` found (`scanner.bindings.bindable` reads them)."""
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -215,6 +217,7 @@ class Engine:
         before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
         over the whole chunk."""
         hits, fired = self._prefilter(data)
+        self.last_keywords = hits.keys()
         if not hits and not self._always:
             return []
         self._chunk_timeouts = set()

@@ -89,8 +89,8 @@ def test_scan_records_carry_pinned_workflows_after_the_repos_are_gone(make_repo,
 
 
 def test_record_text_is_redacted_lines_kept(make_repo, rng) -> None:
-    """A token hard-coded in a workflow and a dotenv file is found by the scan, and the records
-    hold its redacted preview in its place, on the same line, never the value."""
+    """A token hard-coded in a workflow and a dotenv file is found by the scan; the workflow's
+    record holds its redacted preview in its place, on the same line, the dotenv's only its name."""
     from tokens import github
 
     tok = github(rng)
@@ -104,8 +104,8 @@ def test_record_text_is_redacted_lines_kept(make_repo, rng) -> None:
     texts = {f.name: f.content for f in result.facts if f.kind == "file"}
     assert set(texts) == {".github/workflows/ci.yml", ".env"}
     for text in texts.values():
-        assert tok not in text and tok[:-4] not in text and cred.redacted in text
-    assert texts[".env"].splitlines()[1] == f"GITHUB_TOKEN={cred.redacted}"
+        assert tok not in text and tok[:-4] not in text
+    assert texts[".env"].splitlines()[1] == "GITHUB_TOKEN=<value>"  # a dotenv keeps no value at all
     assert texts[".github/workflows/ci.yml"].splitlines()[4] == f"      GH: {cred.redacted}"
 
 
@@ -342,3 +342,31 @@ def test_github_org_workflow_pinned_to_a_tag_is_read_from_the_clone(httpserver, 
     stored = _cli(common, env)
     assert stored == direct and direct[0] == 1
     assert "notify.yml@v1" in direct[1] and '"unresolved": []' in direct[1]
+
+
+def test_dotenv_records_keep_names_not_values(make_repo, tmp_path, rng) -> None:
+    """A `.env` record keeps each line's name and whether it is a literal or a reference, at its
+    line, and no value at all: a password no rule recognises is not in the datastore file, while
+    the credential a rule finds there is still named by its line (`OPENAI_API_KEY`) in the graph."""
+    from tokens import openai_project
+
+    from scanner.sources.records import dotenv_shape
+
+    key = openai_project(rng)
+    password = "Zq" + "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(18))
+    text = (f"# agent settings\nexport SMTP_LOGIN={password}\n\nOPENAI_API_KEY={key}\n"
+            "API_URL=${BASE_URL}/v1\nEMPTY=\n")
+    assert dotenv_shape(text).splitlines() == [
+        "", "SMTP_LOGIN=<value>", "", "OPENAI_API_KEY=<value>", "API_URL=${BASE_URL}", "EMPTY="]
+    r = make_repo("agent")
+    r.write(".env", text)
+    r.commit("env")
+    db = tmp_path / "s.db"
+    assert _cli(["scan", "--db", str(db), "--format", "json", str(r.path)])[0] == 1
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    assert password.encode() not in data and key.encode() not in data
+    assert b"SMTP_LOGIN=<value>" in data
+    result = run_scan([str(r.path)], ScanOptions())
+    [cred] = [c for c in result.credentials if c.rule_id == "openai.project"]
+    named = build_graph(result, None).resolver.named
+    assert {n for (_, n), fps in named.items() if cred.fingerprint in fps} == {"OPENAI_API_KEY"}
