@@ -241,15 +241,14 @@ def verify_options(flags: dict[str, Any]) -> VerifyOptions | None:
     ttl = flags.pop("verify_ttl", "24h")
     timeout = flags.pop("verify_timeout", 10.0)
     admin_tokens = flags.pop("admin_tokens", ())
-    from scanner.verify import ENDPOINT_KEYS, parse_endpoints
-    from scanner.verify.base import parse_duration
-
-    from scanner.verify.admin import parse_admin_tokens
-
     if not on:
         if endpoints or admin_tokens:
             raise ConfigError(f"{'--verify-endpoint' if endpoints else '--admin-token'} needs --verify")
         return None
+    from scanner.verify import ENDPOINT_KEYS, parse_endpoints
+    from scanner.verify.admin import parse_admin_tokens
+    from scanner.verify.base import parse_duration
+
     return VerifyOptions(parse_endpoints(endpoints, set(ENDPOINT_KEYS)), timeout=timeout,
                          ttl=parse_duration(ttl, "--verify-ttl"),
                          admin=parse_admin_tokens(admin_tokens, os.environ))
