@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
     from scanner.notify import Channel
     from scanner.store import DbLocation, Store
-    from scanner.units import Task, UnitResult
+    from scanner.units import Submit, Task, UnitResult
 
 Progress = Callable[[str], None]
 
@@ -227,8 +227,10 @@ def rules_digest(rules: Iterable[Rule]) -> str:
 
 
 def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
-             engine: Engine | None = None, progress: Progress | None = None) -> ScanResult:
-    """Scan every target; sources that fail part-way leave the result marked incomplete."""
+             engine: Engine | None = None, progress: Progress | None = None,
+             after_unit: Callable[[], None] | None = None) -> ScanResult:
+    """Scan every target; sources that fail part-way leave the result marked incomplete.
+    `after_unit` is called as each unit's result is merged (the datastore saves its blobs)."""
     options = options or ScanOptions()
     secrets: dict[str, tuple[str, dict[str, str]]] | None = None
     if options.verify is not None:  # verifying needs every plaintext: no blob is carried over
@@ -257,6 +259,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             findings.add(match, locations)
             if secrets is not None and isinstance(match, Match):
                 secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        if after_unit is not None:
+            after_unit()
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
@@ -289,18 +293,32 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
     """Every unit of every source, scanned by `scanner.units` tasks (here, on a local process
     pool or on the Dask cluster of `options.scheduler`), each result in unit order with what the
     task read already handed to the blob cache."""
-    from scanner.units import Task, dispatch, executor, list_units, run_unit
+    from scanner.units import executor, list_units
+
+    with ExitStack() as stack:
+        workers = options.workers or default_workers()
+        rules = tuple(c.rule for c in engine.rules)
+        key = rules_digest(rules)
+        # a cluster is reached before anything is listed (a bad address fails at once)
+        ran = stack.enter_context(executor(workers, options.scheduler, (key, engine))) \
+            if options.scheduler else None
+        listed: list[tuple[Unit, str, ScanStats | None]] = []
+        for target, source in sources:
+            before = ScanStats()
+            for i, unit in enumerate(list_units(source, target, before)):
+                listed.append((unit, source.name, before if i == 0 else None))
+        if ran is None and workers > 1 and len(listed) > 1:
+            ran = stack.enter_context(executor(workers, None, (key, engine)))
+        yield from _scan_units(listed, ran, rules, key, options, engine, progress)
+
+
+def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Submit, int] | None,
+                rules: tuple[Rule, ...], key: str, options: ScanOptions, engine: Engine,
+                progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
+    from scanner.units import Task, dispatch, run_unit
 
     cache = options.blob_cache
-    listed: list[tuple[Unit, str, ScanStats | None]] = []
-    for target, source in sources:
-        before = ScanStats()
-        for i, unit in enumerate(list_units(source, target, before)):
-            listed.append((unit, source.name, before if i == 0 else None))
-    workers = options.workers or default_workers()
-    pooled = bool(options.scheduler) or (workers > 1 and len(listed) > 1)
-    rules = tuple(c.rule for c in engine.rules)
-    key = rules_digest(rules)
+    pooled = ran is not None
     base = replace(options, blob_cache=None, verify=None, scheduler=None)
     here = replace(base, workers=options.workers)
     away = replace(base, workers=1)  # one task among many: no engine pool inside it
@@ -335,21 +353,20 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
             where(exc, f"crawling source {task.source_name}")
             raise
 
-    with (executor(workers, options.scheduler, (key, engine)) if pooled
-          else nullcontext((None, 1))) as (submit, slots):
-        for task, result in dispatch(tasks(), local, submit, slots):
-            announce(task)
-            announced.discard(id(task))
-            for line in result.said:
-                if progress:
-                    progress(line)
-            head = heads.pop(id(task), None)
-            if head is not None:  # the listing's skips and errors come first
-                head[1].merge(result.stats)
-                result.stats = head[1]
-            if cache is not None and (result.recorded or result.attributions):
-                absorb(cache, result)
-            yield task, result
+    submit, slots = ran if ran is not None else (None, 1)
+    for task, result in dispatch(tasks(), local, submit, slots):
+        announce(task)
+        announced.discard(id(task))
+        for line in result.said:
+            if progress:
+                progress(line)
+        head = heads.pop(id(task), None)
+        if head is not None:  # the listing's skips and errors come first
+            head[1].merge(result.stats)
+            result.stats = head[1]
+        if cache is not None and (result.recorded or result.attributions):
+            absorb(cache, result)
+        yield task, result
 
 
 def unwrap(cache: BlobCache) -> BlobCache:
@@ -406,7 +423,8 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
         options = replace(options, verify=replace(options.verify,
                                                   known=store.recent_verifications(options.verify.ttl)))
     result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
-                      progress=progress)
+                      progress=progress,
+                      after_unit=None if cache is None else lambda: store.save_blobs(scan_id, cache))
     store.finish_scan(scan_id, result, cache)
     if result.verifications:
         store.record_verifications(scan_id, result.verifications)

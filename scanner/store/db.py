@@ -184,6 +184,12 @@ class Store(ReadMixin, GraphMixin):
     def blob_cache(self, rules_digest: str) -> StoreBlobCache:
         return StoreBlobCache(self.conn, rules_digest)
 
+    def save_blobs(self, scan_id: int, cache: StoreBlobCache) -> None:
+        """Write what the scan has read so far (after each unit: the buffer stays one unit's)."""
+        if cache.recorded or cache._attributions:
+            with self.write() as c:
+                cache.flush(c, scan_id)
+
     def finish_scan(self, scan_id: int, result: ScanResult,
                     cache: StoreBlobCache | None = None) -> None:
         """Record a scan's result, its events and the blobs it scanned, in one transaction."""
