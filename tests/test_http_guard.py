@@ -200,3 +200,60 @@ def test_github_redirects_and_links_to_another_host(httpserver, evil, monkeypatc
     assert res.exit_code == 3, res.output
     assert "internal error" not in res.output
     assert token not in res.output
+
+
+@pytest.mark.parametrize("user", [None, "bot@example.com"])
+def test_jira_cloud_attachment_via_the_media_host(httpserver, evil, monkeypatch, rng, user):
+    """Jira Cloud redirects an attachment download to its media host (a signed URL). That hop is
+    followed with a plain request: the media host gets no Authorization header, no cookie and
+    never the token (bearer or basic); the attachment's secret is found and the scan is complete.
+    With the default media hosts (the real one only) the same redirect is refused, and a redirect
+    to any other host is refused whatever the media hosts are."""
+    evil_url, seen = evil
+    token = secrets.token_urlsafe(24)
+    key = openai_project(rng)
+    monkeypatch.setenv("JIRA_TOKEN", token)
+    if user:
+        monkeypatch.setenv("JIRA_USER", user)
+    else:
+        monkeypatch.delenv("JIRA_USER", raising=False)
+    media = HTTPServer(host="127.0.0.1", port=0)
+    media.start()
+    got: list[dict[str, str]] = []
+
+    def download(request: Request) -> Response:
+        got.append(dict(request.headers))
+        return Response(f"OPENAI_API_KEY={key}\n", content_type="text/plain")
+
+    try:
+        media.expect_request("/file/abc/binary").respond_with_handler(download)
+        media_url = media.url_for("").rstrip("/")
+        base = httpserver.url_for("").rstrip("/")
+        one = _jira_issue(base, f"{base}/secure/attachment/1/a.txt")
+        two = {**_jira_issue(base, f"{base}/secure/attachment/2/b.txt"), "key": "ENG-2"}
+        httpserver.expect_request("/rest/api/2/search").respond_with_json(
+            {"startAt": 0, "maxResults": 50, "total": 1, "issues": [one]})
+        httpserver.expect_request("/secure/attachment/1/a.txt").respond_with_response(
+            redirect(media_url + "/file/abc/binary?token=signed", 303))
+        extra = {"jql": "project = ENG", "jira_cloud": "0"}
+        result = run_scan([f"jira:{base}"], ScanOptions(extra={**extra, "jira_media_hosts": media_url}))
+        assert result.stats.errors == []
+        assert [c.rule_id for c in result.credentials] == ["openai.project"]
+        assert len(got) == 1 and "Authorization" not in got[0] and "Cookie" not in got[0]
+        no_token(got, token)
+
+        refused = run_scan([f"jira:{base}"], ScanOptions(extra=extra))  # the real media host only
+        assert any("refused to send credentials" in e for e in refused.stats.errors)
+        assert len(got) == 1
+
+        httpserver.clear_all_handlers()
+        httpserver.expect_request("/rest/api/2/search").respond_with_json(
+            {"startAt": 0, "maxResults": 50, "total": 1, "issues": [two]})
+        httpserver.expect_request("/secure/attachment/2/b.txt").respond_with_response(
+            redirect(evil_url + "/file/abc/binary", 302))
+        other = run_scan([f"jira:{base}"], ScanOptions(extra={**extra, "jira_media_hosts": media_url}))
+        assert any("refused to send credentials" in e for e in other.stats.errors)
+        assert seen == []
+    finally:
+        media.clear()
+        media.stop()

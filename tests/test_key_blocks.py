@@ -3,6 +3,7 @@ key's CRLF and LF copies are one credential."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -77,3 +78,33 @@ def test_fingerprint_of_single_line_secrets_is_unchanged():
 
     assert fingerprint("abc ") == hashlib.sha256(b"abc ").hexdigest()
     assert fingerprint("a\r\nb  \n") == fingerprint("a\nb\n") == hashlib.sha256(b"a\nb\n").hexdigest()
+
+
+def _splice(key: str, token: str, rng) -> str:
+    """`key` with one body line rewritten to hold `token` after a `/` (base64 alphabet), keeping
+    the line's width: what a random key body holds by chance now and then."""
+    lines = key.split("\n")
+    i = len(lines) // 2
+    width = len(lines[i])
+    pad = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                  for _ in range(width - len(token) - 2))
+    lines[i] = ("/" + token + "+" + pad)[:width]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_token_shapes_inside_a_key_body_are_not_tokens(kind, tmp_path, engine, rng):
+    """A key body is base64: a run of it shaped like a Square token (`EAAA`+60) is part of the
+    key, not a second credential (the cause of the ssh-keygen test's rare failure: 1 rsa key in
+    600 held one); the same value outside a key block is still a credential."""
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "t", "-f", str(key)], check=True)
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    square = "EAAA" + "".join(rng.choice(alnum) for _ in range(60))
+    text = _splice(key.read_text().strip(), square, rng)
+    assert square in text
+    for doc in ("deploy_key: |\n" + text + "\n", json.dumps({"key": text + "\n"})):
+        matches = engine.scan(doc.encode())
+        assert [m.rule_id for m in matches] == ["private-key.pem"]
+    outside = engine.scan(f"SQUARE_ACCESS_TOKEN={square}\n".encode())
+    assert [m.secret for m in outside] == [square]

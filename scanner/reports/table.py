@@ -59,6 +59,8 @@ def render(result: ScanResult) -> str:
     console.print(f"scanned {s.chunks} chunk(s), {s.bytes} bytes, {s.blobs} git blob(s); skipped: {skipped}")
     if s.config:
         console.print(f"config: {clean(s.config)}")
+    for note in s.warnings:
+        console.print(f"WARNING: {clean(note)}")
     for err in s.errors:
         console.print(f"INCOMPLETE: {clean(err)}")
     return buf.getvalue()

@@ -169,6 +169,8 @@ def scan_chunks(chunks: Iterable[Chunk], engine: Engine, stats: ScanStats,
             before.extend(structured(old, engine, before, stats))
             old_fps = {fingerprint(m.secret) for m in before}
             matches = [m for m in matches if fingerprint(m.secret) not in old_fps]
+        if engine.timeouts:
+            stats.rule_timeouts(engine.take_timeouts(), unit_name(chunk))
         for match in matches:
             yield match, chunk.locations
 

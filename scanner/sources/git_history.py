@@ -182,6 +182,8 @@ class SegmentResult:
     missing: int = 0
     found: dict[str, list[Match]] = field(default_factory=dict)
     error: str | None = None
+    timeouts: dict[str, list[str]] = field(default_factory=dict)
+    """Blob id → ids of the rules that ran out of time on it."""
 
 
 class BatchReader:
@@ -263,6 +265,8 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                 matches = engine.scan(data)
                 if matches:
                     result.found[sha] = matches
+                if engine.timeouts:
+                    result.timeouts[sha] = engine.take_timeouts()
     except GitError as exc:
         reader.close()
         del _READERS[seg.repo]
@@ -575,6 +579,7 @@ class GitHistorySource:
         side = ScanStats()
         discovered: list[tuple[Attribution, set[tuple[str, str]]]] = []
         failure: list[str] = []
+        timeouts: dict[str, list[str]] = {}
 
         def discover() -> None:
             try:
@@ -602,6 +607,7 @@ class GitHistorySource:
             for result in pool.map(scan_segment, segments):
                 binary.update(result.binary)
                 found.update(result.found)
+                timeouts.update(result.timeouts)
                 if result.missing:
                     stats.skip("missing-object", result.missing)
                 if result.error:
@@ -621,6 +627,9 @@ class GitHistorySource:
             stats.errors.extend(failure)
             return
         attr, live = discovered[0]
+        for sha, rule_ids in timeouts.items():
+            paths = attr.first.get(sha)
+            stats.rule_timeouts(rule_ids, f"git {self.name}:{min(paths) if paths else 'blob ' + sha}")
         for sha in attr.first:
             if sha not in seen:
                 # a tree reached only through a tag is listed by rev-list but is no blob
@@ -674,6 +683,8 @@ class GitHistorySource:
             chunk = Chunk(data, locs, hint=wanted[sha])
             for m in structured(chunk, engine, found.get(sha, []), stats or ScanStats()):
                 yield sha, m, locs
+            if engine.timeouts and stats is not None:
+                stats.rule_timeouts(engine.take_timeouts(), f"git {self.name}:{wanted[sha]}")
 
     def locations(self, sha: str, attr: Attribution,
                   live: set[tuple[str, str]]) -> tuple[Location, ...]:

@@ -11,7 +11,12 @@ v3) are scanned as their JSON text. Search: `--jql` (default: every issue of eve
 Locations: source `jira`, container = project key, path `KEY-1#description`, `KEY-1#comment-10001`,
 `KEY-1#history-10100/<field>/from`, `KEY-1#attachment-10200/<filename>`; url = the issue's page.
 A unit that fails (a search page, a comment page, an attachment) is named in `stats.errors` and the
-crawl goes on; rejected credentials end it with one line."""
+crawl goes on; rejected credentials end it with one line.
+
+Attachments: Jira Cloud answers a download with a redirect to its media host
+(`api.media.atlassian.com`, a signed URL). That one hop is followed over https with a plain
+request that carries none of our credentials (no `Authorization`, no cookies); a redirect to any
+other host is refused like every off-host URL (`http_guard`)."""
 
 from __future__ import annotations
 
@@ -20,11 +25,14 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
+
+import requests
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
 from scanner.sources.atlassian_client import (
+    TIMEOUT,
     Rejected,
     UnitFailed,
     call,
@@ -33,10 +41,14 @@ from scanner.sources.atlassian_client import (
 )
 from scanner.parsing import TooComplex
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export, refuse_export
+from scanner.sources.http_guard import OffHostRefused, PinnedSession, origin
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
 FIELDS = "summary,description,comment,attachment,project"
 PAGE = 50
+MEDIA_HOSTS = ("https://api.media.atlassian.com",)
+"""Where Jira Cloud redirects attachment downloads: followed without our credentials."""
+MAX_HOPS = 5
 TEXT_MIME = ("text/", "application/json", "application/xml", "application/yaml",
              "application/x-yaml", "application/x-sh", "application/javascript", "application/toml")
 TEXT_EXT = {".txt", ".log", ".env", ".json", ".yaml", ".yml", ".md", ".csv", ".ini", ".cfg",
@@ -114,7 +126,8 @@ class JiraSource:
     """Issues matching a JQL query on one Jira site."""
 
     def __init__(self, url: str, jql: str | None = None, *, cloud: bool | None = None,
-                 max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+                 media_hosts: tuple[str, ...] = MEDIA_HOSTS) -> None:
         from atlassian import Jira
 
         host = urlparse(url).hostname or ""
@@ -124,6 +137,7 @@ class JiraSource:
         self.jql = jql or DEFAULT_JQL
         self.max_file_size = max_file_size
         self.client = make_client(Jira, url, "JIRA", cloud=self.cloud)
+        self.media = {origin(h) for h in media_hosts}
         self.progress: Callable[[str], None] | None = None
         self.total: int | None = None
         """Issues the search matches, when the server says (Server/DC does, Cloud does not)."""
@@ -231,17 +245,47 @@ class JiraSource:
             return
         name = str(att.get("filename") or att.get("id"))
         try:
-            data = call(lambda: self.client.get(str(att.get("content")), not_json_response=True,
-                                                absolute=True, headers={"Accept": "*/*"}),
-                        "Jira", f"{key} attachment {name}")
+            data = call(lambda: self._download(str(att.get("content"))), "Jira",
+                        f"{key} attachment {name}")
         except UnitFailed as exc:
             stats.errors.append(str(exc))
             return
-        if not isinstance(data, bytes) or is_binary(data):
+        if data is None:
+            stats.skip("too-large")
+            return
+        if is_binary(data):
             stats.skip("binary")
             return
         loc = Location("jira", container, f"{key}#attachment-{att.get('id')}/{name}", url=url)
         yield Chunk(data, (loc,), hint=name)
+
+
+    def _download(self, url: str) -> bytes | None:
+        """An attachment's bytes (None: over the size limit): redirects on the site are followed
+        with the site's session, one to the media host with a plain request, others refused."""
+        session = self.client._session
+        assert isinstance(session, PinnedSession)  # make_client gives every client one
+        response = session.get(url, headers={"Accept": "*/*"}, allow_redirects=False,
+                               timeout=TIMEOUT, stream=True)
+        for _ in range(MAX_HOPS):
+            if not response.is_redirect:
+                break
+            target = urljoin(url, response.headers.get("Location", ""))
+            response.close()
+            if origin(target) in self.media:  # the signed download URL: none of our headers
+                response = requests.get(target, headers={"Accept": "*/*"}, allow_redirects=False,
+                                        timeout=TIMEOUT, stream=True)
+                break
+            if origin(target) != session.pinned:
+                raise OffHostRefused(target, session.pinned)
+            url, response = target, session.get(target, headers={"Accept": "*/*"},
+                                                allow_redirects=False, timeout=TIMEOUT, stream=True)
+        with response:
+            if response.is_redirect:
+                raise requests.TooManyRedirects(f"more than {MAX_HOPS} redirects")
+            response.raise_for_status()
+            data = response.raw.read(self.max_file_size + 1, decode_content=True)
+        return None if len(data) > self.max_file_size else bytes(data)
 
 
 class JiraExportSource:
