@@ -34,7 +34,10 @@ def rules_key(files: list[Path]) -> str | None:
     """The rules digest of these files; None when one cannot be read (the loader says why)."""
     from scanner import __version__
 
-    h = hashlib.sha256(f"{__version__}\0{[f.name for f in fields(Rule)]}".encode())
+    # the records' shapes are part of the key: a cached rule never lacks a field (an allowlist's
+    # `commits`) the code now reads
+    shape = [f.name for f in fields(Rule)] + [f.name for f in fields(Allowlist)]
+    h = hashlib.sha256(f"{__version__}\0{shape}".encode())
     for path in files:
         try:
             data = Path(path).read_bytes()
@@ -114,5 +117,6 @@ def _fields(record: dict[str, Any]) -> dict[str, Any]:
     if out.get("allowlists"):  # imported gitleaks allowlists: records, not dicts
         out["allowlists"] = tuple(
             Allowlist(tuple(a["regexes"]), str(a["target"]), tuple(a["paths"]),
-                      tuple(a["stopwords"]), str(a["condition"])) for a in out["allowlists"])
+                      tuple(a["stopwords"]), str(a["condition"]), tuple(a.get("commits", ())))
+            for a in out["allowlists"])
     return out

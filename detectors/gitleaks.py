@@ -6,7 +6,7 @@ module's; the few differences are rewritten.
 
 Allowlists are kept: the global `[allowlist]` / `[[allowlists]]` (`targetRules` honoured) and each
 rule's `[[rules.allowlists]]` / `[rules.allowlist]` (`regexes` with `regexTarget` secret, match or
-line; `paths`; `stopwords`; `condition` OR / AND) become the rule's `allowlists`
+line; `paths`; `stopwords`; `commits`; `condition` OR / AND) become the rule's `allowlists`
 (`detectors.allowlist` applies them). A rule's `path` limits it to matching file paths. A
 path-only rule (no `regex`: it flags a file by its name) has no content to match: it is skipped
 and counted (`ConvertedConfig.skipped`)."""
@@ -46,8 +46,8 @@ def convert_allowlist(t: object, where: str) -> dict[str, object]:
         value = t.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where}: allowlist {key!r} must be a list of strings")
-        if value and key != "commits":
-            out[key] = [go_regex(v) for v in value] if key != "stopwords" else list(value)
+        if value:
+            out[key] = list(value) if key in ("stopwords", "commits") else [go_regex(v) for v in value]
     target = str(t.get("regexTarget", "secret") or "secret")
     if target not in _TARGETS:
         raise ValueError(f"{where}: allowlist regexTarget must be one of {sorted(_TARGETS)}")

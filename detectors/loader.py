@@ -166,7 +166,7 @@ def _rule_from_table(path: Path, index: int, t: dict[str, object], *, imported: 
                 regex.compile(p)
             allowlists.append(Allowlist(tuple(a.get("regexes", [])), str(a.get("target", "secret")),
                                         tuple(a.get("paths", [])), tuple(a.get("stopwords", [])),
-                                        str(a.get("condition", "OR"))))
+                                        str(a.get("condition", "OR")), tuple(a.get("commits", []))))
     except regex.error as exc:
         raise ConfigError(f"{where}: allowlist or path pattern does not compile ({exc})") from None
     try:

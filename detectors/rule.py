@@ -35,6 +35,8 @@ class Allowlist:
     """Words that, inside the secret (case-insensitive), allow it."""
     condition: str = "OR"
     """`OR`: any part set allows; `AND`: every part set must hold."""
+    commits: tuple[str, ...] = ()
+    """Commits (full ids) whose copies are allowed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 import regex
 
-from detectors.allowlist import allowed
+from detectors.allowlist import text_verdict
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
@@ -346,12 +346,15 @@ class Engine:
             start, end = view.original_offset(s), view.original_offset(e)
             if original.allowed(start, end):
                 continue
-            if rule.allowlists and allowed(rule, secret, m.group(0), original.line_text(start, end)):
-                continue  # an imported gitleaks allowlist
+            pending: tuple[int, ...] | None = ()
+            if rule.allowlists:  # an imported gitleaks rule's allowlists: what the text decides
+                pending = text_verdict(rule, secret, m.group(0), original.line_text(start, end))
+                if pending is None:
+                    continue
             captures = tuple(sorted(
                 (k, _as_utf8(v)) for k, v in m.groupdict().items() if v and k != "secret"))
             yield Match(rule.id, rule.provider, secret, start, end,
-                        original.line(start), captures, rule.lifetime_hint)
+                        original.line(start), captures, rule.lifetime_hint, pending or ())
 
 
 class Lines:

@@ -103,6 +103,9 @@ class Match:
     """Other named captures of the rule (e.g. `key_id` for an AWS secret key)."""
     lifetime_hint: str = "static"
     """`static` or `short-lived`, from the rule."""
+    allow_pending: tuple[int, ...] = ()
+    """Imported gitleaks AND allowlists (indexes in the rule's) whose text criteria hold: they
+    allow the copies at their paths / commits (`detectors.allowlist.located`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,21 +264,31 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class InventoryFact:
-    """Something a forge declares that is not a secret value but feeds the graph: an Actions
-    secret *name* (values are not readable), a CI/CD variable name, a workflow or CI config file."""
+    """A record that feeds the graph, never a secret value: what a forge declares (an Actions
+    secret *name*, a CI/CD variable name, a workflow or CI config file read through the API), and
+    what a local repository or folder holds (a workflow, CI, MCP/agent config, compose, dotenv or
+    code file's text at HEAD, a file at a ref a workflow pins, the repository itself). The graph
+    reads only these; file text is redacted (every value a rule finds replaced by its preview)
+    before it reaches the graph or the datastore."""
 
     kind: str
-    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab)."""
+    """`actions-secret`, `workflow` (GitHub), `ci-variable`, `ci-config` (GitLab); `file` (a
+    config or code file at HEAD / in the working tree), `pinned` (a file at a pinned ref),
+    `git-repo` (a scanned local git repository: pinned refs can be read from it)."""
     scope: str
     """Where it is declared: org login / `owner/repo` (GitHub), group or project path (GitLab)."""
     name: str
-    """The secret or variable name, or the file path (`.github/workflows/ci.yml`)."""
+    """The secret or variable name, or the file path (`.github/workflows/ci.yml`); `git-repo`:
+    the repository's local path."""
     level: str = ""
     """`org`, `repo`, `environment` (GitHub); `group`, `project`, `schedule` (GitLab)."""
     environment: str = ""
     """GitHub environment name, GitLab `environment_scope`; empty when not environment-bound."""
     content: str = ""
-    """File text for `workflow` and `ci-config` facts; empty otherwise (never a secret value)."""
+    """File text for `workflow`, `ci-config`, `file` and `pinned` records; empty otherwise."""
+    ref: str = ""
+    """`pinned`: the ref the file was read at (its `level`: `head` when the same blob as HEAD,
+    `missing` when the ref or the file is not there)."""
 
     def reference(self) -> str:
         """How an inventory names this (INVENTORY.md): `acme/x:NAME`, `org:acme:NAME`,

@@ -253,9 +253,9 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         stats.merge(result.stats)
         found_facts.extend(result.facts)
         for match, locations in result.hits:
-            if match.rule_id in by_path:  # imported gitleaks rules: `path`, path allowlists
+            if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
                 locations = located(by_path[match.rule_id], locations,
-                                    getattr(match, "secret", None))
+                                    match.allow_pending if isinstance(match, Match) else None)
                 if not locations:
                     continue
             findings.add(match, locations)
@@ -268,6 +268,7 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         stats.skip("allowlisted", findings.allowlisted)
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
+    facts = graph_records(found_facts, engine)
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -282,11 +283,11 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                      if c.fingerprint in secrets}
             listed, errors = admin_facts(by_fp, options.verify, options.verify.admin, verified)
             stats.errors.extend(errors)
-            for fp, facts in listed.items():  # the listing's facts over the key's own
-                merged = dict(verified[fp].listing) | dict(facts)
+            for fp, listing in listed.items():  # the listing's facts over the key's own
+                merged = dict(verified[fp].listing) | dict(listing)
                 verified[fp] = replace(verified[fp], listing=tuple(merged.items()))
         secrets.clear()
-    return ScanResult(credentials, stats, tuple(found_facts), allowlisted=frozenset(findings.allowlisted_fps),
+    return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
 
 
@@ -307,7 +308,7 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
         listed: list[tuple[Unit, str, ScanStats | None]] = []
         for target, source in sources:
             before = ScanStats()
-            for i, unit in enumerate(list_units(source, target, before)):
+            for i, unit in enumerate(list_units(source, target, before, bool(options.scheduler))):
                 listed.append((unit, source.name, before if i == 0 else None))
         if ran is None and workers > 1 and len(listed) > 1:
             ran = stack.enter_context(executor(workers, None, (key, engine)))
@@ -383,6 +384,34 @@ def slice_of(cache: BlobCache, repo: str) -> RepoSlice:
 
 def absorb(cache: BlobCache, result: UnitResult) -> None:
     unwrap(cache).absorb(result.recorded, result.attributions)  # type: ignore[attr-defined]
+
+
+def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
+    """The sources' records made complete for the graph: every file a workflow pins to a ref in a
+    scanned git repository read (until no call asks for more), then, with an engine, every value
+    a rule finds in record text redacted (the files were scanned as files: their skips are
+    counted there, not again)."""
+    from scanner.graph.collect import pins_wanted
+    from scanner.sources.records import pinned_records, redact
+
+    out = list(dict.fromkeys(records))
+    asked: set[tuple[str, str, str]] = set()
+    while wanted := pins_wanted(out) - asked:
+        asked |= wanted
+        out += pinned_records(out, wanted)
+    return redact(out, engine) if engine is not None else tuple(out)
+
+
+def records_of(targets: Iterable[str]) -> tuple[InventoryFact, ...]:
+    """The graph's records of local targets (paths, `git:` / `dir:` targets) without scanning
+    them for secrets: what their sources would give (not redacted: no engine)."""
+    from scanner.sources.records import target_records
+
+    out: list[InventoryFact] = []
+    for target in targets:
+        scheme, sep, rest = target.partition(":")
+        out += target_records(Path(rest if sep and scheme in ("git", "dir") else target))
+    return graph_records(out)
 
 
 class RecordOnly:
@@ -482,16 +511,17 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         db, from_store = db_path(db, default=True), False
     if from_store:
         targets, result = stored_state(db)
-        return build_graph(result, inv, targets), result
+        result = replace(result, facts=result.facts + records_of(targets))
+        return build_graph(result, inv), result
     if db is None:
         result = run_scan(targets, options, progress=progress)
-        return build_graph(result, inv, targets), result
+        return build_graph(result, inv), result
     from scanner.store import Store
 
     with Store(db) as store:  # recorded: the scan, and the graph built from it
         scan_id, result = scan_and_record(targets, options or ScanOptions(), store,
                                           progress=progress)
-        sg = build_graph(result, inv, targets)
+        sg = build_graph(result, inv)
         try:
             store.save_graph(sg.graph, scan_id)
         except ConfigError as exc:

@@ -157,12 +157,13 @@ def run_unit(task: Task, engine: Engine | None = None, cache: BlobCache | None =
     return UnitResult(hits, stats, facts, said, sliced.recorded, sliced.attributions)
 
 
-def list_units(source: Any, target: str, stats: ScanStats) -> list[Unit]:
-    """The source's units (its own `units`, else the whole source as one unit of unknown repos);
-    every unit's `target` made absolute when it names a path."""
+def list_units(source: Any, target: str, stats: ScanStats, remote: bool) -> list[Unit]:
+    """The source's units (its own `units`, else the whole source as one unit of unknown repos),
+    each naming the target as typed, or made absolute when it is a path and the units run
+    `remote`ly (in another working directory)."""
     split = getattr(source, "units", None)
     units = split(stats) if split is not None else [Unit(target, "", source.name, repos=None)]
-    return [replace(u, target=worker_target(target)) for u in units]
+    return [replace(u, target=worker_target(target) if remote else target) for u in units]
 
 
 def worker_target(target: str) -> str:

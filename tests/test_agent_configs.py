@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scanner.sources.agent_configs import Component, NameRef, parse_agent_config
+from scanner.agent_configs import Component, NameRef, parse_agent_config
 
 
 def test_claude_desktop_mcp_servers_and_env():

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from scanner.cli import main
 from scanner.graph.audit import run_audit
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import load_inventory
 from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
 from tokens import aws_pair, github, openai_project
@@ -51,7 +52,7 @@ def findings(tmp_path, rng):
              Credential(fingerprint(pat + "t"), "x", "x", redact(pat), (Location("vault", "secret", "agents/lapsed#T"),)))
     inv = tmp_path / "agents.yaml"
     inv.write_text(INV)
-    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [])
+    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv))
     out = run_audit(sg, AT)
     return {(f.check, f.subject): f for f in out}, fingerprint(key), fingerprint(pat), fingerprint(aws_secret)
 
@@ -97,6 +98,6 @@ def test_a_credential_only_ci_uses_is_not_orphaned(make_repo, tmp_path, rng):
                   for k, v in (("USED_KEY", used), ("IDLE_KEY", idle)))
     inv = tmp_path / "agents.yaml"
     inv.write_text("kind: AgentInventory\nagents:\n  - name: nobody\n    owner: group:x\n")
-    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(r.path)])
+    sg = build_graph(ScanResult(creds, ScanStats(), records_of([str(r.path)])), load_inventory(inv))
     orphaned = {f.subject for f in run_audit(sg, AT) if f.check == "orphaned-credential"}
     assert orphaned == {f"credential:{fingerprint(idle)}"}

@@ -19,7 +19,7 @@ from scanner.graph.inventory import WorkflowRef, load_inventory
 from scanner.graph.workflows import parse_github, parse_gitlab
 from scanner.manifests import extra_matches
 from scanner.model import Chunk, Location, ScanStats
-from scanner.sources.agent_configs import parse_agent_config
+from scanner.agent_configs import parse_agent_config
 from scanner.sources.base import structured
 from scanner.sources.confluence_pages import ConfluenceExportSource
 from scanner.sources.jira_tickets import JiraExportSource

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from scanner.cli import main
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import load_inventory
 from scanner.graph.report import GRAPH_FORMATS
 from scanner.graph.survival import parse_at, survivors
@@ -145,7 +146,7 @@ def test_inferred_agents_only_from_vault_paths_configs_are_consumers(tmp_path, r
                       (Location("vault", "secret", "agents/summarizer/prod#OPENAI_API_KEY"),))
     flat = Credential(fingerprint(key + "x"), "openai.project", "openai", redact(key),
                       (Location("vault", "secret", "agents/triage#TRIAGE_KEY"),))
-    sg = build_graph(ScanResult((cred, flat), ScanStats()), None, [str(tmp_path), str(tmp_path / "repo")])
+    sg = build_graph(ScanResult((cred, flat), ScanStats(), records_of([str(tmp_path), str(tmp_path / "repo")])), None)
     assert [(a.name, a.inferred) for a in sg.inventory.agents] == [("summarizer", True), ("triage", True)]
     rep = survivors(sg, "summarizer", AT)
     assert [(v.survives, v.reason) for v in rep.verdicts] == [(True, "shared")]
@@ -167,7 +168,7 @@ def test_inventory_vault_declaration_resolves(tmp_path, rng):
     cred = Credential(fingerprint(tok), "slack.bot", "slack", redact(tok),
                       (Location("vault", "secret", "agents/a#SLACK"),
                        Location("vault", "secret", "agents/a#SLACK", state="historical")))
-    sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv), [])
+    sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv))
     assert sg.resolver.declared[("a", "s")] == ({fingerprint(tok)}, "inventory vault secret/agents/a#SLACK")
 
 
@@ -232,7 +233,7 @@ def test_forge_facts_add_workflows_and_shadowing_secret_names(tmp_path, rng):
                    " ci: [{github: 'org:acme:OPENAI_API_KEY'}]}]\n"
                    "  - name: shadowed\n    workflows: [{github: acme/shadowed/.github/workflows/ci.yml}]\n"
                    "  - name: plain\n    workflows: [{github: acme/plain/.github/workflows/ci.yml}]\n")
-    sg = build_graph(result, load_inventory(inv), [])
+    sg = build_graph(result, load_inventory(inv))
     shadowed = survivors(sg, "shadowed", AT)
     assert shadowed.verdicts == ()
     [u] = shadowed.unresolved

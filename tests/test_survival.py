@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import load_inventory
 from scanner.graph.survival import parse_at, parse_grace, survivors
 from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
@@ -47,7 +48,7 @@ def write(tmp_path, name: str, text: str):
 
 def graph(tmp_path, creds, inventory_text, *roots):
     inv = load_inventory(write(tmp_path, "agents.yaml", inventory_text))
-    return build_graph(ScanResult(tuple(creds), ScanStats()), inv, [str(r) for r in roots])
+    return build_graph(ScanResult(tuple(creds), ScanStats(), records_of([str(r) for r in roots])), inv)
 
 
 def by_fp(report):
@@ -512,7 +513,7 @@ def test_call_chains_deeper_than_the_limit_are_reported(make_repo, tmp_path):
     inv = write(tmp_path, "agents.yaml", "kind: AgentInventory\nagents:\n  - name: d\n"
                                          "    workflows: [{github: acme/deep/.github/workflows/w0.yml}]\n"
                                          "  - name: c\n    workflows: [{github: acme/deep/.github/workflows/w20.yml}]\n")
-    sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
+    sg = build_graph(ScanResult((), ScanStats(), records_of([str(r.path)])), load_inventory(inv))
     [u] = survivors(sg, "d", AT).unresolved
     assert u.how == "calls nested deeper than 16 levels: not followed" and len(u.path) == 18
 

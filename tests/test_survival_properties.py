@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import load_inventory
 from scanner.graph.survival import survivors
 from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint, redact
@@ -124,7 +125,7 @@ def materialise(org: Org, root: Path):
                              tuple(sorted(set(ls))), RULES[v][2]) for v, ls in sorted(locs.items()))
     inv = root / "agents.yaml"
     inv.write_text("\n".join(lines) + "\n")
-    return build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [container])
+    return build_graph(ScanResult(creds, ScanStats(), records_of([container])), load_inventory(inv))
 
 
 def outcome(org: Org, agent: str = "a0"):

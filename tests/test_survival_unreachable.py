@@ -10,6 +10,7 @@ import textwrap
 from tokens import openai_project
 
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import load_inventory
 from scanner.graph.report import survival_dict
 from scanner.graph.survival import survivors
@@ -46,7 +47,7 @@ def verdict(base, key: str, keep_reachable: bool):
     assert len(creds) == 1
     inv_file = base / "agents.yaml"
     inv_file.write_text(textwrap.dedent(INVENTORY))
-    sg = build_graph(ScanResult(creds, scanned.stats), load_inventory(inv_file), [str(r.path)])
+    sg = build_graph(ScanResult(creds, scanned.stats, records_of([str(r.path)])), load_inventory(inv_file))
     rep = survivors(sg, "owner", AT)
     [v] = rep.verdicts
     return v, survival_dict(rep)["credentials"][0]

@@ -572,7 +572,7 @@ def test_admin_listings_name_owner_project_and_creation(tmp_path, provider, monk
     admin_reqs = [r for r in provider.requests if "/organization" in r["path"]]
     assert {r["headers"].get("Authorization") or r["headers"].get("X-Api-Key") for r in admin_reqs} == \
         {"Bearer sk-admin-synthetic-oa", "sk-ant-admin01-synthetic"}
-    sg = build_graph(result, None, [])
+    sg = build_graph(result, None)
     fp = next(c.fingerprint for c in result.credentials if c.rule_id == "openai.project")
     (edge,) = [(u, d) for u, _, d in sg.graph.in_edges(f"credential:{fp}", data=True)
                if d.get("source") == "admin-listing"]
@@ -615,7 +615,7 @@ def test_gitlab_project_token_is_joined_to_its_project(tmp_path, provider):
     assert facts["key_name"] == "ci" and facts["created_at"] == "2026-01-05T10:00:00.000Z"
     (req,) = [r for r in provider.requests if r["path"].endswith("/memberships")]
     assert req["headers"]["Private-Token"] == "glpat-synthetic-admin-token"
-    sg = build_graph(result, None, [])
+    sg = build_graph(result, None)
     assert "identity:listing:gitlab:Project/7" in sg.graph
 
 

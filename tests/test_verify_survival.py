@@ -54,7 +54,7 @@ def cred(secret: str, path: str, rule: str, provider: str) -> Credential:
 def report(tmp_path, creds: list[Credential], verified: dict[str, Verification], inventory: str = INVENTORY):
     (tmp_path / "agents.yaml").write_text(textwrap.dedent(inventory))
     result = ScanResult(tuple(creds), ScanStats(), verifications=verified)
-    sg = build_graph(result, load_inventory(tmp_path / "agents.yaml"), [])
+    sg = build_graph(result, load_inventory(tmp_path / "agents.yaml"))
     return sg, {v.credential.fingerprint: v for v in survivors(sg, "bot-a", AT).verdicts}
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scanner.graph import configs
 from scanner.graph.build import build_graph
+from scanner.pipeline import records_of
 from scanner.graph.inventory import Inventory, WorkflowRef, load_inventory
 from scanner.graph.survival import survivors
 from scanner.graph.workflows import parse_github, parse_gitlab
@@ -166,7 +167,7 @@ def test_gitlab_group_chain_include_and_multi_project_forwarding(make_repo, tmp_
     inv = tmp_path / "agents.yaml"
     inv.write_text("apiVersion: sprawlscan/v1\nkind: AgentInventory\nagents:\n  - name: support\n"
                    "    workflows: [{gitlab: 'acme/agents/support:.gitlab-ci.yml'}]\n")
-    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(tmp_path)])
+    sg = build_graph(ScanResult(creds, ScanStats(), records_of([str(tmp_path)])), load_inventory(inv))
     rep = survivors(sg, "support", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     paths = {v.credential.fingerprint: v.reached_via for v in rep.verdicts}
     assert set(paths) == {fingerprint(key), fingerprint(other)}
@@ -198,7 +199,7 @@ def test_audit_reports_unresolved_references_of_root_pipelines(make_repo, tmp_pa
     r = make_repo("svc", origin="https://gitlab.com/acme/svc.git")
     r.write(".gitlab-ci.yml", "variables:\n  MODE: fast\njob:\n  script: [\"run $MODE $CI_COMMIT_SHA $MISSING_TOKEN\"]\n")
     r.commit("ci")
-    sg = build_graph(ScanResult((), ScanStats()), None, [str(r.path)])
+    sg = build_graph(ScanResult((), ScanStats(), records_of([str(r.path)])), None)
     found = [(f.check, f.subject, f.message) for f in run_audit(sg, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))]
     assert found == [("unresolved-reference", "workflow:gitlab:acme/svc:.gitlab-ci.yml",
                       "MISSING_TOKEN in gitlab:acme/svc: unresolved")]
@@ -213,7 +214,7 @@ def test_remote_include_is_reported_not_ignored(make_repo, tmp_path):
     r.commit("ci")
     inv = tmp_path / "agents.yaml"
     inv.write_text("kind: AgentInventory\nagents:\n  - name: svc\n    workflows: [{gitlab: 'acme/svc:.gitlab-ci.yml'}]\n")
-    sg = build_graph(ScanResult((), ScanStats()), load_inventory(inv), [str(r.path)])
+    sg = build_graph(ScanResult((), ScanStats(), records_of([str(r.path)])), load_inventory(inv))
     rep = survivors(sg, "svc", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert [(u.name, u.how) for u in rep.unresolved] == [
         ("workflow:gitlab:gitlab-templates:Security/SAST.gitlab-ci.yml", "GitLab template include: not followed"),
@@ -239,7 +240,7 @@ def test_code_env_reference_binds_through_the_running_agents_declaration(make_re
     inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n    credentials:\n"
                    "      - {id: k, env: [OPENAI_API_KEY], vault: 'secret/agents/bot#OPENAI_API_KEY'}\n"
                    "    workflows: [{code: 'acme/bot:agent.py'}, {code: 'acme/bot:util.py'}]\n")
-    sg = build_graph(ScanResult(creds, ScanStats()), load_inventory(inv), [str(r.path)])
+    sg = build_graph(ScanResult(creds, ScanStats(), records_of([str(r.path)])), load_inventory(inv))
     rep = survivors(sg, "bot", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert {v.credential.fingerprint for v in rep.verdicts} == {fingerprint(prod), fingerprint(dev)}
     v = next(v for v in rep.verdicts if v.credential.fingerprint == fingerprint(prod))
@@ -294,7 +295,7 @@ def test_gitlab_vault_secret_binds_to_the_vault_copy(make_repo, tmp_path, rng):
                       (Location("vault", "ops", "production/db#password"),))
     inv = tmp_path / "agents.yaml"
     inv.write_text("kind: AgentInventory\nagents:\n  - name: migrator\n    workflows: [{gitlab: 'acme/db:.gitlab-ci.yml'}]\n")
-    sg = build_graph(ScanResult((cred,), ScanStats()), load_inventory(inv), [str(r.path)])
+    sg = build_graph(ScanResult((cred,), ScanStats(), records_of([str(r.path)])), load_inventory(inv))
     rep = survivors(sg, "migrator", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     [v] = rep.verdicts
     assert v.how == ("vault path ops/production/db#password",) and rep.unresolved == ()

@@ -1,5 +1,5 @@
 """Graph stage: the identity graph. Takes a `ScanResult`, the inventory (or none: agents are then
-inferred) and what `collect` read from the scanned places, and gives a `SprawlGraph`: a networkx
+inferred) and the scan's records (read by `collect`), and gives a `SprawlGraph`: a networkx
 MultiDiGraph whose nodes are `credential:<sha256>`, `location:...`, `reference:...`, `agent:...`,
 `identity:...`, `platform:...`, `workflow:...`, `owner:...` (attribute `kind`) and whose edges
 (attribute `kind`) are copy_of, resolves_to (with `how`), references, calls (with the call's
@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from scanner.graph.collect import Collected, add_facts, collect
+from scanner.graph.collect import Collected, collect
 from scanner.graph.evidence import add_provider_identities
 from scanner.graph.inventory import (
     Agent,
@@ -90,10 +90,11 @@ def _add(g: nx.MultiDiGraph, node: str, kind: str, **attrs: object) -> None:
         g.add_node(node, kind=kind, **{k: v for k, v in attrs.items() if v is not None})
 
 
-def build_graph(result: ScanResult, inventory: Inventory | None, targets: list[str] | None = None,
+def build_graph(result: ScanResult, inventory: Inventory | None,
                 collected: Collected | None = None) -> SprawlGraph:
-    col = collected if collected is not None else collect(list(targets or []))
-    add_facts(col, getattr(result, "facts", ()))
+    """The graph of one scan, from its records only (`result.facts`: workflow and config files,
+    forge secret names) and its credentials; `collected`: records already read."""
+    col = collected if collected is not None else collect(result.facts)
     inv = inventory if inventory is not None else infer_inventory(result, col)
     res = Resolver(result.credentials, col, inv)
     g = nx.MultiDiGraph()

@@ -1,7 +1,7 @@
 """Graph input: agent configs and code. Takes a file's text and gives `WorkflowFile`s (one per MCP
 server / compose service, one per LangGraph, CrewAI or n8n file) with the names they reference,
 and the `NAME=` lines of dotenv files (names and lines only). Config formats are read by the
-shared pure parser `scanner.sources.agent_configs`; this module maps its `NameRef`s onto graph
+shared pure parser `scanner.agent_configs`; this module maps its `NameRef`s onto graph
 `Ref`s: `env-ref` → `env`, `input` → `input`, `credential` → `n8n`, `env-set` (a literal value
 written in place, located by line, never kept) → `literal`. Code is read here: `os.environ["X"]`,
 `os.getenv("X")`, `process.env.X`."""
@@ -16,41 +16,13 @@ import regex
 
 from scanner.graph.inventory import WorkflowRef
 from scanner.graph.workflows import Ref, WorkflowFile
-from scanner.sources.agent_configs import CREWAI_NAMES, MCP_NAMES, AgentConfig, NameRef, parse_agent_config
+from scanner.agent_configs import (CODE_SUFFIXES, MCP_NAMES, AgentConfig, NameRef, config_kind, is_dotenv,  # noqa: F401
+                                   parse_agent_config)
 
 CODE_REF = regex.compile(
     r"""os\.environ\s*\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]"""
     r"""|os\.(?:environ\.get|getenv)\s*\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"""
     r"""|process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]""")
-CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx")
-
-
-def config_kind(path: str) -> str | None:
-    """Which reader takes this path (selection by name only), or None."""
-    p = PurePosixPath(path)
-    name = p.name.lower()
-    if name in MCP_NAMES:
-        return "mcp"
-    if name == "langgraph.json":
-        return "langgraph"
-    if name in CREWAI_NAMES:
-        return "crewai"
-    if p.suffix == ".json" and ("n8n" in path.lower() or "workflow" in path.lower()):
-        return "n8n"
-    if p.suffix in (".yml", ".yaml") and "compose" in name:
-        return "compose"
-    if p.suffix in CODE_SUFFIXES:
-        return "code"
-    if is_dotenv(path):
-        return "dotenv"
-    return None
-
-
-def is_dotenv(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
-
-
 def _ref(n: NameRef, owner: str) -> Ref | None:
     if n.kind == "env-ref":
         return Ref(n.name, "env", owner)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.errors import ConfigError
-from scanner.model import Chunk, ScanStats
+from scanner.model import Chunk, InventoryFact, ScanStats
 from scanner.engine import Engine
 from scanner.sources.base import (DEFAULT_EXCLUDES, Hit, SourceOptions, Unit, read_file,
                                   scan_chunks)
@@ -67,6 +67,17 @@ class FilesSource:
         self.excludes = DEFAULT_EXCLUDES if self.options.exclude is None else self.options.exclude
         self.repos: list[Path] = []
         """Git repositories met by the last `chunks()` walk, scanned by `scan()` with history."""
+        self._records: list[InventoryFact] | None = None
+
+    @property
+    def inventory_facts(self) -> list[InventoryFact]:
+        """The graph's records of this tree (config and code files; each git repository inside
+        it by its own name, at HEAD), read once when the pipeline asks for them."""
+        if self._records is None:
+            from scanner.sources.records import target_records
+
+            self._records = target_records(self.root)
+        return self._records
 
     def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
         """Files through the engine; git repositories found on the way through their own fast
@@ -91,6 +102,7 @@ class FilesSource:
         from scanner.sources.git_history import GitHistorySource
 
         if unit.key.startswith("repo:"):
+            self._records = []  # the tree's records (this repository's too) come with "files"
             return GitHistorySource(self.root / unit.key[5:], self.options).scan(engine, stats)
         if unit.key == "files":
             return scan_chunks(self.chunks(stats), engine, stats)

@@ -30,7 +30,7 @@ import regex
 from scanner import gitcmd
 from scanner.engine import Engine
 from scanner.errors import ConfigError
-from scanner.model import Chunk, Location, Match, ScanStats
+from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
 from scanner.parallel import WorkerPool, default_workers
 from scanner.sources.base import (
     Unit,
@@ -292,6 +292,17 @@ class GitHistorySource:
         """Told of blobs scanned as the history scan goes (set by the pipeline)."""
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
+        self._records: list[InventoryFact] | None = None
+
+    @property
+    def inventory_facts(self) -> list[InventoryFact]:
+        """The graph's records of this repository (its HEAD config and code files), read once
+        when the pipeline asks for them, never from history blobs."""
+        if self._records is None:
+            from scanner.sources.records import repo_records
+
+            self._records = repo_records(self.repo, self.name)
+        return self._records
 
     def units(self, stats: ScanStats) -> list[Unit]:
         """One unit: the whole repository (its engine pool works inside it)."""

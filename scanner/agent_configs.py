@@ -241,3 +241,32 @@ def _compose(path: str, text: str, docs: list[dict[str, Any]]) -> AgentConfig:
                 if isinstance(f, str) and f:
                     names.append(NameRef("env-file", f, path, str(sname), _line_of(text, f)))
     return AgentConfig("compose", tuple(comps), tuple(names))
+
+
+CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx")
+
+
+def config_kind(path: str) -> str | None:
+    """Which reader takes this path (selection by name only), or None."""
+    p = PurePosixPath(path)
+    name = p.name.lower()
+    if name in MCP_NAMES:
+        return "mcp"
+    if name == "langgraph.json":
+        return "langgraph"
+    if name in CREWAI_NAMES:
+        return "crewai"
+    if p.suffix == ".json" and ("n8n" in path.lower() or "workflow" in path.lower()):
+        return "n8n"
+    if p.suffix in (".yml", ".yaml") and "compose" in name:
+        return "compose"
+    if p.suffix in CODE_SUFFIXES:
+        return "code"
+    if is_dotenv(path):
+        return "dotenv"
+    return None
+
+
+def is_dotenv(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")

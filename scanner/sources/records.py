@@ -1,0 +1,179 @@
+"""Source side of the graph's records: reads what the graph needs from a local git repository or
+folder, once per scan, and gives it as `InventoryFact` records (`file`: a workflow, CI, MCP/agent,
+compose, dotenv or code file's text at HEAD plus untracked working-tree files; `git-repo`: the
+repository itself; `pinned`: a file at a ref some workflow pins). Only HEAD and config files are
+read, never history blobs. `redact` replaces every value the engine finds in record text by its
+redacted preview (line count kept, so named copies keep their lines) before the records go on to
+the graph or the datastore."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from scanner import gitcmd
+from scanner.agent_configs import config_kind
+from scanner.engine import Engine
+from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats, redact as preview
+from scanner.sources.base import DEFAULT_EXCLUDES
+from scanner.sources.files import excluded
+from scanner.sources.git_history import is_git_repo, repo_name
+
+MAX_CONFIG_BYTES = 1024 * 1024
+RECORD_KINDS = ("file", "pinned", "git-repo")
+"""Kinds of records read from local places (forge sources add theirs through their APIs)."""
+
+
+def _interesting(path: str) -> bool:
+    return PurePosixPath(path).suffix in (".yml", ".yaml") or config_kind(path) is not None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return None if b"\0" in data[:8192] else data.decode("utf-8", "replace")
+
+
+def blobs(repo: Path, specs: Sequence[str]) -> list[bytes | None]:
+    """Contents of `rev:path` specs read from the repository's objects (None: not there, not a
+    blob, too large). Specs go through stdin (`cat-file --batch`), never as arguments."""
+    if not specs or any("\n" in sp or "\0" in sp for sp in specs):
+        return [None] * len(specs)
+    proc = gitcmd.run(repo, "cat-file", "--batch", input="".join(f"{sp}\n" for sp in specs).encode())
+    out: list[bytes | None] = []
+    data, pos = proc.stdout, 0
+    for _ in specs:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            out.append(None)
+            continue
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[-1] == b"missing" or header[1] != b"blob":
+            if len(header) >= 3 and header[1] != b"blob":
+                pos += int(header[2]) + 1
+            out.append(None)
+            continue
+        size = int(header[2])
+        out.append(data[pos:pos + size] if size <= MAX_CONFIG_BYTES else None)
+        pos += size + 1
+    return out
+
+
+def _head_files(repo: Path) -> dict[str, str]:
+    """Text of the interesting files at HEAD, plus untracked ones from the working tree."""
+    out: dict[str, str] = {}
+    ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD")
+    names = [n for n in ls.stdout.decode("utf-8", "replace").split("\0")
+             if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES)]
+    for n, data in zip(names, blobs(repo, [f"HEAD:{n}" for n in names]), strict=True):
+        if data is not None and b"\0" not in data[:8192]:
+            out[n] = data.decode("utf-8", "replace")
+    if (repo / ".git").exists():
+        other = gitcmd.run(repo, "--work-tree", str(repo.resolve()), "ls-files", "-o", "-z",
+                           "--exclude-standard").stdout.decode("utf-8", "replace")
+        for n in other.split("\0"):
+            if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES):
+                text = _read(repo / n)
+                if text is not None:
+                    out[n] = text
+    return out
+
+
+def _dir_files(root: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(d for d in dirnames if not excluded(rel_dir + d, DEFAULT_EXCLUDES)
+                             and not is_git_repo(base / d))
+        for name in filenames:
+            rel = rel_dir + name
+            if _interesting(rel) and not excluded(rel, DEFAULT_EXCLUDES):
+                text = _read(base / name)
+                if text is not None:
+                    out[rel] = text
+    return out
+
+
+def _files(container: str, files: dict[str, str]) -> list[InventoryFact]:
+    return [InventoryFact("file", container, path, content=text) for path, text in files.items()]
+
+
+def repo_records(repo: Path, name: str | None = None) -> list[InventoryFact]:
+    """A git repository: the repository itself and its interesting files at HEAD."""
+    name = name or repo_name(repo)
+    return [InventoryFact("git-repo", name, str(repo))] + _files(name, _head_files(repo))
+
+
+def target_records(path: Path) -> list[InventoryFact]:
+    """What the graph needs from one scanned path: a git repository's HEAD, a folder's files (and
+    each git repository inside it, by its own name), or a single file (container empty)."""
+    if not path.exists():
+        return []
+    if path.is_dir() and is_git_repo(path):
+        return repo_records(path)
+    if path.is_file():
+        text = _read(path)
+        return _files("", {path.name: text}) if text is not None else []
+    out = _files(str(path), _dir_files(path))
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in list(dirnames):
+            sub = Path(dirpath) / d
+            if excluded(d, DEFAULT_EXCLUDES):
+                dirnames.remove(d)
+            elif is_git_repo(sub):
+                dirnames.remove(d)
+                out += repo_records(sub)
+    return out
+
+
+def pinned_records(records: Iterable[InventoryFact],
+                   wanted: Iterable[tuple[str, str, str]]) -> list[InventoryFact]:
+    """The files at pinned refs, read from the scanned git repositories: one `pinned` record per
+    wanted (repo, ref, path), `level` `head` when it is HEAD's blob, `missing` when not there."""
+    local = {r.scope: Path(r.name) for r in records if r.kind == "git-repo"}
+    out = []
+    for repo, ref, path in sorted(wanted):
+        if repo not in local:
+            continue
+        head, pinned = blobs(local[repo], [f"HEAD:{path}", f"{ref}:{path}"])
+        if pinned is None:
+            out.append(InventoryFact("pinned", repo, path, "missing", ref=ref))
+        else:
+            out.append(InventoryFact("pinned", repo, path, "head" if pinned == head else "", ref=ref,
+                                     content=pinned.decode("utf-8", "replace")))
+    return out
+
+
+def redact(records: Iterable[InventoryFact], engine: Engine,
+           stats: ScanStats | None = None) -> tuple[InventoryFact, ...]:
+    """Records whose text holds no value any rule finds: each match replaced by its redacted
+    preview (a multi-line value keeps its line breaks), through the same passes as a scanned
+    file (rules, then structured configs with declared secret names)."""
+    from scanner.sources.base import structured
+
+    out = []
+    for r in records:
+        if not r.content:
+            out.append(r)
+            continue
+        data = r.content.encode("utf-8", "surrogatepass")
+        chunk = Chunk(data, (Location("file", r.scope, r.name),), hint=PurePosixPath(r.name).name)
+        matches: list[Match] = engine.scan(data)
+        matches += [m for m in structured(chunk, engine, matches, stats or ScanStats())
+                    if isinstance(m, Match)]
+        text = r.content
+        for m in sorted(matches, key=lambda m: -len(m.secret)):  # a longer value before its parts
+            if m.secret and m.secret in text:
+                text = text.replace(m.secret, preview(m.secret, dict(m.captures).get("key_id"))
+                                    + "\n" * m.secret.count("\n"))
+        out.append(replace(r, content=text) if text != r.content else r)
+    return tuple(out)
