@@ -81,11 +81,11 @@ def _load(files: list[Path]) -> list[Rule]:
 
 
 def parse_rule_file(path: Path) -> list[Rule]:
+    from scanner.parsing import read_small_text
+
     try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rule file ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        doc = tomllib.loads(read_small_text(path, "rule file"))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     if "rule" not in doc and isinstance(doc.get("rules"), list):
         from detectors.gitleaks import convert_gitleaks

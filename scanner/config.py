@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from scanner.errors import ConfigError
+from scanner.parsing import MAX_SMALL_FILE, read_small_text
 from scanner.pipeline import ScanOptions
 from scanner.sources.base import DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_SIZE
 
@@ -125,6 +126,12 @@ def committed_config(target: str, rev: str) -> tuple[dict[str, object], Path, st
     root, commit = Path(top.stdout.decode().strip()), sha.stdout.decode().strip()
 
     def blob(rel: str) -> bytes | None:
+        size = gitcmd.run(root, "cat-file", "-s", f"{commit}:{rel}")
+        if size.returncode:
+            return None
+        limit = MAX_CONFIG if rel == CONFIG_FILE else MAX_SMALL_FILE
+        if int(size.stdout.decode().strip() or 0) > limit:
+            raise ConfigError(f"{rev}:{rel}: larger than {limit} bytes")
         out = gitcmd.run(root, "cat-file", "blob", f"{commit}:{rel}")
         return out.stdout if out.returncode == 0 else None
 
@@ -213,7 +220,7 @@ def scan_options(flags: Flags, cwd: Path | None = None, env: Mapping[str, str] |
         fingerprints |= load_allowlist(path)
     for path in rules:
         if not path.is_file():
-            raise ConfigError(f"{path}: rule file not found")
+            raise ConfigError(f"{path}: rule file " + ("is not a regular file" if path.exists() else "not found"))
     return ScanOptions(max_file_size=max_size, history=history, rule_files=tuple(rules),
                        allowlist=frozenset(fingerprints), config_source=source,
                        exclude=tuple(dict.fromkeys((*(DEFAULT_EXCLUDES if defaults else ()), *exclude))))
@@ -222,12 +229,7 @@ def scan_options(flags: Flags, cwd: Path | None = None, env: Mapping[str, str] |
 def load_allowlist(path: Path) -> frozenset[str]:
     """Fingerprints of an allowlist file: one SHA-256 hex (or a prefix of at least 12 hex digits) a
     line, `#` starts a comment."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read allowlist ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: allowlist is not UTF-8 text") from None
+    lines = read_small_text(path, "allowlist").splitlines()
     values = [ln.split("#", 1)[0].strip().lower() for ln in lines]
     return frozenset(_fingerprints([v for v in values if v], str(path)))
 
@@ -241,14 +243,16 @@ def _fingerprints(values: list[str], where: str) -> list[str]:
     return [v.lower() for v in values]
 
 
+MAX_CONFIG = 1024 * 1024
+"""Largest `sprawlscan.toml` read."""
+
+
 def _read_config(path: Path) -> dict[str, object]:
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(read_small_text(path, "config", MAX_CONFIG))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 

@@ -8,11 +8,18 @@ so callers that already treat malformed input as "nothing here" stay correct, an
 
 YAML is checked on the parser's event stream, which is not recursive (libyaml keeps its own
 stacks): depth is the number of open collections, and every alias adds the size of the node it
-names, as if it were expanded."""
+names, as if it were expanded.
+
+Small files the user names (allowlists, baselines, `sprawlscan.toml`, rule files) are read with
+`read_small_text`: a non-regular file (a FIFO, a device) or one over its bound is one line (a
+`ConfigError`, exit 2), never a hang or a whole-memory read."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,6 +32,34 @@ MAX_YAML = 16 * 1024 * 1024
 """Largest YAML text parsed (the pure-Python constructor is slow on more)."""
 
 _EVENTS: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_SMALL_FILE = 16 * 1024 * 1024
+"""Largest allowlist, baseline, config or rule file read (a baseline of 200k fingerprints fits)."""
+
+
+def read_small_text(path: str | Path, what: str, limit: int = MAX_SMALL_FILE) -> str:
+    """The UTF-8 text of a file the user named; `ConfigError` naming it when it cannot be read,
+    is not a regular file or is over `limit` bytes. Opened without blocking and checked on the
+    open descriptor, so a FIFO swapped in after a check cannot hang the read."""
+    from scanner.errors import ConfigError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError(f"{path}: {what} is not a regular file")
+            data = fh.read(limit + 1)  # the size may change under us: never read past the bound
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: {what} is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
 
 
 class TooComplex(ValueError):

@@ -22,7 +22,7 @@ from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
 from scanner import __version__
 from scanner.engine import Engine
-from scanner.errors import ConfigError, SprawlscanError, where
+from scanner.errors import ConfigError, SourceError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.model import InventoryFact, KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.parallel import default_workers
@@ -491,13 +491,29 @@ def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
         return store.latest_complete_sources(), store.latest_complete_result()
 
 
+def stored_records_state(db: DbLocation | None) -> ScanResult:
+    """The latest complete state with the records the graph is built from; a state whose scans
+    hold no records (written by a sprawlscan before them) is refused: the graph would be
+    evaluated without workflows and configs, and a gate must not pass on that."""
+    from scanner.store import open_existing
+
+    with open_existing(db) as store:
+        result = store.latest_complete_result()
+        old = store.without_records(*store.latest_complete_scans())
+    if old:
+        raise SourceError(f"scan(s) {', '.join(map(str, old))} in the datastore hold no workflow or config "
+                          "records (recorded by an older sprawlscan): the graph cannot be built from them; "
+                          "scan those sources again with --db")
+    return result
+
+
 def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptions | None = None, *,
               progress: Progress | None = None, db: DbLocation | None = None,
               from_store: bool = False) -> tuple[SprawlGraph, ScanResult]:
     """Scan the targets (recorded in the datastore `db` when given, with the graph), read their
     workflows and configs, load the inventory, build the graph. `from_store`: no scan; the credentials are the
-    datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) and
-    the workflows and configs are re-read from the targets those scans recorded."""
+    datastore's latest complete state (`db`, else `$SPRAWLSCAN_DB`, else the default file) with
+    the records those scans stored (workflow and config files, forge secret names)."""
     from scanner.graph.build import build_graph
     from scanner.graph.inventory import load_inventory
 
@@ -510,8 +526,7 @@ def run_graph(targets: Iterable[str], inventory: Path | None, options: ScanOptio
         targets, _ = stored_state(db)
         db, from_store = db_path(db, default=True), False
     if from_store:
-        targets, result = stored_state(db)
-        result = replace(result, facts=result.facts + records_of(targets))
+        result = stored_records_state(db)
         return build_graph(result, inv), result
     if db is None:
         result = run_scan(targets, options, progress=progress)

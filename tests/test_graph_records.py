@@ -107,3 +107,142 @@ def test_record_text_is_redacted_lines_kept(make_repo, rng) -> None:
         assert tok not in text and tok[:-4] not in text and cred.redacted in text
     assert texts[".env"].splitlines()[1] == f"GITHUB_TOKEN={cred.redacted}"
     assert texts[".github/workflows/ci.yml"].splitlines()[4] == f"      GH: {cred.redacted}"
+
+
+def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+
+    res = CliRunner(env=env).invoke(main, args)
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    return res.exit_code, res.stdout, res.stderr
+
+
+def _pinned_org(make_repo, tmp_path, rng):
+    from tokens import slack_bot
+
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", NOTIFY.replace("${{ secrets.SLACK_TOKEN }}", "none"))
+    shared.commit("notify v2: no token")
+    bot = make_repo("bot")
+    bot.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+              "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
+              "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
+    bot.commit("run")
+    tok = slack_bot(rng)
+    export = tmp_path / "vault.json"
+    export.write_text('{"secret/data/ci/bot": {"data": {"data": {"BOT_SLACK": "%s"}, "metadata": {"version": 1}}}}'
+                      % tok)
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n"
+                   "    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n")
+    return [str(shared.path), str(bot.path), f"vault-export:{export}"], inv, tok
+
+
+def test_survivors_from_the_datastore_equal_the_scan_after_the_repos_are_gone(make_repo, tmp_path, rng) -> None:
+    """`survivors --db` with no sources builds the graph from the stored records: with the
+    scanned repositories deleted it prints exactly what the scanning run printed (the token
+    reached through the workflow at the pinned tag, orphaned, exit 1)."""
+    sources, inv, tok = _pinned_org(make_repo, tmp_path, rng)
+    common = ["survivors", "bot", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json"]
+    db = str(tmp_path / "s.db")
+    direct = _cli([*common, "--db", db, *sources])
+    for s in sources[:2]:
+        shutil.rmtree(s)
+    stored = _cli([*common, "--db", db])
+    assert stored == direct and direct[0] == 1
+    assert '"reason": "orphaned"' in direct[1] and "notify.yml@v1" in direct[1]
+
+
+def test_a_datastore_without_records_blocks_the_gate(make_repo, tmp_path, rng) -> None:
+    """Scans recorded before records existed (`scans.records` = 0, as the migration leaves them)
+    are not evaluated without workflows: the graph commands stop with one line and exit 3."""
+    import sqlite3
+
+    sources, inv, _ = _pinned_org(make_repo, tmp_path, rng)
+    db = str(tmp_path / "s.db")
+    assert _cli(["scan", "--db", db, "--format", "json", *sources])[0] == 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE scans SET records = 0")
+    for cmd in (["survivors", "bot"], ["audit"], ["graph", "--format", "json", "-o", str(tmp_path / "g.json")]):
+        code, out, err = _cli([*cmd, "--inventory", str(inv), "--db", db])
+        assert code == 3 and "hold no workflow or config records" in err and out == "", (cmd, code, err)
+
+
+def test_stored_record_text_is_redacted_in_the_sqlite_file(make_repo, tmp_path, rng) -> None:
+    """A token written into a workflow and a compose file reaches the datastore only as its
+    redacted preview: the SQLite file (and its journal) never holds the value, the preview is
+    there (the text itself is stored)."""
+    from tokens import github
+
+    tok = github(rng)
+    r = make_repo("app")
+    r.write(".github/workflows/ci.yml", f"on: push\njobs:\n  a:\n    env: {{GH: {tok}}}\n    steps: [{{run: x}}]\n")
+    r.write("docker-compose.yml", f"services:\n  app:\n    environment:\n      TOKEN: {tok}\n")
+    r.commit("ci")
+    db = tmp_path / "s.db"
+    assert _cli(["scan", "--db", str(db), "--format", "json", str(r.path)])[0] == 1
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    preview = next(iter(_stored_previews(db)))
+    assert tok.encode() not in data and tok[:-4].encode() not in data
+    assert data.count(f"TOKEN: {preview}".encode()) == 1 and f"GH: {preview}".encode() in data
+
+
+def _stored_previews(db: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT redacted FROM credentials")}
+
+
+def test_stored_record_text_is_redacted_in_postgres(pg_url, pg_server, make_repo, rng) -> None:
+    """On PostgreSQL too: `pg_dump` of the database holds the workflow's text with the preview
+    in place of the token, never the token."""
+    from tokens import github
+
+    tok = github(rng)
+    r = make_repo("app")
+    r.write(".github/workflows/ci.yml", f"on: push\njobs:\n  a:\n    env: {{GH: {tok}}}\n    steps: [{{run: x}}]\n")
+    r.commit("ci")
+    assert _cli(["scan", "--db", pg_url, "--format", "json", str(r.path)])[0] == 1
+    dump = pg_server.dump(pg_url.rsplit("/", 1)[1])
+    from scanner.model import redact
+
+    assert tok.encode() not in dump and tok[:-4].encode() not in dump
+    assert f"GH: {redact(tok)}".encode() in dump
+
+
+def test_survivors_from_the_datastore_over_a_github_org(org, tmp_path) -> None:  # noqa: F811
+    """A GitHub org scanned through its API into `--db`: `survivors --db` without sources asks
+    the API nothing (its clone cache deleted too) and gives the same verdicts as the scanning run:
+    the workflow read through the API reaches the repo secret mapped to the vault copy."""
+    from test_github_org import TOKEN
+
+    from scanner.model import fingerprint
+
+    api, s, cache = org
+    export = tmp_path / "export.json"
+    export.write_text('{"secret/data/agents/agent": {"data": {"data": {"OPENAI_API_KEY": "%s"}, '
+                      '"metadata": {"version": 3}}}}' % s["hist"])
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: agent\n    credentials:\n"
+                   "      - {id: key, vault: 'secret/agents/agent#OPENAI_API_KEY', ci: [{github: 'acme/agent:OPENAI_API_KEY'}]}\n"
+                   "    workflows: [{github: acme/agent/.github/workflows/ci.yml}]\n")
+    common = ["survivors", "agent", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITHUB_TOKEN": TOKEN}
+    direct = _cli([*common, "--github-url", api.base, "--cache-dir", str(cache), "github:acme",
+                   f"vault-export:{export}"], env)
+    asked = len(api.log)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert len(api.log) == asked and stored == direct
+    assert (f'"credential:{fingerprint(s["hist"])}"' in direct[1]
+            and "inventory mapping github:acme/agent:OPENAI_API_KEY" in direct[1])
+
+
+from test_github_org import org  # noqa: E402,F401 - the fixture: a GitHub org on a local server

@@ -124,6 +124,8 @@ class GitHubOrgSource(ForgeSource):
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
+        except RecursionError:  # PyGithub's json.loads on an answer nested past the limit
+            stats.errors.append(f"{unit}: unexpected response (JSON nested too deep)")
         except (RuntimeError, AssertionError) as exc:
             # PyGithub's requester refuses a redirect to another host (RuntimeError) and a
             # server-given URL outside its host (AssertionError): the token stays home

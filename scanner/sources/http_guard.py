@@ -9,7 +9,9 @@ failed (the scan is incomplete, exit 3) and carries on.
 
 PyGithub does not take a session; its requester already rewrites server-given URLs to its own
 host, refuses cross-host 301s and does not follow other redirects with the token (tested in
-tests/test_http_guard.py)."""
+tests/test_http_guard.py). Every answer's JSON is parsed depth-bounded (`scanner.parsing.json_loads`);
+PyGithub parses its own with `json.loads`, whose C scanner raises `RecursionError` past Python's
+recursion limit: the GitHub source turns that into a failed unit."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from scanner.parsing import json_loads
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -56,4 +60,8 @@ class PinnedSession(requests.Session):
         # every request and every redirect hop passes here before a byte leaves
         if origin(request.url or "") != self.pinned:
             raise OffHostRefused(request.url or "", self.pinned)
-        return super().send(request, **kwargs)
+        response = super().send(request, **kwargs)
+        # the client library parses the answer with `response.json()`: depth-bounded here, a
+        # document nested too deep is a ValueError (`TooComplex`) like any malformed JSON
+        response.json = lambda **_kw: json_loads(response.content)  # type: ignore[method-assign]
+        return response

@@ -166,6 +166,10 @@ class JiraSource:
             except UnitFailed as exc:
                 stats.errors.append(str(exc))
                 return
+            if not isinstance(page, dict):  # the library logs bad JSON and hands back text
+                stats.errors.append(f"Jira: {unit}: response is not a JSON object (malformed, or "
+                                    "nested too deep)")
+                return
             issues = page.get("issues") or []
             if not self.cloud and isinstance(page.get("total"), int):
                 self.total = page["total"]

@@ -94,7 +94,11 @@ class VaultLiveSource:
         import hvac.exceptions as e
 
         try:
-            return fn()
+            answer = fn()
+            if not isinstance(answer, dict):  # hvac hands back the response when its JSON failed
+                raise PathFailed(f"Vault: {unit}: response is not a JSON object (malformed, or "
+                                 "nested too deep)")
+            return answer
         except (e.Unauthorized, e.Forbidden) as exc:
             if unit == "list mounts":
                 raise

@@ -16,6 +16,7 @@ was seen last and no other scope's latest complete scan sees it, `reappeared` wh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -207,14 +208,31 @@ class Store(ReadMixin, GraphMixin):
             for fp in sorted(result.allowlisted):
                 self._record_allowlisted(c, scan_id, ts, fp)
             complete = not result.incomplete
-            # a workflow file's text could hold a hard-coded secret: facts are kept without it
-            facts = [{**asdict(f), "content": ""} for f in result.facts]
+            facts = self._record_facts(c, result)
             c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ?, "
-                      "facts = ? WHERE id = ?",
+                      "facts = ?, records = 1 WHERE id = ?",
                       (ts, int(complete), json.dumps(result.stats.errors),
                        json.dumps(result.stats.to_json()), json.dumps(facts), scan_id))
             if complete and mode == "full":
                 self._mark_gone(c, scan_id, scope, ts)
+
+    @staticmethod
+    def _record_facts(c: Conn, result: ScanResult) -> list[dict[str, Any]]:
+        """The scan's records as JSON rows; file text goes to `record_texts` once per content,
+        named by its SHA-256. The text is what `run_scan` gives: redacted when the scan made its
+        records (every value a rule finds replaced by its preview)."""
+        facts: list[dict[str, Any]] = []
+        texts: dict[str, str] = {}
+        for f in result.facts:
+            row = asdict(f)
+            content = row.pop("content")
+            if content:
+                row["content_sha256"] = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+                texts[row["content_sha256"]] = content
+            facts.append(row)
+        c.executemany("INSERT INTO record_texts (sha256, content) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      sorted(texts.items()))
+        return facts
 
     def _record_credential(self, c: Conn, scan_id: int, ts: str, cred: Credential,
                            severity: str) -> None:

@@ -135,7 +135,15 @@ CREATE TABLE graph_meta (
 );
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2)
+PG_V3 = """
+CREATE TABLE record_texts (
+    sha256 TEXT PRIMARY KEY,
+    content TEXT NOT NULL
+);
+ALTER TABLE scans ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3)
 """`PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` for PostgreSQL (a test holds them equal)."""
 
 

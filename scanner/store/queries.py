@@ -102,8 +102,8 @@ class ReadMixin:
 
     def result(self, *scan_ids: int) -> ScanResult:
         """What the given scans saw, merged: credentials with the locations (and their state)
-        those scans recorded, and the inventory facts their sources declared (workflow file
-        texts are not kept: the graph re-reads local files from the targets)."""
+        those scans recorded, and the records their sources gave (workflow and config file
+        texts, redacted, from `record_texts`)."""
         if not scan_ids:
             return ScanResult((), ScanStats())
         marks = ",".join("?" * len(scan_ids))
@@ -130,8 +130,24 @@ class ReadMixin:
             info = self.scan(sid)
             stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
             row = self.conn.execute("SELECT facts FROM scans WHERE id = ?", (sid,)).fetchone()
-            facts.update((InventoryFact(**f), None) for f in json.loads(row[0]))
+            facts.update((self._fact(f), None) for f in json.loads(row[0]))
         return ScanResult(out, stats, tuple(facts))
+
+    def _fact(self, row: dict[str, Any]) -> InventoryFact:
+        sha = row.pop("content_sha256", None)
+        if sha:
+            text = self.conn.execute("SELECT content FROM record_texts WHERE sha256 = ?", (sha,)).fetchone()
+            row["content"] = text[0] if text else ""
+        return InventoryFact(**row)
+
+    def without_records(self, *scan_ids: int) -> list[int]:
+        """The scans among these whose graph records were not stored (a datastore written by a
+        sprawlscan before records): the graph cannot be built from them."""
+        if not scan_ids:
+            return []
+        marks = ",".join("?" * len(scan_ids))
+        return [r[0] for r in self.conn.execute(
+            f"SELECT id FROM scans WHERE records = 0 AND id IN ({marks}) ORDER BY id", scan_ids)]
 
     def latest_complete_scans(self) -> list[int]:
         """The latest complete full scan of each scope."""

@@ -146,7 +146,15 @@ CREATE TABLE graph_meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V3 = """
+CREATE TABLE record_texts (
+    sha256 TEXT PRIMARY KEY,        -- SHA-256 of the (redacted) text
+    content TEXT NOT NULL           -- a record's file text, every value a rule finds redacted
+);
+ALTER TABLE scans ADD COLUMN records INTEGER NOT NULL DEFAULT 0;  -- 1: facts hold the graph's records
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 """`MIGRATIONS[n]`: version n → n + 1. Append only; never edit a released step."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

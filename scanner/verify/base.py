@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
+
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scanner.errors import ConfigError
+from scanner.parsing import json_loads
 
 STATUSES = ("valid", "invalid", "unknown", "error")
 KINDS = ("user", "bot", "app", "service-account", "project", "org", "unknown")
@@ -193,8 +194,8 @@ class Reply:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return json_loads(self.body)
+        except ValueError:  # malformed, or nested deeper than scanner.parsing.MAX_DEPTH
             raise Unverifiable(f"{self.host}: HTTP {self.status} with a body that is not JSON") from None
 
     def text(self) -> str:
