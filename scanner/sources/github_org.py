@@ -32,6 +32,9 @@ from urllib.parse import urlparse
 
 import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
+from github.AuthenticatedUser import AuthenticatedUser
+from github.NamedUser import NamedUser
+from github.Organization import Organization
 from github.Repository import Repository
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
@@ -165,7 +168,16 @@ class GitHubOrgSource(ForgeSource):
         """Each repository (its API JSON travels with the unit: no second request), then the
         owner's own part (org secrets, gists); the repository list is read here."""
         gh = self.client()
-        _, _, repos = self.discover(gh)
+        org, user, repos = self.discover(gh)
+        owner: tuple[str, dict[str, Any]] | None = None
+        if org is not None:
+            owner = ("org", dict(org._rawData))
+        elif user is not None:
+            if isinstance(user, AuthenticatedUser):
+                user.login  # noqa: B018 - complete it here: the unit carries its JSON
+                owner = ("me", dict(user._rawData))
+            else:
+                owner = ("user", dict(user._rawData))
         listed: list[Any] = []
         if repos is not None:
             for _ in self.guard(stats, f"{self.name} repository list", _collect(repos, listed)):
@@ -174,7 +186,7 @@ class GitHubOrgSource(ForgeSource):
                       (str(r.full_name), f"{r.full_name}.wiki"))
                  for r in listed]
         units = [replace(u, key=f"repo {i}/{len(units)}") for i, u in enumerate(units, 1)]
-        return units + [Unit(self.name, "owner", f"{self.name} owner", repos=())]
+        return units + [Unit(self.name, "owner", f"{self.name} owner", owner, repos=())]
 
     def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
         return expand_hits(self.crawl_unit(unit, stats), engine, stats)
@@ -187,7 +199,10 @@ class GitHubOrgSource(ForgeSource):
             self.report(f"repository {unit.key.split()[1]} {repo.full_name}")
             yield from self.repository(repo, stats)
             return
-        org, user, _ = self.discover(gh)
+        kind, raw = unit.data or ("", {})
+        org = gh.create_from_raw_data(Organization, raw) if kind == "org" else None
+        user = (gh.create_from_raw_data(AuthenticatedUser, raw) if kind == "me" else
+                gh.create_from_raw_data(NamedUser, raw) if kind == "user" else None)
         yield from self.owner_part(gh, org, user, stats)
 
     def discover(self, gh: Github) -> tuple[Any, Any, Any]:
