@@ -288,55 +288,58 @@ def _hwm_kib(pid: int) -> int:
 
 class PeakMemory:
     """Polls the peak RSS of the given process trees (every process and its descendants) until
-    stopped; `peaks()` gives role → KiB (the coordinator, each worker, the largest git child)."""
+    stopped; `stop()` gives role → KiB (the coordinator, each worker, the largest git child)."""
 
     def __init__(self, roots: dict[str, int], every: float = 0.1) -> None:
         import psutil
 
         self.psutil, self.roots, self.every = psutil, roots, every
-        self.seen: dict[int, tuple[str, int]] = {}
-        self.sightings: dict[int, int] = {}
+        self.peaks: dict[str, int] = {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
-    def role(self, root: str, proc: Any) -> str:
-        """Python children are workers (one row each); other programs (git, git-remote-http,
-        ssh...) one row per program name, their largest."""
+    @staticmethod
+    def role(root: str, pid: int) -> str | None:
+        """Python children are workers (one row each); other programs (git, git-remote-http...)
+        one row per program name, their largest. None when gone."""
         try:
-            name = proc.name()
-        except self.psutil.Error:
-            return "gone"
+            with open(f"/proc/{pid}/comm", encoding="utf-8") as fh:
+                name = fh.read().strip()
+        except OSError:
+            return None
         if name.startswith("python") or name in ("sprawlscan", "dask-worker"):
-            return f"{root} worker {proc.pid}"
+            return f"{root} worker {pid}"
         return f"{name} (largest)"
 
     def run(self) -> None:
         while not self.done.is_set():
             for root, pid in self.roots.items():
+                ages: dict[int, float] = {}
                 try:
-                    top = self.psutil.Process(pid)
-                    procs = [(root, top), *((self.role(root, c), c) for c in top.children(recursive=True))]
-                except self.psutil.Error:
-                    continue
-                for role, p in procs:
-                    self.sightings[p.pid] = self.sightings.get(p.pid, 0) + 1
-                    kib = _hwm_kib(p.pid)
-                    old = self.seen.get(p.pid, (role, 0))
-                    self.seen[p.pid] = (old[0] if old[1] else role, max(old[1], kib))
+                    for child in self.psutil.Process(pid).children(recursive=True):
+                        ages[child.pid] = time.time() - child.create_time()
+                except self.psutil.Error:  # the root is gone, or a child just ended
+                    pass
+                pids = [pid, *ages]
+                for p in pids:
+                    before = root if p == pid else self.role(root, p)
+                    kib = _hwm_kib(p)
+                    after = root if p == pid else self.role(root, p)
+                    # a child between fork() and exec() still shows its parent's peak: a reading
+                    # counts only when the program did not change around it, and a python child
+                    # only once it has lived a second (a worker, not a fork about to exec git)
+                    if before is None or before != after or not kib:
+                        continue
+                    if " worker " in before and ages.get(p, 0.0) < 1.0:
+                        continue
+                    self.peaks[before] = max(self.peaks.get(before, 0), kib)
             self.done.wait(self.every)
 
     def stop(self) -> dict[str, int]:
         self.done.set()
         self.thread.join()
-        peaks: dict[str, int] = {}
-        for pid, (role, kib) in self.seen.items():
-            if not kib:  # gone before its first reading
-                continue
-            if " worker " in role and self.sightings[pid] < 3:
-                continue  # a fork between fork() and exec() shows its parent's peak
-            peaks[role] = max(peaks.get(role, 0), kib)
-        return peaks
+        return dict(self.peaks)
 
 
 @dataclass
@@ -501,35 +504,42 @@ def bench_mode(mode: str, url: str, n: int, planted: dict[str, list[str]], help_
 
 
 def profile_split(url: str, n: int, planted: dict[str, list[str]]) -> dict[str, float]:
-    """An in-process scan under cProfile; seconds per repository spent in API requests (requests'
-    `Session.request`), clone (`mirror`), datastore recording (the `Store`), and the rest (crawl
-    glue, git history reading and the engine)."""
+    """An in-process scan under cProfile, its time split per repository (ms): `api` (requests'
+    `Session.request`: PyGithub's calls, including the local server's answer time), `clone`
+    (`mirror`: the git clone/fetch subprocess), `workflows` (`head_files`: reading the default
+    branch's workflow files), `history` (`GitHistorySource.scan`: git reading + engine + blob
+    cache lookups), `store` (own time of scanner/store code and sqlite3 calls, partly inside
+    `history`), `other` (the rest of the scan: crawl glue, findings, report); once per scan:
+    `engine_build_s` (rules compiled) and `startup_s` (imports, CLI)."""
     import pstats
 
     with tempfile.TemporaryDirectory(prefix="orgbench-profile-") as tmp:
         work = Path(tmp)
         prof = work / "scan.prof"
         run = scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"},
-                       prefix=[sys.executable, "-m", "cProfile", "-o", str(prof)])
+                        prefix=[sys.executable, "-m", "cProfile", "-o", str(prof)])
         check(run, planted, "profiled scan", exit_code=0)  # cProfile swallows SystemExit
-        stats = pstats.Stats(str(prof))
-        cum: dict[str, float] = {}
-        for (filename, _, func), (_, _, _, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
-            cum[f"{filename}:{func}"] = max(cum.get(f"{filename}:{func}", 0.0), ct)
+        table = pstats.Stats(str(prof)).stats  # type: ignore[attr-defined]
 
-        def total(suffix: str, func: str) -> float:
-            return sum(v for k, v in cum.items() if k.endswith(f"{suffix}:{func}"))
+    def cum(where: str, func: str) -> float:
+        return sum(v[3] for (f, _, fn), v in table.items() if f.endswith(where) and fn == func)
 
-        api = total("requests/sessions.py", "request")
-        clone = total("sources/clone_cache.py", "mirror")
-        record = total("scanner/pipeline.py", "scan_and_record") - total("scanner/pipeline.py", "run_scan")
-        everything = total("scanner/pipeline.py", "scan_and_record")
-    split = {"wall_s": round(run.seconds, 1), "profiled_total_s": round(everything, 1),
-             "api_ms_per_repo": round(api / n * 1000, 1), "clone_ms_per_repo": round(clone / n * 1000, 1),
-             "record_ms_per_repo": round(record / n * 1000, 1),
-             "scan_and_rest_ms_per_repo": round((everything - api - clone - record) / n * 1000, 1),
-             "api_requests": run.requests["api"], "git_requests": run.requests["git"]}
-    print(json.dumps({"profile": split}), flush=True)
+    store = sum(v[2] for (f, _, fn), v in table.items()
+                if "/scanner/store/" in f or (f == "~" and "sqlite3" in fn))
+    parts = {"api": cum("requests/sessions.py", "request"),
+             "clone": cum("sources/clone_cache.py", "mirror"),
+             "workflows": cum("sources/clone_cache.py", "head_files"),
+             "history": cum("sources/git_history.py", "scan")}
+    total = cum("scanner/pipeline.py", "record_or_scan")
+    engine = cum("scanner/pipeline.py", "load_engine")  # once per scan
+    split = {k: round(v / n * 1000, 1) for k, v in parts.items()}
+    split["store"] = round(store / n * 1000, 1)
+    split["other"] = round((total - engine - sum(parts.values())) / n * 1000, 1)
+    split["engine_build_s"] = round(engine, 1)
+    split["startup_s"] = round(run.seconds - total, 1)
+    out = {"wall_s": round(run.seconds, 1), "ms_per_repo": split,
+           "api_requests": run.requests["api"], "git_requests": run.requests["git"], "load": load()}
+    print(json.dumps({"profile": out}), flush=True)
     return split
 
 

@@ -8,7 +8,9 @@ everywhere). `$SPRAWLSCAN_ENGINE` forces one; by default Hyperscan when it impor
 same occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
 labelled corpus). Then each candidate rule's regex (the `regex` module) runs over the windows
 around its keyword occurrences, raw and decoded (JSON string escapes, URL escapes), and validators
-filter the captures. Base64 hides keywords, so it is handled per chunk: when a base64 context
+filter the captures; with Hyperscan, a rule whose gate (its own pattern, approximated from
+above: `scanner.gates`) does not fire in a text is skipped there, most keyword occurrences being
+no secret. Base64 hides keywords, so it is handled per chunk: when a base64 context
 literal (`data:` of a Kubernetes Secret, `Authorization`...; `scanner.decoding.BASE64_CONTEXT`,
 part of the same prefilter) occurs, the chunk's base64 tokens that decode to text are decoded in
 place and that view gets its own prefilter pass and windows. Every match is attributed to its
@@ -23,7 +25,6 @@ The engine never prints or exits."""
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, u
 from scanner.model import Match
 
 from scanner.errors import ConfigError
+from scanner.gates import Database
 
 _hs: Any
 try:  # the fast path is optional: same results without it
@@ -153,29 +155,12 @@ class Engine:
             backend = "hyperscan" if use_hyperscan else "regex"
         self.backend = select_backend(backend)
         use_hs = self.backend == "hyperscan"
-        self._hs_db = self._compile_hyperscan() if use_hs and self._keywords else None
-        self._scratch = _hs.Scratch(self._hs_db) if self._hs_db is not None else None
+        self._hs_db: Database | None = None
+        if use_hs and self._keywords:
+            self._hs_db = Database(_hs, self._keywords, [c.rule.pattern for c in self.rules])
+        self._gated: frozenset[int] = self._hs_db.gated if self._hs_db is not None else frozenset()
+        """Rules with a gate (`scanner.gates`): skipped where it does not fire."""
         self._automaton = None if use_hs else self._compile_automaton()
-
-    def _compile_hyperscan(self) -> Any:
-        """The keyword database, from `detectors.cache` when these keywords were compiled by
-        this Hyperscan before (compiling costs more than a small scan)."""
-        assert _hs is not None
-        from detectors import cache
-
-        key = hashlib.sha256(b"\0".join([str(_hs.__version__).encode(), *self._keywords])).hexdigest()
-        stored = cache.load("hyperscan", key)
-        if stored is not None:
-            try:
-                return _hs.loadb(stored, _hs.HS_MODE_BLOCK)
-            except Exception:  # noqa: BLE001 - a database that does not load is compiled anew
-                pass
-        db = _hs.Database()
-        exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in self._keywords]
-        flags = [_hs.HS_FLAG_CASELESS] * len(exprs)
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
-        cache.store("hyperscan", key, _hs.dumpb(db))
-        return db
 
     def _compile_automaton(self) -> Any:
         """One Aho-Corasick automaton over the (lowered) keywords."""
@@ -187,23 +172,35 @@ class Engine:
     def keyword_hits(self, data: bytes) -> dict[int, list[int]]:
         """keyword index → sorted start offsets of every occurrence in `data` (case-insensitive).
         Both backends return exactly the same offsets."""
-        hits: dict[int, list[int]] = {}
+        return self._prefilter(data)[0]
+
+    def _prefilter(self, data: bytes) -> tuple[dict[int, list[int]], set[int] | None]:
+        """`keyword_hits`, and the rules whose gate fired (None: no gates, every rule may run)."""
         if self._hs_db is not None:
-            lengths = self._lengths
-
-            def on_match(kw_id: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
-                hits.setdefault(kw_id, []).append(to - lengths[kw_id])
-
-            self._hs_db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
-            for offsets in hits.values():
-                offsets.sort()
-        elif self._automaton is not None and self._keywords:
+            return self._hs_db.scan(data, self._lengths)
+        hits: dict[int, list[int]] = {}
+        if self._automaton is not None and self._keywords:
             # ASCII-only lowering, as Hyperscan's caseless mode; offsets come in end order, which
             # is start order for one keyword
             for kw_id, start, _end in self._automaton.find_matches_as_indexes(data.lower(),
                                                                                overlapping=True):
                 hits.setdefault(kw_id, []).append(start)
-        return hits
+        return hits, None
+
+    def _runs(self, ri: int, fired: set[int] | None) -> bool:
+        """Whether rule `ri` can match in a text whose gates `fired`."""
+        return fired is None or ri in fired or ri not in self._gated
+
+    def _fired(self, text: str) -> set[int] | None:
+        """The gates that fire in a decoded text (None: no gates, or text Hyperscan cannot read
+        as the rules see it)."""
+        if self._hs_db is None:
+            return None
+        try:
+            data = text.encode("latin-1")
+        except UnicodeEncodeError:  # a JSON `\u` escape past U+00FF: run every rule
+            return None
+        return self._hs_db.scan(data, self._lengths)[1]
 
     def candidate_rules(self, data: bytes) -> list[int]:
         """Indexes of rules whose keywords occur in `data` (and keyword-less rules), sorted."""
@@ -217,12 +214,12 @@ class Engine:
         WINDOW_BEFORE before to WINDOW_AFTER after): a rule's keyword must lie inside or just
         before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
         over the whole chunk."""
-        hits = self.keyword_hits(data)
+        hits, fired = self._prefilter(data)
         if not hits and not self._always:
             return []
         self._chunk_timeouts = set()
         try:
-            return self._scan(data, hits)
+            return self._scan(data, hits, fired)
         finally:
             self.timeouts |= self._chunk_timeouts
 
@@ -232,12 +229,13 @@ class Engine:
         out, self.timeouts = sorted(self.timeouts), set()
         return out
 
-    def _scan(self, data: bytes, hits: dict[int, list[int]]) -> list[Match]:
+    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None
+              ) -> list[Match]:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
         lines = Lines(text)
-        self._scan_view(View(text), lines, hits, out, nested=False)
+        self._scan_view(View(text), lines, hits, fired, out, nested=False)
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
@@ -254,24 +252,27 @@ class Engine:
                     regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
-                self._scan_view(decoded, lines, self.keyword_hits(decoded.text.encode("latin-1")),
+                self._scan_view(decoded, lines, *self._prefilter(decoded.text.encode("latin-1")),
                                 out, nested=True)
         found: Iterable[Match] = out.values()
         if "-----BEGIN " in text:
             found = _outside_armour(text, found)
         return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
-    def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]], out: Out,
-                   nested: bool) -> None:
+    def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]],
+                   fired: set[int] | None, out: Out, nested: bool) -> None:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
-        views (decoded base64) map back through `view` to the original text."""
+        views (decoded base64) map back through `view` to the original text. A rule whose gate
+        did not fire (`fired`) is skipped in the raw view; each decoded region has its own."""
         by_rule: dict[int, list[int]] = {}
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:
                 by_rule.setdefault(ri, []).extend(offsets)
-        spans_of = {ri: windows(view.text, sorted(set(offsets))) for ri, offsets in by_rule.items()}
+        spans_of = {ri: windows(view.text, sorted(set(offsets))) for ri, offsets in by_rule.items()
+                    if self._runs(ri, fired)}
         for ri in self._always:
-            spans_of[ri] = [(0, len(view.text))]
+            if self._runs(ri, fired):
+                spans_of[ri] = [(0, len(view.text))]
         for ri in sorted(spans_of):
             for ws, we in spans_of[ri]:
                 for m in self._matches(self.rules[ri], view, original, ws, we):
@@ -295,11 +296,12 @@ class Engine:
                 if nested:
                     d.parent = view
             decoded.extend(views_of)
+            gates = [self._fired(d.text) if self._gated else None for _, _, d in views_of]
             for ri in sorted(rule_ids):
                 offsets = sorted(by_rule[ri])
-                for ws, we, d in views_of:
+                for (ws, we, d), d_fired in zip(views_of, gates):
                     i = bisect.bisect_left(offsets, ws)
-                    if i < len(offsets) and offsets[i] < we:
+                    if i < len(offsets) and offsets[i] < we and self._runs(ri, d_fired):
                         for m in self._matches(self.rules[ri], d, original, 0, len(d.text)):
                             out.setdefault((m.rule_id, m.secret, m.line), m)
         for ri in self._always:
@@ -358,15 +360,22 @@ class Engine:
 
 
 class Lines:
-    """A chunk's text with its newline offsets computed once: a match's line number is a bisect,
-    not a count from the start (many secrets in one big file stay linear)."""
+    """A chunk's text with its newline offsets computed once, on the first match: a match's line
+    number is a bisect, not a count from the start (many secrets in one big file stay linear),
+    and a chunk without a match never pays for them (most chunks with a keyword have none)."""
 
-    __slots__ = ("text", "_newlines", "_marked")
+    __slots__ = ("text", "_lines", "_marked")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._newlines = [m.start() for m in _NEWLINE.finditer(text)]
+        self._lines: list[int] | None = None
         self._marked = ALLOW_MARKER in text
+
+    @property
+    def _newlines(self) -> list[int]:
+        if self._lines is None:
+            self._lines = [m.start() for m in _NEWLINE.finditer(self.text)]
+        return self._lines
 
     def line(self, offset: int) -> int:
         """1-based line of `offset`."""

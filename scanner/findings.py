@@ -1,5 +1,5 @@
-"""The dedup stage: matches → credentials. Every copy of one secret (same SHA-256 of the exact
-string) becomes one `Credential` with all its locations. Plaintext is dropped here: a credential
+"""The dedup stage: matches → credentials. Every copy of one secret (same fingerprint of the exact
+string: `scanner.fingerprints`) becomes one `Credential` with all its locations. Plaintext is dropped here: a credential
 keeps only the fingerprint and a redacted preview."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class _Acc:
     redacted: str
     lifetime_hint: str
     captures: tuple[tuple[str, str], ...]
+    keyed: bool = False
     locations: set[Location] = field(default_factory=set)
 
 
@@ -113,7 +114,7 @@ class Findings:
     def merge(self, other: Findings) -> None:
         for fp, acc in other._by_fp.items():
             mine = self._by_fp.setdefault(fp, _Acc(acc.rule_id, acc.provider, acc.redacted,
-                                                   acc.lifetime_hint, acc.captures))
+                                                   acc.lifetime_hint, acc.captures, acc.keyed))
             if mine.rule_id == DECLARED and acc.rule_id != DECLARED:
                 mine.rule_id, mine.provider = acc.rule_id, acc.provider
                 mine.lifetime_hint, mine.captures = acc.lifetime_hint, acc.captures
@@ -140,12 +141,13 @@ class Findings:
         self._held = {e: h for e, h in self._held.items() if len(h) == 1}
         return tuple(
             Credential(fp, a.rule_id, a.provider, a.redacted, tuple(sorted(a.locations, key=_loc_key)),
-                       a.lifetime_hint, a.captures)
+                       a.lifetime_hint, a.captures, a.keyed)
             for fp, a in sorted(self._by_fp.items()))
 
 
 def _new_acc(known: KnownMatch) -> _Acc:
-    return _Acc(known.rule_id, known.provider, known.redacted, known.lifetime_hint, known.captures)
+    return _Acc(known.rule_id, known.provider, known.redacted, known.lifetime_hint, known.captures,
+                known.keyed)
 
 
 def _absorb(acc: _Acc, known: KnownMatch, locations: tuple[Location, ...]) -> None:

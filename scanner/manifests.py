@@ -12,6 +12,7 @@ original line:
   servers' `headers` and `args`: `Authorization: Bearer X`, `--api-key X`) and
   LangGraph `langgraph.json` `env` maps: a secret-looking name with a literal value is declared.
 - Named values (`Chunk.key`: vault keys, CI variables): the whole value, under its name.
+- Bearer headers in any JSON / YAML document and call arguments in code (`scanner.bindings`).
 A value a rule already matched is left to the rule. Malformed files give nothing here (the raw
 text was scanned anyway)."""
 
@@ -26,6 +27,7 @@ from typing import Protocol
 
 import yaml
 
+from scanner.bindings import CODE_SUFFIXES, call_matches, has_bearer, has_call_key, header_matches
 from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
 from scanner.parsing import TooComplex, json_loads, yaml_compose_all
@@ -55,8 +57,17 @@ def _kind(path: str) -> str:
         return "env"
     if name.endswith((".yaml", ".yml")):
         return "yaml"
+    if name.endswith(CODE_SUFFIXES):
+        return "code"
     # `kubectl get secret -o json` output is JSON; its name usually says so
-    return "json" if name in MCP_FILES or (name.endswith(".json") and "secret" in name) else ""
+    if name in MCP_FILES or (name.endswith(".json") and "secret" in name):
+        return "json"
+    return "json-doc" if name.endswith(".json") else ""
+
+
+def binding_only(path: str) -> bool:
+    """True for the names only the binding pass reads (code, plain JSON)."""
+    return _kind(path) in ("code", "json-doc")
 
 
 def handles(path: str) -> bool:
@@ -83,6 +94,13 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
     elif kind == "json" and (b"env" in chunk.data or b"headers" in chunk.data or b"args" in chunk.data):
         out = list(_json_env(chunk.data.decode("utf-8", "replace")))
+    # values named by their surroundings: Bearer headers, call arguments (`scanner.bindings`)
+    bound: list[Match] = []
+    if kind in ("json", "json-doc", "yaml") and has_bearer(chunk.data):
+        bound = list(header_matches(chunk.data.decode("utf-8", "replace"), kind != "yaml", engine))
+    elif kind == "code" and has_call_key(chunk.data):
+        bound = list(call_matches(chunk.data.decode("utf-8", "replace"), engine))
+    out += [m for m in bound if not covered(m.secret, matches + out)]
     # a value a rule refuses on its own merits (a token with a wrong checksum) is no secret either
     return [m for m in out if m.rule_id != "declared.secret"
             or not (covered(m.secret, matches) or engine.refuses(m.secret))]

@@ -4,10 +4,10 @@ in memory, never in a `Credential` (which carries a SHA-256 fingerprint and a re
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from scanner.fingerprints import fingerprint_of
 
 if TYPE_CHECKING:
     from detectors.rule import Rule
@@ -126,22 +126,29 @@ class KnownMatch:
     """`static` or `short-lived`."""
     captures: tuple[tuple[str, str], ...] = ()
     """Non-secret named captures."""
+    keyed: bool = False
+    """The fingerprint is the keyed HMAC of a low-entropy value (`scanner.fingerprints`)."""
 
     @classmethod
     def of(cls, match: Match) -> KnownMatch:
-        return cls(fingerprint(match.secret), match.rule_id, match.provider,
+        fp, keyed = fingerprint_of(match.secret)
+        return cls(fp, match.rule_id, match.provider,
                    redact(match.secret, dict(match.captures).get("key_id")),
-                   match.line, match.lifetime_hint, match.captures)
+                   match.line, match.lifetime_hint, match.captures, keyed)
 
 
 def fingerprint(secret: str) -> str:
-    """SHA-256 hex of the exact secret string: a credential's identity. A multi-line secret (a PEM
-    key) is taken with LF line endings and no trailing whitespace per line first: the same key
-    pasted from Windows (CRLF) is the same credential."""
-    if "\n" in secret or "\r" in secret:
-        secret = "\n".join(line.rstrip() for line in secret.replace("\r\n", "\n").replace("\r", "\n")
-                           .split("\n"))
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    """A credential's identity: the plain SHA-256 hex of a high-entropy value, the keyed HMAC of a
+    guessable one (`scanner.fingerprints.fingerprint_of` decides). A multi-line secret (a PEM key)
+    is taken with LF line endings and no trailing whitespace per line first: the same key pasted
+    from Windows (CRLF) is the same credential."""
+    return fingerprint_of(secret)[0]
+
+
+def fingerprint_json(fp: str, keyed: bool) -> dict[str, str]:
+    """How outputs name a fingerprint: `secret_sha256` for a plain SHA-256, else
+    `"fingerprint": "keyed"` with `secret_hmac` (never a plain hash of a guessable value)."""
+    return {"fingerprint": "keyed", "secret_hmac": fp} if keyed else {"secret_sha256": fp}
 
 
 def redact(secret: str, key_id: str | None = None) -> str:
@@ -159,7 +166,7 @@ class Credential:
     """One unique secret, with every place a copy of it was found."""
 
     fingerprint: str
-    """SHA-256 hex of the exact secret string."""
+    """SHA-256 hex of the exact secret string; its keyed HMAC when `keyed`."""
     rule_id: str
     """Id of the first rule that matched it."""
     provider: str
@@ -172,10 +179,12 @@ class Credential:
     """`static` or `short-lived`, from the rule."""
     captures: tuple[tuple[str, str], ...] = ()
     """Non-secret named captures (e.g. an AWS key id)."""
+    keyed: bool = False
+    """The fingerprint is the keyed HMAC of a low-entropy value, not its SHA-256."""
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "secret_sha256": self.fingerprint,
+            **fingerprint_json(self.fingerprint, self.keyed),
             "rule_id": self.rule_id,
             "provider": self.provider,
             "redacted": self.redacted,

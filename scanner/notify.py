@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scanner.model import Credential, ScanResult
+from scanner.model import Credential, ScanResult, fingerprint_json
 
 if TYPE_CHECKING:
     from scanner.store import Store
@@ -67,7 +67,7 @@ def pending(store: Store, result: ScanResult, channel: Channel) -> list[tuple[Cr
 
 
 def payload(cred: Credential, action: str, scan_id: int) -> dict[str, Any]:
-    return {"secret_sha256": cred.fingerprint, "redacted": cred.redacted,
+    return {**fingerprint_json(cred.fingerprint, cred.keyed), "redacted": cred.redacted,
             "provider": cred.provider, "rule_id": cred.rule_id,
             "locations": [loc.to_json() for loc in cred.locations], "owners": [],
             "action": action, "scan_id": scan_id}
@@ -100,7 +100,7 @@ def deliver(channel: Channel, items: Sequence[tuple[Credential, str]], scan_id: 
     elif channel.kind == "slack":
         lines = [f"sprawlscan scan {scan_id}: {len(items)} new or reappeared credential(s)"]
         lines += [f"• {action}: {c.provider} {c.rule_id} {c.redacted} at {_where(c)} "
-                  f"(sha256 {c.fingerprint[:12]})" for c, action in items]
+                  f"({'keyed' if c.keyed else 'sha256'} {c.fingerprint[:12]})" for c, action in items]
         _post(channel.url, {"text": "\n".join(lines)})
     elif channel.kind == "jira":
         for cred, action in items:

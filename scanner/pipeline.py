@@ -24,6 +24,7 @@ from scanner import __version__
 from scanner.engine import Engine
 from scanner.errors import ConfigError, SourceError, SprawlscanError, where
 from scanner.findings import Findings
+from scanner.fingerprints import key_tag, keyed_by
 from scanner.model import InventoryFact, KnownMatch, Match, ScanResult, ScanStats, fingerprint
 from scanner.parallel import default_workers
 from scanner.sources.base import (
@@ -114,7 +115,7 @@ def _path_source(target: str, options: ScanOptions) -> Source:
     if options.staged or options.rev_range:
         return _git_source(target, options)
     if options.history and path.is_dir() and is_git_repo(path):
-        return GitHistorySource(path, options.source_options())
+        return GitHistorySource(path, options.source_options(), records=True)
     return FilesSource(path, options.source_options())
 
 
@@ -125,7 +126,7 @@ def _git_source(target: str, options: ScanOptions) -> Source:
         return StagedSource(target, options.source_options())
     if options.rev_range:
         return RangeSource(target, options.rev_range, options.source_options())
-    return GitHistorySource(target, options.source_options())
+    return GitHistorySource(target, options.source_options(), records=True)
 
 
 def _dir_source(target: str, options: ScanOptions) -> Source:
@@ -449,13 +450,16 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     rules = load_rules(list(options.rule_files))
     digest = rules_digest(rules)
     scan_id = store.begin_scan(targets, options.mode, digest)
-    cache = store.blob_cache(digest) if options.mode == "full" else None
+    db_key = store.fingerprint_key()
+    # matches the blob cache carries over hold fingerprints: they are valid under this key only
+    cache = store.blob_cache(f"{digest}+{key_tag(db_key)}") if options.mode == "full" else None
     if options.verify is not None:  # answers recorded within the TTL are not asked again
         options = replace(options, verify=replace(options.verify,
                                                   known=store.recent_verifications(options.verify.ttl)))
-    result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
-                      progress=progress,
-                      after_unit=None if cache is None else lambda: store.save_blobs(scan_id, cache))
+    with keyed_by(db_key):  # guessable values: HMAC under this datastore's key
+        result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
+                          progress=progress, after_unit=None if cache is None
+                          else lambda: store.save_blobs(scan_id, cache))
     store.finish_scan(scan_id, result, cache)
     if result.verifications:
         store.record_verifications(scan_id, result.verifications)

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from detectors.rule import Rule
 from scanner.engine import Engine
 from scanner.errors import ConfigError, SprawlscanError
-from scanner.findings import to_known
 from scanner.model import InventoryFact, KnownMatch, Match, ScanStats
 from scanner.sources.base import BlobCache, BlobPaths, Hit, RepoSlice, Unit, scan_chunks
 
@@ -76,7 +75,7 @@ class UnitResult:
     """The source's `inventory_facts` after the unit."""
     said: list[str] = field(default_factory=list)
     """Progress lines, replayed by the coordinator."""
-    recorded: list[tuple[str, str, list[KnownMatch]]] = field(default_factory=list)
+    recorded: list[tuple[str, str, list[Match]]] = field(default_factory=list)
     """(repo, blob, matches) of every blob read, for the blob cache."""
     attributions: dict[str, tuple[str, BlobPaths, int]] = field(default_factory=dict)
     """Attribution passes computed, for the blob cache."""
@@ -87,7 +86,7 @@ class UnitCache:
 
     def __init__(self, slices: dict[str, RepoSlice]) -> None:
         self.slices = slices
-        self.recorded: list[tuple[str, str, list[KnownMatch]]] = []
+        self.recorded: list[tuple[str, str, list[Match]]] = []
         self.attributions: dict[str, tuple[str, BlobPaths, int]] = {}
 
     def warm(self, repo: str) -> bool:
@@ -99,7 +98,9 @@ class UnitCache:
         return s is not None and blob in s.known
 
     def record(self, repo: str, blob: str, matches: Sequence[Match]) -> None:
-        self.recorded.append((repo, blob, [to_known(m) for m in matches]))
+        # kept as matches: the coordinator fingerprints them (a guessable value's HMAC key is
+        # the datastore's, which workers never see)
+        self.recorded.append((repo, blob, list(matches)))
 
     def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
         s = self.slices.get(repo)

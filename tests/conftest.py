@@ -28,6 +28,13 @@ def no_ambient_datastore(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPRAWLSCAN_DB", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def own_fingerprint_key(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's key file for keyed fingerprints, not the developer's (one for the session)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    monkeypatch.delenv("SPRAWLSCAN_FINGERPRINT_KEY", raising=False)
+
+
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """A per-test random source: secrets differ between tests, runs are reproducible."""

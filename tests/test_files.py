@@ -6,6 +6,8 @@ import os
 
 from scanner.pipeline import ScanOptions, run_scan
 from tokens import github
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_excludes_symlinks_binary_and_size_are_counted(tmp_path, rng):
@@ -51,3 +53,22 @@ def test_single_file_target(tmp_path, rng):
     f.write_text(f"X={github(rng)}\n")
     [cred] = run_scan([str(f)]).credentials
     assert cred.locations[0].path == "one.env"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b.py", "node_modules", ".git", "x.min.js", "vendor", "p.png",
+                                 ".venv", "dist", "c.lock", "__pycache__", "", "*", "[x]"]),
+                min_size=1, max_size=4))
+def test_excluded_keeps_fnmatch_semantics(parts) -> None:
+    """`excluded` (one compiled regex) answers as matching each pattern with `fnmatch` against the
+    whole path and each component did."""
+    import fnmatch
+
+    from scanner.sources.base import DEFAULT_EXCLUDES
+    from scanner.sources.files import excluded
+
+    rel = "/".join(parts)
+    for patterns in (DEFAULT_EXCLUDES, ("*.py", "a/*"), ()):
+        want = any(fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(x, p) for x in rel.split("/"))
+                   for p in patterns)
+        assert excluded(rel, patterns) == want

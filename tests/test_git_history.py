@@ -291,3 +291,26 @@ def test_fast_path_on_the_demo_org_equals_chunk_path(demo_org):
         s1, s2 = ScanStats(), ScanStats()
         assert _findings(src.scan(engine, s2)) == _findings(scan_chunks(src.chunks(s1), engine, s1))
         assert s1.to_json() == s2.to_json()
+
+
+def test_author_name_holding_the_header_mark_cannot_fake_a_commit(make_repo, rng):
+    """The attribution walk also reads each commit's author and date (no second `git log` for
+    `commit_facts`); an author name holding the walk's header mark and a commit-like id does not
+    move the blob to a made-up commit: location and author are the real ones."""
+    key = openai_project(rng)
+    fake = "0123456789abcdef0123456789abcdef01234567"
+    r = make_repo("svc")
+    r.write("app.py", "x = 1\n")
+    r.commit("init")
+    r.write("app.py", f"x = 1\nKEY = '{key}'\n")
+    r.git("add", "app.py")
+    r.git("commit", "-q", "-m", "add key", f"--author=Eve\x01{fake} <eve@acme.test>")
+    introducing = r.git("rev-parse", "HEAD").strip()
+    source = GitHistorySource(r.path)
+    attr = source.attribution(ScanStats())
+    assert source._meta is not None and introducing in source._meta  # filled by the same walk
+    [loc] = by_secret(run_scan([str(r.path)]), key).locations
+    assert loc.commit == introducing
+    facts = dict(loc.attributes)
+    assert facts["author"] == f"Eve\x01{fake} <eve@acme.test>" and facts["date"].startswith("20")
+    assert all(fake not in paths.values() for paths in attr.first.values())

@@ -246,3 +246,24 @@ def test_survivors_from_the_datastore_over_a_github_org(org, tmp_path) -> None: 
 
 
 from test_github_org import org  # noqa: E402,F401 - the fixture: a GitHub org on a local server
+
+
+def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -> None:
+    """A code file's record keeps the lines naming an environment variable (and the two after
+    each, for a split expression), not the rest of the file; the graph still reads the names."""
+    from scanner.graph.collect import collect
+    from scanner.sources.records import repo_records
+
+    r = make_repo("svc")
+    body = "".join(f"x{i} = {i}\n" for i in range(40))
+    r.write("app.py", f"import os\nDB_PASSWORD = 'hunter2-not-a-rule-match'\n{body}"
+                      "KEY = os.environ[\n    'OPENAI_API_KEY']\n" + body + "TOK = os.getenv('GH_TOKEN')\n")
+    r.write("web/index.ts", "export const a = process.env.SLACK_TOKEN;\n" + body)
+    r.commit("code")
+    records = {f.name: f.content for f in repo_records(r.path) if f.kind == "file"}
+    assert records["app.py"].splitlines() == ["KEY = os.environ[", "    'OPENAI_API_KEY']", "x0 = 0",
+                                              "TOK = os.getenv('GH_TOKEN')"]
+    assert "hunter2" not in records["app.py"] and records["web/index.ts"].count("\n") == 2
+    col = collect(repo_records(r.path))
+    names = {ref.name for wf in col.files.values() for ref in wf.refs}
+    assert names == {"OPENAI_API_KEY", "GH_TOKEN", "SLACK_TOKEN"}

@@ -73,11 +73,16 @@ def test_crlf_and_lf_copies_of_a_key_are_one_credential(tmp_path, rng):
 
 
 def test_fingerprint_of_single_line_secrets_is_unchanged():
-    """Normalisation touches only multi-line secrets: one-line values hash as they are."""
+    """Normalisation touches only multi-line secrets: one-line values hash as they are (keyed
+    or not)."""
     import hashlib
 
-    assert fingerprint("abc ") == hashlib.sha256(b"abc ").hexdigest()
-    assert fingerprint("a\r\nb  \n") == fingerprint("a\nb\n") == hashlib.sha256(b"a\nb\n").hexdigest()
+    high = "Vq7xK2pLm9ZtR4wN8bY3cJ6hF1dS5gQ0 "
+    assert fingerprint(high) == hashlib.sha256(high.encode()).hexdigest() != fingerprint(high.strip())
+    assert fingerprint("abc ") != fingerprint("abc")
+    a, b = "Vq7xK2pLm9ZtR4wN\r\n8bY3cJ6hF1dS5gQ0  \n", "Vq7xK2pLm9ZtR4wN\n8bY3cJ6hF1dS5gQ0\n"
+    assert fingerprint(a) == fingerprint(b) == hashlib.sha256(b.encode()).hexdigest()
+    assert fingerprint("a\r\nb  \n") == fingerprint("a\nb\n")
 
 
 def _splice(key: str, token: str, rng) -> str:

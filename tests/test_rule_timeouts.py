@@ -27,6 +27,9 @@ keywords = ["pw="]
 examples = ["pw=abcdef!"]
 '''
 BAD_LINE = "pw=" + "a" * 94 + "?"  # 98 characters: without a limit this runs for hours
+# ... and a match later on the line, so the rule's Hyperscan gate (which sees that no `!` follows
+# the run) lets the regex run at all
+BAD_LINE += " pw=ok!"
 
 
 def _rules(tmp_path):
@@ -60,7 +63,7 @@ def test_backtracking_rule_is_skipped_on_its_file_and_reported(tmp_path, rng):
     assert res.exit_code == 1, res.output
     assert took < 30
     report = json.loads(res.output)
-    found = {f["secret_sha256"]: f for f in report["findings"]}
+    found = {f.get("secret_sha256") or f["secret_hmac"]: f for f in report["findings"]}
     assert fingerprint(token) in found
     assert {loc["path"] for loc in found[fingerprint(token)]["locations"]} == {"slow.txt", "app.env"}
     assert fingerprint("hunter") in found  # the rule still ran on the file it did not stall on
@@ -129,3 +132,15 @@ def test_bad_timeout_setting_is_a_config_error(monkeypatch, raw):
     monkeypatch.setenv("SPRAWLSCAN_RULE_TIMEOUT", raw)
     with pytest.raises(ConfigError, match="SPRAWLSCAN_RULE_TIMEOUT"):
         rule_timeout()
+
+
+def test_timeout_warning_in_sarif_and_markdown(tmp_path):
+    """SARIF carries the timeout as a warning notification of the run, Markdown as a note."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "slow.txt").write_text(f"{BAD_LINE}\n")
+    sarif, _ = _json(["--format", "sarif", "--rules", str(_rules(tmp_path)), str(src)])
+    notes = json.loads(sarif.output)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [(n["level"], "acme.slow" in n["message"]["text"]) for n in notes] == [("warning", True)]
+    md, _ = _json(["--format", "markdown", "--rules", str(_rules(tmp_path)), str(src)])
+    assert "warning: rule acme.slow ran out of time on" in md.output

@@ -1,6 +1,6 @@
 """Graph stage: the identity graph. Takes a `ScanResult`, the inventory (or none: agents are then
 inferred) and the scan's records (read by `collect`), and gives a `SprawlGraph`: a networkx
-MultiDiGraph whose nodes are `credential:<sha256>`, `location:...`, `reference:...`, `agent:...`,
+MultiDiGraph whose nodes are `credential:<fingerprint>`, `location:...`, `reference:...`, `agent:...`,
 `identity:...`, `platform:...`, `workflow:...`, `owner:...` (attribute `kind`) and whose edges
 (attribute `kind`) are copy_of, resolves_to (with `how`), references, calls (with the call's
 `inherit` flag and secret `mapping`), runs, runs_as, uses, issued_to, authenticates_as,
@@ -101,7 +101,8 @@ def build_graph(result: ScanResult, inventory: Inventory | None,
     creds = {c.fingerprint: c for c in result.credentials}
     for c in result.credentials:
         _add(g, f"credential:{c.fingerprint}", "credential", rule_id=c.rule_id, provider=c.provider,
-             redacted=c.redacted, lifetime=c.lifetime_hint)
+             redacted=c.redacted, lifetime=c.lifetime_hint,
+             **({"fingerprint": "keyed"} if c.keyed else {}))  # an HMAC, not the SHA-256
         for loc in c.locations:
             n = location_node(loc)
             _add(g, n, "location", source=loc.source, container=loc.container, path=loc.path,

@@ -190,5 +190,6 @@ def collect(records: Iterable[InventoryFact]) -> Collected:
 
 
 def pins_wanted(records: Iterable[InventoryFact]) -> set[Pin]:
-    """The pinned files the graph would read that no record holds yet (repository, ref, path)."""
-    return collect(records).wanted
+    """The pinned files the graph would read that no record holds yet (repository, ref, path).
+    Only YAML files can call or include another file: code and JSON configs are not parsed."""
+    return collect(r for r in records if r.kind != "file" or r.name.endswith((".yml", ".yaml"))).wanted

@@ -15,6 +15,7 @@ from scanner.reports.safe import console as safe_console
 from rich.table import Table
 
 from scanner.graph.resolve import Reach
+from scanner.model import fingerprint_json
 from scanner.graph.survival import SurvivalReport
 
 
@@ -24,7 +25,7 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
     for v in rep.verdicts:
         c = v.credential
         creds.append({
-            "secret_sha256": c.fingerprint, "rule_id": c.rule_id, "provider": c.provider,
+            **fingerprint_json(c.fingerprint, c.keyed), "rule_id": c.rule_id, "provider": c.provider,
             "redacted": c.redacted, "survives": v.survives, "reason": v.reason,
             "dies_because": v.dies_because, "action": v.action,
             "reached_via": [list(p) for p in v.reached_via], "resolved_by": list(v.how),

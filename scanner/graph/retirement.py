@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scanner.graph.survival import SurvivalReport, Verdict
+from scanner.model import fingerprint_json
 from scanner.verify.base import Verification
 
 REASONS_TO_OUTLIVE = frozenset({"shared", "platform", "expiring"})
@@ -40,7 +41,7 @@ class RetirementCheck:
 
     def to_json(self) -> dict[str, object]:
         def rows(fs: tuple[Finding, ...]) -> list[dict[str, object]]:
-            return [{"secret_sha256": f.verdict.credential.fingerprint, "rule_id": f.verdict.credential.rule_id,
+            return [{**fingerprint_json(f.verdict.credential.fingerprint, f.verdict.credential.keyed), "rule_id": f.verdict.credential.rule_id,
                      "redacted": f.verdict.credential.redacted, "problem": f.problem,
                      "verification": f.verification.to_json() if f.verification else None} for f in fs]
         return {"agent": self.agent, "checked": self.checked, "passed": not self.failed and not self.unverified,

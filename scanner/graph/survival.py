@@ -17,7 +17,8 @@ from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, 
 from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
 from scanner.graph.inventory import Agent, CredentialRef
 from scanner.graph.resolve import Reach, evaluate
-from scanner.model import Credential, fingerprint
+from scanner.fingerprints import sha256_hex
+from scanner.model import Credential
 from scanner.verify.base import Verification
 
 INVALIDATES_WITH_PRINCIPAL: dict[str, str] = {
@@ -147,7 +148,7 @@ def _closure(sg: SprawlGraph, start: set[str]) -> set[str]:
 def federated_credential(agent: Agent, cr: CredentialRef) -> Credential:
     """A declared `lifetime: federated` credential (OIDC, workload identity) has no stored value:
     it stands in the verdicts as a record named after its declaration, never as unresolved."""
-    fp = fingerprint(f"federated:{agent.name}#{cr.id}")
+    fp = sha256_hex(f"federated:{agent.name}#{cr.id}")  # a synthetic id, no secret
     return Credential(fp, "federated", cr.provider or "unknown", f"federated:{agent.name}#{cr.id}", ())
 
 

@@ -36,7 +36,7 @@ def render_diff(diff: ScanDiff, fmt: str) -> str:
                   f"present, {len(diff.gone)} gone"
                   + (f", {len(diff.not_compared)} not compared" if diff.not_compared else ""))
     table = _table()
-    for col in ("change", "rule", "secret", "sha256", "copies", "first location"):
+    for col in ("change", "rule", "secret", "fingerprint", "copies", "first location"):
         table.add_column(col, overflow="fold")
     for label, creds in (("new", diff.new), ("still present", diff.still_present),
                          ("gone", diff.gone), ("not compared", diff.not_compared)):
@@ -62,7 +62,7 @@ def render_events(events: list[dict[str, object]], fmt: str) -> str:
     buf = io.StringIO()
     console = _console(buf)
     table = _table(title=f"{len(events)} event(s)")
-    for col in ("at", "event", "sha256", "scan", "subject"):
+    for col in ("at", "event", "fingerprint", "scan", "subject"):
         table.add_column(col, overflow="fold")
     for e in events:
         fp = str(e["fingerprint"] or "")

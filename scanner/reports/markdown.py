@@ -31,7 +31,7 @@ def render(result: ScanResult) -> str:
                        f"{len(c.locations)} | {_cell(first)} |")
         out += ["", "<details><summary>All locations</summary>", ""]
         for c in creds:
-            out.append(f"- `{_cell(c.rule_id)}` `{_cell(c.redacted)}` (sha256 `{c.fingerprint[:16]}`)")
+            out.append(f"- `{_cell(c.rule_id)}` `{_cell(c.redacted)}` ({'keyed' if c.keyed else 'sha256'} `{c.fingerprint[:16]}`)")
             out += [f"  - {_cell(describe(loc))}" for loc in c.locations]
         out += ["", "</details>", ""]
         out += [("Revoke or rotate each credential at its provider; deleting the line does not "
@@ -40,4 +40,5 @@ def render(result: ScanResult) -> str:
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(s.skipped.items())) or "none"
     config = f"; config: {_cell(s.config)}" if s.config else ""
     out.append(f"<sub>scanned {s.chunks} chunk(s), {s.blobs} git blob(s); skipped: {skipped}{config}</sub>")
+    out += [f"<sub>warning: {_cell(note)}</sub>" for note in s.warnings]
     return "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ import json
 
 from scanner import __version__
 from scanner.gate import catalogue, severity
-from scanner.model import Location, ScanResult
+from scanner.model import Location, ScanResult, fingerprint_json
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"low": "note", "medium": "warning", "high": "error", "critical": "error"}
@@ -73,7 +73,7 @@ def as_dict(result: ScanResult) -> dict[str, object]:
             where = hashlib.sha256(json.dumps(loc.to_json(), sort_keys=True).encode()).hexdigest()
             props: dict[str, object] = {"provider": cred.provider, "state": loc.state,
                                         "source": loc.source, "copies": len(cred.locations),
-                                        "secret_sha256": cred.fingerprint}
+                                        **fingerprint_json(cred.fingerprint, cred.keyed)}
             for k, v in (("repository", loc.container if loc.source == "git" else ""),
                          ("container", loc.container if loc.source != "git" else ""),
                          ("commit", loc.commit or ""), ("url", loc.url or "")):
@@ -86,9 +86,9 @@ def as_dict(result: ScanResult) -> dict[str, object]:
                 "message": {"text": f"{rules[cred.rule_id].name if cred.rule_id in rules else cred.rule_id}"
                                     f" {cred.redacted} ({cred.provider}, {loc.state} copy, "
                                     f"{len(cred.locations)} cop{'y' if len(cred.locations) == 1 else 'ies'} in all;"
-                                    f" sha256 {cred.fingerprint[:16]})"},
+                                    f" {'keyed' if cred.keyed else 'sha256'} {cred.fingerprint[:16]})"},
                 "locations": [_location(loc, bases)],
-                "partialFingerprints": {"secretSha256/v1": cred.fingerprint,
+                "partialFingerprints": {("secretHmac/v1" if cred.keyed else "secretSha256/v1"): cred.fingerprint,
                                         "secretLocation/v1": where},
                 "properties": props,
             })
@@ -102,7 +102,8 @@ def as_dict(result: ScanResult) -> dict[str, object]:
             "invocations": [{
                 "executionSuccessful": not result.incomplete,
                 "toolExecutionNotifications": [
-                    {"level": "error", "message": {"text": reason}} for reason in result.stats.errors],
+                    *({"level": "error", "message": {"text": reason}} for reason in result.stats.errors),
+                    *({"level": "warning", "message": {"text": note}} for note in result.stats.warnings)],
             }],
             "results": results,
             **({"originalUriBaseIds": {

@@ -48,7 +48,8 @@ def render(result: ScanResult) -> str:
     short = unique_prefixes([c.fingerprint for c in result.credentials])
     for cred in result.credentials:
         first = describe(cred.locations[0]) if cred.locations else "-"
-        row = [cred.rule_id, cred.provider, cred.redacted, short[cred.fingerprint],
+        row = [cred.rule_id, cred.provider, cred.redacted,
+               short[cred.fingerprint] + (" keyed" if cred.keyed else ""),
                str(len(cred.locations)), first]
         if verified is not None:
             row.append(verified_cell(verified.get(cred.fingerprint)))

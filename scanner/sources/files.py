@@ -13,7 +13,9 @@ unreadable files."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +28,15 @@ from scanner.sources.base import (DEFAULT_EXCLUDES, Hit, SourceOptions, Unit, re
 
 
 def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
-    """True when any path component, or the whole relative path, matches a pattern."""
-    parts = rel.split("/")
-    return any(fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(part, p) for part in parts)
-               for p in patterns)
+    """True when any path component, or the whole relative path, matches a pattern (`fnmatch`
+    semantics; the patterns compiled once into one regex)."""
+    match = _compiled(tuple(patterns)).match
+    return bool(match(rel)) or any(match(part) for part in rel.split("/"))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")
 
 
 def gitdir_inside(repo: Path, root: Path) -> bool:

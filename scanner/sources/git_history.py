@@ -28,6 +28,7 @@ from pathlib import Path
 import regex
 
 from scanner import gitcmd
+from scanner.bindings import bindable
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
@@ -138,22 +139,45 @@ class Attribution:
             paths[path] = commit
 
 
-_RAW = regex.compile(rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)\x00([^\x00]*)")
+_RAW = regex.compile(rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)")
+LOG_FORMAT = "--format=%x01%H"
+FACTS_FORMAT = "--format=%x01%H%x00%an <%ae>%x00%aI"
+"""The attribution walk's format when it also collects each commit's author and date."""
+Facts = dict[str, tuple[tuple[str, str], ...]]
 
 
-def parse_log_raw(out: bytes, attribution: Attribution) -> None:
-    """Parse `git log --reverse -c --raw -z --format=%x01%H` output (oldest commit first).
+def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = None) -> None:
+    """Parse `git log --reverse -c --raw -z` output (oldest commit first) in LOG_FORMAT, or in
+    FACTS_FORMAT with `facts` (commit → author and date, for `commit_facts`).
 
     `-c` gives merges as combined diffs: only paths whose result differs from every parent, which
     is exactly what a merge itself introduced; every other blob is attributed to the ordinary
-    commit that brought it. (`-m` would repeat each merged change once per parent.)"""
-    for segment in out.split(b"\x01"):
-        if len(segment) < 40:
-            continue
-        commit = segment[:40].decode()
-        for new, status, path in _RAW.findall(segment, 40):
+    commit that brought it. (`-m` would repeat each merged change once per parent.) The output
+    is read field by field (`-z` ends each with NUL, which no name or path can hold): a header
+    is followed by its name and date fields, a raw line by its path, so a name or path holding
+    the header mark cannot pass for a commit."""
+    fields = out.split(b"\0")
+    i, n = 0, len(fields)
+    commit: str | None = None
+    while i < n:
+        f = fields[i].lstrip(b"\n")  # the raw lines of a commit start on a new line
+        i += 1
+        if f.startswith(b":"):
+            path = fields[i] if i < n else b""
+            i += 1
+            m = _RAW.fullmatch(f)
+            if m is None or commit is None:
+                continue
+            new, status = m.groups()
             if new != EMPTY_BLOB_B and (b"A" in status or b"M" in status or b"T" in status):
                 attribution.add(new.decode(), path.decode("utf-8", "surrogateescape"), commit)
+        elif f.startswith(b"\x01"):
+            commit = f[1:].strip().decode("ascii", "replace")
+            if facts is not None and i + 1 < n:
+                facts[commit] = (("author", fields[i].decode("utf-8", "replace")),
+                                 ("date", fields[i + 1].strip().decode("ascii", "replace")))
+            if facts is not None:
+                i += 2
 
 
 SEGMENT_BYTES = 16 << 20
@@ -184,6 +208,8 @@ class SegmentResult:
     error: str | None = None
     timeouts: dict[str, list[str]] = field(default_factory=dict)
     """Blob id → ids of the rules that ran out of time on it."""
+    bindable: list[str] = field(default_factory=list)
+    """Text blobs the binding pass may read (`scanner.bindings.bindable`)."""
 
 
 class BatchReader:
@@ -267,6 +293,8 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                     result.found[sha] = matches
                 if engine.timeouts:
                     result.timeouts[sha] = engine.take_timeouts()
+                if bindable(data, engine):
+                    result.bindable.append(sha)
     except GitError as exc:
         reader.close()
         del _READERS[seg.repo]
@@ -278,7 +306,7 @@ class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
     def __init__(self, path: str | Path, options: SourceOptions | None = None, *,
-                 name: str | None = None) -> None:
+                 name: str | None = None, records: bool = False) -> None:
         self.repo = Path(path)
         if not self.repo.exists():
             raise ConfigError(f"{path}: no such file or directory")
@@ -293,6 +321,9 @@ class GitHistorySource:
         self._meta: dict[str, tuple[tuple[str, str], ...]] | None = None
         self._meta_lock = threading.Lock()
         self._records: list[InventoryFact] | None = None
+        self.prefetch = records
+        """Read the graph's records during the history scan (in its discovery thread) rather
+        than after it: set for a scan target, not for the repositories a forge or folder meets."""
 
     @property
     def inventory_facts(self) -> list[InventoryFact]:
@@ -315,12 +346,16 @@ class GitHistorySource:
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
         try:
             log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw",
-                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, "--format=%x01%H")
+                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, FACTS_FORMAT)
         except GitError as exc:
             if b"does not have any commits" in str(exc).encode() or "bad default revision" in str(exc):
                 return attr
             raise
-        parse_log_raw(log, attr)
+        facts: Facts = {}
+        parse_log_raw(log, attr, facts)
+        with self._meta_lock:  # the same walk `commit_facts` would make again
+            if self._meta is None:
+                self._meta = facts
         # blobs reachable only from a tag (or a tag's tree) appear in no commit diff
         try:
             objs = git(self.repo, "rev-list", "--all", "--reflog", "--objects", "--missing=print",
@@ -375,7 +410,7 @@ class GitHistorySource:
             # each unreachable commit against its parents, oldest first
             proc = gitcmd.run(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c",
                               "--raw", "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY,
-                              "--format=%x01%H", config=GIT_LIMITS[1::2],
+                              LOG_FORMAT, config=GIT_LIMITS[1::2],
                               input="".join(c + "\n" for c in dangling).encode())
             if proc.returncode != 0:
                 stats.errors.append(f"{self.name}: git log of unreachable commits failed")
@@ -587,6 +622,7 @@ class GitHistorySource:
         seen: dict[str, int] = {}
         too_large: set[str] = set()
         binary: set[str] = set()
+        bind: set[str] = set()
         side = ScanStats()
         discovered: list[tuple[Attribution, set[tuple[str, str]]]] = []
         failure: list[str] = []
@@ -596,6 +632,8 @@ class GitHistorySource:
             try:
                 attr = self.attribution(side) if cache is None else self.cached_attribution(cache, side)
                 discovered.append((attr, self.head_tree()))
+                if self.prefetch:
+                    self.inventory_facts  # noqa: B018 - read now, alongside the blob stream
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
@@ -617,6 +655,7 @@ class GitHistorySource:
         try:
             for result in pool.map(scan_segment, segments):
                 binary.update(result.binary)
+                bind.update(result.bindable)
                 found.update(result.found)
                 timeouts.update(result.timeouts)
                 if result.missing:
@@ -661,7 +700,7 @@ class GitHistorySource:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
-                                                  seen.keys() - too_large - binary, stats):
+                                                  seen.keys() - too_large - binary, stats, bind):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -678,15 +717,20 @@ class GitHistorySource:
 
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
                         found: dict[str, list[Match]], text_blobs: set[str],
-                        stats: ScanStats | None = None
+                        stats: ScanStats | None = None, bind: set[str] | None = None
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
         """`structured`, each hit with the blob it came from (for the blob cache); documents over
-        a parsing bound are counted in `stats`."""
-        from scanner.manifests import handles
+        a parsing bound are counted in `stats`. With `bind` (the blobs the scan saw pass the
+        binding pass's gate), code and plain JSON, read for the binding pass only, are re-read
+        only when in it: not every source file of the history."""
+        from scanner.manifests import binding_only, handles
         from scanner.sources.base import structured
 
-        wanted = {sha: next(p for p in paths if handles(p)) for sha, paths in attr.first.items()
-                  if sha in text_blobs and any(handles(p) for p in paths)}
+        def wants(sha: str, path: str) -> bool:
+            return handles(path) and (bind is None or sha in bind or not binding_only(path))
+
+        wanted = {sha: next(p for p in paths if wants(sha, p)) for sha, paths in attr.first.items()
+                  if sha in text_blobs and any(wants(sha, p) for p in paths)}
         if not wanted:
             return
         for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
@@ -740,7 +784,8 @@ class GitHistorySource:
 
     def commit_facts(self, commit: str | None) -> tuple[tuple[str, str], ...]:
         """A commit's author (`Name <email>`) and author date, for reports: read for every commit
-        of the repository in one `git log` on first use (commits no ref reaches give nothing)."""
+        of the repository by the attribution walk, or by one `git log` on first use when the
+        attribution came from the cache (commits no ref reaches give nothing)."""
         if commit is None:
             return ()
         with self._meta_lock:

@@ -2,7 +2,8 @@
 folder, once per scan, and gives it as `InventoryFact` records (`file`: a workflow, CI, MCP/agent,
 compose, dotenv or code file's text at HEAD plus untracked working-tree files; `git-repo`: the
 repository itself; `pinned`: a file at a ref some workflow pins). Only HEAD and config files are
-read, never history blobs. `redact` replaces every value the engine finds in record text by its
+read, never history blobs; of a code file only the lines that read an environment variable are
+kept (all the graph parses there). `redact` replaces every value the engine finds in record text by its
 redacted preview (line count kept, so named copies keep their lines) before the records go on to
 the graph or the datastore."""
 
@@ -103,8 +104,28 @@ def _dir_files(root: Path) -> dict[str, str]:
     return out
 
 
+CODE_TOKENS = ("environ", "getenv", "process.env")
+"""What code must hold for the graph to read a name from it (`os.environ[...]`, `os.getenv(...)`,
+`process.env.X`): the only lines of a code file its record keeps."""
+
+
+def code_lines(text: str) -> str:
+    """A code file as its record keeps it: the lines that name an environment variable, each
+    with the two lines after it (an expression split over lines); the rest is not the graph's."""
+    if not any(t in text for t in CODE_TOKENS):
+        return ""
+    lines = text.splitlines()
+    keep: set[int] = set()
+    for i, line in enumerate(lines):
+        if any(t in line for t in CODE_TOKENS):
+            keep.update((i, i + 1, i + 2))
+    return "\n".join(lines[i] for i in sorted(keep) if i < len(lines))
+
+
 def _files(container: str, files: dict[str, str]) -> list[InventoryFact]:
-    return [InventoryFact("file", container, path, content=text) for path, text in files.items()]
+    return [InventoryFact("file", container, path,
+                          content=code_lines(text) if config_kind(path) == "code" else text)
+            for path, text in files.items()]
 
 
 def repo_records(repo: Path, name: str | None = None) -> list[InventoryFact]:
@@ -170,6 +191,8 @@ def redact(records: Iterable[InventoryFact], engine: Engine,
         matches: list[Match] = engine.scan(data)
         matches += [m for m in structured(chunk, engine, matches, stats or ScanStats())
                     if isinstance(m, Match)]
+        if engine.timeouts:  # a user rule that ran out of time redacted nothing here
+            (stats or ScanStats()).rule_timeouts(engine.take_timeouts(), f"record {r.scope}:{r.name}")
         text = r.content
         for m in sorted(matches, key=lambda m: -len(m.secret)):  # a longer value before its parts
             if m.secret and m.secret in text:

@@ -31,6 +31,7 @@ from typing import Any, Self
 from scanner import __version__
 from scanner.errors import ConfigError
 from scanner.findings import to_known
+from scanner.fingerprints import MIN_KEY_CHARS, new_key
 from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
 from scanner.sources.base import BlobPaths, RepoSlice
 from scanner.store.graph import GraphMixin
@@ -172,6 +173,20 @@ class Store(ReadMixin, GraphMixin):
             self.conn.execute("ROLLBACK")
             raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
 
+    def fingerprint_key(self) -> str:
+        """This datastore's own random HMAC key for low-entropy values (`scanner.fingerprints`),
+        created on first use; two first scans at once agree on one."""
+        row = self.conn.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
+        if row is None:
+            with self.write() as c:
+                c.execute("INSERT INTO settings (name, value) VALUES ('fingerprint_key', ?) "
+                          "ON CONFLICT (name) DO NOTHING", (new_key(),))
+                row = c.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
+        if not isinstance(row[0], str) or len(row[0]) < MIN_KEY_CHARS:
+            raise ConfigError(f"{self.where}: the datastore was tampered with: table settings "
+                              f"should hold a fingerprint key of at least {MIN_KEY_CHARS} characters")
+        return row[0]
+
     # -- scans -----------------------------------------------------------------------------
     def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
         with self.write() as c:
@@ -240,10 +255,10 @@ class Store(ReadMixin, GraphMixin):
         row = c.execute("SELECT status FROM credentials WHERE fingerprint = ?", (fp,)).fetchone()
         if row is None:
             c.execute("INSERT INTO credentials (fingerprint, rule_id, provider, redacted, "
-                      "lifetime_hint, captures, first_seen, last_seen, status, severity) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                      "lifetime_hint, captures, first_seen, last_seen, status, severity, keyed) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
                       (fp, cred.rule_id, cred.provider, cred.redacted, cred.lifetime_hint,
-                       json.dumps(dict(cred.captures)), ts, ts, severity))
+                       json.dumps(dict(cred.captures)), ts, ts, severity, int(cred.keyed)))
             self._event(c, "found", scan_id, fp, None, {"rule_id": cred.rule_id}, ts)
         else:
             # the latest scan names it (a format rule may have replaced `declared.secret`)
@@ -390,24 +405,26 @@ class StoreBlobCache:
         stored = self.attribution(repo, str(row[0])) if row is not None else None
         return RepoSlice(known, (str(row[0]), *stored) if row is not None and stored else None)
 
-    def absorb(self, recorded: Sequence[tuple[str, str, list[KnownMatch]]],
+    def absorb(self, recorded: Sequence[tuple[str, str, list[Match]]],
                attributions: Mapping[str, tuple[str, BlobPaths, int]]) -> None:
         """What a unit task read (blobs and their matches, attribution passes), to be written
-        with the scan."""
-        self._new.extend(recorded)
+        with the scan; fingerprinted here, under this scan's key."""
+        for repo, blob, matches in recorded:
+            self.record(repo, blob, matches)
         self._attributions.update(attributions)
 
     def _load_matches(self, repo: str) -> dict[str, list[KnownMatch]]:
         by_blob: dict[str, list[KnownMatch]] = {}
         for r in self.conn.execute(
                 "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
-                "captures FROM blob_matches WHERE repo = ? AND rules_digest = ?",
+                "captures, keyed FROM blob_matches WHERE repo = ? AND rules_digest = ?",
                 (repo, self.digest)):
             try:
                 captures = json.loads(r[7])
                 known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
                                    str(r[6]), tuple(sorted((str(k), str(v))
-                                                           for k, v in captures.items())))
+                                                           for k, v in captures.items())),
+                                   bool(r[8]))
             except (ValueError, TypeError, AttributeError):
                 raise tampered("blob_matches", repo, "captures as a JSON object and an "
                                "integer line") from None
@@ -442,10 +459,10 @@ class StoreBlobCache:
                       [(repo, blob, self.digest, scan_id) for repo, blob, _ in self._new])
         c.executemany(
             "INSERT INTO blob_matches (repo, blob, rules_digest, fingerprint, rule_id, provider, "
-            "redacted, lifetime_hint, captures, line) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "redacted, lifetime_hint, captures, line, keyed) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT DO NOTHING",
             [(repo, blob, self.digest, m.fingerprint, m.rule_id, m.provider, m.redacted,
-              m.lifetime_hint, json.dumps(dict(m.captures)), m.line)
+              m.lifetime_hint, json.dumps(dict(m.captures)), m.line, int(m.keyed))
              for repo, blob, ms in self._new for m in ms])
         self._new = []
         c.executemany("INSERT INTO repo_attribution (repo, refs_state, missing, data) "

@@ -143,7 +143,16 @@ CREATE TABLE record_texts (
 ALTER TABLE scans ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3)
+PG_V4 = """
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+ALTER TABLE credentials ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blob_matches ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4)
 """`PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` for PostgreSQL (a test holds them equal)."""
 
 

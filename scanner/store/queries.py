@@ -110,7 +110,7 @@ class ReadMixin:
         rows = self.conn.execute(
             "SELECT DISTINCT c.fingerprint, c.rule_id, c.provider, c.redacted, c.lifetime_hint, "
             "c.captures, l.source, l.container, l.path, l.commit_id, l.line, l.url, s.state, "
-            "s.attributes "
+            "s.attributes, c.keyed "
             "FROM scan_locations s JOIN locations l ON l.id = s.location_id "
             f"JOIN credentials c ON c.fingerprint = l.fingerprint WHERE s.scan_id IN ({marks}) "
             "ORDER BY c.fingerprint", scan_ids).fetchall()
@@ -122,7 +122,7 @@ class ReadMixin:
             creds.setdefault(r[0], (r, set()))[1].add(loc)
         out = tuple(
             Credential(fp, r[1], r[2], r[3], tuple(sorted(locs, key=_loc_key)), r[4],
-                       tuple(sorted(json.loads(r[5]).items())))
+                       tuple(sorted(json.loads(r[5]).items())), bool(r[14]))
             for fp, (r, locs) in sorted(creds.items()))
         stats = ScanStats()
         facts: dict[InventoryFact, None] = {}

@@ -2,7 +2,8 @@
 version n to n + 1. `migrate` applies what is missing in one write transaction when a store is
 opened (two processes opening a fresh file at once: the second waits, then finds nothing to do).
 
-Nothing here holds a plaintext secret: credentials are SHA-256 fingerprints and redacted previews.
+Nothing here holds a plaintext secret: credentials are fingerprints (`scanner.fingerprints`: the
+SHA-256, or for a guessable value its HMAC under the key in `settings`) and redacted previews.
 NULL-able location fields are stored as '' / 0 so that the UNIQUE key treats them as equal.
 WITHOUT ROWID tables declare their key columns first: SQLite 3.40's `integrity_check` reports
 false NOT NULL errors otherwise."""
@@ -154,7 +155,16 @@ CREATE TABLE record_texts (
 ALTER TABLE scans ADD COLUMN records INTEGER NOT NULL DEFAULT 0;  -- 1: facts hold the graph's records
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+V4 = """
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,          -- fingerprint_key: the HMAC key of low-entropy values
+    value TEXT NOT NULL
+);
+ALTER TABLE credentials ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;   -- 1: HMAC, not SHA-256
+ALTER TABLE blob_matches ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """`MIGRATIONS[n]`: version n → n + 1. Append only; never edit a released step."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -90,3 +90,41 @@ def hard_negatives(rng: random.Random) -> list[str]:
     out.append(cert.replace("CERTIFICATE", "PUBLIC KEY"))
     out.append("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----")
     return out
+
+
+def structured_negatives(rng: random.Random) -> dict[str, str]:
+    """Files for the binding pass (`scanner.bindings`) that must produce no finding: client calls
+    with made-up keys, references and placeholders, callees the file does not import from a
+    provider; Bearer headers holding references, templates and redactions."""
+    local = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(32))
+    code = (
+        "import os\nimport hashlib\nfrom openai import OpenAI, AzureOpenAI\nfrom anthropic import Anthropic\n"
+        "from mistralai import Mistral\nimport cohere\nfrom myapp.cache import Cache\n\n"
+        "client = OpenAI(\n    api_key=\"My API Key\",\n)\n"
+        "claude = Anthropic(api_key=\"my-anthropic-api-key\")\n"
+        "m = Mistral(\n    api_key=os.environ[\"MISTRAL_API_KEY\"],\n)\n"
+        "m2 = Mistral(\n    api_key=\"your_mistral_api_key_here\",\n)\n"
+        "co = cohere.ClientV2(\n    api_key=\"<your-cohere-key>\",\n)\n"
+        "az = AzureOpenAI(\n    api_key=\"${AZURE_OPENAI_API_KEY}\",\n    azure_endpoint=\"https://x.openai.azure.com\",\n)\n"
+        f"cache = Cache(\n    key=\"{local}\",\n)\n"
+        f"digest = hashlib.sha256(key=\"{hashlib.sha256(rng.randbytes(8)).hexdigest()[:32]}\")\n"
+        "def make(api_key=\"" + local[::-1] + "\"):\n    return Mistral(api_key=api_key)\n"
+    )
+    ts = ('import { Mistral } from "@mistralai/mistralai";\nimport OpenAI from "openai";\n\n'
+          "const m = new Mistral({\n  apiKey: process.env.MISTRAL_API_KEY,\n});\n"
+          'const o = new OpenAI({\n  apiKey: "sk-...",\n});\n')
+    headers = ["Bearer {{token}}", "Bearer ${API_TOKEN}", "Bearer <token>", "Bearer YOUR_API_KEY",
+               "Bearer sk-xxxxxxxxxxxxxxxxxxxxxxxx", "Bearer $TOKEN", "Bearer {{ .Values.token }}",
+               "Bearer REDACTED", "Bearer <REDACTED>", "Bearer ********"]
+    collection = {"info": {"name": "api"}, "item": [
+        {"name": f"r{i}", "request": {"method": "GET", "header": [{"key": "Authorization", "value": h}],
+                                     "url": {"raw": "https://api.mistral.ai/v1/models"}}}
+        for i, h in enumerate(headers)]}
+    yaml_text = "".join(f"- url: https://api.cohere.com/v2/chat\n  headers:\n    Authorization: \"{h}\"\n"
+                        for h in headers)
+    cassette = ("interactions:\n- request:\n    body: null\n    headers:\n      authorization:\n      - DUMMY\n"
+                "    method: GET\n    uri: https://api.openai.com/v1/models\n")
+    return {"clients.py": code, "client.ts": ts, "api.postman_collection.json": json.dumps(collection, indent=2),
+            "http_headers.yaml": yaml_text, "cassette.yaml": cassette,
+            "hooks.json": json.dumps({"hooks": [{"url": "https://hooks.example.net", "headers": {"Authorization": h}}
+                                                for h in headers]})}

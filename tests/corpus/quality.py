@@ -16,7 +16,7 @@ from detectors.validators import is_placeholder
 from scanner.engine import Engine
 from scanner.model import Credential, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
-from tests.corpus.negatives import hard_negatives
+from tests.corpus.negatives import hard_negatives, structured_negatives
 from tests.corpus.styles import STYLES
 
 SAMPLES_PER_RULE = 4
@@ -69,6 +69,10 @@ def build(root: Path, seed: int | str = 1, rules: list[Rule] | None = None) -> C
             corpus.styles[name] = corpus.styles.get(name, 0) + len(groups)
     (root / "negatives.txt").write_text("\n".join(negatives) + "\n", encoding="utf-8")
     corpus.files += 1
+    for name, text in structured_negatives(rng).items():
+        (root / "negatives" / name).parent.mkdir(exist_ok=True)
+        (root / "negatives" / name).write_text(text, encoding="utf-8")
+        corpus.files += 1
     return corpus
 
 

@@ -9,6 +9,9 @@
                      platform: "#37474f", owner: "#8d6e63", location: "#b0bec5", locations: "#b0bec5",
                      credential: "#616161", finding: "#c62828", provider: "#455a64"};
 
+  /* a plain SHA-256, or the keyed HMAC of a guessable value ("fingerprint": "keyed") */
+  function fpOf(c) { return c.secret_sha256 || c.secret_hmac; }
+
   function el(tag, text, cls) {
     var e = document.createElement(tag);
     if (text !== undefined && text !== null) e.textContent = String(text);
@@ -108,18 +111,18 @@
       if (n !== agentId) addEdge(agentId, n, "dies_with");
     });
     rep.credentials.forEach(function (c) {
-      var cid = "credential:" + c.secret_sha256, verdict = verdictOf(c);
+      var cid = "credential:" + fpOf(c), verdict = verdictOf(c);
       c.reached_via.forEach(function (p) { addPath(p, "reach"); });
       (c.other_holders_via || []).forEach(function (p) { addPath(p, "holder"); });
       addNode(cid, {label: c.redacted + "\n" + (c.survives ? "survives: " + c.reason : "dies"),
-                    verdict: verdict, color: COLORS[verdict] || COLORS.unknown, fp: c.secret_sha256});
+                    verdict: verdict, color: COLORS[verdict] || COLORS.unknown, fp: fpOf(c)});
       var live = c.exposure.live.length, hist = c.exposure.historical.length;
-      if (live) { addNode("locations:" + c.secret_sha256 + ":live", {label: live + " live copies", verdict: verdict}); addEdge("locations:" + c.secret_sha256 + ":live", cid, "copy_of"); }
-      if (hist) { addNode("locations:" + c.secret_sha256 + ":historical", {label: hist + " historical copies", verdict: verdict}); addEdge("locations:" + c.secret_sha256 + ":historical", cid, "copy_of"); }
+      if (live) { addNode("locations:" + fpOf(c) + ":live", {label: live + " live copies", verdict: verdict}); addEdge("locations:" + fpOf(c) + ":live", cid, "copy_of"); }
+      if (hist) { addNode("locations:" + fpOf(c) + ":historical", {label: hist + " historical copies", verdict: verdict}); addEdge("locations:" + fpOf(c) + ":historical", cid, "copy_of"); }
       var facts = function () {
         show(c.redacted + " (" + c.rule_id + ")", [
           ["verdict", c.survives ? "survives: " + c.reason : "dies"],
-          ["why", c.dies_because], ["action", c.action], ["fingerprint (sha256)", c.secret_sha256],
+          ["why", c.dies_because], ["action", c.action], [c.secret_hmac ? "fingerprint (keyed)" : "fingerprint (sha256)", fpOf(c)],
           ["provider", c.provider], ["lifetime", c.lifetime], ["expires", c.expires],
           ["other holders", c.other_holders], ["resolved by", c.resolved_by],
           ["evidence", c.reached_via.map(function (p) { return p.join(" → "); })],
@@ -128,8 +131,8 @@
         return c.reached_via.concat(c.other_holders_via || []);
       };
       onSelect[cid] = facts;
-      onSelect["locations:" + c.secret_sha256 + ":live"] = facts;
-      onSelect["locations:" + c.secret_sha256 + ":historical"] = facts;
+      onSelect["locations:" + fpOf(c) + ":live"] = facts;
+      onSelect["locations:" + fpOf(c) + ":historical"] = facts;
     });
     rep.unresolved.forEach(function (u) {
       var id = "unresolved:" + u.name + "@" + (u.scope || "-");
@@ -140,10 +143,10 @@
     tables.appendChild(el("h2", "Credentials"));
     tables.appendChild(table(["rule", "secret", "fingerprint", "survives", "reason", "why / action", "exposure", "evidence", "tags"],
       rep.credentials.map(function (c) {
-        return [c.rule_id, c.redacted, c.secret_sha256.slice(0, 16), c.survives ? "yes" : "no", c.reason || "-",
+        return [c.rule_id, c.redacted, fpOf(c).slice(0, 16), c.survives ? "yes" : "no", c.reason || "-",
                 c.dies_because || c.action, c.exposure.live.length + " live / " + c.exposure.historical.length + " hist",
                 (c.reached_via[0] || []).join(" → "), (c.tags || []).join(", ")];
-      }), rep.credentials.map(function (c) { return {"data-fp": c.secret_sha256, "data-verdict": verdictOf(c)}; })));
+      }), rep.credentials.map(function (c) { return {"data-fp": fpOf(c), "data-verdict": verdictOf(c)}; })));
     if (rep.unresolved.length) {
       tables.appendChild(el("h2", "Unresolved references"));
       tables.appendChild(table(["name", "scope", "referenced by", "why"], rep.unresolved.map(function (u) {
@@ -207,13 +210,13 @@
       var pid = "provider:" + p; addNode(pid, {label: p}); roots.push(pid);
       tables.appendChild(el("h2", p + " (" + byProv[p].length + ")"));
       tables.appendChild(table(["rule", "secret", "fingerprint", "locations"], byProv[p].map(function (f) {
-        var cid = "credential:" + f.secret_sha256;
+        var cid = "credential:" + fpOf(f);
         addNode(cid, {label: f.redacted, kind: "credential"}); addEdge(pid, cid, "has");
-        onSelect[cid] = function () { show(f.redacted + " (" + f.rule_id + ")", [["fingerprint", f.secret_sha256],
+        onSelect[cid] = function () { show(f.redacted + " (" + f.rule_id + ")", [["fingerprint", fpOf(f)],
           ["copies", (f.locations || []).map(locItem)]]); return []; };
         var locs = el("div"); (f.locations || []).forEach(function (l) { locs.appendChild(locItem(l)); });
-        return [f.rule_id, f.redacted, f.secret_sha256.slice(0, 16), locs];
-      }), byProv[p].map(function (f) { return {"data-fp": f.secret_sha256}; })));
+        return [f.rule_id, f.redacted, fpOf(f).slice(0, 16), locs];
+      }), byProv[p].map(function (f) { return {"data-fp": fpOf(f)}; })));
     });
   }
 

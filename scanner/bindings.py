@@ -1,0 +1,295 @@
+"""Keyword binding, part of the structured-config pass (`scanner.manifests`): values whose
+provider is named by their surroundings, not by their own line.
+
+Takes a chunk's text and path and the engine; gives `Match`es placed at the value's own line:
+- `Authorization: Bearer X` in any JSON or YAML document: a header mapping
+  (`"headers": {"Authorization": "Bearer X"}`, a recorded request's `authorization: [Bearer X]`)
+  or a Postman header item (`{"key": "Authorization", "value": "Bearer X"}`). X is offered to the
+  rules under the host of the request it belongs to (JSON: a `url` in the same or an enclosing
+  object; YAML, read line-wise and not parsed, as specs and cassettes run to megabytes: the
+  nearest `url:` line), as `api.mistral.ai_api_key = "X"`, so a context-only format binds to its
+  provider; else it is a declared secret named after that host (`declared.secret`).
+- Call arguments in Python, JavaScript and TypeScript: `Client(api_key="X")`, `login(key="X")`,
+  `new Mistral({apiKey: "X"})`, the call spread over lines. The callee is traced to the module
+  the same file imports it from (`from cohere import Client`, `import openai` ... `openai.OpenAI`);
+  X is offered to the rules under `<module>_<callee>_<argument>` and kept only when a rule
+  matches it whole: a call argument binds to a provider's format, it never becomes a generic
+  declared secret (test fixtures pass made-up keys to clients all the time).
+Values the rules already matched are left to them (the caller drops covered values)."""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from detectors.rule import Rule
+from scanner.declared import declared_match
+from scanner.model import Match
+from scanner.parsing import json_loads
+
+CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".cts")
+_BEARER = re.compile(r"^\s*(?:Bearer|Token|token)\s+(\S+)\s*$")
+_HAS_BEARER = re.compile(rb"(?i)authorization[\"']?\s*[:=,]")
+_BEARER_VALUE = re.compile(rb"(?:Bearer|Token|token) [A-Za-z0-9]")
+_URL_KEYS = ("url", "uri", "endpoint", "base_url", "baseUrl", "baseURL", "host")
+MAX_NODES = 200_000
+
+
+class Scanner(Protocol):
+    def scan(self, data: bytes) -> list[Match]: ...
+
+
+def bindable(data: bytes, engine: Any) -> bool:
+    """A blob worth this pass (run on every blob of a history scan, whose names are not known
+    there): a Bearer header, or an import and a provider's name (a call argument binds only
+    through a provider's name, which the file then holds: `from mistralai import Mistral`)."""
+    if b"uthorization" in data and (b"Bearer " in data or b"Token " in data or b"token " in data):
+        return True
+    if b"import" not in data and b"require(" not in data:
+        return False
+    names = _NAMES.get(engine)
+    if names is None:
+        names = _NAMES[engine] = _provider_names(c.rule for c in engine.rules)
+    return bool(names.find_matches_as_indexes(data.lower()))
+
+
+_NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _provider_names(rules: Iterable[Rule]) -> Any:
+    """An automaton of the rules' keywords that are names (`mistral`, `cohere`), not prefixes."""
+    import ahocorasick_rs
+
+    names = sorted({k.lower().encode() for r in rules for k in r.keywords if k.isalpha() and len(k) >= 4})
+    return ahocorasick_rs.BytesAhoCorasick(names or [b"\0\0\0\0"])
+
+
+def has_bearer(data: bytes) -> bool:
+    """Cheap test before any parsing: an Authorization key and a Bearer / Token value."""
+    return _HAS_BEARER.search(data) is not None and _BEARER_VALUE.search(data) is not None
+
+
+def has_call_key(data: bytes) -> bool:
+    """Cheap test before the call pass: an import and a quoted literal after `=` / `:`."""
+    return (b"import" in data or b"require(" in data) and _VALUE_BYTES.search(data) is not None
+
+
+def header_matches(text: str, is_json: bool, engine: Scanner) -> Iterator[Match]:
+    """Bearer tokens in the header objects of a JSON / YAML document."""
+    found: list[tuple[str, str]] = []
+    if is_json:
+        try:
+            doc = json_loads(text)
+        except (ValueError, RecursionError):
+            return  # malformed: the rules read the raw text anyway
+        _walk(doc, "", found, [MAX_NODES])
+    else:
+        found = _yaml_headers(text)
+    seen: set[str] = set()
+    for host, token in found:
+        if token in seen:
+            continue
+        seen.add(token)
+        label = host or "http"
+        m = _bound(engine, f"{label}_api_key", token) or declared_match(f"{label}_bearer_token", token)
+        if m is not None:
+            yield _placed(m, text, token)
+
+
+_YAML_AUTH = re.compile(r"""(?i)[ \t]*(?:-[ \t]+)?["']?authorization["']?[ \t]*:[ \t]*"""
+                        r"""(?:\n[ \t]*-[ \t]+)?["']?(?:Bearer|Token)[ \t]+([^\s"'#]+)""")
+_YAML_URL = re.compile(r"""(?im)^[ \t]*(?:-[ \t]+)?["']?(?:url|uri|endpoint|base_?url|baseURL|host)["']?"""
+                       r"""[ \t]*:[ \t]*["']?([^\s"'#]+)""")
+NEAR_URL = 2000
+"""How far (characters) a YAML header looks for the URL of its request, before or after."""
+
+
+def _yaml_headers(text: str) -> list[tuple[str, str]]:
+    """YAML without parsing it (specs and recorded cassettes run to megabytes): `authorization:`
+    keys with a Bearer / Token value, inline or as the first list item; the host is the nearest
+    `url:` / `uri:` / `base_url:` value."""
+    found = []
+    starts = set()
+    at = text.find("uthorization")  # `Authorization` / `authorization`, then the whole line
+    while at > 0:
+        starts.add(text.rfind("\n", 0, at) + 1)
+        at = text.find("uthorization", at + 12)
+    for start in sorted(starts):
+        m = _YAML_AUTH.match(text, start)
+        if m is None:
+            continue
+        near = [(abs(u.start() - m.start()), _host(u.group(1)))
+                for u in _YAML_URL.finditer(text, max(0, m.start() - NEAR_URL), m.end() + NEAR_URL)]
+        host = min((h for h in near if h[1]), default=(0, ""))[1]
+        found.append((host, m.group(1)))
+    return found
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url if "//" in url else "//" + url).hostname or ""
+    except ValueError:
+        return ""
+    return host if "{" not in host else ""
+
+
+def _walk(node: Any, host: str, found: list[tuple[str, str]], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if isinstance(node, dict):
+        host = _host_of(node) or host
+        for key, value in node.items():
+            if isinstance(key, str) and key.lower() == "authorization":
+                for v in value if isinstance(value, list) else [value]:
+                    _bearer(v, host, found)
+        key = node.get("key", node.get("name"))
+        if isinstance(key, str) and key.lower() == "authorization":  # Postman, HAR header items
+            _bearer(node.get("value"), host, found)
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                _walk(value, host, found, budget)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, (dict, list)):
+                _walk(value, host, found, budget)
+
+
+def _bearer(value: object, host: str, found: list[tuple[str, str]]) -> None:
+    m = _BEARER.match(value) if isinstance(value, str) else None
+    if m:
+        found.append((host, m.group(1)))
+
+
+def _host_of(node: dict[Any, Any]) -> str:
+    for key in _URL_KEYS:
+        url = node.get(key)
+        if isinstance(url, dict):  # Postman: {"raw": "...", "host": ["api", "x", "com"]}
+            raw, parts = url.get("raw"), url.get("host")
+            url = raw if isinstance(raw, str) else ".".join(p for p in parts if isinstance(p, str)) \
+                if isinstance(parts, list) else None
+        host = _host(url) if isinstance(url, str) and url else ""
+        if host:
+            return host
+    return ""
+
+
+# Python: `from x.y import A, B as C` / `import x.y as z`; JS/TS: `import D, { A as B } from "m"`,
+# `import * as N from "m"`, `const { A } = require("m")`, `const N = require("m")`
+_PY_FROM = re.compile(r"(?m)^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)")
+_PY_IMPORT = re.compile(r"(?m)^[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)")
+_JS_IMPORT = re.compile(r"""import\s+(?:type\s+)?([\w$]+\s*,?\s*)?(?:\{([^}]*)\}|\*\s+as\s+([\w$]+))?\s*from\s*["']([^"']+)["']""")
+_JS_REQUIRE = re.compile(r"""(?:const|let|var)\s+(?:([\w$]+)|\{([^}]*)\})\s*=\s*require\(\s*["']([^"']+)["']\s*\)""")
+# a quoted literal after `=` / `:` first (a fast scan), then the argument name just before it
+_VALUE = re.compile(r"""[=:][ \t]*(["'`])([^"'`\s\\]{8,256})\1""")
+_VALUE_BYTES = re.compile(_VALUE.pattern.encode())
+_ARG = re.compile(r"""\b(api_?key|apiKey|api_?token|apiToken|key|token|auth_?token|authToken|"""
+                  r"""access_?token|accessToken|secret|secret_?key|secretKey)[ \t]*$""")
+_CALLEE = re.compile(r"([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*$")
+
+
+def _imports(text: str) -> dict[str, str]:
+    """Local name → the module it comes from."""
+    names: dict[str, str] = {}
+    for mod, what in _PY_FROM.findall(text):
+        for item in what.strip("()").split(","):
+            parts = item.split()
+            if parts and parts[0] != "*":
+                names[parts[-1]] = mod
+    for clause in _PY_IMPORT.findall(text):
+        for item in clause.split(","):
+            parts = item.split()
+            if parts:
+                names[parts[-1] if len(parts) == 3 else parts[0].split(".")[0]] = parts[0]
+    for default, named, star, mod in _JS_IMPORT.findall(text):
+        for name in [default.strip(" ,"), star] + [p.split(" as ")[-1] for p in named.split(",")]:
+            if name.strip():
+                names[name.strip()] = mod
+    for whole, named, mod in _JS_REQUIRE.findall(text):
+        for name in [whole] + [p.split(":")[-1] for p in named.split(",")]:
+            if name.strip():
+                names[name.strip()] = mod
+    return names
+
+
+def _module_label(module: str) -> str:
+    """`@mistralai/mistralai` → `mistralai_mistralai`; `google.genai` → `google.genai`."""
+    return re.sub(r"[^\w.]+", "_", module.lstrip("@")).strip("_")
+
+
+def call_matches(text: str, engine: Scanner) -> Iterator[Match]:
+    """Keys passed as call arguments to a client the file imports."""
+    imports: dict[str, str] | None = None
+    for v in _VALUE.finditer(text):
+        m = _ARG.search(text, max(0, v.start() - 40), v.start())
+        if m is None:
+            continue
+        callee = _enclosing_call(text, m.start())
+        if not callee:
+            continue
+        if imports is None:
+            imports = _imports(text)
+        head = callee.split(".")[0]
+        module = imports.get(head)
+        if module is None:
+            continue
+        name = f"{_module_label(module)}_{callee.split('.')[-1]}_{m.group(1)}"
+        bound = _bound(engine, name, v.group(2))
+        if bound is not None:
+            start = v.start(2)
+            yield Match(bound.rule_id, bound.provider, bound.secret, start, start + len(bound.secret),
+                        text.count("\n", 0, start) + 1, bound.captures, bound.lifetime_hint)
+
+
+def _enclosing_call(text: str, pos: int, reach: int = 4000) -> str:
+    """The dotted callee of the call whose argument list holds `pos` (`openai.OpenAI`), or ""."""
+    depth = 0
+    i = pos - 1
+    stop = max(0, pos - reach)
+    while i >= stop:
+        c = text[i]
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            if depth:
+                depth -= 1
+            elif c == "(":
+                callee = _CALLEE.search(text, max(0, i - 200), i)
+                return re.sub(r"\s+", "", callee.group(1)) if callee else ""
+            elif c == "{":  # an options object: `new Client({apiKey: "..."})`
+                j = i - 1
+                while j >= stop and text[j] in " \t\r\n":
+                    j -= 1
+                if j < stop or text[j] != "(":
+                    return ""
+                i = j
+                continue
+            else:
+                return ""
+        i -= 1
+    return ""
+
+
+def _bound(engine: Scanner, name: str, value: str) -> Match | None:
+    """The rule match of `value` written under `name`, when a built-in rule captures it whole
+    (a user's imported rule, a generic one above all, never saw this line: it stays out)."""
+    builtin = _BUILTIN.get(engine)
+    if builtin is None:
+        builtin = _BUILTIN[engine] = frozenset(
+            c.rule.id for c in getattr(engine, "rules", []) if c.rule.origin == "sprawlscan")
+    for m in engine.scan(f'{name} = "{value}"\n'.encode("utf-8", "replace")):
+        if m.secret == value and m.rule_id in builtin:
+            return m
+    return None
+
+
+_BUILTIN: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _placed(m: Match, text: str, token: str) -> Match:
+    at = max(text.find(token), 0)
+    return Match(m.rule_id, m.provider, m.secret, at, at + len(m.secret), text.count("\n", 0, at) + 1,
+                 m.captures, m.lifetime_hint)

@@ -1,0 +1,211 @@
+"""Part of the detection stage: the one Hyperscan database of the fast path, keywords and gates.
+
+The engine's keywords say where a rule may match; most keyword occurrences are not secrets (`ado`,
+`0.`, `EAAA`), and running a rule's regex around each of them was most of a history scan's time.
+So the database also holds one *gate* per rule: the rule's pattern compiled in Hyperscan's
+prefilter mode, which matches a superset of what the pattern matches. To keep it a superset of
+what the `regex` module matches on latin-1 decoded text, the pattern is rewritten first: `\\w`
+and `\\s` are widened to the non-ASCII word and space characters latin-1 holds, anchors and word
+boundaries are dropped (the engine runs rules over windows, where they mean other things), and a
+pattern using any construct outside a short list that both engines read alike (ASCII literals,
+classes, groups, lookarounds, `i`/`s` flags, counted repeats) gets no gate: its rule runs as
+before. A gate is reported at most once per scanned text. A rule whose gate does not fire in a
+text cannot match there, so the engine skips its regex over that text; findings are the same
+with and without gates (tests/test_engine_equivalence.py). Compiled databases are cached by
+`detectors.cache` (compiling takes about a second)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import regex
+
+_ESCAPES = frozenset("wsdWSDbBAZz.-\\()[]{}+*?|/\"'$^nrtfvx#&~!@%,:;<>=_` ")
+"""Escapes that mean the same to both engines once rewritten (`\\x` takes two hex digits)."""
+_GROUP = regex.compile(r"\(\?(?::|P?<[A-Za-z_]\w*>|=|!|<=|<!|[is]+\)|[is]*(?:-[is]+)?:)")
+_GROUP_FLAGS = regex.compile(r"\(\?[is]+\)")
+_HEX2 = regex.compile(r"[0-9A-Fa-f]{2}")
+
+
+_LEAD = regex.compile(r"\(\?<!\[(?!\^)((?:\\.|[^\]\\\[])+)\]\)")
+_TRAIL = regex.compile(r"\(\?!\[(?!\^)((?:\\.|[^\]\\\[])+)\]\)$")
+
+
+def gate_pattern(pattern: str) -> bytes | None:
+    """`pattern` rewritten for Hyperscan's prefilter mode so that it matches at least what the
+    `regex` module matches on latin-1 text, or None when it uses a construct this does not
+    translate (then the rule gets no gate).
+
+    Prefilter mode drops lookarounds, and most token rules are a token between two one-character
+    guards (`(?<![A-Za-z0-9_])EAAA...(?![A-Za-z0-9_])`): without them, any long base64 run holds
+    a candidate. So a leading negative lookbehind and a trailing negative lookahead of one class
+    become that character consumed (or a text, window or line edge: the engine's windows are
+    whole lines), which is exact."""
+    if not pattern.isascii():
+        return None
+    lead = _LEAD.match(pattern)
+    trail = _TRAIL.search(pattern, lead.end() if lead else 0)
+    if lead or trail:
+        middle = pattern[lead.end() if lead else 0:trail.start() if trail else None]
+        try:
+            regex.compile(middle)  # the guards were whole constructs, not a cut through one
+        except regex.error:
+            return None
+        core = _rewrite(middle)
+        before = _rewrite(f"[^{lead.group(1)}]") if lead else b""
+        after = _rewrite(f"[^{trail.group(1)}]") if trail else b""
+        if core is None or before is None or after is None:
+            return None
+        return ((b"(?:\\A|\\n|%s)" % before if lead else b"") + core
+                + (b"(?:%s|\\n|\\z)" % after if trail else b""))
+    return _rewrite(pattern)
+
+
+def _rewrite(pattern: str) -> bytes | None:
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = negated = False
+    class_body = 0
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                return None
+            e = pattern[i + 1]
+            if e not in _ESCAPES:
+                return None
+            if e == "x":
+                if not _HEX2.fullmatch(pattern, i + 2, i + 4):
+                    return None
+                out.append(pattern[i:i + 4])
+                i += 4
+                continue
+            if in_class:
+                # a negated class keeps ASCII meanings: its complement is then the wider one
+                if e == "w" and not negated:
+                    out.append(r"\w\x80-\xff")
+                elif e == "s" and not negated:
+                    out.append(r"\s\x85\xa0")
+                elif e in "bBAZz":
+                    return None
+                else:
+                    out.append(pattern[i:i + 2])
+            elif e == "w":
+                out.append(r"[\w\x80-\xff]")
+            elif e == "s":
+                out.append(r"[\s\x85\xa0]")
+            elif e not in "bBAZz":
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "[":  # POSIX classes and nested sets differ between the engines
+                return None
+            if c == "]" and i > class_body:
+                in_class = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            j = i + 1
+            negated = j < n and pattern[j] == "^"
+            j += negated
+            if j < n and pattern[j] == "]":  # a leading `]` is a literal
+                j += 1
+            out.append(pattern[i:j])
+            in_class, class_body, i = True, j, j
+            continue
+        if c == "(" and pattern.startswith("(?", i):
+            m = _GROUP.match(pattern, i)
+            if m is None or (i and _GROUP_FLAGS.fullmatch(m.group())):
+                return None  # `regex` applies a flag set mid-pattern to the whole pattern
+            out.append(m.group())
+            i = m.end()
+            continue
+        if c == "{" and pattern.startswith("{,", i):
+            out.append("{0,")  # the `regex` module's `{,n}`; to Hyperscan it is a literal
+            i += 2
+            continue
+        if c in "+*?}" and i + 1 < n and pattern[i + 1] == "+":
+            return None  # possessive
+        if c not in "^$":
+            out.append(c)
+        i += 1
+    if in_class:
+        return None
+    return "".join(out).encode("ascii")
+
+
+class Database:
+    """Keywords (ids 0..K-1, caseless, every occurrence) and gates (id K + rule index, once)."""
+
+    def __init__(self, hs: Any, keywords: Sequence[bytes], patterns: Sequence[str]) -> None:
+        from detectors import cache
+
+        self.hs = hs
+        self.keywords = len(keywords)
+        gates = [(ri, gate_pattern(p)) for ri, p in enumerate(patterns)]
+        candidates = [(ri, g) for ri, g in gates if g is not None]
+        key = hashlib.sha256(b"\0".join([b"gates-1", str(hs.__version__).encode(), *keywords, b"",
+                                         *(b"%d:%s" % pair for pair in candidates)])).hexdigest()
+        stored = cache.load("hyperscan", key)
+        self.db: Any = None
+        if stored is not None:
+            try:
+                gated, _, blob = stored.partition(b"\n")
+                self.db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+                self.gated = frozenset(int(x) for x in gated.split())
+            except Exception:  # noqa: BLE001 - an entry that does not load is compiled anew
+                self.db = None
+        if self.db is None:
+            self.db, self.gated = self._compile(keywords, candidates)
+            cache.store("hyperscan", key, " ".join(map(str, sorted(self.gated))).encode()
+                        + b"\n" + hs.dumpb(self.db))
+        self.scratch = hs.Scratch(self.db)
+
+    def _compile(self, keywords: Sequence[bytes], gates: list[tuple[int, bytes]]
+                 ) -> tuple[Any, frozenset[int]]:
+        hs = self.hs
+        kw_exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in keywords]
+        gate_flags = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH
+
+        def build(pairs: list[tuple[int, bytes]]) -> Any:
+            exprs = kw_exprs + [g for _, g in pairs]
+            db = hs.Database()
+            db.compile(expressions=exprs,
+                       ids=list(range(len(keywords))) + [len(keywords) + ri for ri, _ in pairs],
+                       elements=len(exprs),
+                       flags=[hs.HS_FLAG_CASELESS] * len(kw_exprs) + [gate_flags] * len(pairs))
+            return db
+
+        try:
+            return build(gates), frozenset(ri for ri, _ in gates)
+        except Exception:  # noqa: BLE001 - some gate does not compile (it may match empty):
+            ok = []  # find which, one by one (slow, then cached)
+            for ri, g in gates:
+                try:
+                    single = hs.Database()
+                    single.compile(expressions=[g], ids=[0], elements=1, flags=[gate_flags])
+                except Exception:  # noqa: BLE001
+                    continue
+                ok.append((ri, g))
+            return build(ok), frozenset(ri for ri, _ in ok)
+
+    def scan(self, data: bytes, lengths: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
+        """(keyword index → sorted start offsets, indexes of rules whose gate fired)."""
+        hits: dict[int, list[int]] = {}
+        fired: set[int] = set()
+        k = self.keywords
+
+        def on_match(pid: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
+            if pid < k:
+                hits.setdefault(pid, []).append(to - lengths[pid])
+            else:
+                fired.add(pid - k)
+
+        self.db.scan(data, match_event_handler=on_match, scratch=self.scratch)
+        for offsets in hits.values():
+            offsets.sort()
+        return hits, fired

@@ -1,0 +1,122 @@
+"""Keyword binding beyond the value's own line: a Bearer header in any JSON / YAML document (a
+Postman collection, a `headers` map) and a key passed to a client the file imports, the call
+spread over lines. Names that bind nothing (a local class, a template reference) add nothing."""
+
+from __future__ import annotations
+
+import json
+
+from tokens import ALNUM, HEX, _s
+
+from scanner.model import fingerprint
+from scanner.pipeline import ScanOptions, run_scan
+
+
+def _scan(tmp_path, files: dict[str, str]) -> dict[str, tuple[str, str, int | None]]:
+    root = tmp_path / "src"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    result = run_scan([str(root)], ScanOptions())
+    return {c.fingerprint: (c.rule_id, c.locations[0].path, c.locations[0].line) for c in result.credentials}
+
+
+def test_postman_bearer_header_binds_to_the_request_host(tmp_path, rng):
+    """A Postman request's `Authorization: Bearer X` to api.mistral.ai is a Mistral key (a
+    context-only format); to an unknown host it is a declared secret; a `{{token}}` reference
+    is none."""
+    mistral, opaque = _s(rng, 32), _s(rng, 40)
+
+    def request(url: str, value: str) -> dict[str, object]:
+        return {"name": "r", "request": {"method": "POST", "header": [
+            {"key": "Content-Type", "value": "application/json"},
+            {"key": "Authorization", "value": value, "type": "text"}],
+            "url": {"raw": url, "host": url.split("/")[2].split(".")}}}
+
+    collection = {"info": {"name": "demo", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+                  "item": [request("https://api.mistral.ai/v1/chat/completions", f"Bearer {mistral}"),
+                           request("https://api.internal.example.org/v2/jobs", f"Bearer {opaque}"),
+                           request("https://api.mistral.ai/v1/models", "Bearer {{token}}")]}
+    text = json.dumps(collection, indent=2)
+    got = _scan(tmp_path, {"demo.postman_collection.json": text})
+    assert got[fingerprint(mistral)][:2] == ("mistral.api-key", "demo.postman_collection.json")
+    assert got[fingerprint(mistral)][2] == text[:text.index(mistral)].count("\n") + 1
+    assert got[fingerprint(opaque)][0] == "declared.secret"
+    assert len(got) == 2
+
+
+def test_headers_map_in_yaml_and_json_config(tmp_path, rng):
+    """`headers: {Authorization: Bearer X}` in any YAML or JSON config is found; placeholders and
+    references in the same place are not."""
+    cohere, opaque = _s(rng, 40), _s(rng, 36)
+    got = _scan(tmp_path, {
+        "config/llm.yaml": f"provider:\n  base_url: https://api.cohere.com/v2\n  headers:\n"
+                           f"    Authorization: Bearer {cohere}\n",
+        "config/hooks.json": json.dumps({"hooks": [{"url": "https://hooks.example.net/x",
+                                                    "headers": {"Authorization": f"Bearer {opaque}"}},
+                                                   {"url": "https://hooks.example.net/y",
+                                                    "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}},
+                                                   {"url": "https://hooks.example.net/z",
+                                                    "headers": {"Authorization": "Bearer YOUR_TOKEN_HERE"}}]}),
+    })
+    assert got[fingerprint(cohere)][:2] == ("cohere.api-key", "config/llm.yaml")
+    assert got[fingerprint(opaque)][:2] == ("declared.secret", "config/hooks.json")
+    assert len(got) == 2
+
+
+def test_call_argument_binds_to_the_imported_client(tmp_path, rng):
+    """`Mistral(\\n api_key=...)`, `cohere.ClientV2(...)`, `from wandb import login` ...
+    `login(key=...)`, `new Mistral({apiKey})` in TypeScript: each bound through the import."""
+    keys = {"py_mistral": _s(rng, 32), "py_cohere": _s(rng, 40), "py_wandb": _s(rng, 40, HEX),
+            "ts_mistral": _s(rng, 32)}
+    got = _scan(tmp_path, {
+        "agent.py": ("import os\nfrom mistralai import Mistral\nimport cohere\nfrom wandb import login\n\n"
+                     "client = Mistral(\n    api_key=\"" + keys["py_mistral"] + "\",\n    timeout_ms=30_000,\n)\n"
+                     "co = cohere.ClientV2(\n    timeout=10,\n    api_key='" + keys["py_cohere"] + "',\n)\n"
+                     "login(\n    key=\"" + keys["py_wandb"] + "\", relogin=True)\n"),
+        "agent.ts": ('import { Mistral } from "@mistralai/mistralai";\n\nconst client = new Mistral({\n'
+                     '  apiKey: "' + keys["ts_mistral"] + '",\n});\n'),
+    })
+    assert got[fingerprint(keys["py_mistral"])][:3] == ("mistral.api-key", "agent.py", 7)
+    assert got[fingerprint(keys["py_cohere"])][:2] == ("cohere.api-key", "agent.py")
+    assert got[fingerprint(keys["py_wandb"])][:2] == ("wandb.legacy-key", "agent.py")
+    assert got[fingerprint(keys["ts_mistral"])][:3] == ("mistral.api-key", "agent.ts", 4)
+    assert len(got) == 4
+
+
+def test_call_arguments_that_bind_nothing(tmp_path, rng):
+    """A client class the file defines or imports from an unknown module, a function default,
+    a made-up test key, an environment read: no finding."""
+    got = _scan(tmp_path, {
+        "app.py": ("from myapp.clients import Client\nimport os\n\n"
+                   "class Mistral:\n    def __init__(self, api_key=\"" + _s(rng, 32) + "\"):\n        pass\n\n"
+                   "c = Client(\n    api_key=\"" + _s(rng, 32) + "\",\n)\n"
+                   "m = Mistral(api_key=os.environ[\"MISTRAL_API_KEY\"])\n"),
+        "tests/test_client.py": ("from mistralai import Mistral\n\n"
+                                 "def test_x():\n    client = Mistral(\n        api_key=\"test-api-key-0000\",\n    )\n"),
+    })
+    assert got == {}
+
+
+def test_bindings_in_git_history(make_repo, rng):
+    """A client key and a Postman Bearer header committed and then removed are found in history,
+    attributed to the commit and path that brought them."""
+    key, token = _s(rng, 32), _s(rng, 40)
+    repo = make_repo("agent")
+    repo.write("agent.py", "from mistralai import Mistral\n\nclient = Mistral(\n    api_key=\"" + key + "\",\n)\n")
+    repo.write("api.postman_collection.json", json.dumps({"item": [{"request": {
+        "header": [{"key": "Authorization", "value": f"Bearer {token}"}],
+        "url": {"raw": "https://api.internal.example.org/v1/x"}}}]}, indent=2))
+    repo.commit("first try")
+    repo.write("agent.py", "import os\nfrom mistralai import Mistral\n\n"
+                           "client = Mistral(api_key=os.environ[\"MISTRAL_API_KEY\"])\n")
+    repo.git("rm", "-q", "api.postman_collection.json")
+    repo.commit("read the key from the environment")
+    result = run_scan([str(repo.path)], ScanOptions())
+    got = {c.fingerprint: c for c in result.credentials}
+    assert got[fingerprint(key)].rule_id == "mistral.api-key"
+    assert got[fingerprint(token)].rule_id == "declared.secret"
+    for value, path in ((key, "agent.py"), (token, "api.postman_collection.json")):
+        locs = got[fingerprint(value)].locations
+        assert [(loc.path, loc.state) for loc in locs] == [(path, "historical")]
+        assert locs[0].commit
