@@ -186,8 +186,13 @@ class OrgServer:
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.git = GitHTTP(self.server, root / "served")
 
+        self.cpu = cpu_seconds()
+
         def stats(_: Request) -> Response:
-            body = {"api": len(self.api.log), "git": len(self.git.auth)}
+            now = cpu_seconds()
+            body = {"api": len(self.api.log), "git": len(self.git.auth),
+                    "server_cpu_s": round(now - self.cpu, 2)}
+            self.cpu = now
             self.api.log.clear()
             self.api.auth.clear()
             self.git.auth.clear()
@@ -237,6 +242,12 @@ class OrgServer:
         self.server.stop()
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that ended (git http-backend)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def serve_forever(root: Path) -> None:
     """`--serve ROOT`: the server in its own process (its CPU and memory kept apart); prints the
     URL, then serves until stdin closes."""
@@ -265,7 +276,7 @@ def server_process(root: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         proc.wait(timeout=30)
 
 
-def server_stats(url: str) -> dict[str, int]:
+def server_stats(url: str) -> dict[str, Any]:
     import urllib.request
 
     with urllib.request.urlopen(f"{url}/_bench/stats", timeout=10) as resp:
@@ -342,13 +353,30 @@ class PeakMemory:
         return dict(self.peaks)
 
 
+def tree_cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each live process (with its ended children)."""
+    import psutil
+
+    out = {}
+    for role, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[role] = t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return out
+
+
 @dataclass
 class Run:
     seconds: float
+    cpu: dict[str, float]
+    """CPU seconds by role: `coordinator` (the scan process and its children), the server, and
+    each watched process (Dask scheduler and workers)."""
     exit_code: int
     found: dict[str, list[str]]
     peaks: dict[str, int]
-    requests: dict[str, int]
+    requests: dict[str, Any]
     errors: list[str]
 
 
@@ -368,6 +396,9 @@ def scan_once(url: str, work: Path, extra: list[str], env: dict[str, str],
         cmd = [*prefix, *cmd[1:]]
     full_env = {**os.environ, "GITHUB_TOKEN": TOKEN, **env}
     full_env.pop("SPRAWLSCAN_DB", None)
+    import resource
+
+    ru0, cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN), tree_cpu(watch or {})
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -375,14 +406,19 @@ def scan_once(url: str, work: Path, extra: list[str], env: dict[str, str],
     _, err = proc.communicate()
     seconds = time.perf_counter() - t0
     peaks = mem.stop()
+    ru1, cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN), tree_cpu(watch or {})
+    cpu = {"coordinator": ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime,
+           **{k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}}
     found: dict[str, set[str]] = {}
     if out.is_file():
         for f in json.loads(out.read_text())["findings"]:
             found.setdefault(f["secret_sha256"], set()).update(
                 loc.get("repo") or loc["container"] for loc in f["locations"])
     errors = [line for line in err.splitlines() if "incomplete" in line or "Error" in line]
-    return Run(seconds, proc.returncode, {k: sorted(v) for k, v in found.items()}, peaks,
-               server_stats(url), errors)
+    requests = server_stats(url)
+    cpu["server"] = requests.pop("server_cpu_s")
+    return Run(seconds, {k: round(v, 1) for k, v in cpu.items()}, proc.returncode, {k: sorted(v) for k, v in found.items()}, peaks,
+               requests, errors)
 
 
 def check(run: Run, planted: dict[str, list[str]], label: str, exit_code: int = 1) -> None:
@@ -497,6 +533,7 @@ def bench_mode(mode: str, url: str, n: int, planted: dict[str, list[str]], help_
            "rescan_git_requests": second.requests["git"],
            "peak_rss_mib": {k: int(mib(v)) for k, v in sorted(first.peaks.items())},
            "rescan_peak_rss_mib": {k: int(mib(v)) for k, v in sorted(second.peaks.items())},
+           "cpu_s": first.cpu, "rescan_cpu_s": second.cpu,
            "load_before": load_before, "load_after": load(), "flags": " ".join(extra),
            "env": " ".join(f"{k}={v}" for k, v in env.items())}
     print(json.dumps(row), flush=True)
@@ -537,7 +574,7 @@ def profile_split(url: str, n: int, planted: dict[str, list[str]]) -> dict[str, 
     split["other"] = round((total - engine - sum(parts.values())) / n * 1000, 1)
     split["engine_build_s"] = round(engine, 1)
     split["startup_s"] = round(run.seconds - total, 1)
-    out = {"wall_s": round(run.seconds, 1), "ms_per_repo": split,
+    out = {"wall_s": round(run.seconds, 1), "ms_per_repo": split, "cpu_s": run.cpu,
            "api_requests": run.requests["api"], "git_requests": run.requests["git"], "load": load()}
     print(json.dumps({"profile": out}), flush=True)
     return split

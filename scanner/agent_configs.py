@@ -26,7 +26,7 @@ import yaml
 from scanner.declared import is_secret_name
 from scanner.parsing import json_loads, yaml_load_all
 
-_REF = regex.compile(
+ENV_REF = regex.compile(
     r"\$\{(?:(env|input):)?([A-Za-z_][A-Za-z0-9_.\-]*)(?::-[^}]*)?\}"   # ${X} ${env:X} ${input:X}
     r"|\$env(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\])")  # n8n $env
 MCP_NAMES = {"claude_desktop_config.json", "mcp.json", ".mcp.json", "mcp_settings.json",
@@ -114,7 +114,7 @@ def _line_of(text: str, needle: str, after: int = 0) -> int | None:
 
 def _refs(value: str, path: str, owner: str, text: str) -> list[NameRef]:
     out = []
-    for m in _REF.finditer(value):
+    for m in ENV_REF.finditer(value):
         kind = "input" if m.group(1) == "input" else "env-ref"
         name = m.group(2) or m.group(3) or m.group(4)
         out.append(NameRef(kind, name, path, owner, _line_of(text, m.group(0)),

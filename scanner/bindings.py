@@ -42,14 +42,21 @@ class Scanner(Protocol):
     def scan(self, data: bytes) -> list[Match]: ...
 
 
-def bindable(data: bytes, engine: Any) -> bool:
+def bindable(data: bytes, engine: Any, keywords: Iterable[int] | None = None) -> bool:
     """A blob worth this pass (run on every blob of a history scan, whose names are not known
     there): a Bearer header, or an import and a provider's name (a call argument binds only
-    through a provider's name, which the file then holds: `from mistralai import Mistral`)."""
+    through a provider's name, which the file then holds: `from mistralai import Mistral`).
+    `keywords`: the engine's keyword hits in `data` (`Engine.last_keywords`, just found by its
+    prefilter), which hold every name that occurs: then the text is not searched again."""
     if b"uthorization" in data and (b"Bearer " in data or b"Token " in data or b"token " in data):
         return True
     if b"import" not in data and b"require(" not in data:
         return False
+    if keywords is not None:
+        ids = _NAME_IDS.get(engine)
+        if ids is None:
+            ids = _NAME_IDS[engine] = _name_ids(engine)
+        return not ids.isdisjoint(keywords)
     names = _NAMES.get(engine)
     if names is None:
         names = _NAMES[engine] = _provider_names(c.rule for c in engine.rules)
@@ -57,6 +64,14 @@ def bindable(data: bytes, engine: Any) -> bool:
 
 
 _NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_NAME_IDS: weakref.WeakKeyDictionary[Any, frozenset[int]] = weakref.WeakKeyDictionary()
+
+
+def _name_ids(engine: Any) -> frozenset[int]:
+    """Indexes of the engine's (lowered) keywords that `_provider_names` holds."""
+    names = {k.lower().encode() for c in engine.rules for k in c.rule.keywords
+             if k.isalpha() and len(k) >= 4}
+    return frozenset(i for i, k in enumerate(engine._keywords) if k in names)
 
 
 def _provider_names(rules: Iterable[Rule]) -> Any:

@@ -136,6 +136,8 @@ class Engine:
         self.timeouts: set[str] = set()
         """Ids of rules that ran out of time since the caller last took them (`take_timeouts`)."""
         self._chunk_timeouts: set[str] = set()
+        self.last_keywords: Iterable[int] = ()
+        """Indexes of the keywords the last `scan` found (`scanner.bindings.bindable` reads them)."""
         gates = {k.lower() for k in BASE64_CONTEXT}
         keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
         self._keywords = [k.encode("utf-8") for k in keywords]
@@ -215,6 +217,7 @@ class Engine:
         before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
         over the whole chunk."""
         hits, fired = self._prefilter(data)
+        self.last_keywords = hits.keys()
         if not hits and not self._always:
             return []
         self._chunk_timeouts = set()
@@ -397,21 +400,20 @@ class Lines:
 _ARMOUR = regex.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----[A-Za-z0-9+/=\s:,.\\-]{16,65536}?"
                         r"-----END \1-----")
 """A PEM / OpenSSH / PGP armoured block (JSON-escaped newlines included)."""
+ARMOUR_REACH = 65536
 
 
 def _outside_armour(text: str, found: Iterable[Match]) -> list[Match]:
     """`found` without the matches lying inside an armoured block's body. A key or certificate
     body is base64: now and then a run of it has a token's shape (`/EAAA` + 60 chars is a Square
     token's), and it is part of the block, not a second credential. A match that is the block
-    itself (starting at its `-----BEGIN`) stays."""
-    blocks = [m.span() for m in _ARMOUR.finditer(text)]
-    if not blocks:
-        return list(found)
-    starts = [b[0] for b in blocks]
+    itself (starting at its `-----BEGIN`) stays. Only the block a match may sit in is read (the
+    last `-----BEGIN ` before it, at most ARMOUR_REACH back): bounded work on any input."""
     keep = []
     for m in found:
-        i = bisect.bisect_left(starts, m.start) - 1
-        if i >= 0 and blocks[i][0] < m.start and m.end <= blocks[i][1]:
+        begin = text.rfind("-----BEGIN ", max(0, m.start - ARMOUR_REACH), m.start)
+        block = _ARMOUR.match(text, begin) if begin >= 0 else None
+        if block is not None and block.start() < m.start and m.end <= block.end():
             continue
         keep.append(m)
     return keep

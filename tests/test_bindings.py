@@ -120,3 +120,37 @@ def test_bindings_in_git_history(make_repo, rng):
         locs = got[fingerprint(value)].locations
         assert [(loc.path, loc.state) for loc in locs] == [(path, "historical")]
         assert locs[0].commit
+
+
+_BIND_PIECES = ["import ", "require(", "from mistralai ", "Mistral", "COHERE", "openai", "Authorization",
+                "Bearer ", "token ", "x = 1", "\n", "mis", "tral", "anthropic", "sk-", "ghp_", "EAAA"]
+
+
+def test_bindable_from_the_engines_keyword_hits_equals_its_own_search():
+    """The history scan tells `bindable` which keywords the engine's prefilter just found instead
+    of searching the blob again: the answer is the same on both backends, any case, any mix."""
+    import random
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from detectors.loader import load_rules
+    from scanner.bindings import bindable
+    from scanner.engine import Engine
+
+    rules = load_rules()
+    engines = [Engine(rules, backend="hyperscan"), Engine(rules, backend="regex")]
+    answers: set[bool] = set()
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(_BIND_PIECES), max_size=8), st.randoms(use_true_random=False))
+    def check(pieces: list[str], rnd: random.Random) -> None:
+        text = "".join(p.upper() if rnd.random() < 0.3 else p for p in pieces).encode()
+        for engine in engines:
+            engine.scan(text)
+            fast = bindable(text, engine, engine.last_keywords)
+            assert fast == bindable(text, engine)
+            answers.add(fast)
+
+    check()
+    assert answers == {True, False}

@@ -174,13 +174,17 @@ def test_inventory_facts_name_secrets_and_workflows(org):
     are recorded for the graph, never a value."""
     api, _, cache = org
     src, _, _ = scan(api, cache)
-    facts = {(f.kind, f.scope, f.name, f.level, f.environment) for f in src.inventory_facts}
+    clones = {f.scope: f.name for f in src.inventory_facts if f.kind == "git-repo"}
+    assert clones == {n: str(cache / "github" / f"127.0.0.1_{api.server.port}" / "acme" / f"{n[5:]}.git")
+                      for n in ("acme/agent", "acme/tools")}  # files at pinned refs are read there
+    facts = {(f.kind, f.scope, f.name, f.level, f.environment) for f in src.inventory_facts
+             if f.kind != "git-repo"}
     assert facts == {
         ("actions-secret", "acme/agent", "OPENAI_API_KEY", "repo", ""),
         ("actions-secret", "acme/agent", "DEPLOY_TOKEN", "environment", "production"),
         ("actions-secret", "acme", "SLACK_BOT_TOKEN", "org", ""),
         ("workflow", "acme/agent", ".github/workflows/ci.yml", "repo", "")}
-    assert {f.reference() for f in src.inventory_facts} == {
+    assert {f.reference() for f in src.inventory_facts if f.kind != "git-repo"} == {
         "acme/agent:OPENAI_API_KEY", "acme/agent:DEPLOY_TOKEN@production", "org:acme:SLACK_BOT_TOKEN",
         "acme/agent/.github/workflows/ci.yml"}
     [wf] = [f for f in src.inventory_facts if f.kind == "workflow"]
@@ -347,9 +351,10 @@ def test_progress_reports_units_done_and_total(org, monkeypatch):
     result = run_scan(["github:acme"], ScanOptions(extra={"github_url": api.base,
                                                           "cache_dir": str(cache)}),
                       progress=seen.append)
-    assert {(f.kind, f.name) for f in result.facts} == {
+    assert {(f.kind, f.name if f.kind != "git-repo" else f.scope) for f in result.facts} == {
         ("workflow", ".github/workflows/ci.yml"), ("actions-secret", "OPENAI_API_KEY"),
-        ("actions-secret", "DEPLOY_TOKEN"), ("actions-secret", "SLACK_BOT_TOKEN")}
+        ("actions-secret", "DEPLOY_TOKEN"), ("actions-secret", "SLACK_BOT_TOKEN"),
+        ("git-repo", "acme/agent"), ("git-repo", "acme/tools")}
     assert seen == ["scanning github:acme", "github:acme: repository 1/2 acme/agent",
                     "github:acme: repository 2/2 acme/tools", "github:acme: gists 1/1 alice"]
     assert not any(TOKEN in m for m in seen)

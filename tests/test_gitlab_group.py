@@ -177,7 +177,9 @@ def test_inventory_facts(group, monkeypatch):
     api, _, cache = group
     src = GitLabGroupSource("acme", url=api.base, cache_dir=cache, token=TOKEN)
     list(src.chunks(ScanStats()))
-    facts = {(f.kind, f.scope, f.name, f.level, f.environment) for f in src.inventory_facts}
+    assert {f.scope for f in src.inventory_facts if f.kind == "git-repo"} == {"acme/agent", "acme/platform/deployer"}
+    facts = {(f.kind, f.scope, f.name, f.level, f.environment) for f in src.inventory_facts
+             if f.kind != "git-repo"}
     assert facts == {
         ("ci-variable", "acme", "SHARED_OPENAI_KEY", "group", "*"),
         ("ci-variable", "acme/agent", "OPENAI_API_KEY", "project", "production"),
@@ -185,7 +187,7 @@ def test_inventory_facts(group, monkeypatch):
         ("ci-variable", "acme/agent", "LOG_LEVEL", "project", "*"),
         ("ci-variable", "acme/agent", "HF_TOKEN", "schedule", ""),
         ("ci-config", "acme/agent", ".gitlab-ci.yml", "project", "")}
-    assert {f.reference() for f in src.inventory_facts} == {
+    assert {f.reference() for f in src.inventory_facts if f.kind != "git-repo"} == {
         "acme:SHARED_OPENAI_KEY@*", "acme/agent:OPENAI_API_KEY@production",
         "acme/agent:DEPLOY_TOKEN@*", "acme/agent:LOG_LEVEL@*", "acme/agent:HF_TOKEN",
         "acme/agent:.gitlab-ci.yml"}

@@ -89,8 +89,8 @@ def test_scan_records_carry_pinned_workflows_after_the_repos_are_gone(make_repo,
 
 
 def test_record_text_is_redacted_lines_kept(make_repo, rng) -> None:
-    """A token hard-coded in a workflow and a dotenv file is found by the scan, and the records
-    hold its redacted preview in its place, on the same line, never the value."""
+    """A token hard-coded in a workflow and a dotenv file is found by the scan; the workflow's
+    record holds its redacted preview in its place, on the same line, the dotenv's only its name."""
     from tokens import github
 
     tok = github(rng)
@@ -104,8 +104,8 @@ def test_record_text_is_redacted_lines_kept(make_repo, rng) -> None:
     texts = {f.name: f.content for f in result.facts if f.kind == "file"}
     assert set(texts) == {".github/workflows/ci.yml", ".env"}
     for text in texts.values():
-        assert tok not in text and tok[:-4] not in text and cred.redacted in text
-    assert texts[".env"].splitlines()[1] == f"GITHUB_TOKEN={cred.redacted}"
+        assert tok not in text and tok[:-4] not in text
+    assert texts[".env"].splitlines()[1] == "GITHUB_TOKEN=<value>"  # a dotenv keeps no value at all
     assert texts[".github/workflows/ci.yml"].splitlines()[4] == f"      GH: {cred.redacted}"
 
 
@@ -248,6 +248,32 @@ def test_survivors_from_the_datastore_over_a_github_org(org, tmp_path) -> None: 
 from test_github_org import org  # noqa: E402,F401 - the fixture: a GitHub org on a local server
 
 
+def test_survivors_from_the_datastore_over_a_gitlab_group(group, tmp_path) -> None:  # noqa: F811
+    """A GitLab group scanned through its API into `--db`: `survivors --db` without sources asks
+    nothing and equals the scanning run; the `.gitlab-ci.yml` read through the API binds
+    `$DEPLOY_TOKEN` to the project variable's value."""
+    from test_gitlab_group import TOKEN
+
+    from scanner.model import fingerprint
+
+    api, s, cache = group
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: deployer\n"
+                   "    workflows: [{gitlab: 'acme/agent:.gitlab-ci.yml'}]\n")
+    common = ["survivors", "deployer", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITLAB_TOKEN": TOKEN}
+    direct = _cli([*common, "--gitlab-url", api.base, "--cache-dir", str(cache), "gitlab:acme"], env)
+    asked = len(api.log)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert len(api.log) == asked and stored == direct
+    assert f'"secret_sha256": "{fingerprint(s["declared"])}"' in direct[1]
+
+
+from test_gitlab_group import group  # noqa: E402,F401 - the fixture: a GitLab group on a local server
+
+
 def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -> None:
     """A code file's record keeps the lines naming an environment variable (and the two after
     each, for a split expression), not the rest of the file; the graph still reads the names."""
@@ -267,3 +293,80 @@ def test_code_records_keep_only_the_lines_that_read_the_environment(make_repo) -
     col = collect(repo_records(r.path))
     names = {ref.name for wf in col.files.values() for ref in wf.refs}
     assert names == {"OPENAI_API_KEY", "GH_TOKEN", "SLACK_TOKEN"}
+
+
+def test_github_org_workflow_pinned_to_a_tag_is_read_from_the_clone(httpserver, make_repo, bare_clone,
+                                                                     tmp_path, rng) -> None:
+    """A forge repository's workflow calling another org repository's reusable workflow at a tag:
+    the file at that tag is read from the clone during the scan and stored, so `survivors --db`
+    (no API, no clone) reaches the mapped token through `notify.yml@v1` like the scanning run."""
+    from fake_api import FakeAPI
+    from test_github_org import TOKEN, repo_json, serve_repo
+    from tokens import slack_bot
+
+    api = FakeAPI(httpserver)
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", NOTIFY)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", NOTIFY.replace("${{ secrets.SLACK_TOKEN }}", "none"))
+    shared.commit("notify v2: no token")
+    bot = make_repo("bot")
+    bot.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+              "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
+              "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
+    bot.commit("run")
+    api.json("/users/acme", {"login": "acme", "id": 1, "type": "Organization", "url": api.url("/users/acme")})
+    api.json("/orgs/acme", {"login": "acme", "id": 1, "url": api.url("/orgs/acme")})
+    api.pages("/orgs/acme/repos", [[repo_json(api, "shared-ci", bare_clone(shared)),
+                                    repo_json(api, "bot", bare_clone(bot))]], query="type=all&per_page=100")
+    serve_repo(api, "shared-ci")
+    serve_repo(api, "bot", secrets=["BOT_SLACK"])
+    api.json("/orgs/acme/actions/secrets", {"total_count": 0, "secrets": []})
+    api.json("/orgs/acme/members", [])
+    tok = slack_bot(rng)
+    export = tmp_path / "vault.json"
+    export.write_text('{"secret/data/ci/bot": {"data": {"data": {"BOT_SLACK": "%s"}, "metadata": {"version": 1}}}}'
+                      % tok)
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n    credentials:\n"
+                   "      - {id: k, vault: 'secret/ci/bot#BOT_SLACK', ci: [{github: 'acme/bot:BOT_SLACK'}]}\n"
+                   "    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n")
+    cache = tmp_path / "cache"
+    common = ["survivors", "bot", "--inventory", str(inv), "--at", "2026-01-10", "--format", "json",
+              "--db", str(tmp_path / "s.db")]
+    env = {"GITHUB_TOKEN": TOKEN}
+    direct = _cli([*common, "--github-url", api.base, "--cache-dir", str(cache), "github:acme",
+                   f"vault-export:{export}"], env)
+    shutil.rmtree(cache)
+    stored = _cli(common, env)
+    assert stored == direct and direct[0] == 1
+    assert "notify.yml@v1" in direct[1] and '"unresolved": []' in direct[1]
+
+
+def test_dotenv_records_keep_names_not_values(make_repo, tmp_path, rng) -> None:
+    """A `.env` record keeps each line's name and whether it is a literal or a reference, at its
+    line, and no value at all: a password no rule recognises is not in the datastore file, while
+    the credential a rule finds there is still named by its line (`OPENAI_API_KEY`) in the graph."""
+    from tokens import openai_project
+
+    from scanner.sources.records import dotenv_shape
+
+    key = openai_project(rng)
+    password = "Zq" + "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(18))
+    text = (f"# agent settings\nexport SMTP_LOGIN={password}\n\nOPENAI_API_KEY={key}\n"
+            "API_URL=${BASE_URL}/v1\nEMPTY=\n")
+    assert dotenv_shape(text).splitlines() == [
+        "", "SMTP_LOGIN=<value>", "", "OPENAI_API_KEY=<value>", "API_URL=${BASE_URL}", "EMPTY="]
+    r = make_repo("agent")
+    r.write(".env", text)
+    r.commit("env")
+    db = tmp_path / "s.db"
+    assert _cli(["scan", "--db", str(db), "--format", "json", str(r.path)])[0] == 1
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    assert password.encode() not in data and key.encode() not in data
+    assert b"SMTP_LOGIN=<value>" in data
+    result = run_scan([str(r.path)], ScanOptions())
+    [cred] = [c for c in result.credentials if c.rule_id == "openai.project"]
+    named = build_graph(result, None).resolver.named
+    assert {n for (_, n), fps in named.items() if cred.fingerprint in fps} == {"OPENAI_API_KEY"}

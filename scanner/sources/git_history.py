@@ -293,7 +293,7 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                     result.found[sha] = matches
                 if engine.timeouts:
                     result.timeouts[sha] = engine.take_timeouts()
-                if bindable(data, engine):
+                if bindable(data, engine, engine.last_keywords):
                     result.bindable.append(sha)
     except GitError as exc:
         reader.close()

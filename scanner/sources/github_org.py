@@ -254,6 +254,8 @@ class GitHubOrgSource(ForgeSource):
         auth = basic_auth_header("x-access-token", self.token) \
             if self.token and repo.clone_url.startswith("http") else None
         mirror(repo.clone_url, dest, auth, forge=self.api_url)
+        # the clone: files a workflow pins to a ref are read there (`pinned` records)
+        self.inventory_facts.append(InventoryFact("git-repo", repo.full_name, str(dest)))
         for path, text in head_files(dest, ".github/workflows/", (".yml", ".yaml")):
             self.inventory_facts.append(InventoryFact("workflow", repo.full_name, path, "repo",
                                                       content=text))

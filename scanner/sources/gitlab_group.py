@@ -195,6 +195,8 @@ class GitLabGroupSource(ForgeSource):
         dest = clone_path(self.cache, "gitlab", urlparse(self.url).netloc, p.path_with_namespace)
         auth = basic_auth_header("oauth2", self.token) if self.token and url.startswith("http") else None
         mirror(url, dest, auth, forge=self.url)
+        # the clone: files a pipeline includes at a ref are read there (`pinned` records)
+        self.inventory_facts.append(InventoryFact("git-repo", p.path_with_namespace, str(dest)))
         for name, text in head_files(dest, ".gitlab-ci.yml", (".gitlab-ci.yml",)):
             self.inventory_facts.append(InventoryFact("ci-config", p.path_with_namespace, name,
                                                       "project", content=text))

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from scanner import gitcmd
-from scanner.agent_configs import config_kind
+from scanner.agent_configs import ENV_REF, config_kind
 from scanner.engine import Engine
 from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats, redact as preview
 from scanner.sources.base import DEFAULT_EXCLUDES
@@ -122,9 +122,30 @@ def code_lines(text: str) -> str:
     return "\n".join(lines[i] for i in sorted(keep) if i < len(lines))
 
 
+def dotenv_shape(text: str) -> str:
+    """A dotenv file as its record keeps it: at each line, the name it sets and whether with a
+    literal value (`NAME=<value>`) or with references (`NAME=${X}`), all the graph reads there.
+    No value is kept, whether or not a rule recognises it (a database password in a `.env` is
+    still a password); other lines are left empty so line numbers hold."""
+    out = []
+    for line in text.splitlines():
+        body = line.strip()
+        if not body or body.startswith("#") or "=" not in body:
+            out.append("")
+            continue
+        key, _, value = body.removeprefix("export ").partition("=")
+        refs = [m.group(0) for m in ENV_REF.finditer(value)]
+        out.append(f"{key.strip()}=" + (" ".join(refs) if refs else "<value>" if value.strip() else ""))
+    return "\n".join(out)
+
+
+def _content(path: str, text: str) -> str:
+    kind = config_kind(path)
+    return code_lines(text) if kind == "code" else dotenv_shape(text) if kind == "dotenv" else text
+
+
 def _files(container: str, files: dict[str, str]) -> list[InventoryFact]:
-    return [InventoryFact("file", container, path,
-                          content=code_lines(text) if config_kind(path) == "code" else text)
+    return [InventoryFact("file", container, path, content=_content(path, text))
             for path, text in files.items()]
 
 
@@ -170,7 +191,7 @@ def pinned_records(records: Iterable[InventoryFact],
             out.append(InventoryFact("pinned", repo, path, "missing", ref=ref))
         else:
             out.append(InventoryFact("pinned", repo, path, "head" if pinned == head else "", ref=ref,
-                                     content=pinned.decode("utf-8", "replace")))
+                                     content=_content(path, pinned.decode("utf-8", "replace"))))
     return out
 
 
