@@ -157,6 +157,12 @@ _SCAN_OPTIONS = [
     click.option("--exclude", multiple=True, help="Path glob to skip (added to the default list)."),
     click.option("--no-default-excludes", is_flag=True,
                  help="Drop the default exclusions (VCS folders, vendored code, media, archives)."),
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Local processes scanning repositories and sources in parallel (default: "
+                      "$SPRAWLSCAN_WORKERS, else one per core)."),
+    click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                 help="Run the per-repository / per-source work on this Dask distributed "
+                      "cluster (needs sprawlscan[cluster]; workers have sprawlscan installed)."),
 ]
 """The scan options the graph commands share with `scan` (they scan their SOURCES the same way)."""
 
@@ -198,6 +204,7 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
                   gitlab_url: str | None = None, cache_dir: str | None = None,
                   jql: str | None = None, spaces: str | None = None,
                   vault_path: str | None = None, no_default_excludes: bool = False,
+                  workers: int | None = None, scheduler: str | None = None,
                   targets: tuple[str, ...] = ()) -> ScanOptions:
     if sum(bool(x) for x in (staged, rev_range, since_commit)) > 1:
         raise ConfigError("--staged, --diff and --since-commit exclude each other")
@@ -209,7 +216,8 @@ def build_options(no_history: bool, max_file_size: int | None, rule_files: tuple
     ci_base = "HEAD" if staged else (rev_range.split("..", 1)[0] or "HEAD") if rev_range else None
     options = scan_options(Flags(max_file_size, no_history, rule_files, allowlist, exclude,
                                  no_default_excludes), targets=targets, ci_base=ci_base)
-    return replace(options, extra=extra, staged=staged, rev_range=rev_range)
+    return replace(options, extra=extra, staged=staged, rev_range=rev_range, workers=workers,
+                   scheduler=scheduler)
 
 
 def verify_flags(fn: F) -> F:
@@ -537,8 +545,9 @@ def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[st
     scan_flags_ = Flags(flags.pop("max_file_size", None), flags.pop("no_history", False),
                         flags.pop("rule_files", ()), None, flags.pop("exclude", ()),
                         flags.pop("no_default_excludes", False))
+    workers, scheduler = flags.pop("workers", None), flags.pop("scheduler", None)
     options = replace(scan_options(scan_flags_, targets=sources), extra={k: v for k, v in flags.items() if v},
-                      verify=verify)
+                      verify=verify, workers=workers, scheduler=scheduler)
     sg, result = run_graph(sources, inventory, options, progress=progress,
                            db=db if not sources else db_path(db, default=False),
                            from_store=not sources)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +26,15 @@ from scanner.errors import ConfigError, SourceError, SprawlscanError, where
 from scanner.findings import Findings
 from scanner.fingerprints import key_tag, keyed_by
 from scanner.model import InventoryFact, KnownMatch, Match, ScanResult, ScanStats, fingerprint
+from scanner.parallel import default_workers
 from scanner.sources.base import (
     DEFAULT_MAX_FILE_SIZE,
     BlobCache,
     BlobPaths,
+    RepoSlice,
     Source,
     SourceOptions,
+    Unit,
     scan_chunks,
 )
 from scanner.sources.files import FilesSource
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from scanner.graph.build import SprawlGraph
     from scanner.notify import Channel
     from scanner.store import DbLocation, Store
+    from scanner.units import Submit, Task, UnitResult
 
 Progress = Callable[[str], None]
 
@@ -71,9 +76,14 @@ class ScanOptions:
     """Incremental rescans: git blobs already scanned with the same rules (set by the datastore)."""
     verify: VerifyOptions | None = None
     """`--verify`: ask each credential's provider about it (None: nothing is sent anywhere)."""
+    workers: int | None = None
+    """`--workers`: local processes (None: `$SPRAWLSCAN_WORKERS`, else one per core)."""
+    scheduler: str | None = None
+    """`--scheduler tcp://HOST:PORT`: run the units on this Dask cluster instead."""
 
     def source_options(self) -> SourceOptions:
-        return SourceOptions(self.max_file_size, self.history, self.exclude, self.blob_cache)
+        return SourceOptions(self.max_file_size, self.history, self.exclude, self.blob_cache,
+                             self.workers)
 
     @property
     def mode(self) -> str:
@@ -220,14 +230,17 @@ def rules_digest(rules: Iterable[Rule]) -> str:
 
 
 def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
-             engine: Engine | None = None, progress: Progress | None = None) -> ScanResult:
-    """Scan every target; sources that fail part-way leave the result marked incomplete."""
+             engine: Engine | None = None, progress: Progress | None = None,
+             after_unit: Callable[[], None] | None = None) -> ScanResult:
+    """Scan every target; sources that fail part-way leave the result marked incomplete.
+    `after_unit` is called as each unit's result is merged (the datastore saves its blobs)."""
     options = options or ScanOptions()
     secrets: dict[str, tuple[str, dict[str, str]]] | None = None
     if options.verify is not None:  # verifying needs every plaintext: no blob is carried over
         secrets = {}
         if options.blob_cache is not None:
             options = replace(options, blob_cache=RecordOnly(options.blob_cache))
+    targets = list(targets)
     sources = resolve_sources(targets, options)
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
@@ -236,38 +249,27 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     skipped = skipped_path_only(list(options.rule_files))
     if skipped:
         stats.skip("path-only-rule", len(skipped))
-    for source in sources:
-        if progress:
-            progress(f"scanning {source.name}")
-            if hasattr(source, "progress"):  # crawlers report units done / total
-                source.progress = progress
-            if hasattr(source, "meter"):  # a source that meters itself (git history: blobs)
-                source.meter = getattr(progress, "meter", None)
-        fast = getattr(source, "scan", None)
-        hits = (fast(engine, stats) if fast is not None
-                else scan_chunks(source.chunks(stats), engine, stats, options.blob_cache))
-        try:
-            for match, locations in hits:
-                if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
-                    locations = located(by_path[match.rule_id], locations,
-                                        match.allow_pending if isinstance(match, Match) else None)
-                    if not locations:
-                        continue
-                findings.add(match, locations)
-                if secrets is not None and isinstance(match, Match):
-                    secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
-        except SprawlscanError:
-            raise
-        except Exception as exc:
-            where(exc, f"crawling source {source.name}")
-            raise
+    found_facts: list[InventoryFact] = []
+    for _, result in scan_units(zip(targets, sources), options, engine, progress):
+        stats.merge(result.stats)
+        found_facts.extend(result.facts)
+        for match, locations in result.hits:
+            if match.rule_id in by_path:  # imported gitleaks rules: `path`, path / commit lists
+                locations = located(by_path[match.rule_id], locations,
+                                    match.allow_pending if isinstance(match, Match) else None)
+                if not locations:
+                    continue
+            findings.add(match, locations)
+            if secrets is not None and isinstance(match, Match):
+                secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
+        if after_unit is not None:
+            after_unit()
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
     if findings.ambiguous:        # a prefix that matched two credentials hid neither
         stats.skip("ambiguous-allowlist-prefix", len(findings.ambiguous))
-    facts = graph_records([f for source in sources for f in getattr(source, "inventory_facts", ())],
-                          engine)
+    facts = graph_records(found_facts, engine)
     verified = None
     if options.verify is not None and secrets is not None:
         from scanner.verify import verify_all
@@ -288,6 +290,101 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
         secrets.clear()
     return ScanResult(credentials, stats, facts, allowlisted=frozenset(findings.allowlisted_fps),
                       rules=tuple(r.rule for r in engine.rules), verifications=verified)
+
+
+def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engine: Engine,
+               progress: Progress | None = None) -> Iterator[tuple[Task, UnitResult]]:
+    """Every unit of every source, scanned by `scanner.units` tasks (here, on a local process
+    pool or on the Dask cluster of `options.scheduler`), each result in unit order with what the
+    task read already handed to the blob cache."""
+    from scanner.units import executor, list_units
+
+    with ExitStack() as stack:
+        workers = options.workers or default_workers()
+        rules = tuple(c.rule for c in engine.rules)
+        key = rules_digest(rules)
+        # a cluster is reached before anything is listed (a bad address fails at once)
+        ran = stack.enter_context(executor(workers, options.scheduler, (key, engine))) \
+            if options.scheduler else None
+        listed: list[tuple[Unit, str, ScanStats | None]] = []
+        for target, source in sources:
+            before = ScanStats()
+            for i, unit in enumerate(list_units(source, target, before, bool(options.scheduler))):
+                listed.append((unit, source.name, before if i == 0 else None))
+        if ran is None and workers > 1 and len(listed) > 1:
+            ran = stack.enter_context(executor(workers, None, (key, engine)))
+        yield from _scan_units(listed, ran, rules, key, options, engine, progress)
+
+
+def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Submit, int] | None,
+                rules: tuple[Rule, ...], key: str, options: ScanOptions, engine: Engine,
+                progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
+    from scanner.units import Task, dispatch, run_unit
+
+    cache = options.blob_cache
+    pooled = ran is not None
+    base = replace(options, blob_cache=None, verify=None, scheduler=None)
+    here = replace(base, workers=options.workers)
+    away = replace(base, workers=1)  # one task among many: no engine pool inside it
+    sliceable = cache is not None and hasattr(unwrap(cache), "slice")
+    heads: dict[int, tuple[str, ScanStats]] = {}
+    """First task of each source → the source's name and what listing its units recorded."""
+    announced: set[int] = set()
+
+    def tasks() -> Iterator[tuple[Task, bool]]:
+        for unit, name, before in listed:
+            local = not pooled or (cache is not None and (unit.repos is None or not sliceable))
+            slices = None if cache is None or local else {
+                repo: slice_of(cache, repo) for repo in unit.repos or ()}
+            task = Task(unit, name, here if local else away, rules, key, engine.backend, slices)
+            if before is not None:
+                heads[id(task)] = (name, before)
+            yield task, local
+
+    def announce(task: Task) -> None:
+        if id(task) in heads and id(task) not in announced:
+            announced.add(id(task))
+            if progress:
+                progress(f"scanning {heads[id(task)][0]}")
+
+    def local(task: Task) -> UnitResult:
+        announce(task)
+        try:
+            return run_unit(task, engine, cache, progress)
+        except SprawlscanError:
+            raise
+        except Exception as exc:
+            where(exc, f"crawling source {task.source_name}")
+            raise
+
+    submit, slots = ran if ran is not None else (None, 1)
+    for task, result in dispatch(tasks(), local, submit, slots):
+        announce(task)
+        announced.discard(id(task))
+        for line in result.said:
+            if progress:
+                progress(line)
+        head = heads.pop(id(task), None)
+        if head is not None:  # the listing's skips and errors come first
+            head[1].merge(result.stats)
+            result.stats = head[1]
+        if cache is not None and (result.recorded or result.attributions):
+            absorb(cache, result)
+        yield task, result
+
+
+def unwrap(cache: BlobCache) -> BlobCache:
+    return cache.cache if isinstance(cache, RecordOnly) else cache
+
+
+def slice_of(cache: BlobCache, repo: str) -> RepoSlice:
+    """`repo`'s part of the blob cache for a task (`--verify` carries nothing over)."""
+    part: RepoSlice = unwrap(cache).slice(repo)  # type: ignore[attr-defined]
+    return RepoSlice({}, part.attribution) if isinstance(cache, RecordOnly) else part
+
+
+def absorb(cache: BlobCache, result: UnitResult) -> None:
+    unwrap(cache).absorb(result.recorded, result.attributions)  # type: ignore[attr-defined]
 
 
 def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
@@ -361,7 +458,8 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
                                                   known=store.recent_verifications(options.verify.ttl)))
     with keyed_by(db_key):  # guessable values: HMAC under this datastore's key
         result = run_scan(targets, replace(options, blob_cache=cache), engine=load_engine(options, rules),
-                          progress=progress)
+                          progress=progress, after_unit=None if cache is None
+                          else lambda: store.save_blobs(scan_id, cache))
     store.finish_scan(scan_id, result, cache)
     if result.verifications:
         store.record_verifications(scan_id, result.verifications)

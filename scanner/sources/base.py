@@ -72,6 +72,17 @@ class BlobCache(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RepoSlice:
+    """One repository's part of a blob cache, carried to a unit task (which never opens the
+    datastore): the blobs scanned before with the same rules and what each held."""
+
+    known: dict[str, list[KnownMatch]]
+    """blob id → its remembered matches (empty list: scanned, nothing found)."""
+    attribution: tuple[str, BlobPaths, int] | None = None
+    """The last attribution pass: (refs state, blob → paths, missing objects)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceOptions:
     """What all sources share."""
 
@@ -83,6 +94,27 @@ class SourceOptions:
     """Glob patterns of paths to skip; None means the default list."""
     blob_cache: BlobCache | None = None
     """Incremental rescans: blobs this cache knows are neither read nor scanned again."""
+    workers: int | None = None
+    """Engine processes inside one history scan (None: `scanner.parallel.default_workers()`;
+    1 inside a unit task, which is itself one of many running in parallel)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One independently scannable part of a source (a repository of an org, the org's own
+    secrets and gists, the plain files of a folder): the task `scanner.units` dispatches. Small
+    and picklable; `Source.scan_unit(unit, engine, stats)` scans it wherever it runs."""
+
+    target: str
+    """The target as the user typed it (the task resolves it into the source again)."""
+    key: str = ""
+    """Which part of the source (`""`: all of it)."""
+    name: str = ""
+    """How messages name it (`acme/agent`, `github:acme owner`)."""
+    data: Any = None
+    """What the source needs to scan the part without listing again (a repository's API JSON)."""
+    repos: tuple[str, ...] | None = ()
+    """Git repositories (blob-cache names) the part scans; None: not known before it runs."""
 
 
 Meter = Callable[[str, int, int, int, int], None]
@@ -96,7 +128,10 @@ chunk stands for."""
 
 class Source(Protocol):
     """A place to crawl. A source may also offer `scan(engine, stats) -> Iterator[Hit]` when it
-    can scan faster than chunk by chunk (the git history source does); it must find the same."""
+    can scan faster than chunk by chunk (the git history source does); it must find the same.
+    A source made of independent parts may offer `units(stats) -> list[Unit]` and
+    `scan_unit(unit, engine, stats) -> Iterator[Hit]`: scanning every unit in order finds what
+    `scan` finds, with the same stats and `inventory_facts`."""
 
     name: str
 
@@ -236,7 +271,9 @@ __all__ = [
     "Hit",
     "Source",
     "SourceError",
+    "RepoSlice",
     "SourceOptions",
+    "Unit",
     "is_binary",
     "read_file",
     "scan_chunks",

@@ -22,7 +22,8 @@ from pathlib import Path
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, ScanStats
 from scanner.engine import Engine
-from scanner.sources.base import DEFAULT_EXCLUDES, Hit, SourceOptions, read_file, scan_chunks
+from scanner.sources.base import (DEFAULT_EXCLUDES, Hit, SourceOptions, Unit, read_file,
+                                  scan_chunks)
 
 
 
@@ -94,11 +95,35 @@ class FilesSource:
         for repo in self.repos:
             yield from GitHistorySource(repo, self.options).scan(engine, stats)
 
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """The plain files, then each git repository met on the way (scanned with history)."""
+        if self.root.is_file() or not self.options.history:
+            return [Unit(self.name, "", self.name, repos=())]
+        for _ in self.walk(ScanStats(), read=False):
+            pass
+        return [Unit(self.name, "files", self.name, repos=())] + [
+            Unit(self.name, "repo:" + repo.relative_to(self.root).as_posix(), str(repo),
+                 repos=(_repo_name(repo),)) for repo in self.repos]
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        from scanner.sources.git_history import GitHistorySource
+
+        if unit.key.startswith("repo:"):
+            self._records = []  # the tree's records (this repository's too) come with "files"
+            return GitHistorySource(self.root / unit.key[5:], self.options).scan(engine, stats)
+        if unit.key == "files":
+            return scan_chunks(self.chunks(stats), engine, stats)
+        return self.scan(engine, stats)
+
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         """Plain files; git repositories met on the way are listed in `self.repos`, not read."""
+        return self.walk(stats, read=True)
+
+    def walk(self, stats: ScanStats, read: bool) -> Iterator[Chunk]:
+        """`chunks()`; with `read` False, only lists `self.repos` (no file is opened)."""
         self.repos = []
         if self.root.is_file():
-            chunk = read_file(self.root, self.root.name, "", self.options, stats)
+            chunk = read_file(self.root, self.root.name, "", self.options, stats) if read else None
             if chunk is not None:
                 yield chunk
             return
@@ -121,7 +146,7 @@ class FilesSource:
                 else:
                     keep.append(d)
             dirnames[:] = keep
-            for name in sorted(filenames):
+            for name in sorted(filenames) if read else ():
                 rel = rel_dir + name
                 if excluded(rel, self.excludes):
                     stats.skip("excluded")
@@ -129,3 +154,9 @@ class FilesSource:
                 chunk = read_file(base / name, rel, self.name, self.options, stats)
                 if chunk is not None:
                     yield chunk
+
+
+def _repo_name(repo: Path) -> str:
+    from scanner.sources.git_history import repo_name
+
+    return repo_name(repo)

@@ -34,6 +34,7 @@ from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
 from scanner.parallel import WorkerPool, default_workers
 from scanner.sources.base import (
+    Unit,
     BlobCache,
     Hit,
     Meter,
@@ -333,6 +334,10 @@ class GitHistorySource:
 
             self._records = repo_records(self.repo, self.name)
         return self._records
+
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """One unit: the whole repository (its engine pool works inside it)."""
+        return [Unit(str(self.repo), "", self.name, repos=(self.name,))]
 
     # -- discovery -------------------------------------------------------------------------
     def attribution(self, stats: ScanStats) -> Attribution:
@@ -642,7 +647,8 @@ class GitHistorySource:
         segments = list(self.segments([(sha, size) for sha, size in listed if size <= limit]))
         total = sum(seg.size for seg in segments)
         # the pool forks before the discovery thread starts (see `WorkerPool`)
-        pool = WorkerPool(engine, 1 if total < POOL_AFTER else default_workers())
+        pool = WorkerPool(engine, 1 if total < POOL_AFTER
+                          else self.options.workers or default_workers())
         thread = threading.Thread(target=discover, daemon=True)
         thread.start()
         done = [0, 0]

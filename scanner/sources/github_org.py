@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,19 @@ from urllib.parse import urlparse
 
 import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
+from github.AuthenticatedUser import AuthenticatedUser
+from github.NamedUser import NamedUser
+from github.Organization import Organization
+from github.Repository import Repository
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
-from scanner.sources.base import SourceOptions
+from scanner.engine import Engine
+from scanner.sources.base import Hit, SourceOptions, Unit
 from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
-                                         clone_path, head_files, mirror, name_problem,
-                                         wiki)
+                                         clone_path, expand_hits, head_files, mirror,
+                                         name_problem, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
@@ -142,6 +148,10 @@ class GitHubOrgSource(ForgeSource):
         for i, repo in enumerate(listed, 1):
             self.report(f"repository {i}/{len(listed)} {repo.full_name}")
             yield from self.repository(repo, stats)
+        yield from self.owner_part(gh, org, user, stats)
+
+    def owner_part(self, gh: Github, org: Any, user: Any, stats: ScanStats) -> Iterator[Item]:
+        """Org-level secret names and the gists of the members (or of the user)."""
         if org is not None:
             yield from self.guard(stats, f"{self.owner} org secrets", self.org_secrets(org, stats))
         if not self.repo:
@@ -153,6 +163,47 @@ class GitHubOrgSource(ForgeSource):
             for i, who in enumerate(owners, 1):
                 self.report(f"gists {i}/{len(owners)} {who.login}")
                 yield from self.guard(stats, f"{who.login} gists", self.gists(gh, who, stats))
+
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """Each repository (its API JSON travels with the unit: no second request), then the
+        owner's own part (org secrets, gists); the repository list is read here."""
+        gh = self.client()
+        org, user, repos = self.discover(gh)
+        owner: tuple[str, dict[str, Any]] | None = None
+        if org is not None:
+            owner = ("org", dict(org._rawData))
+        elif user is not None:
+            if isinstance(user, AuthenticatedUser):
+                user.login  # noqa: B018 - complete it here: the unit carries its JSON
+                owner = ("me", dict(user._rawData))
+            else:
+                owner = ("user", dict(user._rawData))
+        listed: list[Any] = []
+        if repos is not None:
+            for _ in self.guard(stats, f"{self.name} repository list", _collect(repos, listed)):
+                pass
+        units = [Unit(self.name, "repo", str(r.full_name), dict(r._rawData),  # raw_data would fetch it again
+                      (str(r.full_name), f"{r.full_name}.wiki"))
+                 for r in listed]
+        units = [replace(u, key=f"repo {i}/{len(units)}") for i, u in enumerate(units, 1)]
+        return units + [Unit(self.name, "owner", f"{self.name} owner", owner, repos=())]
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        return expand_hits(self.crawl_unit(unit, stats), engine, stats)
+
+    def crawl_unit(self, unit: Unit, stats: ScanStats) -> Iterator[Item]:
+        gh = self.client()
+        self.inventory_facts = []
+        if unit.key.startswith("repo "):
+            repo = gh.create_from_raw_data(Repository, unit.data)
+            self.report(f"repository {unit.key.split()[1]} {repo.full_name}")
+            yield from self.repository(repo, stats)
+            return
+        kind, raw = unit.data or ("", {})
+        org = gh.create_from_raw_data(Organization, raw) if kind == "org" else None
+        user = (gh.create_from_raw_data(AuthenticatedUser, raw) if kind == "me" else
+                gh.create_from_raw_data(NamedUser, raw) if kind == "user" else None)
+        yield from self.owner_part(gh, org, user, stats)
 
     def discover(self, gh: Github) -> tuple[Any, Any, Any]:
         """(org or None, user or None, repositories) ; a 401 or unknown owner raises ConfigError."""

@@ -33,7 +33,7 @@ from scanner.errors import ConfigError
 from scanner.findings import to_known
 from scanner.fingerprints import MIN_KEY_CHARS, new_key
 from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
-from scanner.sources.base import BlobPaths
+from scanner.sources.base import BlobPaths, RepoSlice
 from scanner.store.graph import GraphMixin
 from scanner.store.queries import ReadMixin, scan_fingerprints
 from scanner.store.postgres import PgConnection, is_url, pg_migrate, pg_version
@@ -199,6 +199,12 @@ class Store(ReadMixin, GraphMixin):
 
     def blob_cache(self, rules_digest: str) -> StoreBlobCache:
         return StoreBlobCache(self.conn, rules_digest)
+
+    def save_blobs(self, scan_id: int, cache: StoreBlobCache) -> None:
+        """Write what the scan has read so far (after each unit: the buffer stays one unit's)."""
+        if cache.recorded or cache._attributions:
+            with self.write() as c:
+                cache.flush(c, scan_id)
 
     def finish_scan(self, scan_id: int, result: ScanResult,
                     cache: StoreBlobCache | None = None) -> None:
@@ -385,23 +391,45 @@ class StoreBlobCache:
 
     def matches(self, repo: str, blob: str) -> Sequence[KnownMatch]:
         if repo not in self._matches:
-            by_blob: dict[str, list[KnownMatch]] = {}
-            for r in self.conn.execute(
-                    "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
-                    "captures, keyed FROM blob_matches WHERE repo = ? AND rules_digest = ?",
-                    (repo, self.digest)):
-                try:
-                    captures = json.loads(r[7])
-                    known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
-                                       str(r[6]), tuple(sorted((str(k), str(v))
-                                                               for k, v in captures.items())),
-                                       bool(r[8]))
-                except (ValueError, TypeError, AttributeError):
-                    raise tampered("blob_matches", repo, "captures as a JSON object and an "
-                                   "integer line") from None
-                by_blob.setdefault(r[0], []).append(known)
-            self._matches[repo] = by_blob
+            self._matches[repo] = self._load_matches(repo)
         return self._matches[repo].get(blob, [])
+
+    def slice(self, repo: str) -> RepoSlice:
+        """What a unit task needs to skip `repo`'s known blobs (read now, not kept here: the
+        coordinator holds one repository's blobs only while its task is dispatched)."""
+        known: dict[str, list[KnownMatch]] = {r[0]: [] for r in self.conn.execute(
+            "SELECT blob FROM scanned_blobs WHERE repo = ? AND rules_digest = ?", (repo, self.digest))}
+        known.update(self._load_matches(repo))
+        row = self.conn.execute("SELECT refs_state FROM repo_attribution WHERE repo = ?",
+                                (repo,)).fetchone()
+        stored = self.attribution(repo, str(row[0])) if row is not None else None
+        return RepoSlice(known, (str(row[0]), *stored) if row is not None and stored else None)
+
+    def absorb(self, recorded: Sequence[tuple[str, str, list[Match]]],
+               attributions: Mapping[str, tuple[str, BlobPaths, int]]) -> None:
+        """What a unit task read (blobs and their matches, attribution passes), to be written
+        with the scan; fingerprinted here, under this scan's key."""
+        for repo, blob, matches in recorded:
+            self.record(repo, blob, matches)
+        self._attributions.update(attributions)
+
+    def _load_matches(self, repo: str) -> dict[str, list[KnownMatch]]:
+        by_blob: dict[str, list[KnownMatch]] = {}
+        for r in self.conn.execute(
+                "SELECT blob, fingerprint, rule_id, provider, redacted, line, lifetime_hint, "
+                "captures, keyed FROM blob_matches WHERE repo = ? AND rules_digest = ?",
+                (repo, self.digest)):
+            try:
+                captures = json.loads(r[7])
+                known = KnownMatch(str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]),
+                                   str(r[6]), tuple(sorted((str(k), str(v))
+                                                           for k, v in captures.items())),
+                                   bool(r[8]))
+            except (ValueError, TypeError, AttributeError):
+                raise tampered("blob_matches", repo, "captures as a JSON object and an "
+                               "integer line") from None
+            by_blob.setdefault(r[0], []).append(known)
+        return by_blob
 
     def attribution(self, repo: str, refs_state: str) -> tuple[BlobPaths, int] | None:
         row = self.conn.execute("SELECT missing, data FROM repo_attribution WHERE repo = ? AND "
