@@ -119,9 +119,9 @@ def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, 
     return res.exit_code, res.stdout, res.stderr
 
 
-def _pinned_org(make_repo, tmp_path, rng):
-    from tokens import slack_bot
-
+def _pinned_repos(make_repo):
+    """`shared-ci` whose `notify.yml` passes SLACK_TOKEN at tag v1 (not at HEAD), and `bot`
+    calling it `@v1` with its own BOT_SLACK secret."""
     shared = make_repo("shared-ci")
     shared.write(".github/workflows/notify.yml", NOTIFY)
     shared.commit("notify v1")
@@ -133,6 +133,13 @@ def _pinned_org(make_repo, tmp_path, rng):
               "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
               "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
     bot.commit("run")
+    return shared, bot
+
+
+def _pinned_org(make_repo, tmp_path, rng):
+    from tokens import slack_bot
+
+    shared, bot = _pinned_repos(make_repo)
     tok = slack_bot(rng)
     export = tmp_path / "vault.json"
     export.write_text('{"secret/data/ci/bot": {"data": {"data": {"BOT_SLACK": "%s"}, "metadata": {"version": 1}}}}'
@@ -305,17 +312,7 @@ def test_github_org_workflow_pinned_to_a_tag_is_read_from_the_clone(httpserver, 
     from tokens import slack_bot
 
     api = FakeAPI(httpserver)
-    shared = make_repo("shared-ci")
-    shared.write(".github/workflows/notify.yml", NOTIFY)
-    shared.commit("notify v1")
-    shared.git("tag", "v1")
-    shared.write(".github/workflows/notify.yml", NOTIFY.replace("${{ secrets.SLACK_TOKEN }}", "none"))
-    shared.commit("notify v2: no token")
-    bot = make_repo("bot")
-    bot.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
-              "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n"
-              "    secrets:\n      SLACK_TOKEN: ${{ secrets.BOT_SLACK }}\n")
-    bot.commit("run")
+    shared, bot = _pinned_repos(make_repo)
     api.json("/users/acme", {"login": "acme", "id": 1, "type": "Organization", "url": api.url("/users/acme")})
     api.json("/orgs/acme", {"login": "acme", "id": 1, "url": api.url("/orgs/acme")})
     api.pages("/orgs/acme/repos", [[repo_json(api, "shared-ci", bare_clone(shared)),
