@@ -588,3 +588,35 @@ def test_non_credential_companions_are_neither_credentials_nor_blocking(make_rep
     assert doc["credentials"] == [] and doc["unresolved"] == []
     assert sorted(u["name"] for u in doc["unresolved_config"]) == ["AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_ROLE_ARN"]
     assert code == 0
+
+
+def test_orphaned_key_with_a_copy_in_an_unmodelled_file_says_so(make_repo, tmp_path, rng):
+    """A key the agent's own compose service reads from its `.env`, also pasted into another
+    directory's `config.json` (a file no parser models): still `orphaned` and blocking, but the
+    action names that copy instead of claiming nothing else uses the key; the agent's own `.env`
+    is not listed. Without the stray copy the plain wording stays.
+    The inventory names the compose file without `#service`: that means every service in it
+    (before, the file node alone read as "references nothing" and the gate said clear, exit 0)."""
+    key = openai_project(rng)
+    r = make_repo("bots")
+    r.write("agent_a/docker-compose.yml", "services:\n  a:\n    image: a\n    env_file: .env\n")
+    r.write("agent_a/.env", f"OPENAI_API_KEY={key}\n")
+    r.write("agent_b/config.json", json.dumps({"openai": {"key": key}}))
+    r.commit("bots")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: agent-a
+        workflows: [{compose: "acme/bots:agent_a/docker-compose.yml"}]
+      - name: agent-b
+    """
+    code, doc = survivors(tmp_path, "agent-a", inv, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1
+    action = cred(doc, key)["action"]
+    assert "agent_b/config.json:1" in action and "nothing else uses it" not in action
+    assert "agent_a/.env" not in action
+    (r.path / "agent_b" / "config.json").unlink()
+    r.commit("drop the copy")
+    code, doc = survivors(tmp_path, "agent-a", inv, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1
+    assert "nothing else uses it" in cred(doc, key)["action"]

@@ -55,13 +55,15 @@ def scope_for(wf: WorkflowRef, agent: str = "") -> Scope:
 
 
 def agent_workflow_nodes(agent: Agent, col: Collected) -> list[str]:
-    """The workflow nodes an agent runs; an MCP file without `#server` means all its servers."""
+    """The workflow nodes an agent runs; a file named without `#item` whose entries are nodes of
+    their own (MCP servers, compose services, CrewAI / n8n entries) means all of them: the file
+    node alone would read as a file that references nothing."""
     out = []
     for w in agent.workflows:
-        if w.kind == "mcp" and not w.item:
+        if not w.item and (w.kind == "mcp" or w.node not in col.files):
             prefix = w.node + "#"
-            servers = [n for n in col.files if n.startswith(prefix)]
-            out += servers or [w.node]
+            items = [n for n in col.files if n.startswith(prefix)]
+            out += items or [w.node]
         else:
             out.append(w.node)
     return out

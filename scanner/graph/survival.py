@@ -375,8 +375,27 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
             return "orphaned", "remove the trust policy / role binding that lets it be issued: nothing else uses it"
         until = f"it works until {expiry.isoformat()}" if expiry else (
             "expiry unknown: no evidence that it ever stops working")
+        stray = _stray_copies(ctx, cred)
+        if stray:  # a copy in a file nothing models may have a reader: never say nothing uses it
+            more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
+            return "orphaned", (f"revoke it at {cred.provider} once the live copies outside what {name} runs "
+                                f"({', '.join(stray[:3])}{more}) are checked: no other agent or workflow is "
+                                f"known to use it, but a program reading those files would lose it; {until}")
         return "orphaned", f"revoke it at {cred.provider}: nothing else uses it and {until}"
     return "expiring", f"revoke it early at {cred.provider} or let it lapse at {expiry.isoformat()}"
+
+
+def _stray_copies(ctx: _Context, cred: Credential) -> list[str]:
+    """Live copies in files (working trees, HEAD) that are none of the files the agent runs:
+    nothing models who reads them, so "nothing else uses it" would be a guess."""
+    files = [wf for n in ctx.dying_workflows if (wf := ctx.sg.collected.files.get(n))]
+    mine = {wf.ref.path for wf in files} | {r.file for wf in files for r in wf.refs if r.file}
+    out = []
+    for loc in cred.locations:
+        if loc.state == "live" and loc.source in ("git", "file") and loc.path not in mine:
+            where = f"{loc.container}:{loc.path}" if loc.container else loc.path
+            out.append(f"{where}:{loc.line}" if loc.line else where)
+    return list(dict.fromkeys(out))
 
 
 def _provider_conflicts(ctx: _Context, cred: Credential) -> tuple[str, ...]:
