@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -47,31 +48,61 @@ def bindable(data: bytes, engine: Any, keywords: Iterable[int] | None = None) ->
     there): a Bearer header, or an import and a provider's name (a call argument binds only
     through a provider's name, which the file then holds: `from mistralai import Mistral`).
     `keywords`: the engine's keyword hits in `data` (`Engine.last_keywords`, just found by its
-    prefilter), which hold every name that occurs: then the text is not searched again."""
-    if b"uthorization" in data and (b"Bearer " in data or b"Token " in data or b"token " in data):
+    prefilter), which hold every name that occurs and whether `uthorization` does (a keyword of
+    the engine: `scanner.engine.BINDING_KEYWORD`): then most blobs are not searched again."""
+    if keywords is not None:
+        ids = _ids(engine)
+        if not ids.names.isdisjoint(keywords) and (b"import" in data or b"require(" in data):
+            return True
+        return (ids.auth is None or ids.auth in keywords) and _auth_value(data)
+    if _auth_value(data):
         return True
     if b"import" not in data and b"require(" not in data:
         return False
-    if keywords is not None:
-        ids = _NAME_IDS.get(engine)
-        if ids is None:
-            ids = _NAME_IDS[engine] = _name_ids(engine)
-        return not ids.isdisjoint(keywords)
     names = _NAMES.get(engine)
     if names is None:
         names = _NAMES[engine] = _provider_names(c.rule for c in engine.rules)
     return bool(names.find_matches_as_indexes(data.lower()))
 
 
-_NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_NAME_IDS: weakref.WeakKeyDictionary[Any, frozenset[int]] = weakref.WeakKeyDictionary()
+def binding_kinds(data: bytes, engine: Any, keywords: Iterable[int]) -> tuple[bool, tuple[str, ...]]:
+    """For a blob read before its name is known (a history scan): whether it is `bindable`, and
+    the kinds of file (`scanner.manifests`: `code`, `json-doc`) under whose name this pass may
+    find something in it: a call argument needs an import, a Bearer header its header name.
+    `keywords` as for `bindable`."""
+    if not bindable(data, engine, keywords):
+        return False, ()
+    auth = _ids(engine).auth
+    code = b"import" in data or b"require(" in data
+    header = auth is None or auth in keywords
+    return True, ("code",) * code + ("json-doc",) * header
 
 
-def _name_ids(engine: Any) -> frozenset[int]:
+def _auth_value(data: bytes) -> bool:
+    return b"uthorization" in data and (b"Bearer " in data or b"Token " in data or b"token " in data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    names: frozenset[int]
     """Indexes of the engine's (lowered) keywords that `_provider_names` holds."""
-    names = {k.lower().encode() for c in engine.rules for k in c.rule.keywords
-             if k.isalpha() and len(k) >= 4}
-    return frozenset(i for i, k in enumerate(engine._keywords) if k in names)
+    auth: int | None
+    """Index of `uthorization` among them (None: an engine without it: search the bytes)."""
+
+
+_NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_IDS: weakref.WeakKeyDictionary[Any, _Ids] = weakref.WeakKeyDictionary()
+
+
+def _ids(engine: Any) -> _Ids:
+    ids = _IDS.get(engine)
+    if ids is None:
+        names = {k.lower().encode() for c in engine.rules for k in c.rule.keywords
+                 if k.isalpha() and len(k) >= 4}
+        keywords = list(engine._keywords)
+        ids = _IDS[engine] = _Ids(frozenset(i for i, k in enumerate(keywords) if k in names),
+                                  keywords.index(b"uthorization") if b"uthorization" in keywords else None)
+    return ids
 
 
 def _provider_names(rules: Iterable[Rule]) -> Any:
@@ -88,8 +119,63 @@ def has_bearer(data: bytes) -> bool:
 
 
 def has_call_key(data: bytes) -> bool:
-    """Cheap test before the call pass: an import and a quoted literal after `=` / `:`."""
-    return (b"import" in data or b"require(" in data) and _VALUE_BYTES.search(data) is not None
+    """Cheap test before the call pass: an import, and a quoted literal of 8+ characters after
+    `=` / `:` right after an argument name `call_matches` reads (`key`, `apiKey`, `token`,
+    `secret` ...: every one ends in `key`, `Key`, `token`, `Token` or `secret`; spaces and one
+    newline may sit between). The bytes test
+    is looser than the text pass (no closing quote, no length cap: a character is 1 to 4 bytes),
+    so it skips only texts where `call_matches` finds nothing."""
+    return (b"import" in data or b"require(" in data) and _keyed_value(data)
+
+
+_KEYED = rb"""(?:key|Key|token|Token|secret)[ \t]*\n?[=:][ \t]*["'`][^"'`\s\\]{8}"""
+_VALUE_AT = re.compile(rb"""[=:][ \t]*["'`][^"'`\s\\]{8}""")
+_NAME_ENDS = (b"key", b"Key", b"token", b"Token", b"secret")
+_KEYED_HS: list[Any] = []
+"""[(database, scratch)] of `_KEYED` in Hyperscan, [None] where it is not installed: built on
+first use in each process."""
+
+
+def _keyed_value(data: bytes) -> bool:
+    """Whether `_KEYED` matches in `data` (Hyperscan: one pass that stops at the first match)."""
+    if not _KEYED_HS:
+        _KEYED_HS.append(_compile_keyed())
+    compiled = _KEYED_HS[0]
+    if compiled is None:
+        return _keyed_value_slow(data)
+    import hyperscan
+
+    db, scratch = compiled
+    try:
+        db.scan(data, match_event_handler=lambda *_: True, scratch=scratch)
+    except hyperscan.ScanTerminated:  # the handler stopped the scan: a match
+        return True
+    return False
+
+
+def _keyed_value_slow(data: bytes) -> bool:
+    """`_keyed_value` with `re`: each value (overlapping ones too), then the name before it."""
+    m = _VALUE_AT.search(data)
+    while m is not None:
+        end = m.start()
+        if end and data[end - 1] == 10:  # `_ARG`'s `$` matches before a last newline too
+            end -= 1
+        while end and data[end - 1] in b" \t":
+            end -= 1
+        if data.endswith(_NAME_ENDS, 0, end):
+            return True
+        m = _VALUE_AT.search(data, m.start() + 1)
+    return False
+
+
+def _compile_keyed() -> tuple[Any, Any] | None:
+    try:
+        import hyperscan
+    except ImportError:  # pragma: no cover - where no wheel exists
+        return None
+    db = hyperscan.Database()
+    db.compile(expressions=[_KEYED], ids=[0], elements=1, flags=[hyperscan.HS_FLAG_SINGLEMATCH])
+    return db, hyperscan.Scratch(db)
 
 
 def header_matches(text: str, is_json: bool, engine: Scanner) -> Iterator[Match]:
@@ -200,7 +286,6 @@ _JS_IMPORT = re.compile(r"""import\s+(?:type\s+)?([\w$]+\s*,?\s*)?(?:\{([^}]*)\}
 _JS_REQUIRE = re.compile(r"""(?:const|let|var)\s+(?:([\w$]+)|\{([^}]*)\})\s*=\s*require\(\s*["']([^"']+)["']\s*\)""")
 # a quoted literal after `=` / `:` first (a fast scan), then the argument name just before it
 _VALUE = re.compile(r"""[=:][ \t]*(["'`])([^"'`\s\\]{8,256})\1""")
-_VALUE_BYTES = re.compile(_VALUE.pattern.encode())
 _ARG = re.compile(r"""\b(api_?key|apiKey|api_?token|apiToken|key|token|auth_?token|authToken|"""
                   r"""access_?token|accessToken|secret|secret_?key|secretKey)[ \t]*$""")
 _CALLEE = re.compile(r"([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*$")

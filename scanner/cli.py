@@ -305,11 +305,14 @@ def notify_channels(webhook: str | None, slack: str | None, jira: str | None,
 @click.option("--notify-jira", metavar="URL", default=None,
               help="After a complete scan (--db): one Jira issue each (JIRA_USER/JIRA_TOKEN).")
 @click.option("--notify-jira-project", metavar="KEY", default=None, help="Project of those issues.")
+@click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="agents.yaml or Backstage catalog-info.yaml: notifications name each "
+                   "credential's agents and owners, Jira issues are assigned (people: map).")
 @one_line_errors
 def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbLocation | None,
          baseline: Path | None, fail_on: str, verbose: bool, notify_webhook: str | None,
          notify_slack: str | None, notify_jira: str | None, notify_jira_project: str | None,
-         **flags: Any) -> None:
+         inventory: Path | None, **flags: Any) -> None:
     """Scan SOURCES (paths, git repositories, github:ORG[/REPO], gitlab:GROUP, jira:URL,
     confluence:URL, vault:URL, vault-export:FILE, jira-export:FILE, confluence-export:FILE) for
     credentials. Forge tokens come from GITHUB_TOKEN (or GH_TOKEN) and GITLAB_TOKEN."""
@@ -319,7 +322,7 @@ def scan(sources: tuple[str, ...], fmt: str | None, output: Path | None, db: DbL
     if verbose:
         click.echo(f"sprawlscan: {engine_line()}", err=True)
     result = record_or_scan(default_sources(sources, options), options, db_path(db, default=False),
-                            progress=progress, notify=notify_channels(
+                            progress=progress, inventory=inventory, notify=notify_channels(
                                 notify_webhook, notify_slack, notify_jira, notify_jira_project))
     if baseline:
         result = apply_baseline(result, load_allowlist(baseline))

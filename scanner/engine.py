@@ -91,6 +91,9 @@ def _builtin_dir() -> str:
 
 
 ALLOW_MARKER = "sprawlscan:allow"
+BINDING_KEYWORD = "uthorization"
+"""A keyword no rule names: the binding pass (`scanner.bindings.bindable`) reads from the hits
+whether a blob holds an `Authorization` header instead of searching every blob again."""
 Out = dict[tuple[str, str, int], Match]
 
 
@@ -150,7 +153,8 @@ class Engine:
         self.last_keywords: Iterable[int] = ()
         """Indexes of the keywords the last `scan` found (`scanner.bindings.bindable` reads them)."""
         gates = {k.lower() for k in BASE64_CONTEXT}
-        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates)
+        keywords = sorted({k.lower() for c in self.rules for k in c.rule.keywords} | gates
+                          | {BINDING_KEYWORD})
         self._keywords = [k.encode("utf-8") for k in keywords]
         self._lengths = [len(k) for k in self._keywords]
         kw_index = {k: i for i, k in enumerate(keywords)}

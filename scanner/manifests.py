@@ -65,6 +65,17 @@ def _kind(path: str) -> str:
     return "json-doc" if name.endswith(".json") else ""
 
 
+BINDING_NAMES = {"code": "blob.py", "json-doc": "blob.json"}
+"""A file name of each kind only the binding pass reads (a history scan runs that pass on a blob
+before it knows the blob's names, under each of these, then keeps the one its name says)."""
+
+
+def kind_of(path: str) -> str:
+    """The kind of file `path` names for this pass (`env`, `yaml`, `json`, `json-doc`, `code`),
+    or "" for one it does not read."""
+    return _kind(path)
+
+
 def binding_only(path: str) -> bool:
     """True for the names only the binding pass reads (code, plain JSON)."""
     return _kind(path) in ("code", "json-doc")

@@ -1,7 +1,10 @@
 """Notifications after a complete scan recorded in the datastore: for every credential that is new
 or reappeared since it was last announced on a channel, one webhook JSON POST each, one Slack
 message listing them, or one Jira issue each. Never the value: fingerprint, redacted preview,
-provider, rule, locations.
+provider, rule, locations, and (with an inventory, `scanner.graph.owners`) the agents that use
+the credential and their owner refs; a Jira issue is assigned to the first owner the inventory's
+`people:` map gives a Jira account. Without an inventory, `owners` and `agents` are null
+(unknown), never `[]` (which says: no declared agent uses it).
 
 What was announced is the event log's: a delivered notification appends a `notified` event per
 credential (subject: the channel kind and a hash of its URL, never the URL itself, which for Slack
@@ -17,14 +20,18 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scanner.model import Credential, ScanResult, fingerprint_json
 
 if TYPE_CHECKING:
+    from scanner.graph.owners import CredentialOwners
     from scanner.store import Store
+
+Owners = Mapping[str, "CredentialOwners"] | None
+"""Fingerprint → who answers for it; None: no inventory, owners unknown."""
 
 TIMEOUT_S = 15
 
@@ -66,11 +73,48 @@ def pending(store: Store, result: ScanResult, channel: Channel) -> list[tuple[Cr
             if eid > told.get(fp, 0)]
 
 
-def payload(cred: Credential, action: str, scan_id: int) -> dict[str, Any]:
+def _owned(cred: Credential, owners: Owners) -> CredentialOwners | None:
+    from scanner.graph.owners import CredentialOwners
+
+    return None if owners is None else owners.get(cred.fingerprint, CredentialOwners())
+
+
+def payload(cred: Credential, action: str, scan_id: int, owners: Owners = None) -> dict[str, Any]:
+    owned = _owned(cred, owners)
     return {**fingerprint_json(cred.fingerprint, cred.keyed), "redacted": cred.redacted,
             "provider": cred.provider, "rule_id": cred.rule_id,
-            "locations": [loc.to_json() for loc in cred.locations], "owners": [],
+            "locations": [loc.to_json() for loc in cred.locations],
+            "owners": None if owned is None else list(owned.owners),
+            "agents": None if owned is None else list(owned.agents),
             "action": action, "scan_id": scan_id}
+
+
+def _who(owned: CredentialOwners | None) -> str:
+    if owned is None:
+        return "owners unknown (scanned without --inventory)"
+    if not owned.owners:
+        return "no owner: no agent of the inventory uses it"
+    return "owners " + ", ".join(owned.owners)
+
+
+def _jira_fields(channel: Channel, cred: Credential, action: str, scan_id: int,
+                 owners: Owners) -> dict[str, Any]:
+    owned = _owned(cred, owners)
+    if owned is not None and owned.assignee:
+        assigned = f"Assigned to {owned.assignee[0]} ({_who(owned)})."
+    elif owned is not None and owned.owners:
+        assigned = (f"Unassigned: no owner maps to a Jira account in the inventory's people: "
+                    f"({_who(owned)}).")
+    else:
+        assigned = f"Unassigned: {_who(owned)}."
+    fields: dict[str, Any] = {
+        "project": {"key": channel.project}, "issuetype": {"name": "Task"},
+        "summary": f"Exposed {cred.provider} credential {cred.redacted} ({action})",
+        "description": assigned + "\n\n" + json.dumps(payload(cred, action, scan_id, owners), indent=2),
+        "labels": ["sprawlscan"]}
+    if owned is not None and owned.assignee:
+        fields["assignee"] = {"accountId": owned.assignee[1]}  # Jira Cloud: users by account id
+    return {"fields": fields}
 
 
 def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -92,30 +136,31 @@ def _where(cred: Credential) -> str:
     return f"{loc.container}:{loc.path}" if loc else "?"
 
 
-def deliver(channel: Channel, items: Sequence[tuple[Credential, str]], scan_id: int) -> None:
+def deliver(channel: Channel, items: Sequence[tuple[Credential, str]], scan_id: int,
+            owners: Owners = None) -> None:
     """Send; raises OSError / ValueError on a failed delivery."""
     if channel.kind == "webhook":
         for cred, action in items:
-            _post(channel.url, payload(cred, action, scan_id))
+            _post(channel.url, payload(cred, action, scan_id, owners))
     elif channel.kind == "slack":
         lines = [f"sprawlscan scan {scan_id}: {len(items)} new or reappeared credential(s)"]
         lines += [f"• {action}: {c.provider} {c.rule_id} {c.redacted} at {_where(c)} "
-                  f"({'keyed' if c.keyed else 'sha256'} {c.fingerprint[:12]})" for c, action in items]
+                  f"({'keyed' if c.keyed else 'sha256'} {c.fingerprint[:12]}); "
+                  f"{_who(_owned(c, owners))}" for c, action in items]
         _post(channel.url, {"text": "\n".join(lines)})
     elif channel.kind == "jira":
         for cred, action in items:
-            desc = json.dumps(payload(cred, action, scan_id), indent=2)
-            _post(channel.url.rstrip("/") + "/rest/api/2/issue", {"fields": {
-                "project": {"key": channel.project}, "issuetype": {"name": "Task"},
-                "summary": f"Exposed {cred.provider} credential {cred.redacted} ({action})",
-                "description": desc, "labels": ["sprawlscan"]}}, _jira_headers())
+            _post(channel.url.rstrip("/") + "/rest/api/2/issue",
+                  _jira_fields(channel, cred, action, scan_id, owners), _jira_headers())
     else:
         raise ValueError(f"unknown notification channel {channel.kind}")
 
 
-def notify(store: Store, scan_id: int, result: ScanResult, channels: Sequence[Channel]) -> list[str]:
+def notify(store: Store, scan_id: int, result: ScanResult, channels: Sequence[Channel],
+           owners: Owners = None) -> list[str]:
     """Announce pending credentials on every channel after a complete scan; gives one-line
-    reasons for failed deliveries (nothing is recorded for them: retried next time)."""
+    reasons for failed deliveries (nothing is recorded for them: retried next time). `owners`:
+    see `Owners`."""
     if result.incomplete:
         return []
     errors: list[str] = []
@@ -124,7 +169,7 @@ def notify(store: Store, scan_id: int, result: ScanResult, channels: Sequence[Ch
         if not items:
             continue
         try:
-            deliver(channel, items, scan_id)
+            deliver(channel, items, scan_id, owners)
         except urllib.error.HTTPError as exc:
             errors.append(f"{channel.kind} notification failed (HTTP {exc.code}); "
                           f"{len(items)} credential(s) will be announced on the next scan")

@@ -467,22 +467,36 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
 
 
 def record_or_scan(targets: Iterable[str], options: ScanOptions, db: DbLocation | None, *,
-                   progress: Progress | None = None, notify: Sequence[Channel] = ()) -> ScanResult:
+                   progress: Progress | None = None, notify: Sequence[Channel] = (),
+                   inventory: Path | None = None) -> ScanResult:
     """A scan, recorded in the datastore at `db` when one is given; then, when the scan is
     complete, new or reappeared credentials are announced on the `notify` channels (a failed
-    delivery makes the result incomplete)."""
+    delivery makes the result incomplete), with their owners when an `inventory` is given (the
+    graph of this scan's records and that inventory says which agents use each one)."""
     if db is None:
         if notify:
             raise ConfigError("notifications need a datastore (--db) to know what is new")
+        if inventory is not None:
+            raise ConfigError("scan --inventory names owners in notifications: add --db and a --notify-* option")
         return run_scan(targets, options, progress=progress)
+    if inventory is not None and not notify:
+        raise ConfigError("scan --inventory names owners in notifications: add a --notify-* option")
+    from scanner.graph.inventory import load_inventory
     from scanner.store import Store
 
+    inv = load_inventory(inventory) if inventory is not None else None  # a bad file fails first
     with Store(db) as store:
         scan_id, result = scan_and_record(targets, options, store, progress=progress)
-        if notify:
+        if notify and not result.incomplete:
             from scanner.notify import notify as send
 
-            result.stats.errors.extend(send(store, scan_id, result, notify))
+            owners = None
+            if inv is not None:
+                from scanner.graph.build import build_graph
+                from scanner.graph.owners import credential_owners
+
+                owners = credential_owners(build_graph(result, inv))
+            result.stats.errors.extend(send(store, scan_id, result, notify, owners))
         return result
 
 

@@ -154,3 +154,89 @@ def test_bindable_from_the_engines_keyword_hits_equals_its_own_search():
 
     check()
     assert answers == {True, False}
+
+
+_CALL_PIECES = ["import x\n", "key", "Key", "token", "secret", " ", "\t", "\n", "=", ":", "\"", "'", "`",
+                "\\", "abcdefgh", "é", "(", "Mistral(", ","]
+_CALL_NAMES = ["api_key", "apiKey", "key", "token", "apiToken", "secret", "secretKey", "akey", "keys", "x", ""]
+_CALL_BODIES = ["abcdefgh", "abcdefg", "abc defgh", "abcd\\efgh", "éééééééé", "😀" * 8, "é" * 200, "x" * 257,
+                "abc=defgh", "abcd:", "abcdefgh'"]
+
+
+def test_call_key_prefilter_never_skips_a_text_the_call_pass_reads():
+    """`has_call_key`, the byte test that spares the call pass most code, is true on every text
+    where `call_matches` would look for a client (a quoted value right after an argument name),
+    with Hyperscan and with `re`, whatever the spaces, quotes, non-ASCII bodies (more bytes
+    than characters) or values nested in values."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scanner import bindings
+
+    def reads(text: str) -> bool:  # the test `call_matches` applies before tracing a callee
+        return any(bindings._ARG.search(text, max(0, v.start() - 40), v.start())
+                   for v in bindings._VALUE.finditer(text))
+
+    answers: set[bool] = set()
+
+    pieces = st.lists(st.sampled_from(_CALL_PIECES), max_size=6).map("".join)
+    spaces = st.sampled_from(["", " ", "\t", "  ", "\n"])
+
+    @settings(max_examples=1500, deadline=None, derandomize=True)
+    @given(pieces, st.sampled_from(_CALL_NAMES), spaces, st.sampled_from("=:;"), spaces,
+           st.sampled_from("\"'`("), st.sampled_from(_CALL_BODIES), st.sampled_from("\"'`)"), pieces)
+    def check(before: str, name: str, s1: str, sep: str, s2: str, q1: str, body: str, q2: str,
+              after: str) -> None:
+        text = "import x\n" + before + name + s1 + sep + s2 + q1 + body + q2 + after
+        data = text.encode()
+        fast, slow = bindings._keyed_value(data), bindings._keyed_value_slow(data)
+        assert fast == slow
+        if reads(text):
+            assert bindings.has_call_key(data)
+        answers.add(reads(text))
+
+    check()
+    assert answers == {True, False}
+    assert bindings._KEYED_HS[0] is not None  # the Hyperscan path was the one compared
+
+
+def test_history_bindings_come_from_the_scan_itself(make_repo, rng, monkeypatch):
+    """A history scan binds call arguments and Bearer headers while it reads each blob: code and
+    plain JSON are not read from git a second time, and what a blob gives is kept only under a
+    name of the right kind (the same call in a `.txt` file, the same header in a `.md`, give
+    nothing), written with spaces, tabs and `apiKey:` alike."""
+    from scanner.sources.git_history import GitHistorySource
+
+    keys = [_s(rng, 32) for _ in range(3)]
+    token, stray_key, stray_token = _s(rng, 40), _s(rng, 32), _s(rng, 40)
+    repo = make_repo("agent")
+    repo.write("agent.py", "from mistralai import Mistral\n\nclient = Mistral(\n    api_key = '" + keys[0]
+               + "',\n)\nother = Mistral(api_key\t=\t\"" + keys[1] + "\")\n")
+    repo.write("agent.ts", 'import { Mistral } from "@mistralai/mistralai";\nconst c = new Mistral({\n'
+                           '  apiKey:   `' + keys[2] + '`,\n});\n')
+    repo.write("api.json", json.dumps({"url": "https://api.internal.example.org/v1",
+                                       "headers": {"Authorization": f"Bearer {token}"}}))
+    repo.write("notes.txt", "from mistralai import Mistral\n\nclient = Mistral(\n    api_key = '" + stray_key
+               + "',\n)\n")
+    repo.write("notes.md", json.dumps({"url": "https://api.internal.example.org/v1",
+                                       "headers": {"Authorization": f"Bearer {stray_token}"}}))
+    repo.commit("add")
+    repo.git("rm", "-q", "agent.py", "agent.ts", "api.json")
+    repo.commit("remove")
+    read: list[str] = []
+    original = GitHistorySource.read_blobs
+
+    def spy(self, ids, stats):
+        read.extend(ids)
+        return original(self, ids, stats)
+
+    monkeypatch.setattr(GitHistorySource, "read_blobs", spy)
+    result = run_scan([str(repo.path)], ScanOptions())
+    got = {c.fingerprint: c for c in result.credentials}
+    for key in keys:
+        assert got[fingerprint(key)].rule_id == "mistral.api-key"
+        assert [loc.state for loc in got[fingerprint(key)].locations] == ["historical"]
+    assert got[fingerprint(token)].rule_id == "declared.secret"
+    assert fingerprint(stray_key) not in got and fingerprint(stray_token) not in got
+    assert len(got) == 4
+    assert read == []  # no blob was read twice (no .env, YAML or config JSON in this history)

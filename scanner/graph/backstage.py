@@ -2,15 +2,19 @@
 ai-agent` and gives an inventory `Agent`: `metadata.description` = purpose, `spec.owner` = owner,
 `spec.dependsOn` = platform, `vault.io/secrets-path` + `sprawlscan.io/env-vars` = one credential
 per env var at `path#VAR`, `sprawlscan.io/ci-secrets` / `technical-owner` / `expires` /
-`lifecycle` / `workflows` (comma lists) for the rest."""
+`lifecycle` / `workflows` (comma lists) for the rest. A `User` / `Group` entity annotated
+`sprawlscan.io/jira-account-id` maps that owner to a Jira account (the inventory's `people:`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.graph.inventory import (LIFECYCLES, Agent, CredentialRef, IdentityRef, Owner, _choice, _Ctx,
-                                     _date, _list, _str, parse_ci, parse_vault, parse_workflow)
+from scanner.graph.inventory import (LIFECYCLES, Agent, CredentialRef, IdentityRef, Owner, Person, _choice,
+                                     _Ctx, _date, _list, _str, parse_ci, parse_people, parse_vault,
+                                     parse_workflow)
+
+JIRA_ACCOUNT = "sprawlscan.io/jira-account-id"
 
 
 def backstage_agent(ctx: _Ctx, doc: dict[str, Any]) -> Agent:
@@ -46,3 +50,17 @@ def backstage_agent(ctx: _Ctx, doc: dict[str, Any]) -> Agent:
         workflows=tuple(parse_workflow(ctx, "sprawlscan.io/workflows", dict([w.split(":", 1)]) if ":" in w else w)
                         for w in (str(x) for x in _list(ctx, "sprawlscan.io/workflows", a("workflows")))),
         source=ctx.file)
+
+
+def backstage_person(file: str, doc: dict[str, Any]) -> list[Person]:
+    """A Backstage `User` / `Group` entity with a `sprawlscan.io/jira-account-id` annotation: the
+    `people:` entry of `user:<name>` / `group:<name>` (others give nothing)."""
+    meta = doc.get("metadata") or {}
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(ann, dict) or JIRA_ACCOUNT not in ann:
+        return []
+    name = meta.get("name")
+    kind = "user" if doc.get("kind") == "User" else "group"
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{file}: a Backstage {doc.get('kind')} with {JIRA_ACCOUNT} needs metadata.name")
+    return parse_people(file, {f"{kind}:{name}": {"jira": ann[JIRA_ACCOUNT]}})

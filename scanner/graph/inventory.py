@@ -1,12 +1,14 @@
 """Graph input: the agent inventory. Takes an `agents.yaml` (`kind: AgentInventory`, format in
 INVENTORY.md) or Backstage `catalog-info.yaml` descriptors (multi-document, `spec.type: ai-agent`,
-`sprawlscan.io/*` annotations) and gives frozen `Agent` records. Credentials are named by
+`sprawlscan.io/*` annotations) and gives frozen `Agent` records, plus the optional top-level
+`people:` map (owner ref → `{jira: ACCOUNT_ID}`) notifications assign by. Credentials are named by
 reference (vault path, env var, CI secret), never by value. Any malformed entry raises
 `ConfigError` naming the file, the agent and the field (exit 2)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,12 +150,37 @@ class Agent:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """How to reach an owner (a `user:` / `group:` ref) in other tools: the top-level `people:`
+    map of the inventory, or a Backstage `User` / `Group` entity."""
+
+    ref: str
+    """The owner ref agents name (`user:bob`, `group:support-ops`)."""
+    jira: str | None = None
+    """Jira Cloud account id: notification issues about what this owner answers for are
+    assigned to it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     agents: tuple[Agent, ...]
     source: str = ""
+    people: tuple[Person, ...] = ()
+    """Owners' accounts in other tools (optional)."""
 
     def agent(self, name: str) -> Agent | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def jira_account(self, ref: str) -> str | None:
+        """The Jira account id of an owner ref (`user:default/bob` is `user:bob`)."""
+        key = owner_key(ref)
+        return next((p.jira for p in self.people if owner_key(p.ref) == key and p.jira), None)
+
+
+def owner_key(ref: str) -> str:
+    """An owner ref compared without Backstage's default namespace."""
+    kind, sep, name = ref.partition(":")
+    return f"{kind}:{name.removeprefix('default/')}" if sep else ref
 
 
 class _Ctx:
@@ -325,6 +352,33 @@ def _agent(ctx: _Ctx, entry: Any, index: int) -> Agent:
         source=ctx.file)
 
 
+OWNER_REF = re.compile(r"(?:user|group):[A-Za-z0-9_.@/+-]+")
+PERSON_FIELDS = ("jira",)
+
+
+def parse_people(file: str, v: Any) -> list[Person]:
+    """The top-level `people:` map: owner ref → `{jira: ACCOUNT_ID}`."""
+    if v is None:
+        return []
+    if not isinstance(v, dict):
+        raise ConfigError(f"{file}: field 'people' must be a mapping of user:/group: refs")
+    out = []
+    for ref, fields in v.items():
+        if not isinstance(ref, str) or not OWNER_REF.fullmatch(ref):
+            raise ConfigError(f"{file}: field 'people': {str(ref)[:80]!r} is not a user:NAME or group:NAME ref")
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{file}: field 'people.{ref}' must be a mapping (jira: ACCOUNT_ID)")
+        unknown = sorted(str(k) for k in fields if k not in PERSON_FIELDS)
+        if unknown:
+            raise ConfigError(f"{file}: field 'people.{ref}.{unknown[0][:40]}': unknown "
+                              f"(known: {', '.join(PERSON_FIELDS)})")
+        jira = fields.get("jira")
+        if not isinstance(jira, str) or not jira.strip() or len(jira) > 128:
+            raise ConfigError(f"{file}: field 'people.{ref}.jira' must be a Jira account id")
+        out.append(Person(ref, jira.strip()))
+    return out
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read an `agents.yaml` or a Backstage `catalog-info.yaml`."""
     file = str(path)
@@ -341,6 +395,7 @@ def load_inventory(path: str | Path) -> Inventory:
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{file}:{where} not valid YAML") from None
     agents: list[Agent] = []
+    people: list[Person] = []
     for doc in docs:
         if not isinstance(doc, dict):
             raise ConfigError(f"{file}: each YAML document must be a mapping")
@@ -349,14 +404,23 @@ def load_inventory(path: str | Path) -> Inventory:
             if not isinstance(entries, list):
                 raise ConfigError(f"{file}: field 'agents' must be a list")
             agents += [_agent(_Ctx(file), e, i) for i, e in enumerate(entries)]
+            people += parse_people(file, doc.get("people"))
         elif doc.get("kind") in ("Resource", "Component") and (doc.get("spec") or {}).get("type") == "ai-agent":
             from scanner.graph.backstage import backstage_agent
 
             agents.append(backstage_agent(_Ctx(file, str((doc.get("metadata") or {}).get("name"))), doc))
+        elif doc.get("kind") in ("User", "Group"):
+            from scanner.graph.backstage import backstage_person
+
+            people += backstage_person(file, doc)
     if not agents:
         raise ConfigError(f"{file}: no agents (expected kind: AgentInventory or Backstage spec.type: ai-agent)")
     names = [a.name for a in agents]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(f"{file}: agent {dup!r}: field 'name': declared twice")
-    return Inventory(tuple(agents), file)
+    refs = [owner_key(p.ref) for p in people]
+    twice = next((r for r in refs if refs.count(r) > 1), None)
+    if twice:
+        raise ConfigError(f"{file}: field 'people.{twice}': declared twice")
+    return Inventory(tuple(agents), file, tuple(people))

@@ -21,14 +21,14 @@ import hashlib
 import os
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import regex
 
 from scanner import gitcmd
-from scanner.bindings import bindable
+from scanner.bindings import binding_kinds
 from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, Match, ScanStats
@@ -210,6 +210,20 @@ class SegmentResult:
     """Blob id → ids of the rules that ran out of time on it."""
     bindable: list[str] = field(default_factory=list)
     """Text blobs the binding pass may read (`scanner.bindings.bindable`)."""
+    bound: dict[str, dict[str, Bound]] = field(default_factory=dict)
+    """Blob id → kind of file (`code`, `json-doc`) → what the binding pass found in the blob
+    under such a name (only where it found something)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """What the structured-config pass gave on one blob under one kind of file name."""
+
+    matches: list[Match]
+    skipped: tuple[tuple[str, int], ...] = ()
+    """Documents over a parsing bound (`ScanStats.skipped` entries)."""
+    timeouts: tuple[str, ...] = ()
+    """Rules that ran out of time there."""
 
 
 class BatchReader:
@@ -291,15 +305,35 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                 matches = engine.scan(data)
                 if matches:
                     result.found[sha] = matches
+                keywords = engine.last_keywords
                 if engine.timeouts:
                     result.timeouts[sha] = engine.take_timeouts()
-                if bindable(data, engine, engine.last_keywords):
+                bindable, kinds = binding_kinds(data, engine, keywords)
+                if bindable:
                     result.bindable.append(sha)
+                for kind in kinds:  # here, while the bytes are at hand: never read again
+                    bound = _bind(engine, data, matches, kind)
+                    if bound is not None:
+                        result.bound.setdefault(sha, {})[kind] = bound
     except GitError as exc:
         reader.close()
         del _READERS[seg.repo]
         result.error = str(exc)
     return result
+
+
+def _bind(engine: Engine, data: bytes, matches: list[Match], kind: str) -> Bound | None:
+    """The structured-config pass on a blob under a file name of `kind`, None when it gives
+    nothing."""
+    from scanner.manifests import BINDING_NAMES
+    from scanner.sources.base import structured
+
+    stats = ScanStats()
+    found = structured(Chunk(data, (), hint=BINDING_NAMES[kind]), engine, matches, stats)
+    spent = tuple(engine.take_timeouts()) if engine.timeouts else ()
+    if not found and not stats.skipped and not spent:
+        return None
+    return Bound(found, tuple(stats.skipped.items()), spent)
 
 
 class GitHistorySource:
@@ -560,7 +594,7 @@ class GitHistorySource:
             yield Chunk(data, locs, hint=hint, blob=sha)
         yield from self.worktree(stats)
 
-    def read_blobs(self, ids: list[str], stats: ScanStats) -> Iterator[tuple[str, bytes]]:
+    def read_blobs(self, ids: list[str], stats: ScanStats) -> Generator[tuple[str, bytes], None, None]:
         """Stream blobs through one `git cat-file --batch` process."""
         if not ids:
             return
@@ -623,6 +657,7 @@ class GitHistorySource:
         too_large: set[str] = set()
         binary: set[str] = set()
         bind: set[str] = set()
+        bound: dict[str, dict[str, Bound]] = {}
         side = ScanStats()
         discovered: list[tuple[Attribution, set[tuple[str, str]]]] = []
         failure: list[str] = []
@@ -656,6 +691,7 @@ class GitHistorySource:
             for result in pool.map(scan_segment, segments):
                 binary.update(result.binary)
                 bind.update(result.bindable)
+                bound.update(result.bound)
                 found.update(result.found)
                 timeouts.update(result.timeouts)
                 if result.missing:
@@ -700,7 +736,8 @@ class GitHistorySource:
                 yield m, locs
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
-                                                  seen.keys() - too_large - binary, stats, bind):
+                                                  seen.keys() - too_large - binary, stats, bind,
+                                                  bound):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -717,13 +754,16 @@ class GitHistorySource:
 
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
                         found: dict[str, list[Match]], text_blobs: set[str],
-                        stats: ScanStats | None = None, bind: set[str] | None = None
+                        stats: ScanStats | None = None, bind: set[str] | None = None,
+                        bound: dict[str, dict[str, Bound]] | None = None
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
         """`structured`, each hit with the blob it came from (for the blob cache); documents over
         a parsing bound are counted in `stats`. With `bind` (the blobs the scan saw pass the
-        binding pass's gate), code and plain JSON, read for the binding pass only, are re-read
-        only when in it: not every source file of the history."""
-        from scanner.manifests import binding_only, handles
+        binding pass's gate), code and plain JSON, read for the binding pass only, are wanted
+        only when in it: not every source file of the history. With `bound` (what the scan's
+        binding pass found in those, `scan_segment`), they are not read again at all: only
+        blobs named as `.env`, YAML or config JSON files are."""
+        from scanner.manifests import BINDING_NAMES, binding_only, handles, kind_of
         from scanner.sources.base import structured
 
         def wants(sha: str, path: str) -> bool:
@@ -733,13 +773,36 @@ class GitHistorySource:
                   if sha in text_blobs and any(wants(sha, p) for p in paths)}
         if not wanted:
             return
-        for sha, data in self.read_blobs(sorted(wanted), ScanStats()):
-            locs = self.locations(sha, attr, live)
-            chunk = Chunk(data, locs, hint=wanted[sha])
-            for m in structured(chunk, engine, found.get(sha, []), stats or ScanStats()):
-                yield sha, m, locs
-            if engine.timeouts and stats is not None:
-                stats.rule_timeouts(engine.take_timeouts(), f"git {self.name}:{wanted[sha]}")
+        kinds = {sha: kind_of(path) for sha, path in wanted.items()}
+        done = set() if bound is None else {sha for sha, kind in kinds.items() if kind in BINDING_NAMES}
+        blobs = self.read_blobs(sorted(wanted.keys() - done), ScanStats())
+        try:
+            pending = next(blobs, None)
+            for sha in sorted(wanted):
+                if sha in done:
+                    assert bound is not None
+                    got = bound.get(sha, {}).get(kinds[sha])
+                    if got is None:
+                        continue
+                    matches, spent = got.matches, list(got.timeouts)
+                    locs = self.locations(sha, attr, live)
+                    for reason, n in got.skipped:
+                        if stats is not None:
+                            stats.skip(reason, n)
+                else:
+                    if pending is None or pending[0] != sha:
+                        continue  # missing from the object database
+                    locs = self.locations(sha, attr, live)
+                    chunk = Chunk(pending[1], locs, hint=wanted[sha])
+                    pending = next(blobs, None)
+                    matches = structured(chunk, engine, found.get(sha, []), stats or ScanStats())
+                    spent = engine.take_timeouts() if engine.timeouts and stats is not None else []
+                for m in matches:
+                    yield sha, m, locs
+                if spent and stats is not None:
+                    stats.rule_timeouts(spent, f"git {self.name}:{wanted[sha]}")
+        finally:
+            blobs.close()
 
     def locations(self, sha: str, attr: Attribution,
                   live: set[tuple[str, str]]) -> tuple[Location, ...]:
