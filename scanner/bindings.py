@@ -140,7 +140,6 @@ def call_keys(data: bytes) -> list[int]:
 
 
 _KEYED = rb"""(?:key|Key|token|Token|secret)[ \t]*\n?[=:][ \t]*["'`][^"'`\s\\]{8}"""
-_VALUE_AT = re.compile(rb"""[=:][ \t]*["'`][^"'`\s\\]{8}""")
 _NAME_ENDS = (b"key", b"Key", b"token", b"Token", b"secret")
 _KEYED_HS: list[Any] = []
 """[(database, scratch)] of `_KEYED` in Hyperscan, [None] where it is not installed: built on
@@ -171,21 +170,29 @@ def _keyed_values(data: bytes, first: bool = False) -> list[int]:
 
 
 def _keyed_values_slow(data: bytes, first: bool = False) -> list[int]:
-    """`_keyed_values` with `re`: each value (overlapping ones too), then the name before it."""
+    """`_keyed_values` without Hyperscan: every occurrence of a name ending (one Aho-Corasick
+    pass, overlapping ones too), then the value after it."""
     ends: list[int] = []
-    m = _VALUE_AT.search(data)
-    while m is not None:
-        end = m.start()
-        if end and data[end - 1] == 10:  # `_ARG`'s `$` matches before a last newline too
-            end -= 1
-        while end and data[end - 1] in b" \t":
-            end -= 1
-        if data.endswith(_NAME_ENDS, 0, end):
+    if _NAME_AUTOMATON is None:
+        _load_names()
+    for _, _, end in _NAME_AUTOMATON.find_matches_as_indexes(data, overlapping=True):
+        m = _AFTER_NAME.match(data, end)
+        if m is not None:
             ends.append(m.end())
             if first:
                 break
-        m = _VALUE_AT.search(data, m.start() + 1)
     return ends
+
+
+_AFTER_NAME = re.compile(rb"""[ \t]*\n?[=:][ \t]*["'`][^"'`\s\\]{8}""")
+_NAME_AUTOMATON: Any = None
+
+
+def _load_names() -> None:
+    global _NAME_AUTOMATON
+    import ahocorasick_rs
+
+    _NAME_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(list(_NAME_ENDS))
 
 
 def _compile_keyed() -> tuple[Any, Any] | None:
