@@ -668,3 +668,29 @@ def test_config_the_agent_runs_that_cannot_be_parsed_blocks(make_repo, tmp_path,
         code, doc = survivors(tmp_path, "a", RUNS % ref, r.path)
         [u] = doc["unresolved"]
         assert u["why"] == "cannot be read: not valid YAML" and code == 1, ref
+
+
+def test_expiry_without_a_time_zone_is_read_at_its_latest_instant(tmp_path, rng):
+    """An expiry stated as a bare date, or a date-time without a zone (inventory or vault
+    metadata), may mean a later instant than UTC: at 06:00 UTC on that day, with no grace, the
+    short-lived token may still work, so it survives (`expiring`, its expiry read at UTC-12);
+    before, it read as 00:00 / 03:00 UTC and the gate said it dies. A zoned expiry keeps dying."""
+    tok = slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: poster
+        credentials: [{id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, %s}]
+    """
+    export = vault(tmp_path, {"agents/poster": {"TOKEN": tok}})
+    for stated, latest in (('expires: "2026-01-10"', "2026-01-11T00:00:00-12:00"),
+                           ('expires: "2026-01-10T03:00:00"', "2026-01-10T03:00:00-12:00")):
+        code, doc = survivors(tmp_path, "poster", inv % stated, export, "--grace", "0", at="2026-01-10T06:00:00Z")
+        assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}, stated
+        assert cred(doc, tok)["expires"] == latest
+    code, doc = survivors(tmp_path, "poster", inv % 'expires: "2026-01-10T03:00:00Z"', export, "--grace", "0",
+                          at="2026-01-10T06:00:00Z")
+    assert verdicts(doc) == {fingerprint(tok): (False, None)} and code == 0
+    meta = vault(tmp_path, {"agents/poster": {"TOKEN": tok}}, {"agents/poster": {"expires": "2026-01-10"}})
+    code, doc = survivors(tmp_path, "poster", inv % "provider: slack", meta, "--grace", "0", at="2026-01-10T06:00:00Z")
+    assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}
