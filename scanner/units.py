@@ -16,10 +16,12 @@ hits of a few units and the deduplicated credentials, never every blob or file."
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -221,14 +223,7 @@ def executor(workers: int, scheduler: str | None, seed: tuple[str, Engine]) -> I
         try:
             info = client.scheduler_info()
             slots = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
-            run = uuid.uuid4().hex[:12]
-            counter = iter(range(1 << 62))
-
-            def submit(task: Task) -> Any:
-                return client.submit(run_unit, task, pure=False,
-                                     key=f"sprawlscan-unit-{run}-{next(counter)}")
-
-            yield submit, max(1, slots)
+            yield ClusterSubmit(client, scheduler), max(1, slots)
         finally:
             client.close(timeout=SCHEDULER_TIMEOUT)
         return
@@ -244,6 +239,52 @@ def executor(workers: int, scheduler: str | None, seed: tuple[str, Engine]) -> I
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class ClusterGone(Exception):
+    """The Dask client lost its scheduler: no task of this scan can finish there any more."""
+
+
+class ClusterSubmit:
+    """Submits tasks to a Dask client, and waits for them only while its scheduler is there:
+    when the connection drops, Dask cancels every task in flight (reason
+    `scheduler-connection-lost`) and the client gives up reconnecting after SCHEDULER_TIMEOUT;
+    either way `ClusterGone` is raised instead of a result, never a hang."""
+
+    def __init__(self, client: Any, address: str) -> None:
+        self.client, self.address = client, address
+        self.run = uuid.uuid4().hex[:12]
+        self.counter = iter(range(1 << 62))
+
+    @property
+    def gone(self) -> ClusterGone:
+        return ClusterGone(f"the Dask scheduler at {self.address} went away mid-scan")
+
+    def __call__(self, task: Task) -> Any:
+        if self.client.status != "running":
+            raise self.gone
+        return self.client.submit(run_unit, task, pure=False,
+                                  key=f"sprawlscan-unit-{self.run}-{next(self.counter)}")
+
+    def result(self, fut: Any) -> UnitResult:
+        from distributed import wait
+
+        while not fut.done():
+            if self.client.status != "running":
+                raise self.gone
+            try:
+                wait(fut, timeout=1.0)
+            except TimeoutError:
+                pass
+            except Exception:  # a client closing under us: its status says so next turn
+                time.sleep(0.1)
+        try:
+            return fut.result()  # type: ignore[no-any-return]
+        except BaseException as exc:
+            if getattr(exc, "reason", None) == "scheduler-connection-lost" or \
+                    self.client.status != "running":
+                raise self.gone from None
+            raise
+
+
 def connect(address: str) -> Any:
     """A Dask client of the scheduler at `tcp://HOST:PORT`; a malformed address, a missing
     `distributed` or a scheduler that does not answer within SCHEDULER_TIMEOUT is a
@@ -254,6 +295,8 @@ def connect(address: str) -> Any:
         from distributed import Client
     except ImportError:
         raise ConfigError("--scheduler needs Dask distributed: pip install 'sprawlscan[cluster]'") from None
+    # the client logs to stderr when it loses its scheduler; the scan says so in one line
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     try:
         return Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -274,19 +317,28 @@ def dispatch(tasks: Iterator[tuple[Task, bool]], local: Callable[[Task], UnitRes
     """Each task's result, in task order. A task flagged local (or every task without `submit`)
     runs here when its turn comes; the others go to `submit`, at most two per slot in flight.
     A local pool that broke (a worker process died) reruns its tasks here; a task the cluster
-    lost for good gives an incomplete result naming the unit."""
+    lost for good gives an incomplete result naming the unit. When the cluster's scheduler goes
+    away, nothing more is sent there: every unit it held or would have run is given back empty,
+    the last with one error line naming how many (and which) were not scanned."""
     pending: deque[tuple[Task, Any]] = deque()
     broken = False
+    gone = ""
+    stranded: list[Task] = []
+    wait_for = getattr(submit, "result", None) or (lambda fut: fut.result())
 
-    def settle() -> tuple[Task, UnitResult]:
-        nonlocal broken
+    def settle() -> tuple[Task, UnitResult] | None:
+        nonlocal broken, gone
         task, fut = pending.popleft()
         if fut is None:
             return task, local(task)
         try:
-            return task, fut.result()
+            return task, wait_for(fut)
         except SprawlscanError:
             raise
+        except ClusterGone as exc:
+            gone = str(exc)
+            stranded.append(task)
+            return None
         except BaseException as exc:
             if type(exc).__name__ == "BrokenProcessPool":
                 broken = True
@@ -301,12 +353,28 @@ def dispatch(tasks: Iterator[tuple[Task, bool]], local: Callable[[Task], UnitRes
     try:
         for task, here in tasks:
             run_here = here or submit is None or broken
-            pending.append((task, None if run_here else submit(task)))  # type: ignore[misc]
+            if gone and not run_here:
+                stranded.append(task)
+                continue
+            try:
+                pending.append((task, None if run_here else submit(task)))  # type: ignore[misc]
+            except ClusterGone as exc:
+                gone = str(exc)
+                stranded.append(task)
             while pending and (pending[0][1] is None or len(pending) >= 2 * slots
-                               or pending[0][1].done()):
-                yield settle()
+                               or pending[0][1].done() or gone):
+                if (done := settle()) is not None:
+                    yield done
         while pending:
-            yield settle()
+            if (done := settle()) is not None:
+                yield done
+        for i, task in enumerate(stranded):
+            stats = ScanStats()
+            if i == len(stranded) - 1:
+                names = ", ".join(t.unit.name for t in stranded[:5])
+                more = f" and {len(stranded) - 5} more" if len(stranded) > 5 else ""
+                stats.errors.append(f"{gone}: {len(stranded)} unit(s) not scanned ({names}{more})")
+            yield task, UnitResult([], stats)
     finally:
         for _, fut in pending:
             if fut is not None:

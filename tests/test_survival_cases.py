@@ -620,3 +620,51 @@ def test_orphaned_key_with_a_copy_in_an_unmodelled_file_says_so(make_repo, tmp_p
     code, doc = survivors(tmp_path, "agent-a", inv, r.path)
     assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1
     assert "nothing else uses it" in cred(doc, key)["action"]
+
+
+# -- red-team holes: the gate said clear (exit 0) while the agent still used a working key -------
+RUNS = """\
+kind: AgentInventory
+agents:
+  - name: a
+    workflows: [%s]
+  - name: b
+"""
+
+
+def test_key_written_into_code_or_a_workflow_the_agent_runs_is_reached(make_repo, tmp_path, rng):
+    """A key hard-coded in code the agent runs (no `os.environ` read at all), in a workflow's
+    `env:` and in an MCP config of a shape no parser models is still the agent's: each survives
+    `orphaned` (exit 1). Before, none was reached and the gate said clear (exit 0)."""
+    in_code, in_wf, in_mcp = openai_project(rng), openai_project(rng), openai_project(rng)
+    r = make_repo("bots")
+    r.write("agent.py", f'KEY = "{in_code}"\nprint(len(KEY))\n')
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  j:\n    runs-on: x\n    env:\n"
+            f"      OPENAI_API_KEY: {in_wf}\n    steps: [{{run: ./run}}]\n")
+    r.write(".mcp.json", json.dumps({"mcp": {"servers": {"s": {"command": "x", "env": {"OPENAI_API_KEY": in_mcp}}}}}))
+    r.commit("bots")
+    code, doc = survivors(tmp_path, "a", RUNS % '{code: "acme/bots:agent.py"}', r.path)
+    assert verdicts(doc) == {fingerprint(in_code): (True, "orphaned")} and code == 1
+    assert cred(doc, in_code)["resolved_by"] == ["value written in agent.py:1"]
+    code, doc = survivors(tmp_path, "a", RUNS % "{github: acme/bots/.github/workflows/run.yml}", r.path)
+    assert verdicts(doc) == {fingerprint(in_wf): (True, "orphaned")} and code == 1
+    code, doc = survivors(tmp_path, "a", RUNS % '{mcp: "acme/bots:.mcp.json"}', r.path)
+    assert verdicts(doc) == {fingerprint(in_mcp): (True, "orphaned")} and code == 1
+    [u] = doc["unresolved"]
+    assert "no MCP server entry found" in u["why"]
+
+
+def test_config_the_agent_runs_that_cannot_be_parsed_blocks(make_repo, tmp_path, rng):
+    """A compose file or a CrewAI config the agent runs that is not valid YAML is unresolved
+    ("cannot be read"), exit 1; before, it read as "references nothing" and the gate said clear
+    although the compose service reads the key from its `.env`."""
+    key = openai_project(rng)
+    r = make_repo("bots")
+    r.write("docker-compose.yml", "services:\n  a:\n    image: a\n    env_file: .env\n  b: [\n")
+    r.write(".env", f"OPENAI_API_KEY={key}\n")
+    r.write("config/agents.yaml", "researcher:\n  role: r\n  llm: [\n")
+    r.commit("bots")
+    for ref in ('{compose: "acme/bots:docker-compose.yml"}', '{crewai: "acme/bots:config/agents.yaml"}'):
+        code, doc = survivors(tmp_path, "a", RUNS % ref, r.path)
+        [u] = doc["unresolved"]
+        assert u["why"] == "cannot be read: not valid YAML" and code == 1, ref

@@ -71,6 +71,10 @@ class Cluster:
         self.workers[name].send_signal(signal.SIGKILL)
         self.workers[name].wait()
 
+    def kill_scheduler(self) -> None:
+        self.scheduler.send_signal(signal.SIGKILL)
+        self.scheduler.wait()
+
     def stop(self) -> None:
         for proc in [*self.workers.values(), self.scheduler]:
             if proc.poll() is None:
@@ -269,6 +273,37 @@ def test_task_lost_for_good_is_incomplete_naming_the_unit(world, tmp_path):
     assert doc["incomplete"] is True
     assert "sprawlscan: incomplete: acme/r2: task lost on the cluster, not scanned (KilledWorker)" \
         in err.splitlines()
+
+
+def test_scheduler_killed_mid_scan_is_incomplete_and_never_recorded_complete(world, tmp_path):
+    """The scheduler SIGKILLed while a task waits on the API (workers alive): the scan ends
+    within a bounded time, exit 3 with one line naming the lost scheduler, the report marked
+    incomplete, and the datastore holds the scan as incomplete (so no credential is marked gone
+    and a later scan is compared with the last complete one, not this)."""
+    api, *_ = world
+    c = Cluster(tmp_path / "doomed")
+    db = tmp_path / "s.db"
+    try:
+        api.held, api.hold = "/repos/acme/r2/issues", True
+        p = cli(world, "--scheduler", c.address, db=db)
+        assert api.arrived.wait(120), "the task never reached the API"
+        c.kill_scheduler()
+        start = time.monotonic()
+        api.release.set()
+        code, doc, err = finish(p)
+        took = time.monotonic() - start
+    finally:
+        c.stop()
+    assert code == 3, err
+    assert took < 90
+    assert doc["incomplete"] is True
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sprawlscan: incomplete: the Dask scheduler at "
+                                                   f"{c.address} went away mid-scan"), err
+    assert "Traceback" not in err
+    with Store(db) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM scans WHERE complete = 1").fetchone()[0] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM scans").fetchone()[0] == 1
 
 
 def test_incremental_rescan_on_the_cluster_equals_the_local_one(world, cluster, tmp_path):

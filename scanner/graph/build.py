@@ -202,7 +202,11 @@ def _record(g: nx.MultiDiGraph, reaches: list[Reach]) -> None:
     for r in reaches:
         if r.fingerprint is None:
             continue
-        start = next(i for i, n in enumerate(r.path) if n.startswith("reference:"))
+        start = next((i for i, n in enumerate(r.path) if n.startswith("reference:")), None)
+        if start is None:  # a value written in the file itself: the file uses it directly
+            if len(r.path) >= 2 and not g.has_edge(r.path[-2], r.path[-1]):
+                g.add_edge(r.path[-2], r.path[-1], kind="uses", how=r.how)
+            continue
         hops = r.path[start:]
         for a, b in pairwise(hops):
             if not g.has_edge(a, b):

@@ -13,11 +13,13 @@ import posixpath
 from pathlib import PurePosixPath
 
 import regex
+import yaml
 
 from scanner.graph.inventory import WorkflowRef
 from scanner.graph.workflows import Ref, WorkflowFile
 from scanner.agent_configs import (CODE_SUFFIXES, MCP_NAMES, AgentConfig, NameRef, config_kind, is_dotenv,  # noqa: F401
                                    parse_agent_config)
+from scanner.parsing import TooComplex, json_loads, yaml_load_all
 
 CODE_REF = regex.compile(
     r"""os\.environ\s*\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]"""
@@ -45,6 +47,20 @@ def _parse(path: str, text: str) -> AgentConfig | None:
         return parse_agent_config(path, text)
     except (AttributeError, TypeError):  # the shared parser expects mappings where it finds other shapes
         return None
+
+
+def unreadable(path: str, text: str) -> str | None:
+    """Why a file named like a config cannot be read as one (it does not parse as JSON / YAML, or
+    its `services:` is no mapping), or None when it parses and simply declares nothing: an
+    agent that runs an unreadable config must block, never read as "it references nothing"."""
+    try:
+        docs = [json_loads(text)] if path.endswith(".json") else yaml_load_all(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        return f"not valid {'JSON' if path.endswith('.json') else 'YAML'}" + (
+            f" ({exc})" if isinstance(exc, TooComplex) else "")
+    if any(isinstance(d, dict) and "services" in d and not isinstance(d["services"], dict) for d in docs):
+        return "unexpected structure: `services` is not a mapping"
+    return None
 
 
 def dotenv_names(text: str, path: str = ".env") -> list[tuple[int, str]]:
@@ -85,7 +101,8 @@ def parse_compose(text: str, repo: str, path: str, files: dict[str, str] | None 
     that is not among the scanned files is an unresolved reference)."""
     cfg = _parse(path, text)
     if cfg is None:
-        return []
+        why = unreadable(path, text)
+        return [WorkflowFile(WorkflowRef("compose", repo, path), error=why, root=False)] if why else []
     files = files or {}
     dotenv_path = _near(path, ".env")
     dotenv = {r.name: r for r in dotenv_refs(files[dotenv_path], dotenv_path)} if dotenv_path in files else {}
@@ -128,6 +145,8 @@ def parse_langgraph(text: str, repo: str, path: str, files: dict[str, str]) -> W
 def parse_named_file(kind: str, text: str, repo: str, path: str) -> WorkflowFile | None:
     """CrewAI and n8n files: one node per file; None when the file declares nothing."""
     cfg = _parse(path, text)
+    if cfg is None and (why := unreadable(path, text)):
+        return WorkflowFile(WorkflowRef(kind, repo, path), error=why, root=False)
     if cfg is None or not cfg.components:
         return None
     return WorkflowFile(WorkflowRef(kind, repo, path), _refs(cfg.names), root=False)

@@ -103,6 +103,8 @@ class Resolver:
         self.vault_key: dict[str, set[str]] = defaultdict(set)
         self.store: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         self.located: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+        self.written: dict[tuple[str, str], set[tuple[str, int]]] = defaultdict(set)
+        """(container, path) → (fingerprint, line) of every live copy the scan found in a file."""
         for c in credentials:
             for loc in c.locations:
                 if loc.source == "vault" and loc.state == "live":
@@ -113,11 +115,19 @@ class Resolver:
                     self.store[(loc.container, name, "" if env == "*" else env)].add(c.fingerprint)
                 elif loc.state == "live" and loc.line:
                     self.located[(loc.container, loc.path, loc.line)].add(c.fingerprint)
+                if loc.state == "live" and loc.source in ("git", "file"):
+                    self.written[(loc.container, loc.path)].add((c.fingerprint, loc.line or 0))
         self.named: dict[tuple[str, str], set[str]] = defaultdict(set)
         for n in collected.named:
             self.named[(n.container, n.name)] |= self.located.get((n.container, n.path, n.line), set())
         self.inventory = inventory
         self.files = collected.files
+        self.claimed: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+        """Lines a parsed entry reads as its own literal value → the entries (nodes) that read them."""
+        for node, wf in collected.files.items():
+            for r in wf.refs:
+                if r.kind == "literal" and r.line:
+                    self.claimed[(wf.ref.repo, r.file or wf.ref.path, r.line)].add(node)
         self.missing = collected.missing
         self.stored_names = collected.stored_names
         self.declared: dict[tuple[str, str], tuple[set[str], str]] = {}
@@ -304,6 +314,18 @@ def call_scope(call_scope_from: Scope, call: Call, caller_node: str) -> Scope:
     return Scope(call_scope_from.platform, call_scope_from.repo, call_scope_from.agent, False, fwd)
 
 
+def written_in(res: Resolver, node: str, repo: str, path: str) -> list[Reach]:
+    """Values the scan found written in a file the node is read from, at lines no parsed entry
+    reads as its own literal (those are bound by their `literal` references): a key hard-coded
+    in code, a workflow or a config shape no parser models is still used by whoever runs it."""
+    out = []
+    for fp, line in sorted(res.written.get((repo, path), ())):
+        if not res.claimed.get((repo, path, line)):
+            out.append(Reach(fp, (node, f"credential:{fp}"), f"value written in {path}"
+                             + (f":{line}" if line else "")))
+    return out
+
+
 def _not_found(res: Resolver, wf_node: str) -> str:
     repo = wf_node.split(":", 3)[2] if wf_node.count(":") >= 3 else ""
     return res.missing.get(wf_node) or NOT_FOLLOWED.get(repo) or "workflow not found in the scanned sources"
@@ -321,7 +343,8 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
     if wf is None:
         return [Reach(None, here, _not_found(res, wf_node), wf_node, scope.repo, by)]
     if wf.error:
-        return [Reach(None, here, f"cannot be read: {wf.error}", wf_node, scope.repo, by)]
+        return [Reach(None, here, f"cannot be read: {wf.error}", wf_node, scope.repo, by)] + [
+            Reach(r.fingerprint, (*prefix, *r.path), r.how) for r in written_in(res, wf_node, wf.ref.repo, wf.ref.path)]
     out: list[Reach] = []
     where = f"{scope.platform}:{scope.repo}"
     for ref in wf.refs:
@@ -341,6 +364,8 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
                 out.append(Reach(None, (*here, node, *b.via), b.how, ref.name, where, wf_node, b.candidates))
                 continue
             out.append(Reach(b.fingerprint, (*here, node, *b.via, f"credential:{b.fingerprint}"), b.how))
+    if not wf.ref.at:  # the live copies are HEAD's; a file read at a pinned ref is not HEAD
+        out += [Reach(r.fingerprint, (*prefix, *r.path), r.how) for r in written_in(res, wf_node, wf.ref.repo, wf.ref.path)]
     for call in wf.calls:
         if call.target.node in stack or call.target.node == wf_node:
             continue

@@ -16,7 +16,7 @@ from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
 from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
 from scanner.graph.inventory import Agent, CredentialRef
-from scanner.graph.resolve import Reach, evaluate
+from scanner.graph.resolve import Reach, evaluate, written_in
 from scanner.fingerprints import sha256_hex
 from scanner.model import Credential
 from scanner.verify.base import Verification
@@ -216,8 +216,14 @@ class _Context:
         for wn in agent_workflow_nodes(agent, sg.collected):
             wf = sg.collected.files.get(wn)
             scope = scope_for(wf.ref, agent.name) if wf else None
-            if scope is None and wn in sg.collected.seen:
-                continue  # read, and it references nothing
+            if scope is None and wn in sg.collected.seen:  # read, no name it reads; values written in it count
+                _, kind, repo_path = wn.split(":", 2)
+                repo, _, path = repo_path.rpartition(":")
+                out += [Reach(r.fingerprint, (agent.node, *r.path), r.how) for r in written_in(sg.resolver, wn, repo, path)]
+                if kind in ("mcp", "compose"):  # named for its entries, and none was found: unknown
+                    out.append(Reach(None, (agent.node, wn), f"no {'MCP server' if kind == 'mcp' else 'compose service'} "
+                                     "entry found in it: what the agent runs from it is not known", wn, "", agent.node))
+                continue
             if scope is None:
                 out.append(Reach(None, (agent.node, wn), "workflow not found in the scanned sources", wn, "", agent.node))
                 continue
