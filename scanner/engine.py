@@ -101,7 +101,7 @@ class CompiledRule:
     """A rule with what the engine derives from it. The regex is compiled on first use: a scan
     of a few files compiles only the rules whose keywords occur (start-up stays short)."""
 
-    __slots__ = ("rule", "group", "multiline", "timeout", "_regex")
+    __slots__ = ("rule", "group", "multiline", "timeout", "_regex", "_reach")
 
     def __init__(self, rule: Rule, timeout: float | None = None) -> None:
         self.rule = rule
@@ -111,6 +111,17 @@ class CompiledRule:
         self.multiline = _multiline(rule)
         """The pattern can cross a newline (PEM blocks, JSON documents): decode further around it."""
         self._regex: regex.Pattern[str] | None = None
+        self._reach: int | None | bool = False
+
+    @property
+    def reach(self) -> int | None:
+        """How far around a keyword occurrence the rule's matches lie (`scanner.reach`); None:
+        not bounded, the line-wide window. Worked out on first use, as the regex."""
+        if self._reach is False:
+            from scanner.reach import reach
+
+            self._reach = reach(self.rule.pattern, self.rule.keywords)
+        return None if self._reach is False else self._reach
 
     @property
     def regex(self) -> regex.Pattern[str]:
@@ -275,8 +286,8 @@ class Engine:
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:
                 by_rule.setdefault(ri, []).extend(offsets)
-        spans_of = {ri: windows(view.text, sorted(set(offsets))) for ri, offsets in by_rule.items()
-                    if self._runs(ri, fired)}
+        spans_of = {ri: windows(view.text, sorted(set(offsets)), self.rules[ri].reach)
+                    for ri, offsets in by_rule.items() if self._runs(ri, fired)}
         for ri in self._always:
             if self._runs(ri, fired):
                 spans_of[ri] = [(0, len(view.text))]
@@ -461,8 +472,12 @@ def decode_regions(text: str, offsets: list[int], after: int) -> list[tuple[int,
     return [(a, b) for a, b in merged]
 
 
-def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
-    """Merged [start, end) spans of whole lines around each offset."""
+def windows(text: str, offsets: list[int], reach: int | None = None) -> list[tuple[int, int]]:
+    """Merged [start, end) spans of whole lines around each offset; with a rule's `reach`
+    (`scanner.reach`: its every match holds a keyword and lies within `reach` of it), each span
+    is cut to `reach` on either side of its offset, which finds the same matches."""
+    if reach is not None:
+        return _reach_windows(text, offsets, reach)
     if len(offsets) > MAX_OCCURRENCES:
         return [(0, len(text))]
     spans: list[tuple[int, int]] = []
@@ -478,6 +493,32 @@ def windows(text: str, offsets: list[int]) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+REACH_DENSITY = 64
+"""Past one keyword occurrence per this many characters, a bounded rule runs over the whole text
+(one regex run beats thousands of tiny ones; the matches are the same)."""
+
+
+def _reach_windows(text: str, offsets: list[int], reach: int) -> list[tuple[int, int]]:
+    """`windows` for a rule with a reach: the line-wide span of each offset cut to `reach` on
+    either side (never wider than the line-wide one: the same matches, as a subset)."""
+    n = len(text)
+    if len(offsets) * REACH_DENSITY > n:
+        return [(0, n)] if len(offsets) > MAX_OCCURRENCES else windows(text, offsets)
+    spans: list[list[int]] = []
+    for off in offsets:
+        start, end = max(0, off - reach), min(n, off + reach)
+        if reach > WINDOW_BEFORE:
+            start = max(start, text.rfind("\n", 0, max(0, off - WINDOW_BEFORE)) + 1)
+        if reach > WINDOW_AFTER:
+            line_end = text.find("\n", min(n, off + WINDOW_AFTER))
+            end = min(end, n if line_end < 0 else line_end)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(end, spans[-1][1])
+        else:
+            spans.append([start, end])
+    return [(a, b) for a, b in spans]
 
 
 def _is_builtin(rule: Rule, builtin_dir: str) -> bool:
