@@ -69,12 +69,15 @@ def binding_kinds(data: bytes, engine: Any, keywords: Iterable[int]) -> tuple[bo
     """For a blob read before its name is known (a history scan): whether it is `bindable`, and
     the kinds of file (`scanner.manifests`: `code`, `json-doc`) under whose name this pass may
     find something in it: a call argument needs an import, a Bearer header its header name.
-    `keywords` as for `bindable`."""
-    if not bindable(data, engine, keywords):
+    `keywords` as for `bindable` (the same test, each search done once)."""
+    ids = _ids(engine)
+    names = not ids.names.isdisjoint(keywords)
+    header = ids.auth is None or ids.auth in keywords
+    if not names and not header:  # most blobs: no byte searched
         return False, ()
-    auth = _ids(engine).auth
     code = b"import" in data or b"require(" in data
-    header = auth is None or auth in keywords
+    if not (names and code) and not (header and _auth_value(data)):
+        return False, ()
     return True, ("code",) * code + ("json-doc",) * header
 
 
@@ -122,10 +125,18 @@ def has_call_key(data: bytes) -> bool:
     """Cheap test before the call pass: an import, and a quoted literal of 8+ characters after
     `=` / `:` right after an argument name `call_matches` reads (`key`, `apiKey`, `token`,
     `secret` ...: every one ends in `key`, `Key`, `token`, `Token` or `secret`; spaces and one
-    newline may sit between). The bytes test
-    is looser than the text pass (no closing quote, no length cap: a character is 1 to 4 bytes),
-    so it skips only texts where `call_matches` finds nothing."""
-    return (b"import" in data or b"require(" in data) and _keyed_value(data)
+    newline may sit between). The bytes test is looser than the text pass (no closing quote, no
+    length cap: a character is 1 to 4 bytes), so it skips only texts where `call_matches` finds
+    nothing."""
+    return (b"import" in data or b"require(" in data) and bool(_keyed_values(data, first=True))
+
+
+def call_keys(data: bytes) -> list[int]:
+    """`has_call_key`, with where: the end offsets of every keyed value (`call_matches` reads
+    only their lines); [] when the call pass has nothing to read."""
+    if b"import" not in data and b"require(" not in data:
+        return []
+    return _keyed_values(data)
 
 
 _KEYED = rb"""(?:key|Key|token|Token|secret)[ \t]*\n?[=:][ \t]*["'`][^"'`\s\\]{8}"""
@@ -136,25 +147,32 @@ _KEYED_HS: list[Any] = []
 first use in each process."""
 
 
-def _keyed_value(data: bytes) -> bool:
-    """Whether `_KEYED` matches in `data` (Hyperscan: one pass that stops at the first match)."""
+def _keyed_values(data: bytes, first: bool = False) -> list[int]:
+    """End offsets of the matches of `_KEYED` in `data` (with `first`, only the first found)."""
     if not _KEYED_HS:
         _KEYED_HS.append(_compile_keyed())
     compiled = _KEYED_HS[0]
     if compiled is None:
-        return _keyed_value_slow(data)
+        return _keyed_values_slow(data, first)
     import hyperscan
 
     db, scratch = compiled
+    ends: list[int] = []
+
+    def on_match(_id: int, _from: int, to: int, _flags: int, _ctx: object) -> bool:
+        ends.append(to)
+        return first
+
     try:
-        db.scan(data, match_event_handler=lambda *_: True, scratch=scratch)
-    except hyperscan.ScanTerminated:  # the handler stopped the scan: a match
-        return True
-    return False
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
+    except hyperscan.ScanTerminated:  # the handler stopped the scan at the first match
+        pass
+    return ends
 
 
-def _keyed_value_slow(data: bytes) -> bool:
-    """`_keyed_value` with `re`: each value (overlapping ones too), then the name before it."""
+def _keyed_values_slow(data: bytes, first: bool = False) -> list[int]:
+    """`_keyed_values` with `re`: each value (overlapping ones too), then the name before it."""
+    ends: list[int] = []
     m = _VALUE_AT.search(data)
     while m is not None:
         end = m.start()
@@ -163,9 +181,11 @@ def _keyed_value_slow(data: bytes) -> bool:
         while end and data[end - 1] in b" \t":
             end -= 1
         if data.endswith(_NAME_ENDS, 0, end):
-            return True
+            ends.append(m.end())
+            if first:
+                break
         m = _VALUE_AT.search(data, m.start() + 1)
-    return False
+    return ends
 
 
 def _compile_keyed() -> tuple[Any, Any] | None:
@@ -174,18 +194,43 @@ def _compile_keyed() -> tuple[Any, Any] | None:
     except ImportError:  # pragma: no cover - where no wheel exists
         return None
     db = hyperscan.Database()
-    db.compile(expressions=[_KEYED], ids=[0], elements=1, flags=[hyperscan.HS_FLAG_SINGLEMATCH])
+    db.compile(expressions=[_KEYED], ids=[0], elements=1, flags=[0])
     return db, hyperscan.Scratch(db)
 
 
-def header_matches(text: str, is_json: bool, engine: Scanner) -> Iterator[Match]:
-    """Bearer tokens in the header objects of a JSON / YAML document."""
+def line_spans(data: bytes, text: str, ends: Iterable[int]) -> list[tuple[int, int]]:
+    """The (start, end) in `text` (`data` decoded) of the lines holding the byte just before each
+    of `ends`, in order, once each."""
+    lines = set()
+    for e in ends:
+        stop = data.find(b"\n", e - 1)
+        lines.add((data.rfind(b"\n", 0, e - 1) + 1, len(data) if stop < 0 else stop))
+    if data.isascii():  # one character a byte
+        return sorted(lines)
+    # a line starts after a newline: decoding up to there gives the text before it, whole
+    spans, done, at = [], 0, 0
+    for start, stop in sorted(lines):
+        at += len(data[done:start].decode("utf-8", "replace"))
+        end = at + len(data[start:stop].decode("utf-8", "replace"))
+        spans.append((at, end))
+        done = start
+    return spans
+
+
+NOT_PARSED = object()
+"""`header_matches`'s `doc` when the caller has not parsed the text."""
+
+
+def header_matches(text: str, is_json: bool, engine: Scanner, doc: Any = NOT_PARSED) -> Iterator[Match]:
+    """Bearer tokens in the header objects of a JSON / YAML document; `doc`: the JSON text
+    already parsed (not twice)."""
     found: list[tuple[str, str]] = []
     if is_json:
-        try:
-            doc = json_loads(text)
-        except (ValueError, RecursionError):
-            return  # malformed: the rules read the raw text anyway
+        if doc is NOT_PARSED:
+            try:
+                doc = json_loads(text)
+            except (ValueError, RecursionError):
+                return  # malformed: the rules read the raw text anyway
         _walk(doc, "", found, [MAX_NODES])
     else:
         found = _yaml_headers(text)
@@ -320,10 +365,15 @@ def _module_label(module: str) -> str:
     return re.sub(r"[^\w.]+", "_", module.lstrip("@")).strip("_")
 
 
-def call_matches(text: str, engine: Scanner) -> Iterator[Match]:
-    """Keys passed as call arguments to a client the file imports."""
+def call_matches(text: str, engine: Scanner, spans: Iterable[tuple[int, int]] | None = None
+                 ) -> Iterator[Match]:
+    """Keys passed as call arguments to a client the file imports. `spans`: the only lines that
+    can hold one (`call_keys`); a value never spans lines, so reading a line alone finds the
+    values that reading the whole text finds there."""
     imports: dict[str, str] | None = None
-    for v in _VALUE.finditer(text):
+    values = (v for start, end in spans for v in _VALUE.finditer(text, start, end)) if spans is not None \
+        else _VALUE.finditer(text)
+    for v in values:
         m = _ARG.search(text, max(0, v.start() - 40), v.start())
         if m is None:
             continue

@@ -27,7 +27,8 @@ from typing import Protocol
 
 import yaml
 
-from scanner.bindings import CODE_SUFFIXES, call_matches, has_bearer, has_call_key, header_matches
+from scanner.bindings import (CODE_SUFFIXES, NOT_PARSED, call_keys, call_matches, has_bearer,
+                              header_matches, line_spans)
 from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
 from scanner.parsing import TooComplex, json_loads, yaml_compose_all
@@ -96,6 +97,7 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
         return [m] if m is not None and not covered(m.secret, matches) and not engine.refuses(m.secret) else []
     kind = _kind(chunk.hint)
     out: list[Match] = []
+    doc: object = NOT_PARSED  # a JSON document parsed here is not parsed again for its headers
     if kind == "env":
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
     elif kind == "yaml" and ((b"Secret" in chunk.data and _K8S_SECRET.search(chunk.data))
@@ -104,13 +106,16 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     elif kind == "json" and b"Secret" in chunk.data and _K8S_JSON.search(chunk.data):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
     elif kind == "json" and (b"env" in chunk.data or b"headers" in chunk.data or b"args" in chunk.data):
-        out = list(_json_env(chunk.data.decode("utf-8", "replace")))
+        doc = _json_doc(chunk.data.decode("utf-8", "replace"))
+        out = list(_json_env(chunk.data.decode("utf-8", "replace"), doc))
     # values named by their surroundings: Bearer headers, call arguments (`scanner.bindings`)
     bound: list[Match] = []
     if kind in ("json", "json-doc", "yaml") and has_bearer(chunk.data):
-        bound = list(header_matches(chunk.data.decode("utf-8", "replace"), kind != "yaml", engine))
-    elif kind == "code" and has_call_key(chunk.data):
-        bound = list(call_matches(chunk.data.decode("utf-8", "replace"), engine))
+        if doc is not _MALFORMED:
+            bound = list(header_matches(chunk.data.decode("utf-8", "replace"), kind != "yaml", engine, doc))
+    elif kind == "code" and (keys := call_keys(chunk.data)):
+        text = chunk.data.decode("utf-8", "replace")
+        bound = list(call_matches(text, engine, line_spans(chunk.data, text, keys)))
     out += [m for m in bound if not covered(m.secret, matches + out)]
     # a value a rule refuses on its own merits (a token with a wrong checksum) is no secret either
     return [m for m in out if m.rule_id != "declared.secret"
@@ -237,16 +242,23 @@ _HEADER_ARG = re.compile(r"^\s*([A-Za-z][\w\-]*)\s*:\s*(.+)$")
 _OPTION = re.compile(r"^--?([A-Za-z][\w\-]*)(?:=(.*))?$")
 
 
-def _json_env(text: str) -> Iterator[Match]:
-    """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`, the servers'
-    `headers` (an `Authorization: Bearer` value is a token) and `args` (`--header "Authorization:
-    Bearer X"`, `--api-key X`, `--token=X`, `-e KEY=VALUE`)."""
+_MALFORMED = object()
+
+
+def _json_doc(text: str) -> object:
+    """The parsed JSON document, or _MALFORMED (a document over a parsing bound raises)."""
     try:
-        doc = json_loads(text)
+        return json_loads(text)
     except TooComplex:
         raise
     except ValueError:
-        return
+        return _MALFORMED
+
+
+def _json_env(text: str, doc: object) -> Iterator[Match]:
+    """`env` maps of MCP servers (`mcpServers` / `servers`) and of `langgraph.json`, the servers'
+    `headers` (an `Authorization: Bearer` value is a token) and `args` (`--header "Authorization:
+    Bearer X"`, `--api-key X`, `--token=X`, `-e KEY=VALUE`), in `doc` (`_json_doc(text)`)."""
     if not isinstance(doc, dict):
         return
     named: list[tuple[str, object]] = [("", doc.get("env"))]

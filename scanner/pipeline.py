@@ -249,6 +249,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     skipped = skipped_path_only(list(options.rule_files))
     if skipped:
         stats.skip("path-only-rule", len(skipped))
+    from scanner.units import release_memory
+
     found_facts: list[InventoryFact] = []
     for _, result in scan_units(zip(targets, sources), options, engine, progress):
         stats.merge(result.stats)
@@ -264,6 +266,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
         if after_unit is not None:
             after_unit()
+        del result
+        release_memory()
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
@@ -336,7 +340,9 @@ def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Sub
     announced: set[int] = set()
 
     def tasks() -> Iterator[tuple[Task, bool]]:
-        for unit, name, before in listed:
+        listed.reverse()
+        while listed:  # a unit dispatched is let go (its API JSON is not kept to the end)
+            unit, name, before = listed.pop()
             local = not pooled or (cache is not None and (unit.repos is None or not sliceable))
             slices = None if cache is None or local else {
                 repo: slice_of(cache, repo) for repo in unit.repos or ()}

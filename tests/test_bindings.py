@@ -127,15 +127,16 @@ _BIND_PIECES = ["import ", "require(", "from mistralai ", "Mistral", "COHERE", "
 
 
 def test_bindable_from_the_engines_keyword_hits_equals_its_own_search():
-    """The history scan tells `bindable` which keywords the engine's prefilter just found instead
-    of searching the blob again: the answer is the same on both backends, any case, any mix."""
+    """The history scan tells `bindable` (and `binding_kinds`, the same test) which keywords the
+    engine's prefilter just found instead of searching the blob again: the answer is the same
+    on both backends, any case, any mix."""
     import random
 
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
     from detectors.loader import load_rules
-    from scanner.bindings import bindable
+    from scanner.bindings import bindable, binding_kinds
     from scanner.engine import Engine
 
     rules = load_rules()
@@ -150,6 +151,7 @@ def test_bindable_from_the_engines_keyword_hits_equals_its_own_search():
             engine.scan(text)
             fast = bindable(text, engine, engine.last_keywords)
             assert fast == bindable(text, engine)
+            assert binding_kinds(text, engine, engine.last_keywords)[0] == fast
             answers.add(fast)
 
     check()
@@ -189,8 +191,9 @@ def test_call_key_prefilter_never_skips_a_text_the_call_pass_reads():
               after: str) -> None:
         text = "import x\n" + before + name + s1 + sep + s2 + q1 + body + q2 + after
         data = text.encode()
-        fast, slow = bindings._keyed_value(data), bindings._keyed_value_slow(data)
-        assert fast == slow
+        fast, slow = bindings._keyed_values(data), bindings._keyed_values_slow(data)
+        assert set(fast) == set(slow)
+        assert bool(bindings._keyed_values(data, first=True)) == bool(slow)
         if reads(text):
             assert bindings.has_call_key(data)
         answers.add(reads(text))
@@ -240,3 +243,38 @@ def test_history_bindings_come_from_the_scan_itself(make_repo, rng, monkeypatch)
     assert fingerprint(stray_key) not in got and fingerprint(stray_token) not in got
     assert len(got) == 4
     assert read == []  # no blob was read twice (no .env, YAML or config JSON in this history)
+
+
+def test_call_pass_reads_only_the_lines_that_can_hold_a_key(rng):
+    """`call_matches` over the lines `call_keys` names finds exactly what it finds over the whole
+    text: values after `=` / `:`, values nested in values, a name on the line above its `=`,
+    non-ASCII text before (bytes and characters differ), with Hyperscan and with `re`."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from detectors.loader import load_rules
+    from scanner import bindings
+    from scanner.engine import Engine
+
+    engine = Engine(load_rules())
+    key = _s(rng, 32)
+    noise = st.lists(st.sampled_from(["\n", "é", "😀", "x = 'abcdefghij'\n", '"ab=', "key", ":", ")", "\\"]),
+                     max_size=5).map("".join)
+    answers: set[bool] = set()
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(noise, st.sampled_from(["c = Mistral(", "c = Mistral(\n    ", "new Mistral({", "x("]),
+           st.sampled_from(["api_key", "apiKey", "key", "akey", ""]), st.sampled_from(["", " ", "\n", "\t"]),
+           st.sampled_from("=:"), st.sampled_from(["", " "]),
+           st.sampled_from(["'{k}'", '"{k}"', "`{k}`", "'{k}\"", '"ab={k}"', "'{k} x'"]), noise)
+    def check(before: str, call: str, name: str, s1: str, sep: str, s2: str, value: str, after: str) -> None:
+        text = ("from mistralai import Mistral\n" + before + call + name + s1 + sep + s2
+                + value.format(k=key) + ")\n" + after)
+        data = text.encode()
+        whole = list(bindings.call_matches(text, engine))
+        for ends in (bindings.call_keys(data), bindings._keyed_values_slow(data)):
+            assert list(bindings.call_matches(text, engine, bindings.line_spans(data, text, ends))) == whole
+        answers.add(bool(whole))
+
+    check()
+    assert answers == {True, False}
