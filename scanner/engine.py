@@ -506,6 +506,18 @@ def _reach_windows(text: str, offsets: list[int], reach: int) -> list[tuple[int,
     n = len(text)
     if len(offsets) * REACH_DENSITY > n:
         return [(0, n)] if len(offsets) > MAX_OCCURRENCES else windows(text, offsets)
+    if not offsets:
+        return []
+    if reach <= WINDOW_BEFORE:  # no line edge can cut a span: spans merge where gaps are short
+        out: list[tuple[int, int]] = []
+        first = prev = offsets[0]
+        for off in offsets:
+            if off - prev > 2 * reach:
+                out.append((max(0, first - reach), min(n, prev + reach)))
+                first = off
+            prev = off
+        out.append((max(0, first - reach), min(n, prev + reach)))
+        return out
     spans: list[list[int]] = []
     for off in offsets:
         start, end = max(0, off - reach), min(n, off + reach)

@@ -12,12 +12,14 @@ classes, groups, lookarounds, `i`/`s` flags, counted repeats) gets no gate: its 
 before. A gate is reported at most once per scanned text. A rule whose gate does not fire in a
 text cannot match there, so the engine skips its regex over that text; findings are the same
 with and without gates (tests/test_engine_equivalence.py). Compiled databases are cached by
-`detectors.cache` (compiling takes about a second)."""
+`detectors.cache` (compiling takes about a second), under a key made of the rules' own patterns
+and this module's source, so that a start-up with a warm cache rewrites no pattern."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -138,6 +140,21 @@ def _rewrite(pattern: str) -> bytes | None:
     return "".join(out).encode("ascii")
 
 
+def _gates(patterns: Sequence[str]) -> list[tuple[int, bytes]]:
+    """(rule index, gate) of every pattern that gets a gate."""
+    return [(ri, g) for ri, g in ((ri, gate_pattern(p)) for ri, p in enumerate(patterns))
+            if g is not None]
+
+
+def _code_digest() -> bytes | None:
+    """SHA-256 of this module's source (the gate rewriting is part of the cache key), None when
+    it cannot be read."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest().encode()
+    except OSError:
+        return None
+
+
 class Database:
     """Keywords (ids 0..K-1, caseless, every occurrence) and gates (id K + rule index, once)."""
 
@@ -146,10 +163,16 @@ class Database:
 
         self.hs = hs
         self.keywords = len(keywords)
-        gates = [(ri, gate_pattern(p)) for ri, p in enumerate(patterns)]
-        candidates = [(ri, g) for ri, g in gates if g is not None]
-        key = hashlib.sha256(b"\0".join([b"gates-1", str(hs.__version__).encode(), *keywords, b"",
-                                         *(b"%d:%s" % pair for pair in candidates)])).hexdigest()
+        candidates: list[tuple[int, bytes]] | None = None
+        code = _code_digest()
+        if code is None:  # without this module's text the key is the rewritten gates themselves
+            candidates = _gates(patterns)
+            parts = [b"gates-1", *(b"%d:%s" % pair for pair in candidates)]
+        else:  # rewriting ~270 patterns costs more than a one-file scan: only on a cache miss
+            parts = [b"gates-2", code, regex.__version__.encode(), b"%d" % len(patterns),
+                     *(p.encode("utf-8", "surrogatepass") for p in patterns)]
+        key = hashlib.sha256(b"\0".join([*parts, str(hs.__version__).encode(), *keywords])
+                             ).hexdigest()
         stored = cache.load("hyperscan", key)
         self.db: Any = None
         if stored is not None:
@@ -160,7 +183,7 @@ class Database:
             except Exception:  # noqa: BLE001 - an entry that does not load is compiled anew
                 self.db = None
         if self.db is None:
-            self.db, self.gated = self._compile(keywords, candidates)
+            self.db, self.gated = self._compile(keywords, candidates or _gates(patterns))
             cache.store("hyperscan", key, " ".join(map(str, sorted(self.gated))).encode()
                         + b"\n" + hs.dumpb(self.db))
         self.scratch = hs.Scratch(self.db)

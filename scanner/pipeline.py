@@ -249,6 +249,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
     skipped = skipped_path_only(list(options.rule_files))
     if skipped:
         stats.skip("path-only-rule", len(skipped))
+    from scanner.units import release_memory
+
     found_facts: list[InventoryFact] = []
     for _, result in scan_units(zip(targets, sources), options, engine, progress):
         stats.merge(result.stats)
@@ -264,6 +266,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
                 secrets.setdefault(fingerprint(match.secret), (match.secret, dict(match.captures)))
         if after_unit is not None:
             after_unit()
+        del result
+        release_memory()
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)
@@ -302,16 +306,20 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
     with ExitStack() as stack:
         workers = options.workers or default_workers()
         rules = tuple(c.rule for c in engine.rules)
-        key = rules_digest(rules)
+        key = ""  # the engine's name in other processes: only tasks run there need it
         # a cluster is reached before anything is listed (a bad address fails at once)
-        ran = stack.enter_context(executor(workers, options.scheduler, (key, engine))) \
-            if options.scheduler else None
+        if options.scheduler:
+            key = rules_digest(rules)
+            ran = stack.enter_context(executor(workers, options.scheduler, (key, engine)))
+        else:
+            ran = None
         listed: list[tuple[Unit, str, ScanStats | None]] = []
         for target, source in sources:
             before = ScanStats()
             for i, unit in enumerate(list_units(source, target, before, bool(options.scheduler))):
                 listed.append((unit, source.name, before if i == 0 else None))
         if ran is None and workers > 1 and len(listed) > 1:
+            key = rules_digest(rules)
             ran = stack.enter_context(executor(workers, None, (key, engine)))
         yield from _scan_units(listed, ran, rules, key, options, engine, progress)
 
@@ -332,7 +340,9 @@ def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Sub
     announced: set[int] = set()
 
     def tasks() -> Iterator[tuple[Task, bool]]:
-        for unit, name, before in listed:
+        listed.reverse()
+        while listed:  # a unit dispatched is let go (its API JSON is not kept to the end)
+            unit, name, before = listed.pop()
             local = not pooled or (cache is not None and (unit.repos is None or not sliceable))
             slices = None if cache is None or local else {
                 repo: slice_of(cache, repo) for repo in unit.repos or ()}
@@ -392,15 +402,22 @@ def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None
     scanned git repository read (until no call asks for more), then, with an engine, every value
     a rule finds in record text redacted (the files were scanned as files: their skips are
     counted there, not again)."""
-    from scanner.graph.collect import pins_wanted
-    from scanner.sources.records import pinned_records, redact
-
     out = list(dict.fromkeys(records))
-    asked: set[tuple[str, str, str]] = set()
-    while wanted := pins_wanted(out) - asked:
-        asked |= wanted
-        out += pinned_records(out, wanted)
-    return redact(out, engine) if engine is not None else tuple(out)
+    # only YAML can pin another file (`pins_wanted` reads nothing else): without any, the graph
+    # modules are not loaded (a scan of code files starts faster)
+    if any(r.kind != "file" or r.name.endswith((".yml", ".yaml")) for r in out):
+        from scanner.graph.collect import pins_wanted
+        from scanner.sources.records import pinned_records
+
+        asked: set[tuple[str, str, str]] = set()
+        while wanted := pins_wanted(out) - asked:
+            asked |= wanted
+            out += pinned_records(out, wanted)
+    if engine is None:
+        return tuple(out)
+    from scanner.sources.records import redact
+
+    return redact(out, engine)
 
 
 def records_of(targets: Iterable[str]) -> tuple[InventoryFact, ...]:

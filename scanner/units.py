@@ -181,6 +181,33 @@ def worker_target(target: str) -> str:
     return target if Path(target).is_absolute() else os.path.abspath(target)
 
 
+def release_memory() -> None:
+    """Hand the heap a finished unit freed back to the system (glibc's `malloc_trim`; nothing
+    elsewhere): glibc keeps freed pages of its per-thread arenas, so without it the coordinator's
+    resident size grows with the units it went through rather than with what it still holds."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    if not _TRIM:
+        fn = None
+        if sys.platform == "linux":
+            import ctypes
+            import ctypes.util
+
+            try:
+                fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "malloc_trim", None)
+            except OSError:  # not glibc (musl has no malloc_trim)
+                fn = None
+        _TRIM.append(fn)
+    return _TRIM[0]
+
+
 # -- running tasks ---------------------------------------------------------------------------
 
 Submit = Callable[[Task], Any]

@@ -54,3 +54,26 @@ def test_in_process_scan_finds_exactly_what_was_planted(small_org, tmp_path):
     bench_org.check(second, planted, "test rescan")
     with pytest.raises(SystemExit, match="MISMATCH: 1 planted credential"):
         bench_org.check(first, {**planted, "0" * 64: ["acme/svc-00004"]}, "test")
+
+
+def test_slopes_give_the_cost_of_one_more_repository(capsys):
+    """Two org sizes of one mode give what one more repository adds to the coordinator's peak and
+    to the datastore (and what a rescan adds); a single size gives no slope."""
+    def row(n: int, kib: int, rescan_kib: int, db: int, db2: int) -> dict:
+        return {"mode": "inproc", "repos": n, "coordinator_kib": kib, "rescan_coordinator_kib": rescan_kib,
+                "db_bytes": {"file": db, "wal": 0}, "db_rescan_bytes": {"file": db2, "wal": 0}}
+
+    [s] = bench_org.slopes([row(1000, 80_000, 81_000, 2_000_000, 2_100_000),
+                            row(250, 74_000, 74_500, 500_000, 525_000)])
+    assert (s["from_repos"], s["to_repos"]) == (250, 1000)
+    assert s["coordinator_kib_per_repo"] == 8.0 and s["rescan_coordinator_kib_per_repo"] == round(6500 / 750, 2)
+    assert s["db_bytes_per_repo"] == 2000 and s["db_rescan_growth_bytes_per_repo"] == 100
+    assert bench_org.slopes([row(250, 1, 1, 1, 1)]) == []
+
+
+def test_sqlite_bytes_names_the_file_and_its_wal(tmp_path):
+    """The datastore's size is the file plus its write-ahead log, each reported."""
+    (tmp_path / "scan.db").write_bytes(b"x" * 4096)
+    assert bench_org.sqlite_bytes(tmp_path) == {"file": 4096, "wal": 0}
+    (tmp_path / "scan.db-wal").write_bytes(b"x" * 100)
+    assert bench_org.sqlite_bytes(tmp_path) == {"file": 4096, "wal": 100}

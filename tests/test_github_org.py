@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from fake_api import FakeAPI
@@ -436,3 +437,28 @@ def test_gh_token_is_accepted_like_github_token(org, monkeypatch):
     stats = ScanStats()
     assert list(src.chunks(stats)) and stats.errors == []
     assert api.auth and all(TOKEN in a for a in api.auth)
+
+
+def test_units_carry_the_listing_without_url_templates_and_ask_nothing_more(org):
+    """A repository unit keeps its listing JSON minus GitHub's `*_url` templates (the bulk of it,
+    held per repository by the coordinator); scanned from that unit, the repository makes exactly
+    the requests it made with the whole JSON (PyGithub builds them from `url`)."""
+    api, s, cache = org
+    page = api.routes[("/orgs/acme/repos", "1")]
+    templates = {f"{k}_url": api.url(f"/repos/acme/agent/{k}{{/number}}")
+                 for k in ("hooks", "issues", "pulls", "comments", "contents", "git_refs", "keys")}
+    full = [{**page[1][0], **templates, "owner": {**page[1][0]["owner"],
+                                                  "repos_url": api.url("/users/acme/repos")}}]
+    api.routes[("/orgs/acme/repos", "1")] = (page[0], full, page[2])
+    src = GitHubOrgSource("acme", api_url=api.base, cache_dir=cache, token=TOKEN, backoff=0.01)
+    unit = src.units(ScanStats())[0]
+    assert unit.data["clone_url"] == full[0]["clone_url"] and unit.data["url"] == full[0]["url"]
+    assert not set(unit.data) & set(templates) and "repos_url" not in unit.data["owner"]
+    engine = load_engine(ScanOptions())
+    api.log.clear()
+    lean = list(src.scan_unit(unit, engine, ScanStats()))
+    asked = list(api.log)
+    api.log.clear()
+    whole = list(src.scan_unit(replace(unit, data=full[0]), engine, ScanStats()))
+    assert asked == api.log and len(asked) >= 4
+    assert {fingerprint(m.secret) for m, _ in lean} == {fingerprint(m.secret) for m, _ in whole} != set()

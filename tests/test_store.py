@@ -402,3 +402,41 @@ def test_diff_of_scans_over_different_sources_compares_only_what_both_read(tmp_p
     assert "0 gone, 1 not compared" in table and f"only scan 1 covered {y.resolve()}" in table
     back = json.loads(runner.invoke(main, ["diff", "2", "1", "--db", str(db), "--format", "json"]).output)
     assert back["new"] == [] and [c["secret_sha256"] for c in back["not_compared"]] == [fingerprint(in_y)]
+
+
+def test_a_rescan_with_the_same_records_stores_them_once(tmp_path):
+    """Two scans with the same records share one `fact_sets` row (a rescan of unchanged sources
+    adds no copy of them); a third with other records adds one; each scan reads back its own."""
+    from scanner.model import ScanResult, ScanStats
+
+    same = (InventoryFact("actions-secret", "acme/x", "DEPLOY_TOKEN", "repo"),
+            InventoryFact("workflow", "acme/x", ".github/workflows/ci.yml", content="on: push\n"))
+    other = same + (InventoryFact("git-repo", "acme/y", "/cache/acme/y"),)
+    with Store(tmp_path / "s.db") as store:
+        ids = []
+        for facts in (same, same, other):
+            sid = store.begin_scan(["github:acme"], "full", "d")
+            store.finish_scan(sid, ScanResult((), ScanStats(), facts))
+            ids.append(sid)
+        assert store.conn.execute("SELECT COUNT(*) FROM fact_sets").fetchone()[0] == 2
+        assert {r[0] for r in store.conn.execute("SELECT facts FROM scans")} == {"[]"}
+        assert store.latest_complete_result().facts == other
+        assert [store.result(sid).facts for sid in ids] == [same, same, other]
+
+
+def test_scans_recorded_before_fact_sets_still_read_and_an_altered_set_is_refused(tmp_path):
+    """A scan row holding its records itself (written before fact sets) reads as before; a fact
+    set whose text no longer has the SHA-256 its scans name is one line, exit 2."""
+    from scanner.model import ScanResult, ScanStats
+
+    facts = (InventoryFact("actions-secret", "acme/x", "DEPLOY_TOKEN", "repo"),)
+    with Store(tmp_path / "s.db") as store:
+        sid = store.begin_scan(["github:acme"], "full", "d")
+        store.finish_scan(sid, ScanResult((), ScanStats(), facts))
+        rows = store.conn.execute("SELECT facts FROM fact_sets").fetchone()[0]
+        store.conn.execute("UPDATE scans SET facts = ?, facts_sha256 = NULL", (rows,))
+        assert store.latest_complete_result().facts == facts
+        store.conn.execute("UPDATE scans SET facts = '[]', facts_sha256 = (SELECT sha256 FROM fact_sets)")
+        store.conn.execute("UPDATE fact_sets SET facts = '[]'")
+        with pytest.raises(ConfigError, match="fact_sets .* fails validation"):
+            store.latest_complete_result()

@@ -668,3 +668,59 @@ def test_config_the_agent_runs_that_cannot_be_parsed_blocks(make_repo, tmp_path,
         code, doc = survivors(tmp_path, "a", RUNS % ref, r.path)
         [u] = doc["unresolved"]
         assert u["why"] == "cannot be read: not valid YAML" and code == 1, ref
+
+
+def test_expiry_without_a_time_zone_is_read_at_its_latest_instant(tmp_path, rng):
+    """An expiry stated as a bare date, or a date-time without a zone (inventory or vault
+    metadata), may mean a later instant than UTC: at 06:00 UTC on that day, with no grace, the
+    short-lived token may still work, so it survives (`expiring`, its expiry read at UTC-12);
+    before, it read as 00:00 / 03:00 UTC and the gate said it dies. A zoned expiry keeps dying."""
+    tok = slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: poster
+        credentials: [{id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, %s}]
+    """
+    export = vault(tmp_path, {"agents/poster": {"TOKEN": tok}})
+    for stated, latest in (('expires: "2026-01-10"', "2026-01-11T00:00:00-12:00"),
+                           ('expires: "2026-01-10T03:00:00"', "2026-01-10T03:00:00-12:00")):
+        code, doc = survivors(tmp_path, "poster", inv % stated, export, "--grace", "0", at="2026-01-10T06:00:00Z")
+        assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}, stated
+        assert cred(doc, tok)["expires"] == latest
+    code, doc = survivors(tmp_path, "poster", inv % 'expires: "2026-01-10T03:00:00Z"', export, "--grace", "0",
+                          at="2026-01-10T06:00:00Z")
+    assert verdicts(doc) == {fingerprint(tok): (False, None)} and code == 0
+    meta = vault(tmp_path, {"agents/poster": {"TOKEN": tok}}, {"agents/poster": {"expires": "2026-01-10"}})
+    code, doc = survivors(tmp_path, "poster", inv % "provider: slack", meta, "--grace", "0", at="2026-01-10T06:00:00Z")
+    assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}
+
+
+def test_dotenv_the_scan_did_not_read_blocks(make_repo, tmp_path, rng):
+    """The `.env` a compose service or a LangGraph config reads is over `--max-file-size` (git
+    repository, folder) or `--exclude`d (folder): the scan never looked for values in it, so the
+    reference is unresolved (exit 1); before, the graph still read its lines as "values no rule
+    recognises" and the gate said clear (exit 0). Read in full, the key is reached (orphaned)."""
+    key = openai_project(rng)
+    dotenv = f"OPENAI_API_KEY={key}\n" + "# padding\n" * 60
+    compose = "services:\n  a:\n    image: a\n    env_file: .env\n"
+    r = make_repo("bots")
+    r.write("docker-compose.yml", compose)
+    r.write("langgraph.json", json.dumps({"graphs": {"g": "./g.py:graph"}, "env": ".env"}))
+    r.write(".env", dotenv)
+    r.commit("bots")
+    d = tmp_path / "plain"
+    d.mkdir()
+    (d / "docker-compose.yml").write_text(compose)
+    (d / ".env").write_text(dotenv)
+    # in the repository the compose service and the LangGraph config both read the key: shared
+    for ref, source, flags, read in (
+            ('{compose: "acme/bots:docker-compose.yml"}', r.path, ("--max-file-size", "300"), "shared"),
+            ('{langgraph: "acme/bots:langgraph.json"}', r.path, ("--max-file-size", "300"), "shared"),
+            (f'{{compose: "{d}:docker-compose.yml"}}', d, ("--max-file-size", "300"), "orphaned"),
+            (f'{{compose: "{d}:docker-compose.yml"}}', d, ("--exclude", ".env"), "orphaned")):
+        code, doc = survivors(tmp_path, "a", RUNS % ref, source, *flags)
+        [u] = doc["unresolved"]
+        assert u["why"] == "env_file .env is not among the scanned files" and code == 1, (ref, flags)
+        code, doc = survivors(tmp_path, "a", RUNS % ref, source)
+        assert verdicts(doc) == {fingerprint(key): (True, read)} and code == 1, ref

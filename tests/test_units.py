@@ -370,3 +370,46 @@ def test_relative_paths_reach_workers_absolute(tmp_path, monkeypatch):
     assert worker_target("repo") == str(tmp_path / "repo")
     assert worker_target("git:repo") == f"git:{tmp_path / 'repo'}"
     assert worker_target("github:acme") == "github:acme"
+
+
+def _blob_ids(repo: Path) -> set[str]:
+    out = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects",
+                          "--batch-check=%(objecttype) %(objectname)"], capture_output=True,
+                         text=True, check=True).stdout
+    return {line.split()[1] for line in out.splitlines() if line.startswith("blob ")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_unit_is_recorded_once_as_it_completes(world, tmp_path, workers, monkeypatch):
+    """Every repository's blobs land in the datastore as its unit completes (exactly the blobs of
+    its clone, none lost), each repository's records once; the coordinator keeps no repository's
+    blob ids after its unit, and the rescan reads no blob again and stores no second copy of the
+    records."""
+    from scanner.store.db import StoreBlobCache
+
+    api, folder, tmp, _ = world
+    monkeypatch.setenv("GITHUB_TOKEN", COORDINATOR_TOKEN)
+    opts = ScanOptions(workers=workers, extra={"github_url": api.base, "cache_dir": str(tmp / "cache")})
+    kept: list[int] = []
+    real = Store.save_blobs
+
+    def save_blobs(self: Store, scan_id: int, cache: StoreBlobCache) -> None:
+        real(self, scan_id, cache)
+        kept.append(len(cache._known) + len(cache._matches))
+
+    monkeypatch.setattr(Store, "save_blobs", save_blobs)
+    with Store(tmp_path / "s.db") as store:
+        sid, first = scan_and_record(["github:acme"], opts, store)
+        per_repo = dict(store.conn.execute(
+            "SELECT repo, COUNT(*) FROM scanned_blobs WHERE scan_id = ? GROUP BY repo", (sid,)))
+        clones = {f"acme/{n}": _blob_ids(next((tmp / "cache").rglob(f"{n}.git")))
+                  for n in ("r1", "r2", "r3")}
+        assert per_repo == {repo: len(ids) for repo, ids in clones.items()}
+        assert [f.scope for f in first.facts if f.kind == "git-repo"] == ["acme/r1", "acme/r2", "acme/r3"]
+        assert store.result(sid).facts == first.facts
+        sid2, second = scan_and_record(["github:acme"], opts, store)
+        assert kept and set(kept) == {0}
+        assert second.stats.blobs == 0
+        assert second.stats.skipped["already-scanned"] == sum(map(len, clones.values()))
+        assert store.result(sid2).facts == first.facts == second.facts
+        assert store.conn.execute("SELECT COUNT(*) FROM fact_sets").fetchone()[0] == 1

@@ -139,6 +139,9 @@ def parse_langgraph(text: str, repo: str, path: str, files: dict[str, str]) -> W
         if r.kind == "env" and target in files:  # `"env": ".env"` names a dotenv file
             refs.remove(r)
             refs += dotenv_refs(files[target], target)
+        elif r.kind == "env" and not r.name.isidentifier():  # a dotenv file the scan did not read
+            refs.remove(r)
+            refs.append(Ref(target, "file"))
     return WorkflowFile(ref, tuple(dict.fromkeys(refs)), root=False)
 
 

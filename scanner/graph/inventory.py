@@ -223,18 +223,30 @@ def _date(ctx: _Ctx, field: str, v: Any) -> dt.date | None:
         raise ctx.fail(field, f"not an ISO date: {v!r}") from None
 
 
+AOE = dt.timezone(dt.timedelta(hours=-12), "AoE")
+"""Anywhere on Earth (UTC-12): an expiry stated without a time zone is read at the latest instant
+it can mean, so it never ends a credential's life early."""
+
+
+def latest_instant(v: dt.date | dt.datetime) -> dt.datetime:
+    """An expiry at the latest moment it can mean: a date is the end of that day anywhere on
+    Earth, a date-time without a zone is read at UTC-12."""
+    if isinstance(v, dt.datetime):
+        return v if v.tzinfo else v.replace(tzinfo=AOE)
+    return dt.datetime(v.year, v.month, v.day, tzinfo=AOE) + dt.timedelta(days=1)
+
+
 def _datetime(ctx: _Ctx, field: str, v: Any) -> dt.datetime | None:
     if v is None:
         return None
-    if isinstance(v, dt.datetime):
-        return v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
     if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day, tzinfo=dt.timezone.utc)
+        return latest_instant(v)
     try:
-        t = dt.datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        text = str(v)
+        return latest_instant(dt.date.fromisoformat(text) if len(text) == 10 else
+                              dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         raise ctx.fail(field, f"not an ISO date/time: {v!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def _list(ctx: _Ctx, field: str, v: Any) -> list[Any]:

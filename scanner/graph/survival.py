@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
 from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
-from scanner.graph.inventory import Agent, CredentialRef
+from scanner.graph.inventory import Agent, CredentialRef, latest_instant
 from scanner.graph.resolve import Reach, evaluate, written_in
 from scanner.fingerprints import sha256_hex
 from scanner.model import Credential
@@ -127,10 +127,10 @@ def _as_time(v: str) -> dt.datetime | None:
     try:
         if v.isdigit():
             return dt.datetime.fromtimestamp(int(v), dt.timezone.utc)
-        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return latest_instant(dt.date.fromisoformat(v) if len(v) == 10 else
+                              dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
     except (ValueError, OverflowError):
         return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def _closure(sg: SprawlGraph, start: set[str]) -> set[str]:

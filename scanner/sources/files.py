@@ -83,7 +83,7 @@ class FilesSource:
         if self._records is None:
             from scanner.sources.records import target_records
 
-            self._records = target_records(self.root)
+            self._records = target_records(self.root, self.options.max_file_size, self.excludes)
         return self._records
 
     def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:

@@ -366,7 +366,7 @@ class GitHistorySource:
         if self._records is None:
             from scanner.sources.records import repo_records
 
-            self._records = repo_records(self.repo, self.name)
+            self._records = repo_records(self.repo, self.name, self.options.max_file_size)
         return self._records
 
     def units(self, stats: ScanStats) -> list[Unit]:

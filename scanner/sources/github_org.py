@@ -182,7 +182,7 @@ class GitHubOrgSource(ForgeSource):
         if repos is not None:
             for _ in self.guard(stats, f"{self.name} repository list", _collect(repos, listed)):
                 pass
-        units = [Unit(self.name, "repo", str(r.full_name), dict(r._rawData),  # raw_data would fetch it again
+        units = [Unit(self.name, "repo", str(r.full_name), _lean(r._rawData),  # raw_data would fetch it again
                       (str(r.full_name), f"{r.full_name}.wiki"))
                  for r in listed]
         units = [replace(u, key=f"repo {i}/{len(units)}") for i, u in enumerate(units, 1)]
@@ -346,6 +346,20 @@ class GitHubOrgSource(ForgeSource):
                     stats.skip("too-large")
                     continue
                 yield Chunk(content, tuple(sorted(set(locs))), hint=locs[0].path)
+
+
+_KEPT_URLS = frozenset({"url", "html_url", "clone_url"})
+
+
+def _lean(raw: dict[str, Any]) -> dict[str, Any]:
+    """A repository's listing JSON without GitHub's URL templates (`hooks_url`, `issues_url`...,
+    most of its size): PyGithub builds every request from `url`, and the coordinator holds one
+    of these per repository until its unit is dispatched."""
+    out = {k: v for k, v in raw.items() if not k.endswith("_url") or k in _KEPT_URLS}
+    if isinstance(out.get("owner"), dict):
+        out["owner"] = {k: v for k, v in out["owner"].items()
+                        if not k.endswith("_url") or k in _KEPT_URLS}
+    return out
 
 
 def _collect(items: Any, into: list[Any]) -> Iterator[Item]:

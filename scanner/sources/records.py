@@ -31,9 +31,9 @@ def _interesting(path: str) -> bool:
     return PurePosixPath(path).suffix in (".yml", ".yaml") or config_kind(path) is not None
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path, limit: int = MAX_CONFIG_BYTES) -> str | None:
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
             return None
         data = path.read_bytes()
     except OSError:
@@ -41,7 +41,7 @@ def _read(path: Path) -> str | None:
     return None if b"\0" in data[:8192] else data.decode("utf-8", "replace")
 
 
-def blobs(repo: Path, specs: Sequence[str]) -> list[bytes | None]:
+def blobs(repo: Path, specs: Sequence[str], limit: int = MAX_CONFIG_BYTES) -> list[bytes | None]:
     """Contents of `rev:path` specs read from the repository's objects (None: not there, not a
     blob, too large). Specs go through stdin (`cat-file --batch`), never as arguments."""
     if not specs or any("\n" in sp or "\0" in sp for sp in specs):
@@ -62,18 +62,20 @@ def blobs(repo: Path, specs: Sequence[str]) -> list[bytes | None]:
             out.append(None)
             continue
         size = int(header[2])
-        out.append(data[pos:pos + size] if size <= MAX_CONFIG_BYTES else None)
+        out.append(data[pos:pos + size] if size <= limit else None)
         pos += size + 1
     return out
 
 
-def _head_files(repo: Path) -> dict[str, str]:
-    """Text of the interesting files at HEAD, plus untracked ones from the working tree."""
+def _head_files(repo: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, str]:
+    """Text of the interesting files at HEAD, plus untracked ones from the working tree; none
+    larger than `limit` (the scan's `--max-file-size`: a file whose values the scan did not read
+    must be missing for the graph, so what reads it blocks, not "holds no credential")."""
     out: dict[str, str] = {}
     ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD")
     names = [n for n in ls.stdout.decode("utf-8", "replace").split("\0")
              if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES)]
-    for n, data in zip(names, blobs(repo, [f"HEAD:{n}" for n in names]), strict=True):
+    for n, data in zip(names, blobs(repo, [f"HEAD:{n}" for n in names], limit), strict=True):
         if data is not None and b"\0" not in data[:8192]:
             out[n] = data.decode("utf-8", "replace")
     if (repo / ".git").exists():
@@ -81,24 +83,25 @@ def _head_files(repo: Path) -> dict[str, str]:
                            "--exclude-standard").stdout.decode("utf-8", "replace")
         for n in other.split("\0"):
             if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES):
-                text = _read(repo / n)
+                text = _read(repo / n, limit)
                 if text is not None:
                     out[n] = text
     return out
 
 
-def _dir_files(root: Path) -> dict[str, str]:
+def _dir_files(root: Path, limit: int = MAX_CONFIG_BYTES, excludes: tuple[str, ...] = DEFAULT_EXCLUDES) -> dict[str, str]:
+    """The interesting files of a folder the scan reads too: not excluded, not over `limit`."""
     out: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         base = Path(dirpath)
         rel_dir = base.relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(d for d in dirnames if not excluded(rel_dir + d, DEFAULT_EXCLUDES)
+        dirnames[:] = sorted(d for d in dirnames if not excluded(rel_dir + d, excludes)
                              and not is_git_repo(base / d))
         for name in filenames:
             rel = rel_dir + name
-            if _interesting(rel) and not excluded(rel, DEFAULT_EXCLUDES):
-                text = _read(base / name)
+            if _interesting(rel) and not excluded(rel, excludes):
+                text = _read(base / name, limit)
                 if text is not None:
                     out[rel] = text
     return out
@@ -149,31 +152,32 @@ def _files(container: str, files: dict[str, str]) -> list[InventoryFact]:
             for path, text in files.items()]
 
 
-def repo_records(repo: Path, name: str | None = None) -> list[InventoryFact]:
+def repo_records(repo: Path, name: str | None = None, limit: int = MAX_CONFIG_BYTES) -> list[InventoryFact]:
     """A git repository: the repository itself and its interesting files at HEAD."""
     name = name or repo_name(repo)
-    return [InventoryFact("git-repo", name, str(repo))] + _files(name, _head_files(repo))
+    return [InventoryFact("git-repo", name, str(repo))] + _files(name, _head_files(repo, min(limit, MAX_CONFIG_BYTES)))
 
 
-def target_records(path: Path) -> list[InventoryFact]:
+def target_records(path: Path, limit: int = MAX_CONFIG_BYTES,
+                   excludes: tuple[str, ...] = DEFAULT_EXCLUDES) -> list[InventoryFact]:
     """What the graph needs from one scanned path: a git repository's HEAD, a folder's files (and
     each git repository inside it, by its own name), or a single file (container empty)."""
     if not path.exists():
         return []
     if path.is_dir() and is_git_repo(path):
-        return repo_records(path)
+        return repo_records(path, limit=limit)
     if path.is_file():
-        text = _read(path)
+        text = _read(path, min(limit, MAX_CONFIG_BYTES))
         return _files("", {path.name: text}) if text is not None else []
-    out = _files(str(path), _dir_files(path))
+    out = _files(str(path), _dir_files(path, min(limit, MAX_CONFIG_BYTES), excludes))
     for dirpath, dirnames, _ in os.walk(path):
         for d in list(dirnames):
             sub = Path(dirpath) / d
-            if excluded(d, DEFAULT_EXCLUDES):
+            if excluded(d, excludes):
                 dirnames.remove(d)
             elif is_git_repo(sub):
                 dirnames.remove(d)
-                out += repo_records(sub)
+                out += repo_records(sub, limit=limit)
     return out
 
 

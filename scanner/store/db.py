@@ -201,10 +201,12 @@ class Store(ReadMixin, GraphMixin):
         return StoreBlobCache(self.conn, rules_digest)
 
     def save_blobs(self, scan_id: int, cache: StoreBlobCache) -> None:
-        """Write what the scan has read so far (after each unit: the buffer stays one unit's)."""
+        """Write what the scan has read so far (after each unit: the buffer stays one unit's),
+        and forget the unit's known blobs (the coordinator keeps no repository's blob ids)."""
         if cache.recorded or cache._attributions:
             with self.write() as c:
                 cache.flush(c, scan_id)
+        cache.forget()
 
     def finish_scan(self, scan_id: int, result: ScanResult,
                     cache: StoreBlobCache | None = None) -> None:
@@ -223,11 +225,15 @@ class Store(ReadMixin, GraphMixin):
             for fp in sorted(result.allowlisted):
                 self._record_allowlisted(c, scan_id, ts, fp)
             complete = not result.incomplete
-            facts = self._record_facts(c, result)
+            facts = json.dumps(self._record_facts(c, result), sort_keys=True)
+            # a rescan of unchanged sources has the same records: stored once, named by hash
+            facts_sha = hashlib.sha256(facts.encode("utf-8", "surrogatepass")).hexdigest()
+            c.execute("INSERT INTO fact_sets (sha256, facts) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      (facts_sha, facts))
             c.execute("UPDATE scans SET finished = ?, complete = ?, reasons = ?, stats = ?, "
-                      "facts = ?, records = 1 WHERE id = ?",
+                      "facts = '[]', facts_sha256 = ?, records = 1 WHERE id = ?",
                       (ts, int(complete), json.dumps(result.stats.errors),
-                       json.dumps(result.stats.to_json()), json.dumps(facts), scan_id))
+                       json.dumps(result.stats.to_json()), facts_sha, scan_id))
             if complete and mode == "full":
                 self._mark_gone(c, scan_id, scope, ts)
 
@@ -447,6 +453,12 @@ class StoreBlobCache:
 
     def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
         self._attributions[repo] = (refs_state, first, missing)
+
+    def forget(self) -> None:
+        """Drop the blob ids and matches read from earlier scans (a finished unit's repositories
+        are not asked about again in this scan; asked again, they are read again)."""
+        self._known.clear()
+        self._matches.clear()
 
     @property
     def recorded(self) -> int:

@@ -152,7 +152,15 @@ ALTER TABLE credentials ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE blob_matches ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4)
+PG_V5 = """
+CREATE TABLE fact_sets (
+    sha256 TEXT PRIMARY KEY,
+    facts TEXT NOT NULL
+);
+ALTER TABLE scans ADD COLUMN facts_sha256 TEXT;
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4, PG_V5)
 """`PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` for PostgreSQL (a test holds them equal)."""
 
 

@@ -3,6 +3,7 @@ of everything scanned, the difference between two scans, and the event log. Noth
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -129,9 +130,22 @@ class ReadMixin:
         for sid in scan_ids:
             info = self.scan(sid)
             stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
-            row = self.conn.execute("SELECT facts FROM scans WHERE id = ?", (sid,)).fetchone()
-            facts.update((self._fact(f), None) for f in json.loads(row[0]))
+            facts.update((self._fact(f), None) for f in self._scan_facts(sid))
         return ScanResult(out, stats, tuple(facts))
+
+    def _scan_facts(self, scan_id: int) -> list[dict[str, Any]]:
+        """A scan's records as JSON rows: in `fact_sets` (shared by every scan that had the same),
+        or in `scans.facts` (scans recorded before fact sets)."""
+        own, sha = self.conn.execute("SELECT facts, facts_sha256 FROM scans WHERE id = ?",
+                                     (scan_id,)).fetchone()
+        if sha is None:
+            return list(json.loads(own))
+        row = self.conn.execute("SELECT facts FROM fact_sets WHERE sha256 = ?", (sha,)).fetchone()
+        if row is None or hashlib.sha256(str(row[0]).encode("utf-8", "surrogatepass")).hexdigest() != sha:
+            from scanner.store.db import tampered
+
+            raise tampered("fact_sets", f"scan {scan_id}", "the records whose SHA-256 the scan names")
+        return list(json.loads(row[0]))
 
     def _fact(self, row: dict[str, Any]) -> InventoryFact:
         sha = row.pop("content_sha256", None)

@@ -164,7 +164,15 @@ ALTER TABLE credentials ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;   -- 1: HMA
 ALTER TABLE blob_matches ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+V5 = """
+CREATE TABLE fact_sets (
+    sha256 TEXT PRIMARY KEY,        -- SHA-256 of `facts`
+    facts TEXT NOT NULL             -- a scan's records as JSON rows, stored once for every scan with the same
+);
+ALTER TABLE scans ADD COLUMN facts_sha256 TEXT;  -- the scan's records in fact_sets (NULL: in scans.facts)
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 """`MIGRATIONS[n]`: version n → n + 1. Append only; never edit a released step."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
