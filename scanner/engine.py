@@ -229,8 +229,10 @@ class Engine:
 
         Rules run only over windows around their keywords' occurrences (whole lines, from
         WINDOW_BEFORE before to WINDOW_AFTER after): a rule's keyword must lie inside or just
-        before its match, which every rule's examples prove. Past MAX_OCCURRENCES a rule runs
-        over the whole chunk."""
+        before its match, which every rule's examples prove. A rule with a reach
+        (`scanner.reach`: every match holds a keyword and spans at most N chars with what its
+        lookarounds read) gets N on each side instead, the same matches on long lines for far
+        less regex work. Past MAX_OCCURRENCES a rule runs over the whole chunk."""
         hits, fired = self._prefilter(data)
         self.last_keywords = hits.keys()
         if not hits and not self._always:
