@@ -312,6 +312,8 @@ class Engine:
             views_of = [(ws, we, d) for ws, we in decode_regions(view.text, occurrences, after)
                         for d in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we))
                         if d is not None]
+            if not views_of:  # no escape decoded near these rules' keywords: nothing to gate or run
+                continue
             for ws, we, d in views_of:
                 if nested:
                     d.parent = view
