@@ -724,3 +724,28 @@ def test_dotenv_the_scan_did_not_read_blocks(make_repo, tmp_path, rng):
         assert u["why"] == "env_file .env is not among the scanned files" and code == 1, (ref, flags)
         code, doc = survivors(tmp_path, "a", RUNS % ref, source)
         assert verdicts(doc) == {fingerprint(key): (True, read)} and code == 1, ref
+
+
+def test_exclusive_identity_another_agent_runs_as_blocks(tmp_path, rng):
+    """X declares its identity `exclusive: true`, yet another live agent runs as it (or has it as
+    its platform): the key issued to it survives (`platform`), and the contradiction is reported
+    and blocks (exit 1); before, `platform` passed the gate (exit 0). When that other agent is
+    retired, the identity is X's alone and the key dies with it (exit 0)."""
+    key = openai_project(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: a
+        identities: [{ref: "openai:svc/a", exclusive: true}]
+        credentials: [{id: k, provider: openai, vault: "secret/agents/a#K", issuedTo: identity}]
+      - name: b
+        %s
+    """
+    export = vault(tmp_path, {"agents/a": {"K": key}})
+    for b in ('identities: [{ref: "openai:svc/a"}]', 'platform: {ref: "openai:svc/a"}'):
+        code, doc = survivors(tmp_path, "a", inv % b, export)
+        assert verdicts(doc) == {fingerprint(key): (True, "platform")} and code == 1, b
+        [c] = cred(doc, key)["conflicts"]
+        assert "declared exclusive to a, but b also runs as it" in c
+    code, doc = survivors(tmp_path, "a", inv % 'lifecycle: retired\n        identities: [{ref: "openai:svc/a"}]', export)
+    assert verdicts(doc) == {fingerprint(key): (False, None)} and code == 0

@@ -162,6 +162,10 @@ class _Context:
         other_ids = {i.ref for a in self.others for i in a.identities} | \
                     {a.platform.ref for a in self.others if a.platform}
         self.dying_ids = {f"identity:{i.ref}" for i in agent.identities if i.exclusive and i.ref not in other_ids}
+        self.not_exclusive = {f"identity:{i.ref}": sorted(a.name for a in self.others if i.ref in
+                                                          {j.ref for j in a.identities} | {a.platform.ref if a.platform else ""})
+                              for i in agent.identities if i.exclusive and i.ref in other_ids}
+        """Identities declared exclusive to X that other live agents also run as: contradicted."""
         self.live_ids = {f"identity:{r}" for r in other_ids} | {f"platform:{r}" for r in other_ids}
         """Identities another live agent runs as (or has as its platform): they outlive X."""
         mine = set(agent_workflow_nodes(agent, sg.collected))
@@ -414,6 +418,17 @@ def _provider_conflicts(ctx: _Context, cred: Credential) -> tuple[str, ...]:
             f"{person}",)
 
 
+def _exclusive_conflicts(ctx: _Context, cred: Credential) -> tuple[str, ...]:
+    """The inventory declares X's identity exclusive, yet another live agent runs as it."""
+    out = []
+    for a, cr in ctx.declarations.get(cred.fingerprint, []):
+        p = principal_node(a, cr)
+        if p in ctx.not_exclusive:
+            out.append(f"{p} is declared exclusive to {ctx.agent.name}, but "
+                       f"{', '.join(ctx.not_exclusive[p])} also runs as it: the inventory contradicts itself")
+    return tuple(dict.fromkeys(out))
+
+
 def _owners(cred: Credential) -> tuple[str, ...]:
     """Owners the vault states for the credential (`custom_metadata.owner` / `owner`)."""
     out = []
@@ -474,8 +489,8 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
                                 _tags(cred, reason, lifetime), expiry, lifetime,
                                 tuple(holder_paths[h] for h in sorted(holders)),
-                                (_conflicts(cred, decls) + _provider_conflicts(ctx, cred)) if dies_because is None
-                                else (), _owners(cred), ctx.verifications.get(fp)))
+                                (_conflicts(cred, decls) + _provider_conflicts(ctx, cred)
+                                 + _exclusive_conflicts(ctx, cred)) if dies_because is None else (), _owners(cred), ctx.verifications.get(fp)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     items = [uniq[k] for k in sorted(uniq)]
     return SurvivalReport(agent, ctx.at, grace, strict, ctx.dies, tuple(verdicts),
