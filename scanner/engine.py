@@ -39,7 +39,7 @@ from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, u
 from scanner.model import Match
 
 from scanner.errors import ConfigError
-from scanner.gates import Database
+from scanner.gates import SLOW_GATES, Database
 
 _hs: Any
 try:  # the fast path is optional: same results without it
@@ -174,7 +174,9 @@ class Engine:
         use_hs = self.backend == "hyperscan"
         self._hs_db: Database | None = None
         if use_hs and self._keywords:
-            self._hs_db = Database(_hs, self._keywords, [c.rule.pattern for c in self.rules])
+            self._hs_db = Database(_hs, self._keywords, [
+                None if c.rule.id in SLOW_GATES and _is_builtin(c.rule, builtin) else c.rule.pattern
+                for c in self.rules])
         self._gated: frozenset[int] = self._hs_db.gated if self._hs_db is not None else frozenset()
         """Rules with a gate (`scanner.gates`): skipped where it does not fire."""
         self._automaton = None if use_hs else self._compile_automaton()
