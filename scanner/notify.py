@@ -117,10 +117,21 @@ def _jira_fields(channel: Channel, cred: Credential, action: str, scan_id: int,
     return {"fields": fields}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib re-sends a redirected POST as a GET with the same headers, Authorization included,
+    to whatever host the answer names: a redirect is a failed delivery instead."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect refused: {msg}", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", **(headers or {})})
-    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
+    with _OPENER.open(req, timeout=TIMEOUT_S) as resp:  # http(s) only: the URLs are checked
         resp.read()
 
 

@@ -126,3 +126,29 @@ def test_notifications_need_a_datastore_and_complete_flags(tmp_path, httpserver)
                                     "--notify-jira", httpserver.url_for("/")])
     assert res.exit_code == 2 and "--notify-jira-project" in res.output
     assert httpserver.log == []
+
+
+def test_jira_redirect_is_refused_and_carries_no_token(tmp_path, httpserver, rng, monkeypatch):
+    """A Jira URL answering 302 to another host: the delivery fails (exit 3, retried next scan)
+    and the other host receives nothing, so never the Authorization header (urllib would re-send
+    it there as a GET)."""
+    from pytest_httpserver import HTTPServer
+
+    monkeypatch.setenv("JIRA_TOKEN", "jira-T0KEN-secret")
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.start()
+    try:
+        other.expect_request("/steal").respond_with_json({"ok": True})
+        httpserver.expect_request("/rest/api/2/issue", method="POST").respond_with_response(
+            Response("", status=302, headers={"Location": other.url_for("/steal")}))
+        d = tmp_path / "d"
+        d.mkdir()
+        (d / "k.env").write_text(f"K={github(rng)}\n")
+        code, out = scan(str(tmp_path / "s.db"), d, "--notify-jira", httpserver.url_for("/"),
+                         "--notify-jira-project", "SEC")
+        assert code == 3 and "HTTP 302" in out and "T0KEN" not in out
+        assert other.log == []
+        assert [r.path for r, _ in httpserver.log] == ["/rest/api/2/issue"]
+    finally:
+        other.clear()
+        other.stop()
