@@ -855,6 +855,10 @@ def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, 
     [path] = cred(doc, tok)["reached_via"]
     assert path[-2] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
     assert "value written in .github/workflows/notify.yml@v1:8" in cred(doc, tok)["resolved_by"]
+    db = tmp_path / "s.db"  # the same from the datastore's records
+    assert CliRunner().invoke(main, ["scan", "--db", str(db), str(shared.path), str(r.path)]).exit_code == 1
+    code, doc = survivors(tmp_path, "bot", inv, "--db", db)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
     code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path, "--no-history")
     assert doc["credentials"] == [] and code == 1
     [u] = doc["unresolved"]
