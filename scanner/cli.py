@@ -569,19 +569,21 @@ def _graph_scan(sources: tuple[str, ...], inventory: Path | None, flags: dict[st
 @click.option("--grace", default="24h", show_default=True, help="Grace period for short-lived credentials.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table")
 @click.option("--strict", is_flag=True, help="Also fail on platform and expiring survivors.")
+@click.option("--max-short-lived", "max_short", default="7d", show_default=True,
+              help="Longest a short-lived credential of a kind with no documented maximum lives.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @one_line_errors
 def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: str | None, grace: str,
-              fmt: str, strict: bool, output: Path | None, **flags: Any) -> None:
+              fmt: str, strict: bool, max_short: str, output: Path | None, **flags: Any) -> None:
     """What outlives AGENT: exit 1 when a shared, human, orphaned or unresolved item remains."""
     from scanner.graph.report import SURVIVAL_FORMATS
     from scanner.graph.survival import parse_at, parse_grace
     from scanner.graph.survival import survivors as run_survivors
 
     html_needs_a_file(fmt, output)
-    when, window = parse_at(at), parse_grace(grace)
+    when, window, longest = parse_at(at), parse_grace(grace), parse_grace(max_short, "--max-short-lived")
     sg, result = _graph_scan(sources, inventory, flags)
-    report = run_survivors(sg, agent, when, window, strict)
+    report = run_survivors(sg, agent, when, window, strict, longest)
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)

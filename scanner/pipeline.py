@@ -522,7 +522,17 @@ def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
     from scanner.store import open_existing
 
     with open_existing(db) as store:
+        _refuse_unsettled(store)
         return store.latest_complete_sources(), store.latest_complete_result()
+
+
+def _refuse_unsettled(store: Store) -> None:
+    """A scan whose latest run did not complete leaves its targets' state unknown: the graph
+    commands do not answer from an older complete scan (stale) or from the partial one."""
+    for info in store.unsettled_scans()[:1]:
+        why = "; ".join(info.reasons) or "it did not finish: still running, or stopped"
+        raise SourceError(f"scan {info.id} of {', '.join(info.sources)} in the datastore is incomplete ({why}): "
+                          "the state of those sources is not known; scan them again with --db")
 
 
 def stored_records_state(db: DbLocation | None) -> ScanResult:
@@ -532,6 +542,7 @@ def stored_records_state(db: DbLocation | None) -> ScanResult:
     from scanner.store import open_existing
 
     with open_existing(db) as store:
+        _refuse_unsettled(store)
         result = store.latest_complete_result()
         old = store.without_records(*store.latest_complete_scans())
     if old:

@@ -150,6 +150,8 @@ def run_unit(task: Task, engine: Engine | None = None, cache: BlobCache | None =
     it is exactly the serial scan; elsewhere it builds its engine and works on the slices."""
     from scanner.pipeline import resolve_sources  # the pipeline wires this stage in
 
+    if task.unit.key == NOTHING:
+        return UnitResult([], ScanStats())
     engine = engine or engine_for(task)
     sliced = UnitCache(task.cache) if cache is None and task.cache is not None else None
     options = replace(task.options, blob_cache=cache or sliced)
@@ -174,13 +176,23 @@ def run_unit(task: Task, engine: Engine | None = None, cache: BlobCache | None =
     return UnitResult(hits, stats, facts, said, sliced.recorded, sliced.attributions)
 
 
+NOTHING = "nothing"
+"""The key of the one empty unit of a source that listed none (its listing failed, or it holds
+nothing): what the listing recorded in `stats` still reaches the scan's result."""
+
+
 def list_units(source: Any, target: str, stats: ScanStats, remote: bool) -> list[Unit]:
     """The source's units (its own `units`, else the whole source as one unit of unknown repos),
     each naming the target as typed, or made absolute when it is a path and the units run
     `remote`ly (in another working directory)."""
     split = getattr(source, "units", None)
     units = split(stats) if split is not None else [Unit(target, "", source.name, repos=None)]
+    units = units or [Unit(target, NOTHING, source.name, repos=())]
     return [replace(u, target=worker_target(target) if remote else target) for u in units]
+
+
+EXPORTS = ("vault-export", "jira-export", "confluence-export")
+"""Schemes whose target is a file (a worker reads it by its absolute path)."""
 
 
 def worker_target(target: str) -> str:
@@ -189,7 +201,7 @@ def worker_target(target: str) -> str:
 
     scheme, sep, rest = target.partition(":")
     if sep and scheme in SOURCES and scheme != "path" and len(scheme) > 1:
-        if scheme in ("git", "dir") and rest and not Path(rest).is_absolute():
+        if scheme in ("git", "dir", *EXPORTS) and rest and not Path(rest).is_absolute():
             return f"{scheme}:{os.path.abspath(rest)}"
         return target
     return target if Path(target).is_absolute() else os.path.abspath(target)

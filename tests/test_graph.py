@@ -4,6 +4,7 @@ survivors per reason."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -55,21 +56,25 @@ def test_resolves_to_records_how(demo_graph, demo_secrets):
 
 def test_demo_agents_cover_every_reason(demo_graph, demo_secrets):
     """support-triage: shared (via release-bot's inherit), human (bob's PAT), dead (own Slack app);
-    release-bot: platform; nightly-eval: expiring and orphaned."""
+    release-bot: platform; nightly-eval: orphaned, and its App token (40 minutes left) dies within
+    the default grace period or, with a 10-minute grace, is expiring."""
     from build_demo import agent_secrets
 
     extra = agent_secrets()
 
-    def verdicts(agent):
-        return {v.credential.fingerprint: (v.survives, v.reason) for v in survivors(demo_graph, agent, AT).verdicts}
+    def verdicts(agent, grace=dt.timedelta(hours=24)):
+        return {v.credential.fingerprint: (v.survives, v.reason)
+                for v in survivors(demo_graph, agent, AT, grace).verdicts}
 
     assert verdicts("support-triage") == {fingerprint(demo_secrets["openai"]): (True, "shared"),
                                           fingerprint(demo_secrets["github_pat"]): (True, "human"),
                                           fingerprint(demo_secrets["slack"]): (False, None)}
     assert verdicts("release-bot") == {fingerprint(demo_secrets["openai"]): (True, "shared"),
                                        fingerprint(extra["anthropic_release"]): (True, "platform")}
-    assert verdicts("nightly-eval") == {fingerprint(extra["ghs_eval"]): (True, "expiring"),
+    assert verdicts("nightly-eval") == {fingerprint(extra["ghs_eval"]): (False, None),
                                         fingerprint(extra["openai_eval"]): (True, "orphaned")}
+    assert verdicts("nightly-eval", dt.timedelta(minutes=10)) == {fingerprint(extra["ghs_eval"]): (True, "expiring"),
+                                                                  fingerprint(extra["openai_eval"]): (True, "orphaned")}
     rep = survivors(demo_graph, "support-triage", AT)
     shared = next(v for v in rep.verdicts if v.reason == "shared")
     assert shared.other_holders == ("agent:release-bot", "workflow:github:acme/release-bot:.github/workflows/release.yml")
@@ -95,7 +100,7 @@ def test_survivors_cli_on_demo(demo_org, demo_secrets):
     for value in demo_secrets.values():
         assert value not in p.stdout and value not in p.stderr
     md = CliRunner().invoke(main, ["survivors", "nightly-eval", "--inventory", str(demo_org / "agents.yaml"),
-                                   "--format", "markdown", "--at", "2026-11-29", str(demo_org)])
+                                   "--format", "markdown", "--at", "2026-11-29", "--grace", "10m", str(demo_org)])
     assert md.exit_code == 1 and "| github.installation |" in md.output and "expiring" in md.output
     strict = CliRunner().invoke(main, ["survivors", "release-bot", "--strict", "--inventory",
                                        str(demo_org / "agents.yaml"), str(demo_org)])

@@ -200,8 +200,8 @@ agents:
       - {id: claude, vault: "secret/agents/eval#ANTHROPIC_API_KEY", issuedTo: platform}
       - {id: pat, vault: "secret/agents/eval#GH_PAT", issuedTo: human, principal: "user:bob"}
       - {id: app-token, vault: "secret/agents/eval#GH_APP", lifetime: short-lived,
-         expires: "2026-01-10T12:00:00Z"}
-      - {id: sts, vault: "secret/agents/eval#AWS", lifetime: short-lived, expires: "2026-03-01"}
+         expires: "2026-01-10T00:45:00Z"}
+      - {id: sts, vault: "secret/agents/eval#AWS", lifetime: short-lived, expires: "2026-01-11T06:00:00Z"}
       - {id: minted, vault: "secret/agents/eval#MINTED", lifetime: short-lived,
          expires: "2026-01-10T06:00:00Z", mintedBy: "anthropic:ws-shared"}
 """
@@ -224,8 +224,8 @@ def test_platform_human_expiring_and_dead_short_lived(tmp_path, rng):
     assert (v["app"].survives, v["app"].reason) == (False, None) and "within the grace" in v["app"].dies_because
     assert (v["sts"].survives, v["sts"].reason) == (True, "expiring")
     assert (v["minted"].survives, v["minted"].reason) == (True, "expiring")
-    # with a 1h grace the app token outlives the window and is expiring, not dead
-    short = by_fp(survivors(sg, "eval", AT, parse_grace("1h")))[fingerprint(vals["app"])]
+    # with a 10m grace the app token outlives the window and is expiring, not dead
+    short = by_fp(survivors(sg, "eval", AT, parse_grace("10m")))[fingerprint(vals["app"])]
     assert (short.survives, short.reason) == (True, "expiring")
     rep = survivors(sg, "eval", AT)
     assert rep.blocked  # human blocks

@@ -442,7 +442,7 @@ def test_case12_every_declared_source_is_reached(make_repo, tmp_path, rng):
 
 # -- 13 -----------------------------------------------------------------------------------------
 def test_case13_conflicting_expiry_latest_counts_and_blocks(tmp_path, rng):
-    """The inventory says the token expires in June, a stale vault `custom_metadata.expires`
+    """The inventory says the token expires in three days, a stale vault `custom_metadata.expires`
     says this morning: the latest stated expiry counts (it survives, `expiring`) and the conflict
     is reported and blocks (exit 1)."""
     tok = slack_bot(rng)
@@ -451,13 +451,13 @@ def test_case13_conflicting_expiry_latest_counts_and_blocks(tmp_path, rng):
     agents:
       - name: poster
         credentials:
-          - {id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, expires: "2026-06-01T00:00:00Z"}
+          - {id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, expires: "2026-01-13T00:00:00Z"}
     """
     export = vault(tmp_path, {"agents/poster": {"TOKEN": tok}}, {"agents/poster": {"expires": "2026-01-10T05:00:00Z"}})
     code, doc = survivors(tmp_path, "poster", inv, export)
     assert verdicts(doc) == {fingerprint(tok): (True, "expiring")}
     c = cred(doc, tok)
-    assert c["expires"] == "2026-06-01T00:00:00+00:00"
+    assert c["expires"] == "2026-01-13T00:00:00+00:00"
     assert len(c["conflicts"]) == 1 and "2026-01-10T05:00:00+00:00" in c["conflicts"][0]
     assert doc["blocked"] is True and code == 1
 
@@ -749,3 +749,118 @@ def test_exclusive_identity_another_agent_runs_as_blocks(tmp_path, rng):
         assert "declared exclusive to a, but b also runs as it" in c
     code, doc = survivors(tmp_path, "a", inv % 'lifecycle: retired\n        identities: [{ref: "openai:svc/a"}]', export)
     assert verdicts(doc) == {fingerprint(key): (False, None)} and code == 0
+
+
+def test_declared_expiry_alone_never_kills_a_key_of_unknown_or_static_lifetime(tmp_path, rng):
+    """An OpenAI key (its provider never expires keys) with an `expires` from the inventory or
+    the vault's metadata, and no declared lifetime, survives `orphaned` (exit 1) and says why the
+    date is not believed; before, the gate said it dies (exit 0). Declared `short-lived`, the
+    declaration contradicts the rule: it survives, the contradiction is reported. A JWT whose own
+    `exp` has passed still dies: that expiry is the value's, not a declaration."""
+    key = openai_project(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: triage
+        credentials: [{id: k, vault: "secret/agents/triage#OPENAI_API_KEY"%s}]
+    """
+    plain = vault(tmp_path, {"agents/triage": {"OPENAI_API_KEY": key}})
+    meta = vault(tmp_path, {"agents/triage": {"OPENAI_API_KEY": key}}, {"agents/triage": {"expires": "2026-01-09T00:00:00Z"}})
+    for extra, export in ((', expires: "2026-01-09T00:00:00Z"', plain), ("", meta)):
+        code, doc = survivors(tmp_path, "triage", inv % extra, export)
+        assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1, extra
+        c = cred(doc, key)
+        assert c["lifetime"] == "static" and "nothing shows that a openai.project expires" in c["action"]
+    code, doc = survivors(tmp_path, "triage", inv % ', lifetime: short-lived, expires: "2026-01-09T00:00:00Z"', plain)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned")} and code == 1
+    [conflict] = cred(doc, key)["conflicts"]
+    assert "declared short-lived, but OpenAI API keys have no expiry (openai.project)" in conflict
+    tok = _jwt(rng, int((T0 - dt.timedelta(hours=1)).timestamp()))
+    code, doc = survivors(tmp_path, "triage", inv.replace("OPENAI_API_KEY", "TOKEN") % "",
+                          vault(tmp_path, {"agents/triage": {"TOKEN": tok}}))
+    assert verdicts(doc) == {fingerprint(tok): (False, None)} and code == 0
+
+
+def test_short_lived_credential_that_outlives_its_kind_blocks(tmp_path, rng):
+    """A Slack token declared `short-lived` that works until 2036 is not short-lived: beyond the
+    7-day default bound it survives `orphaned` with the contradiction stated (exit 1); before, it
+    was `expiring` and the gate passed (exit 0). `--max-short-lived 3700d` restores
+    `expiring` (exit 0). A GitHub App installation token (at most 1 hour, documented) stated to
+    expire in three days blocks the same way; a bad bound is one line, exit 2."""
+    tok, ghs = slack_bot(rng), github(rng, prefix="ghs")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: poster
+        credentials:
+          - {id: t, vault: "secret/agents/poster#TOKEN", lifetime: short-lived, expires: "2036-01-01T00:00:00Z"}
+          - {id: app, vault: "secret/agents/poster#GH", expires: "2026-01-13T00:00:00Z"}
+    """
+    export = vault(tmp_path, {"agents/poster": {"TOKEN": tok, "GH": ghs}})
+    code, doc = survivors(tmp_path, "poster", inv, export)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned"), fingerprint(ghs): (True, "orphaned")}
+    assert code == 1 and doc["blocked"] is True
+    [slack] = cred(doc, tok)["conflicts"]
+    assert "declared short-lived, but it works until 2036-01-01T00:00:00+00:00" in slack
+    assert "longer than the assumed (--max-short-lived) 7 days" in slack
+    [app] = cred(doc, ghs)["conflicts"]
+    assert cred(doc, ghs)["rule_id"] == "github.installation"
+    assert "github.installation is short-lived, but it works until 2026-01-13T00:00:00+00:00 (3 days away)" in app
+    assert "longer than the documented 1 h" in app
+    only_slack = inv.replace('          - {id: app, vault: "secret/agents/poster#GH", expires: "2026-01-13T00:00:00Z"}\n', "")
+    code, doc = survivors(tmp_path, "poster", only_slack, export, "--max-short-lived", "3700d")
+    assert verdicts(doc) == {fingerprint(tok): (True, "expiring")} and code == 0
+    assert cred(doc, tok)["conflicts"] == []
+    res = CliRunner().invoke(main, ["survivors", "poster", "--inventory", str(tmp_path / "agents.yaml"),
+                                    "--max-short-lived", "soon", export])
+    assert res.exit_code == 2 and "--max-short-lived: not a duration" in res.output
+
+
+PINNED_LITERAL = """\
+on: workflow_call
+jobs:
+  n:
+    runs-on: ubuntu-latest
+    steps:
+      - run: ./notify
+        env:
+          SLACK_TOKEN: %s
+"""
+
+
+def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, tmp_path, rng):
+    """The agent's workflow calls `notify.yml@v1`, which has a Slack token written into it at v1
+    (HEAD no longer does): the token is reached through the pinned file (orphaned, exit 1);
+    before, only HEAD's copies counted and the gate said clear (exit 0). Without history the scan
+    knows no credential for the value the pinned text shows: unresolved, exit 1."""
+    tok = slack_bot(rng)
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % tok)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % "${{ secrets.SLACK_TOKEN }}")
+    shared.commit("notify v2: token from the secret store")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n")
+    r.commit("run")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        workflows: [{github: acme/bot/.github/workflows/run.yml}]
+    """
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+    [path] = cred(doc, tok)["reached_via"]
+    assert path[-2] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
+    assert "value written in .github/workflows/notify.yml@v1:8" in cred(doc, tok)["resolved_by"]
+    db = tmp_path / "s.db"  # the same from the datastore's records
+    assert CliRunner().invoke(main, ["scan", "--db", str(db), str(shared.path), str(r.path)]).exit_code == 1
+    code, doc = survivors(tmp_path, "bot", inv, "--db", db)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path, "--no-history")
+    assert doc["credentials"] == [] and code == 1
+    [u] = doc["unresolved"]
+    assert u["name"] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
+    assert "line 8" in u["why"] and "no credential" in u["why"]

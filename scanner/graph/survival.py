@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
 from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
-from scanner.graph.inventory import Agent, CredentialRef, latest_instant
+from scanner.graph.inventory import Agent, CredentialRef
+from scanner.graph.lifetime import DEFAULT_MAX_SHORT, PROVIDER_EXPIRY, Lifetime, expiry_conflicts, lifetime
+from scanner.graph.lifetime import expiry as _expiry
 from scanner.graph.resolve import Reach, evaluate, written_in
 from scanner.fingerprints import sha256_hex
 from scanner.model import Credential
@@ -35,13 +37,6 @@ HUMAN_RULES = frozenset({"github.pat", "github.fine-grained-pat", "github.oauth"
 """Rules whose tokens are issued to a person when the inventory says nothing."""
 
 BLOCKING = frozenset({"shared", "human", "orphaned"})
-EXPIRY_ATTRIBUTES = ("custom_metadata.expires", "custom_metadata.expires_at", "custom_metadata.expiry",
-                     "custom_metadata.expiration", "custom_metadata.expires-at", "expires", "expires_at",
-                     "expiry", "expiration")
-"""Vault attributes that state when the value stops working (never `deletion_time`: deleting a
-copy does not kill a credential)."""
-PROVIDER_EXPIRY = "provider_expires_at"
-"""Capture under which survival carries the expiry a provider stated (`--verify`)."""
 NON_VAULT_STORES = ("vault", "github-secret", "github-variable", "gitlab-variable", "ci-variable")
 CI_KINDS = ("github", "gitlab")
 """Workflow kinds that run only when triggered or called; every other config or code file
@@ -110,27 +105,17 @@ def parse_at(value: str | None) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
-def parse_grace(value: str) -> dt.timedelta:
-    """`--grace`: `24h`, `90m`, `2d`, `3600s` or plain seconds."""
+def parse_grace(value: str, flag: str = "--grace") -> dt.timedelta:
+    """`--grace` (or `--max-short-lived`): `24h`, `90m`, `2d`, `3600s` or plain seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     v = value.strip().lower()
     try:
         n = float(v[:-1]) * units[v[-1]] if v and v[-1] in units else float(v)
     except ValueError:
-        raise ConfigError(f"--grace: not a duration: {value!r} (e.g. 24h, 90m, 2d)") from None
+        raise ConfigError(f"{flag}: not a duration: {value!r} (e.g. 24h, 90m, 2d)") from None
     if n < 0:
-        raise ConfigError(f"--grace: must not be negative: {value!r}")
+        raise ConfigError(f"{flag}: must not be negative: {value!r}")
     return dt.timedelta(seconds=n)
-
-
-def _as_time(v: str) -> dt.datetime | None:
-    try:
-        if v.isdigit():
-            return dt.datetime.fromtimestamp(int(v), dt.timezone.utc)
-        return latest_instant(dt.date.fromisoformat(v) if len(v) == 10 else
-                              dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
-    except (ValueError, OverflowError):
-        return None
 
 
 def _closure(sg: SprawlGraph, start: set[str]) -> set[str]:
@@ -155,8 +140,9 @@ def federated_credential(agent: Agent, cr: CredentialRef) -> Credential:
 class _Context:
     """Step 1 and the facts every verdict needs, computed once per agent."""
 
-    def __init__(self, sg: SprawlGraph, agent: Agent, at: dt.datetime, grace: dt.timedelta) -> None:
-        self.sg, self.agent, self.at, self.grace = sg, agent, at, grace
+    def __init__(self, sg: SprawlGraph, agent: Agent, at: dt.datetime, grace: dt.timedelta,
+                 max_short: dt.timedelta = DEFAULT_MAX_SHORT) -> None:
+        self.sg, self.agent, self.at, self.grace, self.max_short = sg, agent, at, grace, max_short
         inv = sg.inventory
         self.others = [a for a in inv.agents if a.name != agent.name and a.lifecycle != "retired"]
         other_ids = {i.ref for a in self.others for i in a.identities} | \
@@ -194,6 +180,9 @@ class _Context:
                     fps = {fed.fingerprint}
                 for fp in fps:
                     self.declarations.setdefault(fp, []).append((a, cr))
+
+    def lifetime(self, cred: Credential) -> Lifetime:
+        return lifetime(cred, self.declarations.get(cred.fingerprint, []), self.at, self.grace, self.max_short)
 
     def reach(self, agent: Agent) -> list[Reach]:
         """Step 2 for one agent: declarations, credentials issued to its identities, workflows."""
@@ -255,60 +244,6 @@ class _Context:
         return out
 
 
-def _expiry_evidence(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> list[tuple[dt.datetime, str]]:
-    """Every stated expiry, with where it is stated: the inventory, the live vault version's
-    metadata, the token's own `exp` claim."""
-    out = [(cr.expires, f"inventory {a.name}#{cr.id}") for a, cr in decls if cr.expires]
-    for loc in cred.locations:
-        if loc.source == "vault" and loc.state == "live":
-            attrs = dict(getattr(loc, "attributes", ()) or ())
-            out += [(t, f"vault {loc.container}/{loc.path} {k}") for k in EXPIRY_ATTRIBUTES
-                    if k in attrs and (t := _as_time(str(attrs[k])))]
-    caps = dict(cred.captures)
-    if "exp" in caps and (t := _as_time(caps["exp"])):
-        out.append((t, "the token's exp claim"))
-    if PROVIDER_EXPIRY in caps and (t := _as_time(caps[PROVIDER_EXPIRY])):
-        out.append((t, "the provider"))
-    return out
-
-
-def _expiry(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> dt.datetime | None:
-    """The latest stated expiry (an earlier, contradicted date never kills it)."""
-    return max((t for t, _ in _expiry_evidence(cred, decls)), default=None)
-
-
-def _conflicts(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> tuple[str, ...]:
-    evidence = _expiry_evidence(cred, decls)
-    if len({t for t, _ in evidence}) < 2:
-        return ()
-    stated = "; ".join(f"{where} says {t.isoformat()}" for t, where in sorted(evidence))
-    return (f"expiry evidence disagrees ({stated}): the latest counts; resolve the conflict",)
-
-
-def _short_by_nature(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> bool | None:
-    """The declared lifetime (static wins over short-lived), else the rule's; None: unknown."""
-    declared = {cr.lifetime for _, cr in decls if cr.lifetime}
-    if "static" in declared:
-        return False
-    if "short-lived" in declared:
-        return True
-    return True if cred.lifetime_hint == "short-lived" else None
-
-
-def _lifetime(cred: Credential, decls: list[tuple[Agent, CredentialRef]], at: dt.datetime | None = None,
-              grace: dt.timedelta = dt.timedelta(0)) -> str:
-    """`short-lived` needs a known expiry and either a short-lived kind (declared, or the rule's)
-    or an expiry within the grace period of `at`; anything else (a JWT valid for years, a
-    session cookie whose expiry shows nowhere) is `static` (until its expiry, if known)."""
-    nature = _short_by_nature(cred, decls)
-    expiry = _expiry(cred, decls)
-    if nature is False or expiry is None:
-        return "static"
-    if nature or (at is not None and expiry <= at + grace):
-        return "short-lived"
-    return "static"
-
-
 def _survives_minter(ctx: _Context, decls: list[tuple[Agent, CredentialRef]], seen: frozenset[str]) -> str | None:
     """The node of a surviving parent that mints this credential, if any."""
     for a, cr in decls:
@@ -350,8 +285,7 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
         if known:
             why = INVALIDATES_WITH_PRINCIPAL.get(provider, "the inventory says so")
             return f"issued only to {', '.join(sorted({p for p, _ in principals if p}))}, which dies with the agent ({why})", expiry
-    if _lifetime(cred, decls, ctx.at, ctx.grace) == "short-lived" and expiry is not None and \
-            not _conflicts(cred, decls):
+    if ctx.lifetime(cred).kind == "short-lived" and expiry is not None and not expiry_conflicts(cred, decls):
         limit = ctx.at + ctx.grace
         if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
             when = "expired" if expiry <= ctx.at else "expires"
@@ -380,11 +314,12 @@ def _reason(ctx: _Context, cred: Credential, holders: set[str], expiry: dt.datet
     if humans or (not any(cr.issued_to for _, cr in decls) and cred.rule_id in HUMAN_RULES):
         who = humans[0] if humans else "the person it belongs to"
         return "human", f"revoke it or hand it back to {who}; give the next agent its own identity"
-    if _lifetime(cred, decls, ctx.at, ctx.grace) == "static" or expiry is None:
+    life = ctx.lifetime(cred)
+    if life.kind == "static" or expiry is None:
         if cred.rule_id == "federated":
             return "orphaned", "remove the trust policy / role binding that lets it be issued: nothing else uses it"
-        until = f"it works until {expiry.isoformat()}" if expiry else (
-            "expiry unknown: no evidence that it ever stops working")
+        until = life.note or (f"it works until {expiry.isoformat()}" if expiry else
+                              "expiry unknown: no evidence that it ever stops working")
         stray = _stray_copies(ctx, cred)
         if stray:  # a copy in a file nothing models may have a reader: never say nothing uses it
             more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
@@ -457,12 +392,15 @@ def _tags(cred: Credential, reason: str | None, lifetime: str) -> tuple[str, ...
 
 
 def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
-              grace: dt.timedelta = dt.timedelta(hours=24), strict: bool = False) -> SurvivalReport:
+              grace: dt.timedelta = dt.timedelta(hours=24), strict: bool = False,
+              max_short: dt.timedelta = DEFAULT_MAX_SHORT) -> SurvivalReport:
+    """Steps 1-5 for one agent; `max_short`: the longest a short-lived credential of a kind with
+    no documented maximum lifetime is believed to live (longer: contradicted, counted static)."""
     agent = sg.inventory.agent(agent_name)
     if agent is None:
         known = ", ".join(a.name for a in sg.inventory.agents) or "none"
         raise ConfigError(f"unknown agent {agent_name!r} (known: {known})")
-    ctx = _Context(sg, agent, at or dt.datetime.now(dt.timezone.utc), grace)
+    ctx = _Context(sg, agent, at or dt.datetime.now(dt.timezone.utc), grace, max_short)
     reached: dict[str, list[Reach]] = {}
     unresolved: list[Reach] = []
     for r in ctx.reach(agent):
@@ -479,7 +417,7 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         holder_paths = {h: p for h, p in consumers.get(fp, {}).items() if h != agent.node}
         holders = set(holder_paths)
         dies_because, expiry = _death(ctx, fp)
-        lifetime = _lifetime(cred, decls, ctx.at, ctx.grace)
+        life = ctx.lifetime(cred)
         if dies_because:
             reason, action = None, "none at the provider: it stops working; delete the leftover copies"
         else:
@@ -487,9 +425,9 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
         paths = tuple(dict.fromkeys(r.path for r in reached[fp]))
         verdicts.append(Verdict(cred, dies_because is None, reason, dies_because, action, paths,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
-                                _tags(cred, reason, lifetime), expiry, lifetime,
+                                _tags(cred, reason, life.kind), expiry, life.kind,
                                 tuple(holder_paths[h] for h in sorted(holders)),
-                                (_conflicts(cred, decls) + _provider_conflicts(ctx, cred)
+                                (expiry_conflicts(cred, decls) + life.contradictions + _provider_conflicts(ctx, cred)
                                  + _exclusive_conflicts(ctx, cred)) if dies_because is None else (), _owners(cred), ctx.verifications.get(fp)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     items = [uniq[k] for k in sorted(uniq)]
