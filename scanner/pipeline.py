@@ -321,12 +321,11 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
         if ran is None and workers > 1 and len(listed) > 1:
             key = rules_digest(rules)
             ran = stack.enter_context(executor(workers, None, (key, engine)))
-        yield from _scan_units(listed, ran, rules, key, options, engine, progress)
+        yield from _scan_units(listed, ran, key, options, engine, progress)
 
 
 def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Submit, int] | None,
-                rules: tuple[Rule, ...], key: str, options: ScanOptions, engine: Engine,
-                progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
+                key: str, options: ScanOptions, engine: Engine, progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
     from scanner.units import Task, dispatch, run_unit
 
     cache = options.blob_cache
@@ -346,7 +345,7 @@ def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Sub
             local = not pooled or (cache is not None and (unit.repos is None or not sliceable))
             slices = None if cache is None or local else {
                 repo: slice_of(cache, repo) for repo in unit.repos or ()}
-            task = Task(unit, name, here if local else away, rules, key, engine.backend, slices)
+            task = Task(unit, name, here if local else away, key, engine.backend, slices)
             if before is not None:
                 heads[id(task)] = (name, before)
             yield task, local
@@ -523,7 +522,17 @@ def stored_state(db: DbLocation | None) -> tuple[list[str], ScanResult]:
     from scanner.store import open_existing
 
     with open_existing(db) as store:
+        _refuse_unsettled(store)
         return store.latest_complete_sources(), store.latest_complete_result()
+
+
+def _refuse_unsettled(store: Store) -> None:
+    """A scan whose latest run did not complete leaves its targets' state unknown: the graph
+    commands do not answer from an older complete scan (stale) or from the partial one."""
+    for info in store.unsettled_scans()[:1]:
+        why = "; ".join(info.reasons) or "it did not finish: still running, or stopped"
+        raise SourceError(f"scan {info.id} of {', '.join(info.sources)} in the datastore is incomplete ({why}): "
+                          "the state of those sources is not known; scan them again with --db")
 
 
 def stored_records_state(db: DbLocation | None) -> ScanResult:
@@ -533,6 +542,7 @@ def stored_records_state(db: DbLocation | None) -> ScanResult:
     from scanner.store import open_existing
 
     with open_existing(db) as store:
+        _refuse_unsettled(store)
         result = store.latest_complete_result()
         old = store.without_records(*store.latest_complete_scans())
     if old:

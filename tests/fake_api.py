@@ -36,13 +36,15 @@ class FakeAPI:
              headers: dict[str, str] | None = None) -> None:
         self.routes[(self.prefix + path, page)] = (status, body, headers or {})
 
-    def pages(self, path: str, pages: list[Any], query: str = "") -> None:
-        """Serve `pages` at ?page=1..n, each pointing at the next through `Link` and X-Next-Page."""
+    def pages(self, path: str, pages: list[Any], query: str = "", link_base: str = "") -> None:
+        """Serve `pages` at ?page=1..n, each pointing at the next through `Link` and X-Next-Page;
+        `link_base` names another origin in the `Link`s (an instance whose external URL differs
+        from the one it is reached at)."""
         for i, body in enumerate(pages, 1):
             headers = {"X-Page": str(i), "X-Total-Pages": str(len(pages)), "X-Per-Page": "2"}
             if i < len(pages):
                 sep = "&" if query else ""
-                nxt = f"{self.url(path)}?{query}{sep}page={i + 1}"
+                nxt = f"{link_base or self.base}{self.prefix}{path}?{query}{sep}page={i + 1}"
                 headers["Link"] = f'<{nxt}>; rel="next"'
                 headers["X-Next-Page"] = str(i + 1)
             else:

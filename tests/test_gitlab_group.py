@@ -108,9 +108,11 @@ def group(httpserver, make_repo, bare_clone, rng, tmp_path):
     return api, s, tmp_path / "cache"
 
 
-def scan(api: FakeAPI, cache, monkeypatch, target: str = "acme", **extra: str):
+def scan(api: FakeAPI, cache, monkeypatch, target: str = "acme", workers: int | None = None,
+         **extra: str):
     monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    opts = ScanOptions(extra={"gitlab_url": api.base, "cache_dir": str(cache), **extra})
+    opts = ScanOptions(workers=workers,
+                       extra={"gitlab_url": api.base, "cache_dir": str(cache), **extra})
     return run_scan([f"gitlab:{target}"], opts)
 
 
@@ -135,10 +137,11 @@ def test_same_secret_in_history_issue_note_and_variable_is_one_credential(group,
 
 
 def test_every_place_is_crawled_in_order(group, monkeypatch):
-    """Group and subgroup variables, both project pages, issues, notes, MRs, MR notes, snippets,
-    variables and schedules are requested in order, and each kind of place yields its secret."""
+    """One process: the group tree and both project pages are listed first, then group and
+    subgroup variables, then per project issues, notes, MRs, MR notes, snippets, variables and
+    schedules, in order; each kind of place yields its secret."""
     api, s, cache = group
-    result = scan(api, cache, monkeypatch)
+    result = scan(api, cache, monkeypatch, workers=1)
     found = by_fp(result)
     assert set(found) == {fingerprint(v) for v in s.values()}
     where = {k: sorted((l.source, l.container, l.path) for l in found[fingerprint(v)].locations)
@@ -156,8 +159,8 @@ def test_every_place_is_crawled_in_order(group, monkeypatch):
     p11 = [f"/projects/11/{x}" for x in (
         "issues", "merge_requests", "snippets", "variables", "pipeline_schedules")]
     assert paths(api.log, API) == [
-        "/groups/acme", "/groups/1/descendant_groups", "/groups/1/variables", "/groups/2/variables",
-        "/groups/1/projects", "/groups/1/projects?page=2", *p10, *p11]
+        "/groups/acme", "/groups/1/descendant_groups", "/groups/1/projects",
+        "/groups/1/projects?page=2", "/groups/1/variables", "/groups/2/variables", *p10, *p11]
     assert set(api.auth) == {TOKEN}
 
 
@@ -193,6 +196,30 @@ def test_inventory_facts(group, monkeypatch):
         "acme/agent:.gitlab-ci.yml"}
     [ci] = [f for f in src.inventory_facts if f.kind == "ci-config"]
     assert "$DEPLOY_TOKEN" in ci.content
+
+
+def test_pages_named_at_the_external_url_are_all_read(group, monkeypatch, rng):
+    """An instance whose `Link` headers name its external URL (https://gitlab.example) while we
+    reach it at 127.0.0.1: both pages of projects and both pages of a project's issues are read
+    from the configured host (a secret only on the second page of issues is found), nothing is
+    sent to the external host, and the scan is complete."""
+    api, s, cache = group
+    status, first, _ = api.routes[(f"{API}/groups/1/projects", "1")]
+    second = api.routes[(f"{API}/groups/1/projects", "2")][1]
+    api.pages("/groups/1/projects", [first, second], link_base=WEB)
+    late = github(rng)
+    issue = {"id": 1003, "iid": 3, "project_id": 10, "title": "leak", "description": f"see {s['issue']}",
+             "web_url": f"{WEB}/acme/agent/-/issues/3"}
+    api.pages("/projects/10/issues", [[issue], [{**issue, "id": 1009, "iid": 9, "description": late,
+                                                  "web_url": f"{WEB}/acme/agent/-/issues/9"}]],
+              link_base=WEB)
+    api.json("/projects/10/issues/9/notes", [])
+    result = scan(api, cache, monkeypatch, workers=1)
+    assert result.stats.errors == []
+    assert {"/groups/1/projects?page=2", "/projects/10/issues?page=2"} <= set(paths(api.log, API))
+    assert fingerprint(late) in by_fp(result)
+    assert fingerprint(s["issue"]) in by_fp(result)
+    assert any(p.startswith("/projects/11/") for p in paths(api.log, API))  # second project page
 
 
 def test_rate_limit_429_then_success(group, monkeypatch):
@@ -340,7 +367,7 @@ def test_subgroup_target(group, monkeypatch):
     result = scan(api, cache, monkeypatch, target="acme/platform")
     assert result.stats.errors == [] and result.credentials == ()
     assert paths(api.log, API)[:4] == ["/groups/acme/platform", "/groups/2/descendant_groups",
-                                       "/groups/2/variables", "/groups/2/projects"]
+                                       "/groups/2/projects", "/groups/2/variables"]
     assert not any(p.startswith("/projects/10") for p in paths(api.log, API))
 
 

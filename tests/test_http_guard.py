@@ -70,26 +70,56 @@ def test_pinned_session_refuses_other_origins_and_redirects(httpserver, evil):
 
 def test_gitlab_redirect_and_next_link_to_another_host(httpserver, evil, monkeypatch, tmp_path):
     """GitLab: a 307 to another host, and a pagination `Link` naming another host: PRIVATE-TOKEN
-    never arrives there; the units fail and the scan is incomplete."""
+    never arrives there. The redirected unit fails (the scan is incomplete); the next page is
+    read from the configured host instead (an instance whose `external_url` differs from the
+    URL it was reached at names itself so), so no page is lost."""
     evil_url, seen = evil
     token = "glpat-" + secrets.token_urlsafe(16)
     monkeypatch.setenv("GITLAB_TOKEN", token)
     api = "/api/v4"
+    asked: list[tuple[str, str]] = []
+
+    def projects(request: Request) -> Response:
+        if request.args.get("page") == "2":
+            asked.append((request.args["page"], request.headers.get("PRIVATE-TOKEN", "")))
+            return Response("[]", content_type="application/json")
+        return Response("[]", content_type="application/json", headers={
+            "Link": f'<{evil_url}{api}/groups/1/projects?page=2>; rel="next"',
+            "X-Next-Page": "2", "X-Page": "1", "X-Total-Pages": "2"})
+
     httpserver.expect_request(f"{api}/groups/acme").respond_with_json(
         {"id": 1, "name": "acme", "path": "acme", "full_path": "acme", "web_url": "https://g/acme"})
     httpserver.expect_request(f"{api}/groups/1/descendant_groups").respond_with_json([])
     httpserver.expect_request(f"{api}/groups/1/variables").respond_with_response(
         redirect(f"{evil_url}{api}/groups/1/variables"))
-    httpserver.expect_request(f"{api}/groups/1/projects").respond_with_json(
-        [], headers={"Link": f'<{evil_url}{api}/groups/1/projects?page=2>; rel="next"',
-                     "X-Next-Page": "2", "X-Page": "1", "X-Total-Pages": "2"})
+    httpserver.expect_request(f"{api}/groups/1/projects").respond_with_handler(projects)
     result = run_scan(["gitlab:acme"], ScanOptions(extra={"gitlab_url": httpserver.url_for("").rstrip("/"),
                                                           "cache_dir": str(tmp_path / "c")}))
     no_token(seen, token)
     assert seen == []
-    refused = [e for e in result.stats.errors if "refused to send credentials" in e]
-    assert len(refused) == 2, result.stats.errors
-    assert token not in " ".join(result.stats.errors)
+    assert asked == [("2", token)]
+    assert result.stats.errors == [
+        "acme variables: refused to send credentials to " + evil_url + " (only "
+        + httpserver.url_for("").rstrip("/") + " is configured)"]
+
+
+def test_gitlab_next_link_that_loops_is_a_failed_unit(httpserver, monkeypatch, tmp_path):
+    """A server whose `Link` names the page just read again (empty pages, so python-gitlab would
+    recurse until it crashed): the list ends with one line naming it, the scan is incomplete,
+    no traceback, no hang."""
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-" + secrets.token_urlsafe(16))
+    api = "/api/v4"
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request(f"{api}/groups/acme").respond_with_json(
+        {"id": 1, "name": "acme", "path": "acme", "full_path": "acme", "web_url": "https://g/acme"})
+    httpserver.expect_request(f"{api}/groups/1/descendant_groups").respond_with_json([])
+    httpserver.expect_request(f"{api}/groups/1/variables").respond_with_json([])
+    httpserver.expect_request(f"{api}/groups/1/projects").respond_with_json(
+        [], headers={"Link": f'<{base}{api}/groups/1/projects?page=2>; rel="next"'})
+    result = run_scan(["gitlab:acme"], ScanOptions(extra={"gitlab_url": base,
+                                                          "cache_dir": str(tmp_path / "c")}))
+    assert result.stats.errors == ["acme project list: the server's next page repeats a page "
+                                   "already read (list not finished)"]
 
 
 def test_vault_redirect_to_another_host_keeps_the_token(httpserver, evil, monkeypatch):

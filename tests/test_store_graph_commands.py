@@ -67,3 +67,83 @@ def test_a_recorded_graph_command_saves_the_graph(demo_org, tmp_path):
         assert [s.mode for s in store.scans()] == ["full"]
     assert g.number_of_nodes() == len(exported["nodes"]) > 10
     assert {n for n, a in g.nodes(data=True) if a.get("kind") == "agent"} >= {"agent:support-triage"}
+
+
+def _bot(make_repo, tmp_path):
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: ./go\n")
+    r.commit("wf")
+    r.git("branch", "side")
+    inv = tmp_path / "agents.yaml"
+    inv.write_text("kind: AgentInventory\nagents:\n  - name: bot\n"
+                   "    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n")
+    return r, str(inv)
+
+
+def _write_key(r, key: str) -> None:
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: ./go\n"
+            f"        env:\n          OPENAI_API_KEY: {key}\n")
+    r.commit("key")
+
+
+def test_an_incomplete_latest_scan_blocks_the_graph_commands(make_repo, tmp_path, rng):
+    """The latest scan of the agent's repository is incomplete (a broken ref; exit 3) after the
+    agent's workflow got a key written into it: survivors / audit --db stop with one line naming
+    that scan, exit 3; before, they answered from the older complete scan (no key: clear, exit
+    0). A complete rescan settles it: the key is reached (orphaned, exit 1)."""
+    from tokens import openai_project
+
+    key = openai_project(rng)
+    r, inv = _bot(make_repo, tmp_path)
+    db = str(tmp_path / "s.db")
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 0
+    _write_key(r, key)
+    side = r.path / ".git" / "refs" / "heads" / "side"
+    good = side.read_text()
+    side.write_text("1" * 40 + "\n")
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 3
+    for cmd in (["survivors", "bot"], ["audit"]):
+        res = invoke(*cmd, "--inventory", inv, "--db", db, "--format", "json")
+        assert res.exit_code == 3 and res.stdout == "", (cmd, res.output)
+        [line] = res.stderr.strip().splitlines()
+        assert line.startswith(f"sprawlscan: scan 2 of {r.path} in the datastore is incomplete (")
+        assert "bad object refs/heads/side" in line and line.endswith("scan them again with --db")
+    side.write_text(good)
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 1
+    res = invoke("survivors", "bot", "--inventory", inv, "--db", db, "--format", "json")
+    assert res.exit_code == 1
+    assert [(c["rule_id"], c["reason"]) for c in json.loads(res.stdout)["credentials"]] == [("openai.project", "orphaned")]
+
+
+def test_datastore_scans_of_other_target_sets_settle_or_do_not(make_repo, tmp_path, rng):
+    """An incomplete scan of one repository is settled by a later complete scan that covers it
+    (with another target): the answer comes from that newer scan (the key is reached). A newer
+    complete scan of one target over an older one of two: the newer workflow text counts. A
+    source the inventory names that no scan recorded blocks (workflow not found), exit 1."""
+    from tokens import openai_project
+
+    key = openai_project(rng)
+    r, inv = _bot(make_repo, tmp_path)
+    other = make_repo("other")
+    other.write("README.md", "other\n")
+    other.commit("o")
+    db = str(tmp_path / "s.db")
+    side = r.path / ".git" / "refs" / "heads" / "side"
+    good = side.read_text()
+    side.write_text("1" * 40 + "\n")
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 3
+    side.write_text(good)
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path), str(other.path)).exit_code == 0
+    res = invoke("survivors", "bot", "--inventory", inv, "--db", db, "--format", "json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["credentials"] == [], res.output
+    _write_key(r, key)
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 1
+    res = invoke("survivors", "bot", "--inventory", inv, "--db", db, "--format", "json")
+    assert res.exit_code == 1
+    assert [c["reason"] for c in json.loads(res.stdout)["credentials"]] == ["orphaned"]
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("kind: AgentInventory\nagents:\n  - name: bot\n"
+                         "    workflows: [{github: acme/unscanned/.github/workflows/run.yml}]\n")
+    res = invoke("survivors", "bot", "--inventory", str(elsewhere), "--db", db, "--format", "json")
+    [u] = json.loads(res.stdout)["unresolved"]
+    assert res.exit_code == 1 and u["why"] == "workflow not found in the scanned sources"

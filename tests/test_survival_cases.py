@@ -814,3 +814,53 @@ def test_short_lived_credential_that_outlives_its_kind_blocks(tmp_path, rng):
     res = CliRunner().invoke(main, ["survivors", "poster", "--inventory", str(tmp_path / "agents.yaml"),
                                     "--max-short-lived", "soon", export])
     assert res.exit_code == 2 and "--max-short-lived: not a duration" in res.output
+
+
+PINNED_LITERAL = """\
+on: workflow_call
+jobs:
+  n:
+    runs-on: ubuntu-latest
+    steps:
+      - run: ./notify
+        env:
+          SLACK_TOKEN: %s
+"""
+
+
+def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, tmp_path, rng):
+    """The agent's workflow calls `notify.yml@v1`, which has a Slack token written into it at v1
+    (HEAD no longer does): the token is reached through the pinned file (orphaned, exit 1);
+    before, only HEAD's copies counted and the gate said clear (exit 0). Without history the scan
+    knows no credential for the value the pinned text shows: unresolved, exit 1."""
+    tok = slack_bot(rng)
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % tok)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % "${{ secrets.SLACK_TOKEN }}")
+    shared.commit("notify v2: token from the secret store")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n")
+    r.commit("run")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        workflows: [{github: acme/bot/.github/workflows/run.yml}]
+    """
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+    [path] = cred(doc, tok)["reached_via"]
+    assert path[-2] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
+    assert "value written in .github/workflows/notify.yml@v1:8" in cred(doc, tok)["resolved_by"]
+    db = tmp_path / "s.db"  # the same from the datastore's records
+    assert CliRunner().invoke(main, ["scan", "--db", str(db), str(shared.path), str(r.path)]).exit_code == 1
+    code, doc = survivors(tmp_path, "bot", inv, "--db", db)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path, "--no-history")
+    assert doc["credentials"] == [] and code == 1
+    [u] = doc["unresolved"]
+    assert u["name"] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
+    assert "line 8" in u["why"] and "no credential" in u["why"]

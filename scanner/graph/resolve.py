@@ -11,13 +11,13 @@ with forwarded variables. `evaluate` walks a workflow and everything it calls, p
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import regex
 
 from scanner.declared import is_secret_name
 from scanner.graph.collect import Collected
-from scanner.graph.inventory import Agent, CredentialRef, Inventory
+from scanner.graph.inventory import Agent, CredentialRef, Inventory, WorkflowRef
 from scanner.graph.workflows import Call, Ref, WorkflowFile
 from scanner.model import Credential
 
@@ -35,6 +35,8 @@ COMPANION = regex.compile(r"(?i)(?:^|_)(?:ACCESS_KEY_ID|KEY_ID|ROLE_ARN|ARN|REGI
                           r"APP_ID|PROJECT_ID|ORG_ID|ORGANIZATION_ID)$")
 """Names kept next to a secret that are not credentials (an AWS access key id alone, a role ARN,
 a region): an unbound reference to one does not block."""
+PREVIEW = regex.compile(r"…\(\d+\)")
+"""What redaction leaves where a rule found a value in a record's text (`model.redact`)."""
 CONNECTION_URL = regex.compile(r"(?i)(?:DATABASE|DB|REDIS|MONGO(?:DB)?|POSTGRES(?:QL)?|MYSQL|AMQP|BROKER|"
                                r"RABBITMQ|CONNECTION)_UR[LI]$")
 """Names whose values usually carry a password in the URL: secret-like."""
@@ -105,6 +107,8 @@ class Resolver:
         self.located: dict[tuple[str, str, int], set[str]] = defaultdict(set)
         self.written: dict[tuple[str, str], set[tuple[str, int]]] = defaultdict(set)
         """(container, path) → (fingerprint, line) of every live copy the scan found in a file."""
+        self.previews: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        """(repository, path) → fingerprint → redacted preview of every copy git history holds."""
         for c in credentials:
             for loc in c.locations:
                 if loc.source == "vault" and loc.state == "live":
@@ -117,6 +121,8 @@ class Resolver:
                     self.located[(loc.container, loc.path, loc.line)].add(c.fingerprint)
                 if loc.state == "live" and loc.source in ("git", "file"):
                     self.written[(loc.container, loc.path)].add((c.fingerprint, loc.line or 0))
+                if loc.source == "git":
+                    self.previews[(loc.container, loc.path)][c.fingerprint] = c.redacted
         self.named: dict[tuple[str, str], set[str]] = defaultdict(set)
         for n in collected.named:
             self.named[(n.container, n.name)] |= self.located.get((n.container, n.path, n.line), set())
@@ -129,6 +135,7 @@ class Resolver:
                 if r.kind == "literal" and r.line:
                     self.claimed[(wf.ref.repo, r.file or wf.ref.path, r.line)].add(node)
         self.missing = collected.missing
+        self.pins = collected.pins
         self.stored_names = collected.stored_names
         self.declared: dict[tuple[str, str], tuple[set[str], str]] = {}
         self.candidates: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -326,6 +333,28 @@ def written_in(res: Resolver, node: str, repo: str, path: str) -> list[Reach]:
     return out
 
 
+def written_at_pin(res: Resolver, node: str, ref: WorkflowRef) -> list[Reach]:
+    """Values written in a file read at a pinned ref: its record text shows a redacted preview
+    where a rule found one; the value is the copy git history holds in that file with that
+    preview (several: ambiguous, each possibly used); none (history not scanned): unresolved."""
+    pin = res.pins.get((ref.repo, ref.at, ref.path))
+    copies = res.previews.get((ref.repo, ref.path), {})
+    out = []
+    for no, text in enumerate(pin.content.splitlines() if pin else (), 1):
+        if not PREVIEW.search(text):
+            continue
+        fps = sorted(fp for fp, shown in copies.items() if shown in text)
+        where = f"{ref.path}@{ref.at}:{no}"
+        if len(fps) == 1:
+            out.append(Reach(fps[0], (node, f"credential:{fps[0]}"), f"value written in {where}"))
+        else:
+            why = (f"ambiguous: {len(fps)} values found in {ref.path} share the preview at line {no} of {ref.at}"
+                   if fps else f"a value is written at line {no} of {ref.path} at {ref.at}, but the scan holds "
+                   "no credential for it (git history not scanned?)")
+            out.append(Reach(None, (node,), why, node, ref.repo, node, tuple(fps)))
+    return out
+
+
 def _not_found(res: Resolver, wf_node: str) -> str:
     repo = wf_node.split(":", 3)[2] if wf_node.count(":") >= 3 else ""
     return res.missing.get(wf_node) or NOT_FOLLOWED.get(repo) or "workflow not found in the scanned sources"
@@ -364,8 +393,10 @@ def evaluate(res: Resolver, wf_node: str, scope: Scope, prefix: tuple[str, ...] 
                 out.append(Reach(None, (*here, node, *b.via), b.how, ref.name, where, wf_node, b.candidates))
                 continue
             out.append(Reach(b.fingerprint, (*here, node, *b.via, f"credential:{b.fingerprint}"), b.how))
-    if not wf.ref.at:  # the live copies are HEAD's; a file read at a pinned ref is not HEAD
-        out += [Reach(r.fingerprint, (*prefix, *r.path), r.how) for r in written_in(res, wf_node, wf.ref.repo, wf.ref.path)]
+    # the live copies are HEAD's; a file read at a pinned ref shows its own values in its record
+    written = written_at_pin(res, wf_node, wf.ref) if wf.ref.at else written_in(res, wf_node, wf.ref.repo, wf.ref.path)
+    out += [replace(r, path=(*prefix, *r.path)) if r.fingerprint else replace(r, path=(*prefix, *r.path),
+            referenced_by=by) for r in written]
     for call in wf.calls:
         if call.target.node in stack or call.target.node == wf_node:
             continue

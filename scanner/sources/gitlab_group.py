@@ -13,6 +13,11 @@ pipeline schedule variables (`gitlab-schedule-variable`, `schedules/4#KEY`), and
 branch's `.gitlab-ci.yml` as an `InventoryFact`. Variable chunks carry their name (`Chunk.key`):
 a value under a secret-sounding name is a credential even when no rule matches (`scanner.declared`).
 
+Units (`scanner.units`): one per group (its variables), then one per project, listed by
+`units()`; the serial crawl runs the same units in the same order. Pages of every list follow
+the server's `Link` moved onto the configured URL (`keep_base_url`), so an instance whose
+`external_url` differs loses no page and the token goes nowhere else.
+
 Faults: python-gitlab honours 429 `Retry-After` / `RateLimit-Reset` and retries 5xx with backoff
 (`max_retries` per request); a wait longer than `max_wait` gives up on that unit instead of
 sleeping. A failing unit is one line in `stats.errors`; a rejected token or unknown group on the
@@ -25,18 +30,20 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
+from gitlab.v4.objects import Group, Project
 
+from scanner.engine import Engine
 from scanner.errors import ConfigError
 from scanner.model import InventoryFact, Location, ScanStats
-from scanner.sources.base import SourceOptions
+from scanner.sources.base import Hit, SourceOptions, Unit
 from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
-                                         clone_path, head_files, mirror, name_problem,
-                                         wiki)
+                                         clone_path, expand_hits, head_files, mirror,
+                                         name_problem, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 from scanner.sources.http_guard import OffHostRefused, PinnedSession
 
@@ -49,6 +56,10 @@ class RateLimitTooLong(Exception):
     def __init__(self, wait: float) -> None:
         super().__init__(f"rate limited for {wait:.0f}s")
         self.wait = wait
+
+
+class PaginationLoop(Exception):
+    """The server's next page is one it already handed out: the list would never end."""
 
 
 class _Client(gitlab.Gitlab):
@@ -84,8 +95,13 @@ class GitLabGroupSource(ForgeSource):
     def client(self) -> gitlab.Gitlab:
         session = PinnedSession(self.url)  # the token goes to the configured instance only
         session.hooks["response"].append(self._refuse_long_waits)
+        session.hooks["response"].append(_pagination_guard(set()))
+        # `keep_base_url`: the next page's `Link` is moved onto the configured URL. An instance
+        # whose `external_url` differs from the URL we were given (a proxy, an internal name)
+        # names another origin there: followed as given, the session refuses it and the page
+        # is lost (python-gitlab only warns of "broken pagination")
         gl = _Client(self.url, private_token=self.token, session=session, per_page=100,
-                     timeout=30, retry_transient_errors=True)
+                     timeout=30, retry_transient_errors=True, keep_base_url=True)
         gl.max_retries_per_request = self.retries
         return gl
 
@@ -103,6 +119,8 @@ class GitLabGroupSource(ForgeSource):
             raise RateLimitTooLong(wait)
 
     def describe(self, exc: BaseException) -> str:
+        if isinstance(exc, PaginationLoop):
+            return "the server's next page repeats a page already read (list not finished)"
         if isinstance(exc, RateLimitTooLong):
             return f"rate limited for {exc.wait:.0f}s, more than the {self.max_wait:.0f}s allowed"
         if isinstance(exc, GitlabAuthenticationError):
@@ -125,7 +143,7 @@ class GitLabGroupSource(ForgeSource):
         try:
             yield from gen
         except (GitlabError, requests.RequestException, GitError, RateLimitTooLong,
-                ConfigError) as exc:
+                PaginationLoop, ConfigError) as exc:
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
@@ -133,10 +151,55 @@ class GitLabGroupSource(ForgeSource):
     # -- crawl -------------------------------------------------------------------------------
 
     def crawl(self, stats: ScanStats) -> Iterator[Item]:
+        """The serial crawl: every unit in order, with one client (what the split scan finds)."""
         gl = self.client()
         self.inventory_facts = []
+        for unit in self.list_units(gl, stats):
+            yield from self.crawl_unit(gl, unit, stats)
+
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """One unit per group (its CI/CD variables), then one per project (its listing JSON
+        travels with the unit: no second request); the group tree and project list are read
+        here."""
+        return self.list_units(self.client(), stats)
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        self.inventory_facts = []
+        return expand_hits(self.crawl_unit(self.client(), unit, stats), engine, stats)
+
+    def list_units(self, gl: gitlab.Gitlab, stats: ScanStats) -> list[Unit]:
+        group = self.open_group(gl)
+        groups: list[Any] = [group]
+        for _ in self.guard(stats, f"{self.group} subgroups",
+                            _collect(group.descendant_groups.list(iterator=True), groups)):
+            pass
+        projects: list[Any] = []
+        for _ in self.guard(stats, f"{self.group} project list", _collect(
+                group.projects.list(iterator=True, include_subgroups=True, with_shared=False),
+                projects)):
+            pass
+        units = [Unit(self.name, f"group {i}/{len(groups)}", f"{self.name} group {g.full_path}",
+                      {k: g.attributes.get(k) for k in ("id", "full_path", "web_url")}, repos=())
+                 for i, g in enumerate(groups, 1)]
+        for i, p in enumerate(projects, 1):
+            path = str(p.path_with_namespace)
+            units.append(Unit(self.name, f"project {i}/{len(projects)}", path, _lean(p.attributes),
+                              (path, f"{path}.wiki")))
+        return units
+
+    def crawl_unit(self, gl: gitlab.Gitlab, unit: Unit, stats: ScanStats) -> Iterator[Item]:
+        if unit.key.startswith("project "):
+            p = Project(gl.projects, dict(unit.data))
+            self.report(f"{unit.key} {p.path_with_namespace}")
+            yield from self.project(gl, p, stats)
+        else:
+            g = Group(gl.groups, dict(unit.data))
+            yield from self.guard(stats, f"{g.full_path} variables", self.group_variables(gl, g, stats))
+
+    def open_group(self, gl: gitlab.Gitlab) -> Any:
+        """The target group; a 401, an unknown group or no answer raises ConfigError (exit 2)."""
         try:
-            group = gl.groups.get(self.group)
+            return gl.groups.get(self.group)
         except GitlabAuthenticationError:
             raise ConfigError(f"GitLab rejected the token for {self.group}: 401") from None
         except GitlabError as exc:
@@ -147,17 +210,6 @@ class GitLabGroupSource(ForgeSource):
             raise ConfigError(self.scrub(f"{self.name}: {self.describe(exc)}")) from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{self.name}: unexpected response ({type(exc).__name__})") from None
-        groups: list[Any] = [group]
-        yield from self.guard(stats, f"{self.group} subgroups",
-                              _collect(group.descendant_groups.list(iterator=True), groups))
-        for g in groups:
-            yield from self.guard(stats, f"{g.full_path} variables", self.group_variables(gl, g, stats))
-        projects: list[Any] = []
-        yield from self.guard(stats, f"{self.group} project list", _collect(
-            group.projects.list(iterator=True, include_subgroups=True, with_shared=False), projects))
-        for i, p in enumerate(projects, 1):
-            self.report(f"project {i}/{len(projects)} {p.path_with_namespace}")
-            yield from self.project(gl, p, stats)
 
     def group_variables(self, gl: gitlab.Gitlab, g: Any, stats: ScanStats) -> Iterator[Item]:
         for v in gl.groups.get(g.id, lazy=True).variables.list(iterator=True):
@@ -256,6 +308,22 @@ class GitLabGroupSource(ForgeSource):
                 yield from self.chunk(value, loc, stats, key=key)
 
 
+def _pagination_guard(given: set[tuple[str, str]]) -> Callable[..., None]:
+    """A response hook: every `Link: rel="next"` a client is handed (path and query: its origin
+    is replaced by the configured one) must be new, or the list loops (a server that names the
+    same page again, empty or not, would keep python-gitlab requesting it for ever)."""
+    def check(response: requests.Response, *_a: Any, **_k: Any) -> None:
+        nxt = (response.links.get("next") or {}).get("url")
+        if not nxt:
+            return
+        parts = urlsplit(nxt)
+        key = (parts.path, "&".join(sorted(parts.query.split("&"))))
+        if key in given:
+            raise PaginationLoop(nxt)
+        given.add(key)
+    return check
+
+
 def _enabled(p: Any, feature: str) -> bool:
     """Whether a project feature is on (`issues_access_level` / older `issues_enabled`); a listing
     without either field counts as on. Disabled features answer 403/404, which is no failure."""
@@ -263,6 +331,17 @@ def _enabled(p: Any, feature: str) -> bool:
     if attrs.get(f"{feature}_access_level") == "disabled":
         return False
     return attrs.get(f"{feature}_enabled") is not False
+
+
+_KEPT = frozenset({"id", "name", "path_with_namespace", "http_url_to_repo", "web_url",
+                   "default_branch"})
+
+
+def _lean(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What a project unit needs of its listing JSON (the coordinator holds one per project until
+    it is dispatched): its names and URLs, and which features are on."""
+    return {k: v for k, v in attrs.items()
+            if k in _KEPT or k.endswith(("_access_level", "_enabled"))}
 
 
 def _collect(items: Any, into: list[Any]) -> Iterator[Item]:

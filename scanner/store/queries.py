@@ -169,6 +169,16 @@ class ReadMixin:
             "SELECT MAX(id) FROM scans WHERE complete = 1 AND mode = 'full' GROUP BY scope "
             "ORDER BY 1")]
 
+    def unsettled_scans(self) -> list[ScanInfo]:
+        """Full scans that did not complete (a source failed, or it never finished) and that no
+        later complete full scan covering all their targets settles: the newest state of their
+        targets is not known, and an older complete scan would answer with stale data."""
+        rows = self.conn.execute("SELECT id, scope, complete FROM scans WHERE mode = 'full' ORDER BY id").fetchall()
+        targets = {sid: set(json.loads(scope)[1]) for sid, scope, _ in rows}
+        done = [sid for sid, _, complete in rows if complete]
+        return [self.scan(sid) for sid, _, complete in rows if not complete and
+                not any(d > sid and targets[sid] <= targets[d] for d in done)]
+
     def latest_complete_result(self) -> ScanResult:
         """The current state of everything scanned: the latest complete full scan of each scope,
         merged. An empty datastore is a configuration error (nothing to read)."""
