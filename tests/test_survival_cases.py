@@ -933,3 +933,22 @@ def test_far_expiry_and_out_of_range_durations_are_answers_not_crashes(tmp_path,
                                         "--grace", grace, export])
         assert res.exit_code == 2 and res.output.strip() == (
             f"sprawlscan: --grace: must be a duration from 0 to 1e13 seconds: {grace!r}"), grace
+
+
+def test_a_report_on_an_incomplete_scan_never_reads_clear(make_repo, tmp_path):
+    """The scan of the agent's repository is incomplete (a broken ref): exit 3 as before, and the
+    report itself says blocked with the reason (JSON `blocked: true` and `incomplete`, the table's
+    last line); before, the JSON said `blocked: false` and the table "clear"."""
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: ./go\n")
+    r.commit("wf")
+    r.git("branch", "side")
+    (r.path / ".git" / "refs" / "heads" / "side").write_text("1" * 40 + "\n")
+    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    code, doc = survivors(tmp_path, "bot", inv, r.path)
+    assert code == 3 and doc["credentials"] == [] and doc["blocked"] is True
+    [why] = doc["incomplete"]
+    assert "bad object refs/heads/side" in why
+    res = CliRunner().invoke(main, ["survivors", "bot", "--inventory", str(tmp_path / "agents.yaml"), str(r.path)])
+    assert res.exit_code == 3
+    assert res.stdout.strip().splitlines()[-1] == "BLOCKED: the scan is incomplete: what survives is not known"

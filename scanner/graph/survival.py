@@ -82,9 +82,16 @@ class SurvivalReport:
     unresolved_config: tuple[Reach, ...] = ()
     """References nothing binds to names nothing marks as a secret (`unresolved-config`):
     reported, not blocking."""
+    incomplete: tuple[str, ...] = ()
+    """Why the scan it was evaluated on is incomplete: what survives is then not known."""
 
     @property
     def blocked(self) -> bool:
+        return self.blocked_by_evidence or bool(self.incomplete)
+
+    @property
+    def blocked_by_evidence(self) -> bool:
+        """Blocked by what the evaluation found (exit 1), not only by an incomplete scan (exit 3)."""
         if self.unresolved or any(v.conflicts for v in self.verdicts):
             return True
         reasons = {v.reason for v in self.verdicts if v.survives}
