@@ -952,3 +952,30 @@ def test_a_report_on_an_incomplete_scan_never_reads_clear(make_repo, tmp_path):
     res = CliRunner().invoke(main, ["survivors", "bot", "--inventory", str(tmp_path / "agents.yaml"), str(r.path)])
     assert res.exit_code == 3
     assert res.stdout.strip().splitlines()[-1] == "BLOCKED: the scan is incomplete: what survives is not known"
+
+
+def test_key_written_into_an_action_of_a_scanned_repository_is_reached(make_repo, tmp_path, rng):
+    """A step `uses: acme/act@v1` (an action of a scanned repository, read at v1, where its
+    `action.yml` has a key written into it; `action.yaml` in another) reaches that key (orphaned,
+    exit 1); before, steps' `owner/repo@ref` were never read and the gate said clear (exit 0).
+    Actions of repositories not scanned (`actions/checkout@v4`) are not read and block nothing."""
+    key, other = openai_project(rng), openai_project(rng)
+    step = "name: a\nruns:\n  using: composite\n  steps:\n    - run: ./go\n      shell: bash\n"
+    act = make_repo("act")
+    act.write("action.yml", step + f"      env:\n        OPENAI_API_KEY: {key}\n")
+    act.commit("v1")
+    act.git("tag", "v1")
+    act.write("action.yml", step)
+    act.commit("v2: no key")
+    act2 = make_repo("act2")
+    act2.write("sub/action.yaml", step + f"      env:\n        OPENAI_API_KEY: {other}\n")
+    act2.commit("v1")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+            "      - uses: actions/checkout@v4\n      - uses: acme/act@v1\n      - uses: acme/act2/sub@main\n")
+    r.commit("wf")
+    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    code, doc = survivors(tmp_path, "bot", inv, act.path, act2.path, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned"), fingerprint(other): (True, "orphaned")}
+    assert doc["unresolved"] == [] and code == 1
+    assert "workflow:github:acme/act:action.yml@v1" in cred(doc, key)["reached_via"][0]
