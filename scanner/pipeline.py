@@ -321,12 +321,11 @@ def scan_units(sources: Iterable[tuple[str, Source]], options: ScanOptions, engi
         if ran is None and workers > 1 and len(listed) > 1:
             key = rules_digest(rules)
             ran = stack.enter_context(executor(workers, None, (key, engine)))
-        yield from _scan_units(listed, ran, rules, key, options, engine, progress)
+        yield from _scan_units(listed, ran, key, options, engine, progress)
 
 
 def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Submit, int] | None,
-                rules: tuple[Rule, ...], key: str, options: ScanOptions, engine: Engine,
-                progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
+                key: str, options: ScanOptions, engine: Engine, progress: Progress | None) -> Iterator[tuple[Task, UnitResult]]:
     from scanner.units import Task, dispatch, run_unit
 
     cache = options.blob_cache
@@ -346,7 +345,7 @@ def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Sub
             local = not pooled or (cache is not None and (unit.repos is None or not sliceable))
             slices = None if cache is None or local else {
                 repo: slice_of(cache, repo) for repo in unit.repos or ()}
-            task = Task(unit, name, here if local else away, rules, key, engine.backend, slices)
+            task = Task(unit, name, here if local else away, key, engine.backend, slices)
             if before is not None:
                 heads[id(task)] = (name, before)
             yield task, local

@@ -1,5 +1,6 @@
 """Stage: dispatch. Takes the sources of a scan, splits each into units (`Source.units`: a
-repository of an org, the org's own part, the plain files of a folder, or the whole source) and
+repository of an org, the org's own part, a GitLab group's variables or one of its projects, a
+Confluence space, a vault mount, the plain files of a folder, or the whole source) and
 gives one `UnitResult` per unit, in unit order, whatever ran it.
 
 A task (`run_unit`) is the same code everywhere: resolve the source again from its target, scan
@@ -55,10 +56,9 @@ class Task:
     """The source's name as the coordinator knows it (a folder keeps the path as typed)."""
     options: ScanOptions
     """The scan's options, without blob cache or verification."""
-    rules: tuple[Rule, ...]
-    """The rules (built into an engine once per worker process)."""
     rules_key: str
-    """Their digest: the key of that engine."""
+    """The rules' digest: the key of the engine, built from the rules `seed_rules` left in the
+    worker process (the rules themselves travel once per worker, never in a task)."""
     backend: str
     """The engine backend the coordinator uses."""
     cache: dict[str, RepoSlice] | None = None
@@ -120,13 +120,28 @@ class UnitCache:
 
 _ENGINES: dict[str, Engine] = {}
 """This process's engines by rules digest (seeded before a local pool forks)."""
+_RULES: dict[str, tuple[Rule, ...]] = {}
+"""The rules sent to this process once (`seed_rules`), by digest, until an engine is built."""
 _ENGINES_LOCK = threading.Lock()
+
+
+def seed_rules(key: str, rules: tuple[Rule, ...]) -> None:
+    """Leave the scan's rules in this (worker) process: a local pool's initializer, or the Dask
+    worker plugin (`RulesPlugin`). Tasks name them by digest only: a task's arguments stay a few
+    KiB, where ~200 KiB of pickled rules in every task made Dask's scheduler (and the client)
+    keep ~200 KiB per task in their logs of recent messages (up to 1,000 per connection)."""
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _RULES[key] = rules
 
 
 def engine_for(task: Task) -> Engine:
     with _ENGINES_LOCK:
         if task.rules_key not in _ENGINES:
-            _ENGINES[task.rules_key] = Engine(list(task.rules), backend=task.backend)
+            rules = _RULES.pop(task.rules_key, None)
+            if rules is None:
+                raise RuntimeError(f"rules {task.rules_key[:12]} were never sent to this worker")
+            _ENGINES[task.rules_key] = Engine(list(rules), backend=task.backend)
         return _ENGINES[task.rules_key]
 
 
@@ -228,11 +243,17 @@ Submit = Callable[[Task], Any]
 
 @contextmanager
 def executor(workers: int, scheduler: str | None, seed: tuple[str, Engine]) -> Iterator[tuple[Submit, int]]:
-    """A way to run tasks elsewhere and how many run at once: the Dask cluster at `scheduler`,
-    else a local process pool of `workers` (forked with the engine `seed` already built)."""
+    """A way to run tasks elsewhere and how many run at once: the Dask cluster at `scheduler`
+    (the rules sent once, as a worker plugin), else a local process pool of `workers` (forked
+    with the engine `seed` already built; spawned processes get the rules once, at start)."""
+    key, engine = seed
+    rules = tuple(c.rule for c in engine.rules)
     if scheduler:
         client = connect(scheduler)
         try:
+            from scanner.worker_rules import RulesPlugin
+
+            client.register_plugin(RulesPlugin(key, rules), name=f"sprawlscan-rules-{key}")
             info = client.scheduler_info()
             slots = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
             yield ClusterSubmit(client, scheduler), max(1, slots)
@@ -242,9 +263,9 @@ def executor(workers: int, scheduler: str | None, seed: tuple[str, Engine]) -> I
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _ENGINES[seed[0]] = seed[1]  # inherited by the forked workers
+    _ENGINES[key] = engine  # inherited by the forked workers
     ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=seed_rules, initargs=(key, rules))
     try:
         yield (lambda task: pool.submit(run_unit, task)), workers
     finally:

@@ -52,20 +52,25 @@ class Cluster:
                 assert time.monotonic() < deadline, "the scheduler did not start"
                 time.sleep(0.1)
             self.address = json.loads(self.file.read_text())["address"]
+            self.root, self.env = root, env
             for name, token in WORKER_TOKENS.items():
-                self.workers[name] = subprocess.Popen(
-                    [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-                     str(self.file), "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--host", "127.0.0.1", "--name", name, "--local-directory", str(root / name)],
-                    env={**env, "GITHUB_TOKEN": token}, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
-            from distributed import Client
-
-            with Client(self.address, timeout=30, set_as_default=False) as client:
-                client.wait_for_workers(2, timeout=60)
+                self.add_worker(name, token)
         except BaseException:
             self.stop()
             raise
+
+    def add_worker(self, name: str, token: str) -> None:
+        """Start one more worker and wait until the scheduler counts it."""
+        self.workers[name] = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+             str(self.file), "--nthreads", "1", "--no-nanny", "--no-dashboard",
+             "--host", "127.0.0.1", "--name", name, "--local-directory", str(self.root / name)],
+            env={**self.env, "GITHUB_TOKEN": token}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        from distributed import Client
+
+        with Client(self.address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(len(self.workers), timeout=60)
 
     def kill(self, name: str) -> None:
         self.workers[name].send_signal(signal.SIGKILL)
@@ -325,6 +330,48 @@ def test_incremental_rescan_on_the_cluster_equals_the_local_one(world, cluster, 
         dask_blobs = store.conn.execute("SELECT COUNT(*) FROM scanned_blobs").fetchone()[0]
     with Store(tmp_path / "local.db") as store:
         assert store.conn.execute("SELECT COUNT(*) FROM scanned_blobs").fetchone()[0] == dask_blobs
+
+
+def test_tasks_carry_no_rules_and_a_worker_joining_later_gets_them(world, tmp_path, monkeypatch):
+    """On the cluster a task names the rules by digest only (each pickles to a few KiB with no
+    `Rule` in it: ~200 KiB of rules per task made the scheduler keep ~200 KiB per task); the
+    rules reach workers once, as a plugin, also a worker that joins after the first scan: with
+    the first two killed, the second scan runs wholly on it and finds the same credentials."""
+    import pickle
+
+    from scanner.units import ClusterSubmit
+
+    api, folder, tmp, secrets = world
+    monkeypatch.setenv("GITHUB_TOKEN", COORDINATOR_TOKEN)
+    sizes: list[int] = []
+    real = ClusterSubmit.__call__
+
+    def submit(self: ClusterSubmit, task: Any) -> Any:
+        blob = pickle.dumps(task)
+        assert b"detectors.rule" not in blob
+        sizes.append(len(blob))
+        return real(self, task)
+
+    monkeypatch.setattr(ClusterSubmit, "__call__", submit)
+    c = Cluster(tmp_path / "joining")
+    try:
+        opts = ScanOptions(scheduler=c.address, extra={"github_url": api.base,
+                                                       "cache_dir": str(tmp / "cache")})
+        first = run_scan(["github:acme", str(folder)], opts)
+        assert {cred.fingerprint for cred in first.credentials} == {fingerprint(s) for s in secrets}
+        assert len(sizes) >= 6 and max(sizes) < 16 * 1024, sizes
+        late = "ghp_workerthreetokenjustfortests0000000"
+        c.add_worker("w3", late)
+        for name in WORKER_TOKENS:
+            c.kill(name)
+        api.pairs.clear()
+        second = run_scan(["github:acme", str(folder)], opts)
+    finally:
+        c.stop()
+    assert second.stats.errors == first.stats.errors == []
+    assert [cred.fingerprint for cred in second.credentials] == \
+        [cred.fingerprint for cred in first.credentials]
+    assert {a for p, a in api.pairs if p.endswith("/issues")} == {f"token {late}"}
 
 
 def test_bad_or_unreachable_scheduler_is_one_line_exit_2(world):
