@@ -1,5 +1,6 @@
 """Stage: dispatch. Takes the sources of a scan, splits each into units (`Source.units`: a
-repository of an org, the org's own part, the plain files of a folder, or the whole source) and
+repository of an org, the org's own part, a GitLab group's variables or one of its projects, a
+Confluence space, a vault mount, the plain files of a folder, or the whole source) and
 gives one `UnitResult` per unit, in unit order, whatever ran it.
 
 A task (`run_unit`) is the same code everywhere: resolve the source again from its target, scan

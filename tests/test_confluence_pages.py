@@ -148,12 +148,13 @@ def test_spaces_listed_when_not_given(httpserver, rng, token):
 
 
 def test_401_names_confluence(httpserver, token):
-    """A rejected token ends the crawl with one line naming the service; no token in it."""
+    """A rejected token ends the space's crawl with one line naming the service and the space;
+    no token in it."""
     httpserver.expect_request("/rest/api/content").respond_with_data("no", status=401)
     stats = ScanStats()
     base = httpserver.url_for("/").rstrip("/")
     assert list(ConfluenceSource(base, ["ENG"]).chunks(stats)) == []
-    assert stats.errors == [f"Confluence rejected the credentials: 401 ({base})"]
+    assert stats.errors == [f"Confluence rejected the credentials: 401 ({base}, space ENG)"]
     assert token not in stats.errors[0]
 
 

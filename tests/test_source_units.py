@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,20 +22,25 @@ from pytest_httpserver import HTTPServer
 from test_gitlab_group import API, WEB, project_json, serve_project
 from test_units import Cluster
 from tokens import anthropic, github, huggingface, openai_project
+from werkzeug import Request, Response
 
 from scanner.model import ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, run_scan
+from scanner.sources.base import Unit
 from scanner.sources.gitlab_group import GitLabGroupSource
 
 COORDINATOR = "glpat-coordinatortokenforthetests"
 WORKERS = "glpat-workerstokenforthetests0000"
+WIKI_COORDINATOR = "wiki-coordinator-token-for-tests"
+WIKI_WORKERS = "wiki-workers-token-for-the-tests"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     """Two Dask workers whose GITLAB_TOKEN differs from the coordinator's (so the API log says
     who crawled what)."""
-    c = Cluster(tmp_path_factory.mktemp("dask"), {"GITLAB_TOKEN": WORKERS})
+    c = Cluster(tmp_path_factory.mktemp("dask"), {"GITLAB_TOKEN": WORKERS,
+                                                   "CONFLUENCE_TOKEN": WIKI_WORKERS})
     yield c
     c.stop()
 
@@ -95,9 +101,17 @@ def gl_options(api: FakeAPI, cache: Path, **kw: Any) -> ScanOptions:
 
 
 def whole(monkeypatch: pytest.MonkeyPatch, cls: type, targets: list[str], options: ScanOptions):
-    """The scan as it was before sources were split: the source is one unit, crawled serially."""
+    """The scan as it was before sources were split: each source one unit, crawled serially in
+    this process (`chunks()` / `scan()`), never through `scan_unit`."""
+    import scanner.units
+
+    def one(source: Any, target: str, stats: ScanStats, remote: bool) -> list[Unit]:
+        assert isinstance(source, cls)
+        return [Unit(target, "", source.name, repos=None)]
+
     with monkeypatch.context() as m:
-        m.delattr(cls, "units")
+        m.setattr(scanner.units, "list_units", one)
+        m.setattr(cls, "scan_unit", None)  # a unit with a key would fail here
         return run_scan(targets, options)
 
 
@@ -107,11 +121,13 @@ def same(a, b) -> None:
     assert a.facts == b.facts
 
 
-def cli(args: list[str], token: str = COORDINATOR, **env: str) -> tuple[int, dict, str]:
-    full = {**os.environ, "GITLAB_TOKEN": token, **env}
-    full.pop("SPRAWLSCAN_WORKERS", None)
+def cli(args: list[str], token: str = COORDINATOR, cwd: Path | None = None,
+        **env: str) -> tuple[int, dict, str]:
+    full = {**os.environ, "GITLAB_TOKEN": token, "CONFLUENCE_TOKEN": WIKI_COORDINATOR, **env}
+    for var in ("SPRAWLSCAN_WORKERS", "CONFLUENCE_USER", "JIRA_USER", "JIRA_TOKEN"):
+        full.pop(var, None)
     p = subprocess.run([sys.executable, "-m", "scanner", "scan", "--format", "json", *args],
-                       capture_output=True, text=True, env=full, timeout=300)
+                       capture_output=True, text=True, env=full, timeout=300, cwd=cwd)
     return p.returncode, json.loads(p.stdout) if p.stdout.strip() else {}, p.stderr
 
 
@@ -171,3 +187,133 @@ def test_gitlab_project_failing_for_good_is_incomplete_naming_it(gl, cluster):
     # secrets: 2 group variables, then (history, issue, variable) per project
     p2_issue = secrets[2 + 3 + 1]
     assert found == {fingerprint(s) for s in secrets} - {fingerprint(p2_issue)}
+
+
+# -- Confluence: one unit per space ----------------------------------------------------------
+
+@pytest.fixture
+def wiki(threaded, rng, monkeypatch):
+    """Spaces A, B and C listed by the site, a page in each (A's at version 2, its first version
+    holding another key) with a comment in B; `fail` names spaces whose content answers 500."""
+    for var in ("CONFLUENCE_USER", "JIRA_USER", "JIRA_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CONFLUENCE_TOKEN", WIKI_COORDINATOR)
+    base = threaded.url_for("").rstrip("/")
+    keys = {s: openai_project(rng) for s in ("A", "B", "C")}
+    keys |= {"A-old": github(rng), "B-comment": huggingface(rng)}
+    fail: set[str] = set()
+    asked: list[tuple[str, str, str]] = []
+
+    def page(space: str, version: int, key: str) -> dict:
+        pid = f"{ord(space)}"
+        return {"id": pid, "type": "page", "title": f"runbook {space}", "space": {"key": space},
+                "version": {"number": version},
+                "body": {"storage": {"value": f"<p>key <code>{key}</code></p>"}},
+                "_links": {"webui": f"/spaces/{space}/pages/{pid}"}}
+
+    def handle(request: Request) -> Response:
+        path, args = request.path, request.args
+        asked.append((path, args.get("spaceKey", ""), request.headers.get("Authorization", "")))
+        body: Any = {"results": [], "_links": {}}
+        if path == "/rest/api/space":
+            body = {"results": [{"key": s} for s in ("A", "B", "C")], "_links": {}}
+        elif path == "/rest/api/content":
+            space = args["spaceKey"]
+            if space in fail:
+                return Response('{"message": "boom"}', status=500, content_type="application/json")
+            if args["type"] == "page":
+                body = {"results": [page(space, 2 if space == "A" else 1, keys[space])],
+                        "_links": {"base": base}}
+        elif path == f"/rest/api/content/{ord('A')}" and args.get("version") == "1":
+            old = page("A", 1, keys["A-old"])
+            body = {k: v for k, v in old.items() if k not in ("space", "_links")}
+        elif path == f"/rest/api/content/{ord('B')}/child/comment":
+            body = {"results": [{"id": "900", "type": "comment", "version": {"number": 1},
+                                 "body": {"storage": {"value": f"<p>{keys['B-comment']}</p>"}}}]}
+        return Response(json.dumps(body), content_type="application/json")
+
+    threaded.expect_request(re.compile("/rest/api/.*")).respond_with_handler(handle)
+    return base, keys, fail, asked
+
+
+def test_confluence_spaces_are_units_finding_what_the_whole_scan_finds(wiki, monkeypatch):
+    """Three listed spaces are three units; one by one and on a pool of two they find every
+    page, older version and comment of the whole-source scan, with the same stats."""
+    from scanner.sources.confluence_pages import ConfluenceSource
+
+    base, keys, _, _ = wiki
+    units = ConfluenceSource(base).units(ScanStats())
+    assert [(u.key, u.name, u.data) for u in units] == [
+        (f"space {i}/3", f"confluence:{base} space {s}", s) for i, s in enumerate("ABC", 1)]
+    before = whole(monkeypatch, ConfluenceSource, [f"confluence:{base}"], ScanOptions(workers=1))
+    assert {c.fingerprint for c in before.credentials} == {fingerprint(k) for k in keys.values()}
+    assert before.stats.errors == []
+    same(run_scan([f"confluence:{base}"], ScanOptions(workers=1)), before)
+    same(run_scan([f"confluence:{base}"], ScanOptions(workers=2)), before)
+
+
+def test_confluence_spaces_on_a_dask_cluster_and_a_space_failing_for_good(wiki, cluster):
+    """`--scheduler` gives the report of `--workers 1`, the spaces crawled by the workers (their
+    token) and the space list by the coordinator; then with every request for space B's pages
+    (and blog posts) answered 500, exit 3 with lines naming space B, on the cluster as on a
+    local pool, and
+    A's and C's findings still reported."""
+    base, keys, fail, asked = wiki
+    local = cli(["--workers", "1", f"confluence:{base}"])
+    assert local[0] == 1, local[2]
+    asked.clear()
+    assert cli(["--scheduler", cluster.address, f"confluence:{base}"]) == local
+    assert {a for p, s, a in asked if s} == {f"Bearer {WIKI_WORKERS}"}
+    assert {a for p, s, a in asked if p == "/rest/api/space"} == {f"Bearer {WIKI_COORDINATOR}"}
+    fail.add("B")
+    runs = [cli([*extra, f"confluence:{base}"])
+            for extra in (["--workers", "2"], ["--scheduler", cluster.address])]
+    assert runs[0] == runs[1]
+    code, doc, err = runs[0]
+    assert code == 3 and doc["incomplete"] is True
+    assert err.splitlines() == [f"sprawlscan: incomplete: Confluence: {kind}s of space B "
+                                "(start=0): HTTP 500" for kind in ("page", "blogpost")]
+    assert {f["secret_sha256"] for f in doc["findings"]} == {
+        fingerprint(keys[k]) for k in ("A", "A-old", "C")}
+
+
+# -- vault exports: one unit per mount ---------------------------------------------------------
+
+def test_vault_export_mounts_are_units_here_on_a_pool_and_on_the_cluster(tmp_path, rng,
+                                                                         monkeypatch, cluster):
+    """An export whose entries interleave mounts `secret` and `kv`, an AWS region and a broken
+    entry under `ops`: one unit per mount (named by mount, carrying no value), in order of first
+    appearance; whole, unit by unit, on a pool of two and (the target a relative path, which the
+    workers read absolute) on the cluster, the same credentials, stats and error naming the
+    broken entry."""
+    from scanner.sources.vault_export import VaultExportSource
+
+    keys = [openai_project(rng), github(rng), anthropic(rng), huggingface(rng)]
+    doc = [{"path": "secret/agents/a", "data": {"data": {"OPENAI_API_KEY": keys[0]},
+                                                 "metadata": {"version": 2}}},
+           {"path": "kv/ci/b", "data": {"GH_TOKEN": keys[1]}},
+           {"ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bot-AbCdEf",
+            "Name": "bot", "SecretString": json.dumps({"ANTHROPIC_API_KEY": keys[2]}),
+            "VersionStages": ["AWSCURRENT"]},
+           {"path": "ops/broken", "data": "not an object"},
+           {"path": "secret/data/agents/d", "data": {"data": {"HF_TOKEN": keys[3]},
+                                                      "metadata": {"version": 1}}}]
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps(doc))
+    target = f"vault-export:{f}"
+    units = VaultExportSource(f).units(ScanStats())
+    assert [(u.key, u.name, u.data) for u in units] == [
+        ("mount 1/4", f"{f} mount secret", ("vault", "secret")),
+        ("mount 2/4", f"{f} mount kv", ("vault", "kv")),
+        ("mount 3/4", f"{f} region eu-west-1", ("aws-secrets-manager", "eu-west-1")),
+        ("mount 4/4", f"{f} mount ops", ("vault", "ops"))]
+    assert not any(k in repr(units) for k in keys)
+    before = whole(monkeypatch, VaultExportSource, [target], ScanOptions(workers=1))
+    assert {c.fingerprint for c in before.credentials} == {fingerprint(k) for k in keys}
+    assert before.stats.errors == [f"vault export {f}: ops/broken: no `data` object"]
+    same(run_scan([target], ScanOptions(workers=1)), before)
+    same(run_scan([target], ScanOptions(workers=2)), before)
+    local = cli(["--workers", "1", "vault-export:export.json"], cwd=tmp_path)
+    assert local[0] == 3 and len(local[1]["findings"]) == 4, local[2]
+    assert local[2] == "sprawlscan: incomplete: vault export export.json: ops/broken: no `data` object\n"
+    assert cli(["--scheduler", cluster.address, "vault-export:export.json"], cwd=tmp_path) == local

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import socket
 import string
 import subprocess
+import sys
 import time
 
 import pytest
@@ -138,6 +140,50 @@ def test_every_kv_mount_versions_and_metadata(bao, seeded, monkeypatch):
         [("legacy", "db/main#password", "live")]
     assert [(x.container, x.path) for x in fps[fingerprint(seeded["claude"])].locations] == \
         [("legacy", "top#ANTHROPIC_API_KEY")]
+
+
+def test_mounts_are_units_finding_what_the_whole_crawl_finds(bao, seeded, monkeypatch):
+    """Each KV mount is one unit (`legacy` v1, `secret` v2); one by one and on a pool of two
+    they find what the whole-source crawl finds, with the same stats."""
+    import scanner.units
+    from scanner.sources.base import Unit
+
+    url, token = bao
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    units = VaultLiveSource(url).units(ScanStats())
+    assert [(u.key, u.name, u.data) for u in units] == [
+        ("mount 1/2", f"vault:{url} mount legacy", ("legacy", 1, "")),
+        ("mount 2/2", f"vault:{url} mount secret", ("secret", 2, ""))]
+    with monkeypatch.context() as m:  # before the split: the source as one unit
+        m.setattr(scanner.units, "list_units",
+                  lambda source, target, *_: [Unit(target, "", source.name, repos=None)])
+        m.setattr(VaultLiveSource, "scan_unit", None)
+        before = run_scan([f"vault:{url}"], ScanOptions(workers=1))
+    assert len(before.credentials) == 5 and not before.stats.errors
+    for workers in (1, 2):
+        after = run_scan([f"vault:{url}"], ScanOptions(workers=workers))
+        assert (after.credentials, after.stats) == (before.credentials, before.stats)
+
+
+def test_a_mount_closed_to_the_token_fails_alone(bao, seeded, tmp_path):
+    """A token whose policy reads `secret/` but not `legacy/` (listed first): the legacy unit
+    fails with one line naming it, exit 3, and every secret of `secret/` is still reported
+    (the whole crawl used to end at the first refusal, reporting nothing)."""
+    url, token = bao
+    root = hvac.Client(url=url, token=token)
+    root.sys.create_or_update_policy("only-secret", 'path "sys/mounts" { capabilities = ["read"] }\n'
+                                     'path "secret/*" { capabilities = ["read", "list"] }\n')
+    narrow = root.auth.token.create(policies=["only-secret"])["auth"]["client_token"]
+    env = {**os.environ, "VAULT_TOKEN": narrow}
+    env.pop("SPRAWLSCAN_WORKERS", None)
+    p = subprocess.run([sys.executable, "-m", "scanner", "scan", "--format", "json", "--workers",
+                        "2", f"vault:{url}"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 3, p.stderr
+    assert p.stderr.splitlines() == [
+        f"sprawlscan: incomplete: Vault rejected the token: 403 on list legacy/ ({url})"]
+    assert {f["secret_sha256"] for f in json.loads(p.stdout)["findings"]} == {
+        fingerprint(seeded[k]) for k in ("v1", "v3", "hf")}
+    assert narrow not in p.stdout + p.stderr
 
 
 def test_vault_path_limits_the_crawl(bao, seeded, monkeypatch):

@@ -10,21 +10,25 @@ raw line breaks, so a secret found both ways is one location), and each page's o
 Pages of results follow `_links.next` (start / limit). Not read: attachments, older versions of
 comments. Locations: source `confluence`, container = space key, path = page id (`12345`,
 `12345#v2` for version 2, `12345#comment-678` for a comment), url = the web link, the title in
-`attributes`."""
+`attributes`.
+
+Units (`scanner.units`): one per space; the space list is read when the units are listed, and
+the serial crawl runs the same units in order. Rejected credentials end one space (one line
+naming it; the next space is tried, as a space can be closed to the token on its own)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
 from scanner.parsing import TooComplex
-from scanner.sources.base import read_json_export, refuse_export
+from scanner.sources.base import Hit, Unit, read_json_export, refuse_export, scan_chunks
 from scanner.sources.atlassian_client import (
     Rejected,
     UnitFailed,
@@ -32,6 +36,9 @@ from scanner.sources.atlassian_client import (
     get_json,
     make_client,
 )
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 PAGE = 25
 MAX_VERSIONS = 20
@@ -94,12 +101,31 @@ class ConfluenceSource:
         self.client = make_client(Confluence, url, "CONFLUENCE", "JIRA", cloud=False)
         self.progress: Callable[[str], None] | None = None
 
-    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
-        done = 0
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """One unit per space (`--spaces`, else every space the credentials can list)."""
         try:
             spaces = self.spaces or [str(s.get("key")) for s in self._paged(
                 "rest/api/space", {"limit": PAGE}, "space list", stats)]
-            for space, kind in ((s, k) for s in spaces for k in ("page", "blogpost")):
+        except Rejected as exc:
+            stats.errors.append(f"{exc} ({self.base})")
+            return []
+        return [Unit(self.name, f"space {i}/{len(spaces)}", f"{self.name} space {space}", space,
+                     repos=()) for i, space in enumerate(spaces, 1)]
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        """Every unit in order (what the split scan finds)."""
+        for unit in self.units(stats):
+            yield from self.space(unit.data, stats)
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        return scan_chunks(self.space(unit.data, stats), engine, stats)
+
+    def space(self, space: str, stats: ScanStats) -> Iterator[Chunk]:
+        """Pages and blog posts of one space, with their versions and comments; rejected
+        credentials end the space with one line naming it."""
+        done = 0
+        try:
+            for kind in ("page", "blogpost"):
                 for page in self._paged("rest/api/content", {"spaceKey": space, "type": kind,
                                                              "expand": EXPAND, "limit": PAGE},
                                         f"{kind}s of space {space}", stats):
@@ -116,7 +142,7 @@ class ConfluenceSource:
                 if self.progress:
                     self.progress(f"{self.name}: space {space} {kind}s done, {done} pages")
         except Rejected as exc:
-            stats.errors.append(f"{exc} ({self.base})")
+            stats.errors.append(f"{exc} ({self.base}, space {space})")
 
     def _paged(self, path: str, params: dict[str, Any], unit: str,
                stats: ScanStats) -> Iterator[dict[str, Any]]:

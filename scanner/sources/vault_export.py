@@ -13,20 +13,41 @@ Locations: source `vault`, container = mount, path = `agents/x#KEY`, both the CL
 (`secret/agents/x`) and the API form (`secret/data/agents/x`) normalised to mount `secret`, path
 `agents/x`; the first path segment is taken as the mount. Secrets Manager values: source
 `aws-secrets-manager`, container = region from the ARN, path = `NAME#KEY`, `historical` unless
-the version is `AWSCURRENT`. Version metadata goes to `Location.attributes`."""
+the version is `AWSCURRENT`. Version metadata goes to `Location.attributes`.
+
+Units (`scanner.units`): one per mount (Secrets Manager: per region), in order of first
+appearance; a unit carries the mount's name only, and its task reads the file again (a unit
+never carries a value)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, Location, ScanStats
 from scanner.parsing import TooComplex, json_loads
-from scanner.sources.base import read_json_export, refuse_export
+from scanner.sources.base import Hit, Unit, read_json_export, refuse_export, scan_chunks
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 API_SEGMENTS = ("data", "metadata")
+
+
+def _mount(path: str | None, item: dict[str, object]) -> tuple[str, str]:
+    """Which unit an entry belongs to: (`vault`, mount) or (`aws-secrets-manager`, region)."""
+    if "SecretString" in item or "SecretBinary" in item:
+        arn = str(item.get("ARN") or "")
+        return "aws-secrets-manager", arn.split(":")[3] if arn.count(":") >= 5 else ""
+    return "vault", split_vault_path(path)[0] if path else ""
+
+
+def _show(mount: tuple[str, str]) -> str:
+    kind, name = mount
+    return f"{'region' if kind != 'vault' else 'mount'} {name or '(none)'}"
 
 
 def split_vault_path(path: str) -> tuple[str, str]:
@@ -98,26 +119,44 @@ class VaultExportSource:
         else:
             raise ConfigError(f"{self.file}: not a vault kv or Secrets Manager export")
 
-    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """One unit per mount (AWS Secrets Manager: per region), in order of first appearance;
+        a unit names the mount, never a value (a task reads the file again)."""
         if self.refused:
             refuse_export(self.file, self.refused, stats)
+        mounts = list(dict.fromkeys(_mount(path, item) for path, item in self.entries))
+        return [Unit(self.name, f"mount {i}/{len(mounts)}", f"{self.name} {_show(m)}", m, repos=())
+                for i, m in enumerate(mounts, 1)]
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        """Every unit in order (what the split scan finds)."""
+        for unit in self.units(stats):
+            yield from self.mount(unit.data, stats)
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        return scan_chunks(self.mount(unit.data, stats), engine, stats)
+
+    def mount(self, mount: tuple[str, str], stats: ScanStats) -> Iterator[Chunk]:
+        """The values of the entries under one mount (or region), in file order."""
         for i, (path, item) in enumerate(self.entries):
+            if _mount(path, item) != mount:
+                continue
             unit = path or f"{self.file.name}[{i}]"
             if "SecretString" in item or "SecretBinary" in item:
                 yield from self._aws(item, stats)
                 continue
             data = item.get("data")
             if not isinstance(data, dict):
-                stats.errors.append(f"vault export {self.file}: {unit}: no `data` object")
+                stats.errors.append(f"vault export {self.name}: {unit}: no `data` object")
                 continue
-            mount, rel = split_vault_path(path) if path else ("", unit)
+            container, rel = split_vault_path(path) if path else ("", unit)
             if "data" in data and data["data"] is None and isinstance(data.get("metadata"), dict):
                 stats.skip("vault-deleted-version")  # KV v2 output of a deleted version
             elif isinstance(data.get("data"), dict) and isinstance(data.get("metadata"), dict):
-                yield from value_chunks("vault", mount, rel, data["data"],
+                yield from value_chunks("vault", container, rel, data["data"],
                                         attributes=kv_metadata(data["metadata"]))
             else:
-                yield from value_chunks("vault", mount, rel, data)
+                yield from value_chunks("vault", container, rel, data)
 
     def _aws(self, item: dict[str, object], stats: ScanStats) -> Iterator[Chunk]:
         arn = str(item.get("ARN") or "")

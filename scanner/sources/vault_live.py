@@ -11,14 +11,17 @@ KV v1: the one value, `live`. The mount's KV version comes from `sys/mounts`, or
 (database, PKI, transit...), policies, auth methods. Locations: source `vault`, container = mount,
 path = `agents/x#KEY`; version facts in `Location.attributes`. A 429 / 503 is retried (bounded,
 `Retry-After` honoured); a path that fails is named in `stats.errors`; a rejected token ends the
-crawl with one line."""
+crawl with one line.
+
+Units (`scanner.units`): one per KV mount, listed from `sys/mounts` when the units are listed;
+the serial crawl runs the same units in order."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,8 +29,12 @@ from urllib3.util.retry import Retry
 
 from scanner.errors import ConfigError
 from scanner.model import Chunk, ScanStats
+from scanner.sources.base import Hit, Unit, scan_chunks
 from scanner.sources.http_guard import OffHostRefused, PinnedSession
 from scanner.sources.vault_export import kv_metadata, value_chunks
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 4
@@ -65,29 +72,52 @@ class VaultLiveSource:
                                   session=_retrying_session(self.base))
         self.progress: Callable[[str], None] | None = None
 
-    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
-        done = 0
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """One unit per KV mount crawled (`--vault-path`: its one mount); the mounts are
+        listed here."""
         try:
-            for mount, version, sub in self._roots(stats):
-                for path in self._walk(mount, version, sub, stats):
-                    done += 1
-                    if self.progress and done % 50 == 0:
-                        self.progress(f"{self.name}: {done} secrets")
-                    try:
-                        yield from self._secret(mount, version, path, stats)
-                    except PathFailed as exc:
-                        stats.errors.append(str(exc))
-                    except NotFound:
-                        if path == sub:  # the --vault-path itself: most likely a typo
-                            stats.errors.append(f"Vault: {mount}/{sub}: nothing there")
-                        else:  # listed, then gone (deleted meanwhile)
-                            stats.skip("vault-not-found")
-            if self.progress:
-                self.progress(f"{self.name}: {done} secrets, done")
+            roots = list(self._roots(stats))
         except Rejected as exc:
             stats.errors.append(f"{exc} ({self.base})")
+            return []
         except (PathFailed, NotFound) as exc:
             stats.errors.append(str(exc) if isinstance(exc, PathFailed) else f"Vault: {exc}: not found")
+            return []
+        return [Unit(self.name, f"mount {i}/{len(roots)}", f"{self.name} mount {mount}",
+                     (mount, version, sub), repos=())
+                for i, (mount, version, sub) in enumerate(roots, 1)]
+
+    def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        """Every unit in order (what the split scan finds)."""
+        for unit in self.units(stats):
+            yield from self.mount(unit.data, stats)
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        return scan_chunks(self.mount(unit.data, stats), engine, stats)
+
+    def mount(self, root: tuple[str, int, str], stats: ScanStats) -> Iterator[Chunk]:
+        """Every secret under the sub-path of one mount (`root`: mount, KV version, sub-path);
+        a rejected token ends the mount with one line."""
+        mount, version, sub = root
+        done = 0
+        try:
+            for path in self._walk(mount, version, sub, stats):
+                done += 1
+                if self.progress and done % 50 == 0:
+                    self.progress(f"{self.name}: {mount}: {done} secrets")
+                try:
+                    yield from self._secret(mount, version, path, stats)
+                except PathFailed as exc:
+                    stats.errors.append(str(exc))
+                except NotFound:
+                    if path == sub:  # the --vault-path itself: most likely a typo
+                        stats.errors.append(f"Vault: {mount}/{sub}: nothing there")
+                    else:  # listed, then gone (deleted meanwhile)
+                        stats.skip("vault-not-found")
+            if self.progress:
+                self.progress(f"{self.name}: {mount}: {done} secrets, done")
+        except Rejected as exc:
+            stats.errors.append(f"{exc} ({self.base})")
 
     def _call(self, fn: Callable[[], T], unit: str) -> T:
         """One request (rate limits already retried by the session) with failures as one line."""
