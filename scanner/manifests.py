@@ -69,6 +69,9 @@ def _kind(path: str) -> str:
 BINDING_NAMES = {"code": "blob.py", "json-doc": "blob.json"}
 """A file name of each kind only the binding pass reads (a history scan runs that pass on a blob
 before it knows the blob's names, under each of these, then keeps the one its name says)."""
+YAML_NAME = "blob.yaml"
+"""A YAML file name: a history scan runs this pass under it on the blobs it already knows a YAML
+name of when it reads them (`GitHistorySource.scan`)."""
 
 
 def kind_of(path: str) -> str:

@@ -55,9 +55,9 @@ def test_unchanged_refs_reuse_the_history_walk(tmp_path, make_repo, rng, monkeyp
     walks: list[int] = []
     real = GitHistorySource.attribution
 
-    def spy(self, stats):
+    def spy(self, stats, *walked):
         walks.append(1)
-        return real(self, stats)
+        return real(self, stats, *walked)
 
     monkeypatch.setattr(GitHistorySource, "attribution", spy)
     with Store(tmp_path / "s.db") as store:

@@ -21,8 +21,8 @@ import hashlib
 import os
 import subprocess
 import threading
-from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import regex
@@ -194,6 +194,9 @@ class Segment:
     ids: tuple[str, ...]
     size: int
     """Their bytes."""
+    yaml: frozenset[str] = frozenset()
+    """Those a YAML file name of the history names (known once the history walk is read): the
+    structured-config pass runs on them here as on a YAML file, not after the scan."""
 
 
 @dataclass(slots=True)
@@ -211,8 +214,10 @@ class SegmentResult:
     bindable: list[str] = field(default_factory=list)
     """Text blobs the binding pass may read (`scanner.bindings.bindable`)."""
     bound: dict[str, dict[str, Bound]] = field(default_factory=dict)
-    """Blob id → kind of file (`code`, `json-doc`) → what the binding pass found in the blob
-    under such a name (only where it found something)."""
+    """Blob id → kind of file (`code`, `json-doc`, `yaml`) → what the structured-config pass
+    found in the blob under such a name (only where it found something)."""
+    yaml: list[str] = field(default_factory=list)
+    """Text blobs of `Segment.yaml`: the pass ran on them as on a YAML file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +316,9 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
                 bindable, kinds = binding_kinds(data, engine, keywords)
                 if bindable:
                     result.bindable.append(sha)
+                if sha in seg.yaml:
+                    kinds += ("yaml",)
+                    result.yaml.append(sha)
                 for kind in kinds:  # here, while the bytes are at hand: never read again
                     bound = _bind(engine, data, matches, kind)
                     if bound is not None:
@@ -325,11 +333,12 @@ def scan_segment(engine: Engine, seg: Segment) -> SegmentResult:
 def _bind(engine: Engine, data: bytes, matches: list[Match], kind: str) -> Bound | None:
     """The structured-config pass on a blob under a file name of `kind`, None when it gives
     nothing."""
-    from scanner.manifests import BINDING_NAMES
+    from scanner.manifests import BINDING_NAMES, YAML_NAME
     from scanner.sources.base import structured
 
     stats = ScanStats()
-    found = structured(Chunk(data, (), hint=BINDING_NAMES[kind]), engine, matches, stats)
+    found = structured(Chunk(data, (), hint=BINDING_NAMES.get(kind, YAML_NAME)), engine, matches,
+                       stats)
     spent = tuple(engine.take_timeouts()) if engine.timeouts else ()
     if not found and not stats.skipped and not spent:
         return None
@@ -374,7 +383,10 @@ class GitHistorySource:
         return [Unit(str(self.repo), "", self.name, repos=(self.name,))]
 
     # -- discovery -------------------------------------------------------------------------
-    def attribution(self, stats: ScanStats) -> Attribution:
+    def attribution(self, stats: ScanStats,
+                    walked: Callable[[Attribution], None] | None = None) -> Attribution:
+        """Every blob's paths and first commits; `walked` is called with it as soon as the
+        history walk is read (most blobs: those of no commit diff come after)."""
         attr = Attribution()
         if git(self.repo, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
@@ -387,6 +399,9 @@ class GitHistorySource:
             raise
         facts: Facts = {}
         parse_log_raw(log, attr, facts)
+        del log
+        if walked is not None:
+            walked(attr)
         with self._meta_lock:  # the same walk `commit_facts` would make again
             if self._meta is None:
                 self._meta = facts
@@ -523,9 +538,10 @@ class GitHistorySource:
         store = git(self.repo, "count-objects", "-v", check=False)
         return hashlib.sha256(b"v2\0" + refs + b"\0" + head + b"\0" + store).hexdigest()
 
-    def cached_attribution(self, cache: BlobCache, stats: ScanStats) -> Attribution:
+    def cached_attribution(self, cache: BlobCache, stats: ScanStats,
+                           walked: Callable[[Attribution], None] | None = None) -> Attribution:
         """The attribution from the cache when no ref moved since it was computed, else computed
-        (and offered to the cache when the pass was clean)."""
+        (and offered to the cache when the pass was clean); `walked` as for `attribution`."""
         state = self.refs_state()
         hit = cache.attribution(self.name, state)
         if hit is not None:
@@ -534,7 +550,7 @@ class GitHistorySource:
                 stats.skip("missing-object", missing)
             return Attribution.from_cache(first)
         sub = ScanStats()
-        attr = self.attribution(sub)
+        attr = self.attribution(sub, walked)
         stats.merge(sub)
         if not sub.errors:
             cache.save_attribution(self.name, state, attr.to_cache(),
@@ -662,10 +678,21 @@ class GitHistorySource:
         discovered: list[tuple[Attribution, set[tuple[str, str]]]] = []
         failure: list[str] = []
         timeouts: dict[str, list[str]] = {}
+        yaml_named: list[frozenset[str]] = []
+        """Blobs a YAML name of the history names, once the walk is read (a segment sent after
+        that runs their YAML pass where it reads them: `Segment.yaml`)."""
+        yaml_done: set[str] = set()
+
+        def walked(attr: Attribution) -> None:
+            yaml_named.append(frozenset(sha for sha, paths in attr.first.items()
+                                        if any(_yaml_name(p) for p in paths)))
 
         def discover() -> None:
             try:
-                attr = self.attribution(side) if cache is None else self.cached_attribution(cache, side)
+                attr = (self.attribution(side, walked) if cache is None
+                        else self.cached_attribution(cache, side, walked))
+                if not yaml_named:  # from the cache: no walk
+                    walked(attr)
                 discovered.append((attr, self.head_tree()))
                 if self.prefetch:
                     self.inventory_facts  # noqa: B018 - read now, alongside the blob stream
@@ -687,8 +714,16 @@ class GitHistorySource:
         thread = threading.Thread(target=discover, daemon=True)
         thread.start()
         done = [0, 0]
+
+        def tasks() -> Iterator[Segment]:
+            for seg in segments:
+                if yaml_named:
+                    seg = replace(seg, yaml=yaml_named[0].intersection(seg.ids))
+                yield seg
+
         try:
-            for result in pool.map(scan_segment, segments):
+            for result in pool.map(scan_segment, tasks()):
+                yaml_done.update(result.yaml)
                 binary.update(result.binary)
                 bind.update(result.bindable)
                 bound.update(result.bound)
@@ -737,7 +772,7 @@ class GitHistorySource:
         extra: dict[str, list[Match]] = {}
         for sha, m, locs in self.structured_hits(engine, attr, live, found,
                                                   seen.keys() - too_large - binary, stats, bind,
-                                                  bound):
+                                                  bound, yaml_done):
             extra.setdefault(sha, []).append(m)
             yield m, locs
         if cache is not None:  # a cold cache learns every attributed blob read
@@ -755,14 +790,16 @@ class GitHistorySource:
     def structured_hits(self, engine: Engine, attr: Attribution, live: set[tuple[str, str]],
                         found: dict[str, list[Match]], text_blobs: set[str],
                         stats: ScanStats | None = None, bind: set[str] | None = None,
-                        bound: dict[str, dict[str, Bound]] | None = None
+                        bound: dict[str, dict[str, Bound]] | None = None,
+                        yaml_done: set[str] | frozenset[str] = frozenset()
                         ) -> Iterator[tuple[str, Match, tuple[Location, ...]]]:
         """`structured`, each hit with the blob it came from (for the blob cache); documents over
         a parsing bound are counted in `stats`. With `bind` (the blobs the scan saw pass the
         binding pass's gate), code and plain JSON, read for the binding pass only, are wanted
         only when in it: not every source file of the history. With `bound` (what the scan's
-        binding pass found in those, `scan_segment`), they are not read again at all: only
-        blobs named as `.env`, YAML or config JSON files are."""
+        binding pass found in those, `scan_segment`), they are not read again at all, nor are
+        the blobs of `yaml_done` under a YAML name (the scan ran the pass on them as on YAML):
+        only the other blobs named as `.env`, YAML or config JSON files are."""
         from scanner.manifests import BINDING_NAMES, binding_only, handles, kind_of
         from scanner.sources.base import structured
 
@@ -774,7 +811,9 @@ class GitHistorySource:
         if not wanted:
             return
         kinds = {sha: kind_of(path) for sha, path in wanted.items()}
-        done = set() if bound is None else {sha for sha, kind in kinds.items() if kind in BINDING_NAMES}
+        done = set() if bound is None else {
+            sha for sha, kind in kinds.items()
+            if kind in BINDING_NAMES or (kind == "yaml" and sha in yaml_done)}
         blobs = self.read_blobs(sorted(wanted.keys() - done), ScanStats())
         try:
             pending = next(blobs, None)
@@ -940,6 +979,12 @@ class GitHistorySource:
             chunk = read_file(self.repo / path, path, self.name, self.options, stats, loc)
             if chunk is not None:
                 yield chunk
+
+
+def _yaml_name(path: str) -> bool:
+    from scanner.manifests import kind_of
+
+    return path[-4:].lower() in ("yaml", ".yml") and kind_of(path) == "yaml"
 
 
 def _same_blob(path: Path, sha: str) -> bool:
