@@ -584,10 +584,12 @@ def survivors(agent: str, sources: tuple[str, ...], inventory: Path | None, at: 
     when, window, longest = parse_at(at), parse_grace(grace), parse_grace(max_short, "--max-short-lived")
     sg, result = _graph_scan(sources, inventory, flags)
     report = run_survivors(sg, agent, when, window, strict, longest)
+    if result.incomplete:  # the report says so: a partial crawl never reads as clear
+        report = replace(report, incomplete=tuple(result.stats.errors) or ("the scan is incomplete",))
     emit(SURVIVAL_FORMATS[fmt](report), output)
     for err in result.stats.errors:
         click.echo(f"sprawlscan: incomplete: {clean(err)}", err=True)
-    sys.exit(EXIT_FINDINGS if report.blocked else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if report.blocked_by_evidence else EXIT_INCOMPLETE if result.incomplete else EXIT_CLEAN)
 
 
 @main.command()

@@ -864,3 +864,118 @@ def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, 
     [u] = doc["unresolved"]
     assert u["name"] == "workflow:github:acme/shared-ci:.github/workflows/notify.yml@v1"
     assert "line 8" in u["why"] and "no credential" in u["why"]
+
+
+def test_inventory_provider_that_contradicts_the_value_never_kills(tmp_path, rng):
+    """A GitHub token the inventory declares as an OpenAI key issued to the agent's exclusive
+    identity: OpenAI's rule (deleting a service account deletes its keys) says nothing about a
+    GitHub token, so it survives and the mismatch is reported (exit 1); before, it died on
+    OpenAI's word (exit 0). Declared as GitHub, it dies (a machine user's tokens are revoked)."""
+    tok = github(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        identities: [{ref: "svc/bot", exclusive: true}]
+        credentials: [{id: k, provider: %s, vault: "secret/agents/bot#K", issuedTo: identity}]
+    """
+    export = vault(tmp_path, {"agents/bot": {"K": tok}})
+    code, doc = survivors(tmp_path, "bot", inv % "openai", export)
+    assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
+    [c] = cred(doc, tok)["conflicts"]
+    assert "declares provider openai, but the value is a github credential (github.pat)" in c
+    code, doc = survivors(tmp_path, "bot", inv % "github", export)
+    assert verdicts(doc) == {fingerprint(tok): (False, None)} and code == 0
+
+
+def test_short_lived_token_whose_minting_key_was_not_found_survives(tmp_path, rng):
+    """A short-lived token expiring within grace is minted by the agent's `app-key`, whose value
+    the scan did not find: whether that parent survives is unknown, so the token survives
+    `expiring` (not "dies"); the unresolved key blocks (exit 1). With the key found and dying
+    with nothing else, the token dies."""
+    tok, key = github(rng, prefix="ghs"), github(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        credentials:
+          - {id: t, vault: "secret/agents/bot#T", lifetime: short-lived, expires: "2026-01-10T00:30:00Z", mintedBy: app-key}
+          - {id: app-key, vault: "secret/agents/bot#%s", lifetime: short-lived, expires: "2026-01-10T00:20:00Z"}
+    """
+    export = vault(tmp_path, {"agents/bot": {"T": tok, "KEY": key}})
+    code, doc = survivors(tmp_path, "bot", inv % "ELSEWHERE", export)
+    assert verdicts(doc) == {fingerprint(tok): (True, "expiring")} and code == 1
+    assert [u["name"] for u in doc["unresolved"]] == ["app-key"]
+    code, doc = survivors(tmp_path, "bot", inv % "KEY", export)
+    assert verdicts(doc) == {fingerprint(tok): (False, None), fingerprint(key): (False, None)} and code == 0
+
+
+def test_far_expiry_and_out_of_range_durations_are_answers_not_crashes(tmp_path, rng):
+    """`expires: 9999-12-31` (how some inventories write "never") is read as the last instant,
+    not an internal error: a static key survives `orphaned`; a short-lived one is contradicted
+    (exit 1). A `--grace` of NaN, infinity or beyond 1e13 s is one line, exit 2."""
+    key, tok = openai_project(rng), slack_bot(rng)
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        credentials:
+          - {id: k, vault: "secret/agents/bot#K", expires: 9999-12-31}
+          - {id: t, vault: "secret/agents/bot#T", lifetime: short-lived, expires: 9999-12-31}
+    """
+    export = vault(tmp_path, {"agents/bot": {"K": key, "T": tok}})
+    code, doc = survivors(tmp_path, "bot", inv, export)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned"), fingerprint(tok): (True, "orphaned")}
+    assert cred(doc, key)["expires"] == "9999-12-31T23:59:59.999999+00:00" and code == 1
+    assert "longer than the assumed" in cred(doc, tok)["conflicts"][0]
+    for grace in ("nan", "inf", "1e14", "1e400"):
+        res = CliRunner().invoke(main, ["survivors", "bot", "--inventory", str(tmp_path / "agents.yaml"),
+                                        "--grace", grace, export])
+        assert res.exit_code == 2 and res.output.strip() == (
+            f"sprawlscan: --grace: must be a duration from 0 to 1e13 seconds: {grace!r}"), grace
+
+
+def test_a_report_on_an_incomplete_scan_never_reads_clear(make_repo, tmp_path):
+    """The scan of the agent's repository is incomplete (a broken ref): exit 3 as before, and the
+    report itself says blocked with the reason (JSON `blocked: true` and `incomplete`, the table's
+    last line); before, the JSON said `blocked: false` and the table "clear"."""
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: ./go\n")
+    r.commit("wf")
+    r.git("branch", "side")
+    (r.path / ".git" / "refs" / "heads" / "side").write_text("1" * 40 + "\n")
+    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    code, doc = survivors(tmp_path, "bot", inv, r.path)
+    assert code == 3 and doc["credentials"] == [] and doc["blocked"] is True
+    [why] = doc["incomplete"]
+    assert "bad object refs/heads/side" in why
+    res = CliRunner().invoke(main, ["survivors", "bot", "--inventory", str(tmp_path / "agents.yaml"), str(r.path)])
+    assert res.exit_code == 3
+    assert res.stdout.strip().splitlines()[-1] == "BLOCKED: the scan is incomplete: what survives is not known"
+
+
+def test_key_written_into_an_action_of_a_scanned_repository_is_reached(make_repo, tmp_path, rng):
+    """A step `uses: acme/act@v1` (an action of a scanned repository, read at v1, where its
+    `action.yml` has a key written into it; `action.yaml` in another) reaches that key (orphaned,
+    exit 1); before, steps' `owner/repo@ref` were never read and the gate said clear (exit 0).
+    Actions of repositories not scanned (`actions/checkout@v4`) are not read and block nothing."""
+    key, other = openai_project(rng), openai_project(rng)
+    step = "name: a\nruns:\n  using: composite\n  steps:\n    - run: ./go\n      shell: bash\n"
+    act = make_repo("act")
+    act.write("action.yml", step + f"      env:\n        OPENAI_API_KEY: {key}\n")
+    act.commit("v1")
+    act.git("tag", "v1")
+    act.write("action.yml", step)
+    act.commit("v2: no key")
+    act2 = make_repo("act2")
+    act2.write("sub/action.yaml", step + f"      env:\n        OPENAI_API_KEY: {other}\n")
+    act2.commit("v1")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+            "      - uses: actions/checkout@v4\n      - uses: acme/act@v1\n      - uses: acme/act2/sub@main\n")
+    r.commit("wf")
+    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    code, doc = survivors(tmp_path, "bot", inv, act.path, act2.path, r.path)
+    assert verdicts(doc) == {fingerprint(key): (True, "orphaned"), fingerprint(other): (True, "orphaned")}
+    assert doc["unresolved"] == [] and code == 1
+    assert "workflow:github:acme/act:action.yml@v1" in cred(doc, key)["reached_via"][0]

@@ -117,6 +117,8 @@ def _pinned(col: Collected, target: WorkflowRef) -> WorkflowRef | None:
         return None
     if rec.level == "missing":
         col.missing[target.node] = f"pinned ref {target.at} not available in {target.repo} (no {target.path} there)"
+        if target.path == "action.yml" or target.path.endswith("/action.yml"):  # or action.yaml
+            return _pinned(col, dataclasses.replace(target, path=target.path[:-3] + "yaml"))
         return None
     if rec.level == "head" and dataclasses.replace(target, at="").node in col.files:
         return dataclasses.replace(target, at="")
@@ -141,6 +143,8 @@ def _follow_includes(col: Collected) -> None:
         calls: list[Call] = []
         for c in wf.calls:
             t = c.target
+            if c.how == "action" and t.repo not in col.git_repos:
+                continue  # an action from outside the scanned repositories (actions/checkout): not read
             if t.at and t.node not in col.files and t.node not in col.missing:
                 found = _pinned(col, t)
                 if found is not None:

@@ -233,7 +233,16 @@ def latest_instant(v: dt.date | dt.datetime) -> dt.datetime:
     Earth, a date-time without a zone is read at UTC-12."""
     if isinstance(v, dt.datetime):
         return v if v.tzinfo else v.replace(tzinfo=AOE)
-    return dt.datetime(v.year, v.month, v.day, tzinfo=AOE) + dt.timedelta(days=1)
+    return later(dt.datetime(v.year, v.month, v.day, tzinfo=AOE), dt.timedelta(days=1))
+
+
+def later(t: dt.datetime, d: dt.timedelta) -> dt.datetime:
+    """`t + d`, or the last representable instant when that is past year 9999 (`9999-12-31`
+    is how some inventories write "never")."""
+    try:
+        return t + d
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
 def _datetime(ctx: _Ctx, field: str, v: Any) -> dt.datetime | None:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scanner.graph.inventory import Agent, CredentialRef, latest_instant
+from scanner.graph.inventory import Agent, CredentialRef, latest_instant, later
 from scanner.model import Credential
 
 NEVER_EXPIRES: dict[str, str] = {
@@ -137,7 +137,7 @@ def lifetime(cred: Credential, decls: Decls, at: dt.datetime, grace: dt.timedelt
                 f"the {known} {_span(bound)} a short-lived {cred.rule_id} lives: counted as static",))
         return Lifetime("short-lived", end)
     intrinsic = [t for t, where in expiry_evidence(cred, decls) if where in INTRINSIC]
-    if intrinsic and end <= at + grace:
+    if intrinsic and end <= later(at, grace):
         return Lifetime("short-lived", end)
     if not intrinsic:
         return Lifetime("static", end, note=(

@@ -42,6 +42,8 @@ def survival_dict(rep: SurvivalReport) -> dict[str, object]:
         "unresolved_config": _unresolved(rep.unresolved_config)}
     if rep.agent.inferred:
         doc["note"] = INFERRED_NOTE
+    if rep.incomplete:
+        doc["incomplete"] = list(rep.incomplete)
     return doc
 
 
@@ -104,14 +106,18 @@ def survival_table(rep: SurvivalReport) -> str:
     if rep.agent.inferred:
         console.print(f"note: {INFERRED_NOTE}")
     console.print(clean(f"dies with the agent: {', '.join(rep.dies)}"))
-    console.print("BLOCKED: decommission would leave the credentials above alive" if rep.blocked
+    for why in rep.incomplete:
+        console.print(clean(f"INCOMPLETE scan: {why}"))
+    console.print("BLOCKED: decommission would leave the credentials above alive" if rep.blocked_by_evidence
+                  else "BLOCKED: the scan is incomplete: what survives is not known" if rep.blocked
                   else "clear: nothing that blocks a decommission survives")
     return buf.getvalue()
 
 
 def survival_markdown(rep: SurvivalReport) -> str:
     out = [f"# What outlives agent `{md_cell(rep.agent.name)}`", "", f"At {rep.at.isoformat()}; "
-           f"{'**blocked**' if rep.blocked else 'clear'}.", "",
+           f"{'**blocked**' if rep.blocked else 'clear'}"
+           f"{' (the scan is incomplete: ' + md_cell('; '.join(rep.incomplete)) + ')' if rep.incomplete else ''}.", "",
            "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     out += ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in _rows(rep)]
     if rep.unresolved:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from scanner.errors import ConfigError
 from scanner.graph.build import SprawlGraph, agent_workflow_nodes, minter_node, principal_node, scope_for
 from scanner.graph.evidence import provider_death, provider_expiry, provider_says_human
-from scanner.graph.inventory import Agent, CredentialRef
+from scanner.graph.inventory import Agent, CredentialRef, later
 from scanner.graph.lifetime import DEFAULT_MAX_SHORT, PROVIDER_EXPIRY, Lifetime, expiry_conflicts, lifetime
 from scanner.graph.lifetime import expiry as _expiry
 from scanner.graph.resolve import Reach, evaluate, written_in
@@ -82,9 +82,16 @@ class SurvivalReport:
     unresolved_config: tuple[Reach, ...] = ()
     """References nothing binds to names nothing marks as a secret (`unresolved-config`):
     reported, not blocking."""
+    incomplete: tuple[str, ...] = ()
+    """Why the scan it was evaluated on is incomplete: what survives is then not known."""
 
     @property
     def blocked(self) -> bool:
+        return self.blocked_by_evidence or bool(self.incomplete)
+
+    @property
+    def blocked_by_evidence(self) -> bool:
+        """Blocked by what the evaluation found (exit 1), not only by an incomplete scan (exit 3)."""
         if self.unresolved or any(v.conflicts for v in self.verdicts):
             return True
         reasons = {v.reason for v in self.verdicts if v.survives}
@@ -113,8 +120,8 @@ def parse_grace(value: str, flag: str = "--grace") -> dt.timedelta:
         n = float(v[:-1]) * units[v[-1]] if v and v[-1] in units else float(v)
     except ValueError:
         raise ConfigError(f"{flag}: not a duration: {value!r} (e.g. 24h, 90m, 2d)") from None
-    if n < 0:
-        raise ConfigError(f"{flag}: must not be negative: {value!r}")
+    if not 0 <= n <= 1e13:  # also NaN; 1e13 s is 300,000 years
+        raise ConfigError(f"{flag}: must be a duration from 0 to 1e13 seconds: {value!r}")
     return dt.timedelta(seconds=n)
 
 
@@ -245,14 +252,15 @@ class _Context:
 
 
 def _survives_minter(ctx: _Context, decls: list[tuple[Agent, CredentialRef]], seen: frozenset[str]) -> str | None:
-    """The node of a surviving parent that mints this credential, if any."""
+    """The node of a surviving parent that mints this credential, if any (a minting credential
+    whose value was not found may survive: missing evidence never kills)."""
     for a, cr in decls:
         if not cr.minted_by:
             continue
         m = minter_node(a, cr.minted_by)
         if m.startswith("reference:"):
             fps = ctx.sg.resolver.declared[(a.name, cr.minted_by)][0]
-            if any(fp not in seen and _death(ctx, fp, seen | {fp})[0] is None for fp in fps):
+            if not fps or any(fp not in seen and _death(ctx, fp, seen | {fp})[0] is None for fp in fps):
                 return m
         elif m not in ctx.dying_ids:
             return m
@@ -281,12 +289,13 @@ def _death(ctx: _Context, fp: str, seen: frozenset[str] = frozenset()) -> tuple[
     if principals and all(p in ctx.dying_ids for p, _ in principals):
         provider = (principals[0][1].provider or cred.provider)
         override = {cr.invalidated_with_principal for _, cr in principals} - {None}
-        known = override == {True} or (not override and provider in INVALIDATES_WITH_PRINCIPAL)
+        known = override == {True} or (not override and provider in INVALIDATES_WITH_PRINCIPAL
+                                       and not _provider_mismatch(cred, decls))
         if known:
             why = INVALIDATES_WITH_PRINCIPAL.get(provider, "the inventory says so")
             return f"issued only to {', '.join(sorted({p for p, _ in principals if p}))}, which dies with the agent ({why})", expiry
     if ctx.lifetime(cred).kind == "short-lived" and expiry is not None and not expiry_conflicts(cred, decls):
-        limit = ctx.at + ctx.grace
+        limit = later(ctx.at, ctx.grace)
         if expiry <= limit and _survives_minter(ctx, decls, seen | {fp}) is None:
             when = "expired" if expiry <= ctx.at else "expires"
             return f"short-lived: {when} {expiry.isoformat()} (within the grace period) and no surviving parent mints it", expiry
@@ -341,6 +350,19 @@ def _stray_copies(ctx: _Context, cred: Credential) -> list[str]:
             where = f"{loc.container}:{loc.path}" if loc.container else loc.path
             out.append(f"{where}:{loc.line}" if loc.line else where)
     return list(dict.fromkeys(out))
+
+
+GENERIC_PROVIDERS = frozenset({"jwt", "netrc", "database", "federated", "unknown", ""})
+"""Rule providers that say what a value is, not who issued it: a declared provider may name it."""
+
+
+def _provider_mismatch(cred: Credential, decls: list[tuple[Agent, CredentialRef]]) -> tuple[str, ...]:
+    """The inventory declares a provider other than the one whose credential the scan found."""
+    if cred.provider in GENERIC_PROVIDERS:
+        return ()
+    other = sorted({cr.provider for _, cr in decls if cr.provider and cr.provider != cred.provider})
+    return (f"the inventory declares provider {', '.join(other)}, but the value is a {cred.provider} credential "
+            f"({cred.rule_id}): what deleting its principal does is not known; correct the inventory",) if other else ()
 
 
 def _provider_conflicts(ctx: _Context, cred: Credential) -> tuple[str, ...]:
@@ -427,7 +449,7 @@ def survivors(sg: SprawlGraph, agent_name: str, at: dt.datetime | None = None,
                                 tuple(dict.fromkeys(r.how for r in reached[fp])), tuple(sorted(holders)),
                                 _tags(cred, reason, life.kind), expiry, life.kind,
                                 tuple(holder_paths[h] for h in sorted(holders)),
-                                (expiry_conflicts(cred, decls) + life.contradictions + _provider_conflicts(ctx, cred)
+                                (expiry_conflicts(cred, decls) + life.contradictions + _provider_mismatch(cred, decls) + _provider_conflicts(ctx, cred)
                                  + _exclusive_conflicts(ctx, cred)) if dies_because is None else (), _owners(cred), ctx.verifications.get(fp)))
     uniq = {(r.name, r.scope, r.referenced_by): r for r in unresolved}
     items = [uniq[k] for k in sorted(uniq)]

@@ -48,7 +48,8 @@ class Call:
     target: WorkflowRef
     """The callee."""
     how: str
-    """`reusable`, `composite`, `include`, `trigger-child`, `trigger-project`."""
+    """`reusable`, `composite`, `action` (a step's `owner/repo[/dir]@ref`), `include`,
+    `trigger-child`, `trigger-project`."""
     inherit: bool
     """The callee sees the caller's whole secret scope."""
     mapping: tuple[tuple[str, str | None], ...] = ()
@@ -172,6 +173,16 @@ def _github_target(uses: str, repo: str) -> WorkflowRef | None:
     return WorkflowRef("github", "/".join(parts[:2]), "/".join(parts[2:]), at=at.strip())
 
 
+def _action(uses: str) -> WorkflowRef | None:
+    """A step's `owner/repo[/dir]@ref`: the `action.yml` at that ref (followed only when that
+    repository was scanned: `collect`)."""
+    spec, sep, at = uses.strip().partition("@")
+    parts = spec.split("/")
+    if not sep or not at.strip() or uses.startswith("docker://") or len(parts) < 2 or not all(parts):
+        return None
+    return WorkflowRef("github", "/".join(parts[:2]), "/".join([*parts[2:], "action.yml"]), at=at.strip())
+
+
 class _CILoader(yaml.SafeLoader):
     """Safe loading plus GitLab's `!reference [job, key]` tag (kept as its list)."""
 
@@ -235,6 +246,8 @@ def _parse_github(text: str, ref: WorkflowRef) -> WorkflowFile:
                 if not path.endswith((".yml", ".yaml")):
                     path += "/action.yml"
                 calls.append(Call(WorkflowRef("github", ref.repo, path), "composite", False, (), jid, env))
+            elif isinstance(step, dict) and isinstance(step.get("uses"), str) and (act := _action(step["uses"])):
+                calls.append(Call(act, "action", False, (), jid, env))
     refs = [r for r in refs if r.name not in PLATFORM_SECRETS]
     return WorkflowFile(ref, tuple(dict.fromkeys(refs)), tuple(calls), PLATFORM_SECRETS, root)
 
