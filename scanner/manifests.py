@@ -103,7 +103,8 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     doc: object = NOT_PARSED  # a JSON document parsed here is not parsed again for its headers
     if kind == "env":
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
-    elif kind == "yaml" and ((b"Secret" in chunk.data and _K8S_SECRET.search(chunk.data))
+    elif kind == "yaml" and ((b"Secret" in chunk.data and b"kind:" in chunk.data
+                              and _K8S_SECRET.search(chunk.data))
                              or (b"services:" in chunk.data and _COMPOSE_ENV.search(chunk.data))):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
     elif kind == "json" and b"Secret" in chunk.data and _K8S_JSON.search(chunk.data):

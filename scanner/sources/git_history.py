@@ -800,17 +800,30 @@ class GitHistorySource:
         binding pass found in those, `scan_segment`), they are not read again at all, nor are
         the blobs of `yaml_done` under a YAML name (the scan ran the pass on them as on YAML):
         only the other blobs named as `.env`, YAML or config JSON files are."""
-        from scanner.manifests import BINDING_NAMES, binding_only, handles, kind_of
+        from scanner.manifests import BINDING_NAMES, kind_of
         from scanner.sources.base import structured
 
-        def wants(sha: str, path: str) -> bool:
-            return handles(path) and (bind is None or sha in bind or not binding_only(path))
+        named: dict[str, str] = {}  # path → its kind: a path holds many blobs over the history
 
-        wanted = {sha: next(p for p in paths if wants(sha, p)) for sha, paths in attr.first.items()
-                  if sha in text_blobs and any(wants(sha, p) for p in paths)}
+        def kind(path: str) -> str:
+            k = named.get(path)
+            if k is None:
+                k = named[path] = kind_of(path)
+            return k
+
+        def wants(sha: str, path: str) -> bool:  # code and plain JSON: only for the binding pass
+            k = kind(path)
+            return bool(k) and (bind is None or sha in bind or k not in BINDING_NAMES)
+
+        wanted: dict[str, str] = {}
+        for sha, paths in attr.first.items():
+            if sha in text_blobs:
+                path = next((p for p in paths if wants(sha, p)), None)
+                if path is not None:
+                    wanted[sha] = path
         if not wanted:
             return
-        kinds = {sha: kind_of(path) for sha, path in wanted.items()}
+        kinds = {sha: kind(path) for sha, path in wanted.items()}
         done = set() if bound is None else {
             sha for sha, kind in kinds.items()
             if kind in BINDING_NAMES or (kind == "yaml" and sha in yaml_done)}
