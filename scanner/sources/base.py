@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,6 +80,8 @@ class RepoSlice:
     """blob id → its remembered matches (empty list: scanned, nothing found)."""
     attribution: tuple[str, BlobPaths, int] | None = None
     """The last attribution pass: (refs state, blob → paths, missing objects)."""
+    etags: dict[str, tuple[str, list[Hit]]] = field(default_factory=dict)
+    """API request URL → (stored ETag, what its answer held): a 304 carries these hits over."""
 
 
 @dataclass(frozen=True, slots=True)

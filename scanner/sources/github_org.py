@@ -13,6 +13,12 @@ and gists with every revision (`github-gist`, the newest revision `live`, older 
 of the user (all of them, secret ones included, when the token is that user's: `/user/repos`,
 `/gists`), or the public gists of the org's members.
 
+Incremental rescans (`--db`, full mode): the issue, issue-comment and review-comment lists are
+asked for most recently updated first with `If-None-Match: <ETag stored by the datastore>`
+(`listing`); a 304 carries over, without plaintext, what the scan that stored the ETag found in
+that list (GitHub does not count a 304 against the token's rate limit). Only lists answered in one
+page and read to their end store an ETag; anything else is crawled as without a datastore.
+
 Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
 retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
 `stats.errors` naming it, everything else is kept; `410 Gone` (a feature switched off) and a 403 on
@@ -22,17 +28,22 @@ request raises `ConfigError` (exit 2: nothing can be crawled). The token is sent
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
 from github.AuthenticatedUser import AuthenticatedUser
+from github.GithubObject import CompletableGithubObject
+from github.Issue import Issue
+from github.IssueComment import IssueComment
+from github.PullRequestComment import PullRequestComment
 from github.NamedUser import NamedUser
 from github.Organization import Organization
 from github.Repository import Repository
@@ -42,12 +53,19 @@ from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.engine import Engine
 from scanner.sources.base import Hit, SourceOptions, Unit
-from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
+from scanner.sources.clone_cache import (Carried, ForgeSource, Item, basic_auth_header, cache_root,
                                          clone_path, expand_hits, head_files, mirror,
                                          name_problem, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
+
+LISTS: dict[str, tuple[str, dict[str, str], type]] = {
+    "issues": ("issues", {"state": "all"}, Issue),
+    "issue-comments": ("issues/comments", {}, IssueComment),
+    "review-comments": ("pulls/comments", {}, PullRequestComment),
+}
+"""The repository lists read with a stored ETag: kind → (path, parameters, PyGithub class)."""
 
 
 class _Retry(GithubRetry):
@@ -275,14 +293,20 @@ class GitHubOrgSource(ForgeSource):
                 loc = Location("github-pr", repo.full_name, f"pulls/{pr.number}", url=pr.html_url)
                 yield from self.chunk(f"{pr.title or ''}\n{pr.body or ''}", loc, stats)
             return
-        for issue in repo.get_issues(state="all"):
+        for issue in self.listing(repo, "issues", lambda: repo.get_issues(state="all")):
+            if isinstance(issue, Carried):
+                yield issue
+                continue
             pr = "/pull/" in (issue.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,
                            f"{'pulls' if pr else 'issues'}/{issue.number}", url=issue.html_url)
             yield from self.chunk(f"{issue.title or ''}\n{issue.body or ''}", loc, stats)
 
     def issue_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        for c in repo.get_issues_comments():
+        for c in self.listing(repo, "issue-comments", repo.get_issues_comments):
+            if isinstance(c, Carried):
+                yield c
+                continue
             number = c.issue_url.rstrip("/").rsplit("/", 1)[-1]
             pr = "/pull/" in (c.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,
@@ -290,7 +314,10 @@ class GitHubOrgSource(ForgeSource):
             yield from self.chunk(c.body, loc, stats)
 
     def review_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        for c in repo.get_pulls_comments():
+        for c in self.listing(repo, "review-comments", repo.get_pulls_comments):
+            if isinstance(c, Carried):
+                yield c
+                continue
             number = c.pull_request_url.rstrip("/").rsplit("/", 1)[-1]
             loc = Location("github-review-comment", repo.full_name,
                            f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
@@ -300,6 +327,43 @@ class GitHubOrgSource(ForgeSource):
             hunk = Location("github-review-comment", repo.full_name,
                             f"pulls/{number}#review-comment-{c.id}/diff/{c.path or ''}", url=c.html_url)
             yield from self.chunk(c.diff_hunk, hunk, stats)
+
+    def listing(self, repo: Any, kind: str, crawl: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+        """The items of one of `repo`'s lists (`LISTS`). With a datastore the list is asked for
+        most recently updated first (a new, edited or deleted item changes the answer, whatever
+        page it was on) with `If-None-Match: <the ETag stored>`: a 304 gives one `Carried` with
+        what the scan that stored the ETag found in it. A one-page 200 is read here and its ETag
+        kept, once every item was consumed (a list read in part stores nothing: crawled next
+        time). Anything else (several pages, an error, no ETag) is today's crawl, unchanged."""
+        cache = self.options.blob_cache
+        etag_of = getattr(cache, "etag", None)
+        if not self.carry or etag_of is None:
+            yield from crawl()
+            return
+        path, params, cls = LISTS[kind]
+        params = {**params, "sort": "updated", "direction": "desc", "per_page": "100"}
+        url = f"{repo.url}/{path}"
+        key = f"{url}?{urlencode(sorted(params.items()))}"
+        known = etag_of(repo.full_name, key)
+        # PyGithub's public request: its host check and redirect refusal stay in force
+        status, raw_headers, body = repo.requester.requestJson(
+            "GET", url, parameters=params, headers={"If-None-Match": known[0]} if known else None)
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if status == 304 and known is not None:
+            yield Carried(tuple(known[1]))
+            cache.save_etag(repo.full_name, key, kind, known[0])  # type: ignore[union-attr]
+            return
+        etag = headers.get("etag", "")
+        if status != 200 or not etag or 'rel="next"' in headers.get("link", ""):
+            yield from crawl()
+            return
+        items = json.loads(body)
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TypeError(f"{kind} is not a list of objects")
+        completed = {"completed": True} if issubclass(cls, CompletableGithubObject) else {}
+        for raw in items:
+            yield cls(repo.requester, {}, raw, **completed)
+        cache.save_etag(repo.full_name, key, kind, etag)  # type: ignore[union-attr]
 
     def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
         yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")

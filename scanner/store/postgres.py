@@ -160,7 +160,20 @@ CREATE TABLE fact_sets (
 ALTER TABLE scans ADD COLUMN facts_sha256 TEXT;
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4, PG_V5)
+PG_V6 = """
+CREATE TABLE etags (
+    scope TEXT NOT NULL,
+    url TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    scan_id INTEGER NOT NULL,
+    PRIMARY KEY (scope, url)
+);
+CREATE INDEX etags_repo ON etags(scope, repo);
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4, PG_V5, PG_V6)
 """`PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` for PostgreSQL (a test holds them equal)."""
 
 
