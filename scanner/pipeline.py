@@ -34,6 +34,7 @@ from scanner.sources.base import (
     RepoSlice,
     Source,
     SourceOptions,
+    Stored,
     Unit,
     scan_chunks,
 )
@@ -461,10 +462,10 @@ class RecordOnly:
     def etag(self, repo: str, url: str) -> None:
         return None  # a 304 carries findings without plaintext: crawl
 
-    def save_etag(self, repo: str, url: str, kind: str, etag: str) -> None:
+    def save_etag(self, repo: str, url: str, kind: str, stored: Stored) -> None:
         save = getattr(self.cache, "save_etag", None)
         if save is not None:
-            save(repo, url, kind, etag)
+            save(repo, url, kind, stored)
 
 
 def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,

@@ -23,7 +23,7 @@ from scanner.store import Store
 
 TOKEN = "ghp_notarealtokenjustfortests0000000000"
 WEB = "https://github.example"
-LISTS = ("issues", "issues/comments", "pulls/comments")
+LISTS = ("issues", "issues/comments", "pulls/comments", "actions/secrets", "environments")
 
 
 def repo_json(api: FakeAPI, name: str, clone_url: str) -> dict:
@@ -41,8 +41,8 @@ def comment(api: FakeAPI, cid: int, body: str) -> dict:
 
 
 class Org:
-    """acme: `agent` with a token in an issue, an issue comment and a review comment; `tools`
-    with empty lists; no members (no gists)."""
+    """acme: `agent` with a token in an issue, an issue comment and a review comment, and one
+    Actions secret name; `tools` with empty lists; no environments, no members (no gists)."""
 
     def __init__(self, httpserver, make_repo, bare_clone, rng, tmp_path: Path) -> None:
         self.api = api = FakeAPI(httpserver)
@@ -67,6 +67,7 @@ class Org:
             api.json(f"{base}/actions/secrets", {"total_count": 0, "secrets": []})
             api.json(f"{base}/environments", {"total_count": 0, "environments": []})
         base = "/repos/acme/agent"
+        api.json(f"{base}/actions/secrets", {"total_count": 1, "secrets": [{"name": "OPENAI_API_KEY"}]})
         api.json(f"{base}/issues", [{"id": 11, "number": 3, "title": "broken",
                                      "body": f"token {self.s['issue']}", "state": "open",
                                      "html_url": f"{WEB}/acme/agent/issues/3",
@@ -98,6 +99,10 @@ def locs(result) -> dict[str, list]:
                                   for l in c.locations) for c in result.credentials}
 
 
+def names(result) -> set[tuple[str, str, str]]:
+    return {(f.kind, f.scope, f.name) for f in result.facts if f.kind == "actions-secret"}
+
+
 def twice(org: Org, db: str | Path, workers: int = 1):
     with Store(db) as store:
         _, first = scan_and_record(["github:acme"], org.options(workers), store)
@@ -109,14 +114,17 @@ def twice(org: Org, db: str | Path, workers: int = 1):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_unchanged_rescan_gets_304s_and_reports_the_same(acme, tmp_path, workers):
-    """Second scan: the six list requests (3 lists x 2 repos) are conditional and all answered
-    304 (no body re-sent); the credentials and every location are the same as the first scan's
+    """Second scan: the ten list requests (issues, issue comments, review comments, secret
+    names, environments x 2 repos) are conditional and all answered 304 (no body re-sent); the
+    credentials, every location and the records (secret names) are the same as the first scan's
     and nothing went gone. In-process (1 worker) and in pool tasks (2 workers: the ETags travel
     in the unit's slice)."""
     first, second, answers, events = twice(acme, tmp_path / "s.db", workers)
     assert first.stats.errors == [] and second.stats.errors == []
-    assert len(answers) == 6 and {st for _, st in answers} == {304}
+    assert len(answers) == 10 and {st for _, st in answers} == {304}
     assert locs(second) == locs(first)
+    assert ("actions-secret", "acme/agent", "OPENAI_API_KEY") in names(second)
+    assert names(second) == names(first)
     assert set(locs(first)) == {fingerprint(v) for v in acme.s.values()}
     assert events == ["found"] * 3
 
@@ -195,7 +203,7 @@ def test_sqlite_and_postgres_give_the_same_rescan(acme, tmp_path, pg_url):
     as on SQLite."""
     on_sqlite = twice(acme, tmp_path / "s.db")
     on_pg = twice(acme, pg_url)
-    assert [st for _, st in on_pg[2]] == [st for _, st in on_sqlite[2]] == [304] * 6
+    assert [st for _, st in on_pg[2]] == [st for _, st in on_sqlite[2]] == [304] * 10
     assert locs(on_pg[1]) == locs(on_sqlite[1]) == locs(on_sqlite[0])
     assert on_pg[3] == on_sqlite[3]
 
@@ -238,3 +246,27 @@ def test_etags_are_kept_per_allowlist(acme, tmp_path):
         _, again = scan_and_record(["github:acme"], acme.options(), store)
     assert {st for _, st in acme.list_answers(mark)} == {304}
     assert set(locs(again)) == {fingerprint(v) for v in acme.s.values()}
+
+
+def test_secret_names_follow_their_lists(acme, tmp_path):
+    """A secret name added to a repository changes its list (200, the new name recorded); a
+    repository with an environment has that environment's secret names crawled every time (an
+    environment list is only carried over when empty), so a name added there is found too."""
+    db = tmp_path / "s.db"
+    base = "/repos/acme/tools"
+    acme.api.json(f"{base}/environments", {"total_count": 1, "environments": [
+        {"id": 1, "name": "prod", "url": acme.api.url(f"{base}/environments/prod"),
+         "html_url": f"{WEB}/acme/tools/deployments/prod"}]})
+    acme.api.json(f"{base}/environments/prod/secrets", {"total_count": 0, "secrets": []})
+    with Store(db) as store:
+        scan_and_record(["github:acme"], acme.options(), store)
+        acme.api.json(f"{base}/actions/secrets", {"total_count": 1, "secrets": [{"name": "HF_TOKEN"}]})
+        acme.api.json(f"{base}/environments/prod/secrets",
+                      {"total_count": 1, "secrets": [{"name": "DEPLOY_KEY"}]})
+        mark = len(acme.api.answers)
+        _, second = scan_and_record(["github:acme"], acme.options(), store)
+    answers = acme.list_answers(mark)
+    assert (f"{base}/actions/secrets", 200) in answers and (f"{base}/environments", 200) in answers
+    assert ("/repos/acme/agent/actions/secrets", 304) in answers
+    assert {("actions-secret", "acme/tools", "HF_TOKEN"), ("actions-secret", "acme/tools", "DEPLOY_KEY"),
+            ("actions-secret", "acme/agent", "OPENAI_API_KEY")} <= names(second)

@@ -15,9 +15,11 @@ of the user (all of them, secret ones included, when the token is that user's: `
 
 Incremental rescans (`--db`, full mode): the issue, issue-comment and review-comment lists are
 asked for most recently updated first with `If-None-Match: <ETag stored by the datastore>`
-(`listing`); a 304 carries over, without plaintext, what the scan that stored the ETag found in
-that list (GitHub does not count a 304 against the token's rate limit). Only lists answered in one
-page and read to their end store an ETag; anything else is crawled as without a datastore.
+(`listing`), and the Actions secret names and the environment list likewise (`repo_secrets`); a
+304 carries over, without plaintext, what the scan that stored the ETag found in that list, or the
+secret names it gave (GitHub does not count a 304 against the token's rate limit). Only lists
+answered in one page and read to their end store an ETag (an environment list only when empty);
+anything else is crawled as without a datastore.
 
 Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
 retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
@@ -52,7 +54,7 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.engine import Engine
-from scanner.sources.base import Hit, SourceOptions, Unit
+from scanner.sources.base import Hit, SourceOptions, Stored, Unit
 from scanner.sources.clone_cache import (Carried, ForgeSource, Item, basic_auth_header, cache_root,
                                          clone_path, expand_hits, head_files, mirror,
                                          name_problem, wiki)
@@ -335,38 +337,74 @@ class GitHubOrgSource(ForgeSource):
         what the scan that stored the ETag found in it. A one-page 200 is read here and its ETag
         kept, once every item was consumed (a list read in part stores nothing: crawled next
         time). Anything else (several pages, an error, no ETag) is today's crawl, unchanged."""
-        cache = self.options.blob_cache
-        etag_of = getattr(cache, "etag", None)
-        if not self.carry or etag_of is None:
+        path, params, cls = LISTS[kind]
+        params = {**params, "sort": "updated", "direction": "desc"}
+        answer = self.conditional(repo, kind, path, params)
+        if answer is None:
             yield from crawl()
             return
-        path, params, cls = LISTS[kind]
-        params = {**params, "sort": "updated", "direction": "desc", "per_page": "100"}
+        key, stored, items = answer
+        if items is None:
+            yield Carried(tuple(stored.hits))
+        else:
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise TypeError(f"{kind} is not a list of objects")
+            completed = {"completed": True} if issubclass(cls, CompletableGithubObject) else {}
+            for raw in items:
+                yield cls(repo.requester, {}, raw, **completed)
+        self.remember(repo.full_name, key, kind, stored)
+
+    def conditional(self, repo: Any, kind: str, path: str, params: dict[str, str]
+                    ) -> tuple[str, Stored, Any] | None:
+        """One-page GET of `repo`'s `path` with the stored ETag: (key, what to store, None) on
+        304, (key, what to store, the JSON) on a one-page 200; None when there is no datastore
+        or the answer is anything else (the caller crawls as without ETags)."""
+        etag_of = getattr(self.options.blob_cache, "etag", None)
+        if not self.carry or etag_of is None:
+            return None
+        params = {**params, "per_page": "100"}
         url = f"{repo.url}/{path}"
         key = f"{url}?{urlencode(sorted(params.items()))}"
-        known = etag_of(repo.full_name, key)
+        known: Stored | None = etag_of(repo.full_name, key)
         # PyGithub's public request: its host check and redirect refusal stay in force
         status, raw_headers, body = repo.requester.requestJson(
-            "GET", url, parameters=params, headers={"If-None-Match": known[0]} if known else None)
+            "GET", url, parameters=params, headers={"If-None-Match": known.etag} if known else None)
         headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
         if status == 304 and known is not None:
-            yield Carried(tuple(known[1]))
-            cache.save_etag(repo.full_name, key, kind, known[0])  # type: ignore[union-attr]
-            return
+            return key, known, None
         etag = headers.get("etag", "")
         if status != 200 or not etag or 'rel="next"' in headers.get("link", ""):
-            yield from crawl()
-            return
-        items = json.loads(body)
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise TypeError(f"{kind} is not a list of objects")
-        completed = {"completed": True} if issubclass(cls, CompletableGithubObject) else {}
-        for raw in items:
-            yield cls(repo.requester, {}, raw, **completed)
-        cache.save_etag(repo.full_name, key, kind, etag)  # type: ignore[union-attr]
+            return None
+        return key, Stored(etag), json.loads(body)
+
+    def remember(self, repo: str, key: str, kind: str, stored: Stored) -> None:
+        """An answer read to its end: its ETag is kept with this scan (a carried one too)."""
+        self.options.blob_cache.save_etag(repo, key, kind, stored)  # type: ignore[union-attr]
 
     def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")
+        """Secret names of the repository and of each environment. With a datastore, the
+        repository's names and its environment list are asked for with their stored ETags: a 304
+        carries the names over; an environment list is stored only when empty (the secrets of an
+        environment have lists of their own, crawled as without a datastore)."""
+        full = repo.full_name
+        answer = self.conditional(repo, "secrets", "actions/secrets", {})
+        if answer is not None and answer[2] is not None:
+            body = answer[2]
+            names = body.get("secrets") if isinstance(body, dict) else None
+            if not isinstance(names, list) or body.get("total_count") != len(names):
+                answer = None  # not the whole list in one page: crawled below
+            else:
+                facts = [InventoryFact("actions-secret", full, str(s["name"]), "repo") for s in names]
+                answer = (answer[0], replace(answer[1], facts=facts), None)
+        if answer is None:
+            yield from self.secret_names(stats, repo.get_secrets(), full, "repo")
+        else:
+            self.inventory_facts.extend(answer[1].facts)
+            self.remember(full, answer[0], "secrets", answer[1])
+        envs = self.conditional(repo, "environments", "environments", {})
+        if envs is not None and (envs[2] is None or envs[2] == {"total_count": 0, "environments": []}):
+            self.remember(full, envs[0], "environments", envs[1])
+            return
         for env in repo.get_environments():
             yield from self.secret_names(stats, env.get_secrets(), repo.full_name, "environment",
                                          env.name)

@@ -168,6 +168,7 @@ CREATE TABLE etags (
     kind TEXT NOT NULL,
     etag TEXT NOT NULL,
     scan_id INTEGER NOT NULL,
+    facts TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (scope, url)
 );
 CREATE INDEX etags_repo ON etags(scope, repo);

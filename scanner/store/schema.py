@@ -180,6 +180,7 @@ CREATE TABLE etags (
     kind TEXT NOT NULL,             -- issues | issue-comments | review-comments
     etag TEXT NOT NULL,
     scan_id INTEGER NOT NULL,       -- the scan whose locations hold what the answer held
+    facts TEXT NOT NULL DEFAULT '[]', -- JSON rows of the records it gave (secret names; never a value)
     PRIMARY KEY (scope, url)
 ) WITHOUT ROWID;
 CREATE INDEX etags_repo ON etags(scope, repo);
