@@ -215,9 +215,11 @@ def wiki(threaded, rng, monkeypatch):
         path, args = request.path, request.args
         asked.append((path, args.get("spaceKey", ""), request.headers.get("Authorization", "")))
         body: Any = {"results": [], "_links": {}}
+        if path == "/rest/api/space" and "space list" in fail:
+            return Response("no", status=401)
         if path == "/rest/api/space":
             body = {"results": [{"key": s} for s in ("A", "B", "C")], "_links": {}}
-        elif path == "/rest/api/content":
+        if path == "/rest/api/content":
             space = args["spaceKey"]
             if space in fail:
                 return Response('{"message": "boom"}', status=500, content_type="application/json")
@@ -317,3 +319,22 @@ def test_vault_export_mounts_are_units_here_on_a_pool_and_on_the_cluster(tmp_pat
     assert local[0] == 3 and len(local[1]["findings"]) == 4, local[2]
     assert local[2] == "sprawlscan: incomplete: vault export export.json: ops/broken: no `data` object\n"
     assert cli(["--scheduler", cluster.address, "vault-export:export.json"], cwd=tmp_path) == local
+
+
+def test_a_source_whose_listing_fails_keeps_its_error(wiki, monkeypatch):
+    """Confluence refusing the space list (401) and a Vault server that does not answer list no
+    units at all: the scan still carries each listing's one error line and is incomplete (a
+    source with no units must not pass as a clean, complete scan)."""
+    import socket
+
+    base, _, fail, _ = wiki
+    fail.add("space list")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("VAULT_TOKEN", "x")
+    result = run_scan([f"confluence:{base}", f"vault:http://127.0.0.1:{port}"],
+                      ScanOptions(workers=2))
+    assert result.incomplete
+    assert result.stats.errors == [f"Confluence rejected the credentials: 401 ({base})",
+                                   "Vault: list mounts: ConnectionError"]
