@@ -341,6 +341,7 @@ _VALUE = re.compile(r"""[=:][ \t]*(["'`])([^"'`\s\\]{8,256})\1""")
 _ARG = re.compile(r"""\b(api_?key|apiKey|api_?token|apiToken|key|token|auth_?token|authToken|"""
                   r"""access_?token|accessToken|secret|secret_?key|secretKey)[ \t]*$""")
 _CALLEE = re.compile(r"([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*$")
+_BRACKETS = re.compile(r"[()\[\]{}]")
 
 
 def _imports(text: str) -> dict[str, str]:
@@ -360,7 +361,7 @@ def _imports(text: str) -> dict[str, str]:
         for name in [default.strip(" ,"), star] + [p.split(" as ")[-1] for p in named.split(",")]:
             if name.strip():
                 names[name.strip()] = mod
-    for whole, named, mod in _JS_REQUIRE.findall(text):
+    for whole, named, mod in _JS_REQUIRE.findall(text) if "require(" in text else ():
         for name in [whole] + [p.split(":")[-1] for p in named.split(",")]:
             if name.strip():
                 names[name.strip()] = mod
@@ -402,31 +403,30 @@ def call_matches(text: str, engine: Scanner, spans: Iterable[tuple[int, int]] | 
 
 
 def _enclosing_call(text: str, pos: int, reach: int = 4000) -> str:
-    """The dotted callee of the call whose argument list holds `pos` (`openai.OpenAI`), or ""."""
+    """The dotted callee of the call whose argument list holds `pos` (`openai.OpenAI`), or "".
+    Reads the brackets before `pos` only, nearest first (found in one regex pass over the
+    reversed reach: a value at the top level of a file is read back `reach` characters)."""
     depth = 0
-    i = pos - 1
     stop = max(0, pos - reach)
-    while i >= stop:
-        c = text[i]
+    for b in _BRACKETS.finditer(text[stop:pos][::-1]):
+        c = b.group()
         if c in ")]}":
             depth += 1
-        elif c in "([{":
-            if depth:
-                depth -= 1
-            elif c == "(":
-                callee = _CALLEE.search(text, max(0, i - 200), i)
-                return re.sub(r"\s+", "", callee.group(1)) if callee else ""
-            elif c == "{":  # an options object: `new Client({apiKey: "..."})`
-                j = i - 1
-                while j >= stop and text[j] in " \t\r\n":
-                    j -= 1
-                if j < stop or text[j] != "(":
-                    return ""
-                i = j
-                continue
-            else:
+            continue
+        if depth:
+            depth -= 1
+            continue
+        i = pos - 1 - b.start()
+        if c == "{":  # an options object: `new Client({apiKey: "..."})`
+            i -= 1
+            while i >= stop and text[i] in " \t\r\n":
+                i -= 1
+            if i < stop or text[i] != "(":
                 return ""
-        i -= 1
+        elif c != "(":
+            return ""
+        callee = _CALLEE.search(text, max(0, i - 200), i)
+        return re.sub(r"\s+", "", callee.group(1)) if callee else ""
     return ""
 
 

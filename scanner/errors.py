@@ -34,6 +34,13 @@ class SourceError(SprawlscanError):
     exit_code = EXIT_INCOMPLETE
 
 
+class DatastoreBusy(SprawlscanError):
+    """Another writer held the datastore longer than the lock timeout: this write stored
+    nothing, so the scan is not recorded as finished (it shows up as incomplete)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+
 def where(exc: BaseException, unit: str) -> None:
     """Name the unit (file, chunk, datastore row) an unexpected exception happened on, once."""
     note = f"while {unit}"

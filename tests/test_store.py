@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tokens import github, openai_project
 
 from scanner.cli import main
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, DatastoreBusy
 from scanner.model import Credential, InventoryFact, Location, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.store import SCHEMA_VERSION, Store
@@ -293,8 +293,8 @@ def test_graph_round_trip(tmp_path):
 
 
 def test_a_writer_locked_out_past_the_busy_timeout_gets_one_line(tmp_path):
-    """Another process holding the write lock longer than the busy timeout: a clear error, and
-    the holder's data is untouched."""
+    """Another process holding the write lock longer than the busy timeout: a clear error that
+    makes the scan incomplete (exit 3), and the holder's data is untouched."""
     path = tmp_path / "s.db"
     with Store(path) as store:
         store.add_event("agent-retired", subject="a")
@@ -302,8 +302,10 @@ def test_a_writer_locked_out_past_the_busy_timeout_gets_one_line(tmp_path):
     holder.execute("BEGIN IMMEDIATE")
     try:
         with Store(path, busy_timeout_ms=200) as store, \
-                pytest.raises(ConfigError, match="cannot write to the datastore.*locked"):
+                pytest.raises(DatastoreBusy, match=r"held the datastore longer than the lock "
+                              r"timeout \(0.2 s\).*locked") as err:
             store.add_event("agent-retired", subject="b")
+        assert err.value.exit_code == 3 and "\n" not in str(err.value)
     finally:
         holder.execute("ROLLBACK")
         holder.close()

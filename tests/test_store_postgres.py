@@ -10,6 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import networkx as nx
@@ -19,10 +22,11 @@ from click.testing import CliRunner
 from tokens import github, openai_project
 
 from scanner.cli import main
-from scanner.model import fingerprint
+from scanner.errors import DatastoreBusy
+from scanner.model import Credential, Location, ScanResult, ScanStats, fingerprint
 from scanner.pipeline import ScanOptions, scan_and_record
 from scanner.store import SCHEMA_VERSION, Store
-from scanner.store.postgres import PG_MIGRATIONS, pg_version
+from scanner.store.postgres import LOCK_KEY, PG_MIGRATIONS, pg_version
 from scanner.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,3 +265,193 @@ def test_bad_urls_are_one_line_without_the_password(pg_server, pg_url):
         conn.execute("UPDATE sprawlscan_schema SET version = 99")
     code, out = run(["scans", "--db", pg_url])
     assert code == 2 and "newer than this sprawlscan" in out
+
+
+@contextmanager
+def holding(url: str, *sql: str) -> Iterator[psycopg.Connection]:
+    """A second connection with an open transaction that ran `sql` (a conflicting lock), rolled
+    back at the end."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("BEGIN")
+    for statement in sql:
+        conn.execute(statement)
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def _one(n: int) -> ScanResult:
+    loc = Location("file", "/x", f"f{n}.env", line=1)
+    return ScanResult((Credential(fingerprint(f"synthetic-{n}"), "github.pat", "github",
+                                  f"ghp_{n}…(40)", (loc,)),), ScanStats())
+
+
+def test_unit_saves_run_beside_a_writer_holding_the_lock(pg_url):
+    """While another writer holds the writers' advisory lock (a long `finish_scan`), a scan still
+    starts and saves each unit's blobs (inserts only); recording its credentials waits, and past
+    the lock timeout stops with `DatastoreBusy` (exit 3, one line) having stored nothing of it;
+    once the lock is free the same scan finishes with every row."""
+    with Store(pg_url):
+        pass
+    with holding(pg_url, f"SELECT pg_advisory_xact_lock({LOCK_KEY})") as other, \
+            Store(pg_url, busy_timeout_ms=300) as store:
+        sid = store.begin_scan(["/x"], "full", "d")
+        cache = store.blob_cache("d")
+        cache.record("acme/x", "b" * 40, [])
+        store.save_blobs(sid, cache)
+        assert other.execute("SELECT scan_id FROM scanned_blobs").fetchall() == [(sid,)]
+        start = time.monotonic()
+        with pytest.raises(DatastoreBusy, match=r"longer than the lock timeout \(0.3 s\)") as err:
+            store.finish_scan(sid, _one(1))
+        assert time.monotonic() - start < 10
+        assert err.value.exit_code == 3 and "\n" not in str(err.value)
+        assert other.execute("SELECT count(*) FROM credentials").fetchone() == (0,)
+    with Store(pg_url) as store:
+        store.finish_scan(sid, _one(1))
+        assert [s.complete for s in store.scans()] == [True]
+        assert [c.fingerprint for c in store.latest_complete_result().credentials] == \
+            [fingerprint("synthetic-1")]
+
+
+def test_a_row_held_by_another_writer_past_the_timeout_is_one_line(pg_url):
+    """A blob row another transaction inserted and has not committed: saving the same blob waits
+    for it (no duplicate, no unique-key error) and past the lock timeout gives `DatastoreBusy`,
+    not a psycopg traceback; after the other commits, the save goes through."""
+    with Store(pg_url):
+        pass
+    blob = "c" * 40
+    with Store(pg_url, busy_timeout_ms=300) as store:
+        sid = store.begin_scan(["/x"], "full", "d")
+        with holding(pg_url, "INSERT INTO scanned_blobs (repo, rules_digest, blob, scan_id) "
+                             f"VALUES ('acme/x', 'd', '{blob}', 0)"):
+            cache = store.blob_cache("d")
+            cache.record("acme/x", blob, [])
+            with pytest.raises(DatastoreBusy, match="lock timeout"):
+                store.save_blobs(sid, cache)
+        cache = store.blob_cache("d")
+        cache.record("acme/x", blob, [])
+        store.save_blobs(sid, cache)
+        rows = store.conn.execute("SELECT repo, blob, scan_id FROM scanned_blobs").fetchall()
+    assert rows == [("acme/x", blob, sid)]
+
+
+def test_a_scan_blocked_past_the_lock_timeout_exits_3_with_one_line(pg_url, pg_server, make_repo,
+                                                                     rng):
+    """`sprawlscan scan --db postgresql://...` of a git repository while another writer holds the
+    lock longer than `SPRAWLSCAN_DB_TIMEOUT`: exit 3 within seconds, one line naming the lock
+    timeout (no traceback, no password), the scan left unfinished; its blobs were saved beside
+    the lock holder, so the next scan reads no blob again and still records the credential (from
+    the saved matches: no finding lost)."""
+    secret = github(rng)
+    repo = make_repo("blocked")
+    repo.write("k.env", f"TOKEN={secret}\n")
+    repo.commit("key")
+    with Store(pg_url):
+        pass
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SPRAWLSCAN_DB_TIMEOUT": "0.5"}
+    cmd = [sys.executable, "-m", "scanner", "scan", "--db", pg_url, "--format", "json",
+           str(repo.path)]
+    with holding(pg_url, f"SELECT pg_advisory_xact_lock({LOCK_KEY})"):
+        start = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+        took = time.monotonic() - start
+    assert p.returncode == 3, p.stderr
+    assert took < 60
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sprawlscan: postgresql://"), p.stderr
+    assert "longer than the lock timeout (0.5 s)" in lines[0]
+    assert pg_server.password not in p.stderr and secret not in p.stderr + p.stdout
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert p.returncode == 1, p.stderr
+    summary = json.loads(p.stdout)["summary"]
+    assert summary["blobs"] == 0 and summary["skipped"]["already-scanned"] == 1
+    with Store(pg_url) as store:
+        assert [(s.complete, s.finished is not None) for s in store.scans()] == \
+            [(False, False), (True, True)]
+        assert [c.fingerprint for c in store.latest_complete_result().credentials] == \
+            [fingerprint(secret)]
+    bad = subprocess.run([*cmd[:3], "scans", "--db", pg_url], capture_output=True, text=True,
+                         cwd=ROOT, env={**env, "SPRAWLSCAN_DB_TIMEOUT": "soon"}, timeout=60)
+    assert (bad.returncode, bad.stderr) == \
+        (2, "sprawlscan: SPRAWLSCAN_DB_TIMEOUT='soon': expected seconds between 0 and 86400\n")
+
+
+OPENER = textwrap.dedent("""
+    import sys
+    from scanner.store import Store
+    who, urls = sys.argv[1], sys.argv[2:]
+    for url in urls:
+        sys.stdin.readline()  # start together
+        with Store(url) as store:
+            store.add_event("agent-retired", subject=who)
+        print("ok", flush=True)
+""")
+
+
+def test_processes_migrating_the_same_fresh_database_at_once(pg_server):
+    """Three processes open the same new database at the same moment, for several databases: one
+    migrates, the others wait under the lock and find nothing to do; every event lands."""
+    urls = [pg_server.create_database(f"t_fresh_{os.getpid()}_{i}") for i in range(4)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, who, *urls], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              env=env) for who in ("a", "b", "c")]
+    for _ in urls:
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline().strip()
+            assert line == "ok", p.stderr.read() if p.stderr and p.poll() is not None else line
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    for url in urls:
+        with Store(url) as store:
+            assert pg_version(store.conn) == SCHEMA_VERSION  # type: ignore[arg-type]
+            assert sorted(str(e["subject"]) for e in store.events()) == ["a", "b", "c"]
+
+
+def test_two_writers_saving_the_same_blobs_in_other_orders_never_deadlock(pg_url):
+    """Two scans of the same repository save the same new blobs at once, each having read them in
+    its own order, round after round: neither waits forever nor fails (rows go in key order, so
+    one waits for the other instead of a deadlock), and each blob is stored once."""
+    import random
+    import threading
+
+    with Store(pg_url):
+        pass
+    rounds, n = 8, 300
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            with Store(pg_url, busy_timeout_ms=20_000) as store:
+                sid = store.begin_scan(["/same"], "full", "d")
+                for r in range(rounds):
+                    blobs = [f"{r:02d}{i:038x}" for i in range(n)]
+                    rng.shuffle(blobs)
+                    cache = store.blob_cache("d")
+                    for blob in blobs:
+                        cache.record("acme/same", blob, [])
+                    barrier.wait(timeout=60)
+                    store.save_blobs(sid, cache)
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures, failures
+    with Store(pg_url) as store:
+        rows = store.conn.execute("SELECT count(*), count(DISTINCT blob) FROM scanned_blobs").fetchone()
+    assert tuple(rows) == (rounds * n, rounds * n)

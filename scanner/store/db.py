@@ -5,8 +5,12 @@ log, without re-scanning.
 One `Store` is one connection in autocommit mode; every write is one `BEGIN IMMEDIATE`
 transaction, the file is in WAL mode with a busy timeout, so two processes scanning into the same
 file (a scheduled job overlapping a manual run) serialise their writes instead of failing or
-losing findings; on PostgreSQL that transaction first takes one advisory lock, so many workers
-writing into one server serialise the same way. Only fingerprints and redacted previews are
+losing findings. On PostgreSQL only the writes that read before they write take the writers'
+advisory lock (recording a scan's credentials, locations and `gone` events, the graph,
+migrations); the writes that only insert, each row safe under `ON CONFLICT` and in a sorted
+order (a scan's row, the blobs each unit read, appended events, the fingerprint key), run beside
+them. A writer kept waiting longer than the timeout (`SPRAWLSCAN_DB_TIMEOUT` seconds, default
+60) stops with one line and exit 3 (`DatastoreBusy`). Only fingerprints and redacted previews are
 stored, never a plaintext secret.
 
 Lifecycle of a credential (`credentials.status`, each change an event): `found` the first time,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 import zlib
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from scanner import __version__
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, DatastoreBusy
 from scanner.findings import to_known
 from scanner.fingerprints import MIN_KEY_CHARS, new_key
 from scanner.model import Credential, InventoryFact, KnownMatch, Location, Match, ScanResult
@@ -41,12 +46,36 @@ from scanner.store.schema import Conn, migrate
 from scanner.verify.base import Verification
 
 BUSY_TIMEOUT_MS = 60_000
+ENV_TIMEOUT = "SPRAWLSCAN_DB_TIMEOUT"
+BUSY_STATES = ("55P03", "40P01")
+"""PostgreSQL's lock_not_available (lock_timeout) and deadlock_detected: another writer's doing."""
 EVENT_KINDS = ("found", "location-added", "gone", "reappeared", "allowlisted", "agent-retired",
                "verified", "revoked", "notified")
 
 
 def _line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def timeout_ms() -> int:
+    """The lock / busy timeout: `$SPRAWLSCAN_DB_TIMEOUT` seconds, else BUSY_TIMEOUT_MS."""
+    raw = os.environ.get(ENV_TIMEOUT, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86_400:
+        raise ConfigError(f"{ENV_TIMEOUT}={raw!r}: expected seconds between 0 and 86400")
+    return max(1, int(seconds * 1000))
+
+
+def busy(exc: BaseException) -> bool:
+    """A write that failed because another writer held what it needed past the timeout."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    return getattr(exc, "sqlstate", None) in BUSY_STATES
 
 
 def now() -> str:
@@ -81,10 +110,12 @@ def describe(loc: Location) -> str:
 class Store(ReadMixin, GraphMixin):
     """An open datastore. Use as a context manager or call `close()`."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *,
+    def __init__(self, path: str | Path, busy_timeout_ms: int | None = None, *,
                  create: bool = True) -> None:
         self.path: str | Path
         self.conn: Conn
+        busy_timeout_ms = timeout_ms() if busy_timeout_ms is None else busy_timeout_ms
+        self.timeout_ms = busy_timeout_ms
         if is_url(path):
             self._open_postgres(str(path), busy_timeout_ms, create)
             return
@@ -99,6 +130,8 @@ class Store(ReadMixin, GraphMixin):
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._setup(conn, busy_timeout_ms / 1000)
         except sqlite3.DatabaseError as exc:
+            if busy(exc):  # another process migrating or writing, past the timeout
+                raise self._write_error(exc) from None
             raise ConfigError(f"{path}: not a usable sprawlscan datastore ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot open datastore ({exc.strerror})") from None
@@ -114,6 +147,8 @@ class Store(ReadMixin, GraphMixin):
             pg_migrate(conn)
         except conn.errors as exc:
             conn.close()
+            if busy(exc):  # another process migrating, past the lock timeout
+                raise self._write_error(exc) from None
             raise ConfigError(f"{self.where}: not a usable sprawlscan datastore "
                               f"({str(exc).strip().splitlines()[0]})") from None
         except BaseException:
@@ -154,31 +189,51 @@ class Store(ReadMixin, GraphMixin):
         self.close()
 
     @contextmanager
-    def write(self) -> Iterator[Conn]:
-        """One immediate write transaction (waits for other writers up to the busy timeout)."""
+    def write(self, *, serial: bool = True) -> Iterator[Conn]:
+        """One write transaction, waiting for other writers up to the timeout. `serial` (the
+        default): exclusive among writers (SQLite's write lock; PostgreSQL's advisory lock),
+        for writes that read what they then change. `serial=False` is for inserts that are
+        safe beside any other writer; on SQLite every write is exclusive anyway."""
+        begin = "BEGIN IMMEDIATE" if serial or isinstance(self.conn, sqlite3.Connection) else "BEGIN"
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(begin)
         except self.errors as exc:  # locked beyond the busy timeout, read-only...
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
+            raise self._write_error(exc) from None
         try:
             yield self.conn
+        except self.errors as exc:  # a row another writer holds, past the lock timeout
+            self.conn.execute("ROLLBACK")
+            if not busy(exc):
+                raise
+            raise self._write_error(exc) from None
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         try:
             self.conn.execute("COMMIT")
         except self.errors as exc:
-            self.conn.execute("ROLLBACK")
-            raise ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})") from None
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: BaseException) -> ConfigError | DatastoreBusy:
+        if getattr(exc, "sqlstate", None) == "40P01":
+            return DatastoreBusy(f"{self.where}: this write deadlocked with another writer and "
+                                 f"stored nothing ({_line(exc)})")
+        if busy(exc):
+            return DatastoreBusy(f"{self.where}: another writer held the datastore longer than "
+                                 f"the lock timeout ({self.timeout_ms / 1000:g} s); nothing of "
+                                 f"this write was stored ({_line(exc)})")
+        return ConfigError(f"{self.where}: cannot write to the datastore ({_line(exc)})")
 
     def fingerprint_key(self) -> str:
         """This datastore's own random HMAC key for low-entropy values (`scanner.fingerprints`),
         created on first use; two first scans at once agree on one."""
         row = self.conn.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
         if row is None:
-            with self.write() as c:
+            with self.write(serial=False) as c:  # ON CONFLICT: the first key stays
                 c.execute("INSERT INTO settings (name, value) VALUES ('fingerprint_key', ?) "
                           "ON CONFLICT (name) DO NOTHING", (new_key(),))
                 row = c.execute("SELECT value FROM settings WHERE name = 'fingerprint_key'").fetchone()
@@ -189,7 +244,7 @@ class Store(ReadMixin, GraphMixin):
 
     # -- scans -----------------------------------------------------------------------------
     def begin_scan(self, targets: Sequence[str], mode: str, rules_digest: str) -> int:
-        with self.write() as c:
+        with self.write(serial=False) as c:  # one new row; its id from the sequence
             cur = c.execute(
                 "INSERT INTO scans (started, sources, scope, mode, tool_version, rules_digest) "
                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -204,7 +259,7 @@ class Store(ReadMixin, GraphMixin):
         """Write what the scan has read so far (after each unit: the buffer stays one unit's),
         and forget the unit's known blobs (the coordinator keeps no repository's blob ids)."""
         if cache.recorded or cache._attributions:
-            with self.write() as c:
+            with self.write(serial=False) as c:  # inserts only, in key order
                 cache.flush(c, scan_id)
         cache.forget()
 
@@ -334,7 +389,7 @@ class Store(ReadMixin, GraphMixin):
     def add_event(self, kind: str, *, fingerprint: str | None = None, subject: str | None = None,
                   detail: dict[str, Any] | None = None) -> None:
         """Append an event from outside a scan (e.g. `agent-retired` with the agent as subject)."""
-        with self.write() as c:
+        with self.write(serial=False) as c:
             self._event(c, kind, None, fingerprint, subject, detail or {})
 
     # -- provider verification (`--verify`) ------------------------------------------------
@@ -342,7 +397,7 @@ class Store(ReadMixin, GraphMixin):
         """One `verified` event per credential newly asked (status, identity, scopes, expiry;
         never the value); answers reused from the datastore are not recorded again."""
         fresh = [(fp, v) for fp, v in sorted(verified.items()) if not v.reused]
-        with self.write() as c:
+        with self.write(serial=False) as c:
             for fp, v in fresh:
                 self._event(c, "verified", scan_id, fp, v.verifier or None, v.to_json(), v.checked_at)
         return len(fresh)
@@ -527,6 +582,9 @@ class StoreBlobCache:
         return len(self._new) + len(self._new_etags)
 
     def flush(self, c: Conn, scan_id: int) -> None:
+        """Write what was read; rows in key order, so that two writers inserting the same keys
+        beside each other wait for one another instead of deadlocking."""
+        self._new.sort(key=lambda item: (item[0], item[1]))
         c.executemany("INSERT INTO scanned_blobs (repo, blob, rules_digest, scan_id) "
                       "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                       [(repo, blob, self.digest, scan_id) for repo, blob, _ in self._new])
@@ -536,13 +594,14 @@ class StoreBlobCache:
             "ON CONFLICT DO NOTHING",
             [(repo, blob, self.digest, m.fingerprint, m.rule_id, m.provider, m.redacted,
               m.lifetime_hint, json.dumps(dict(m.captures)), m.line, int(m.keyed))
-             for repo, blob, ms in self._new for m in ms])
+             for repo, blob, ms in self._new
+             for m in sorted(ms, key=lambda m: (m.fingerprint, m.rule_id, m.line))])
         self._new = []
         c.executemany("INSERT INTO repo_attribution (repo, refs_state, missing, data) "
                       "VALUES (?, ?, ?, ?) ON CONFLICT (repo) DO UPDATE SET refs_state = "
                       "excluded.refs_state, missing = excluded.missing, data = excluded.data",
                       [(repo, state, missing, zlib.compress(json.dumps(first).encode(), 1))
-                       for repo, (state, first, missing) in self._attributions.items()])
+                       for repo, (state, first, missing) in sorted(self._attributions.items())])
         self._attributions = {}
         c.executemany("INSERT INTO etags (scope, url, repo, kind, etag, scan_id, facts) "
                       "VALUES (?,?,?,?,?,?,?) ON CONFLICT (scope, url) DO UPDATE SET "
