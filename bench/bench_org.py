@@ -10,7 +10,8 @@ says; `--dev` runs this checkout with the current interpreter instead).
                               [--unique-every 5] [--profile] [--pg] [--venv DIR] [--dev]
 
 Reports per mode and org size: repositories/minute, wall seconds of the first scan and of the
-rescan, API requests and git HTTP requests each made, peak RSS (VmHWM) of the coordinator, of every
+rescan, API requests and git HTTP requests each made (and how many of the rescan's were answered
+304 Not Modified: the server honours `If-None-Match`), peak RSS (VmHWM) of the coordinator, of every
 worker process and of the largest git child, the datastore's size after the scan and after the
 rescan (SQLite file and WAL; with `--pg` a PostgreSQL database as well, `pg_database_size`), and the
 credentials found; with several sizes (`--repos 250,1000`), per mode the slope between the
@@ -196,7 +197,9 @@ class OrgServer:
         def stats(_: Request) -> Response:
             now = cpu_seconds()
             body = {"api": len(self.api.log), "git": len(self.git.auth),
+                    "api_304": sum(1 for _, status in self.api.answers if status == 304),
                     "server_cpu_s": round(now - self.cpu, 2)}
+            self.api.answers.clear()
             self.cpu = now
             self.api.log.clear()
             self.api.auth.clear()
@@ -591,6 +594,7 @@ def bench_mode(mode: str, b: Bench) -> dict[str, Any]:
            "db_mib": round(sum(size.values()) / 2**20, 1), "db_bytes": size,
            "db_rescan_bytes": size2, "api_requests": first.requests["api"],
            "git_requests": first.requests["git"], "rescan_api_requests": second.requests["api"],
+           "rescan_api_304": second.requests.get("api_304", 0),
            "rescan_git_requests": second.requests["git"],
            "peak_rss_mib": {k: int(mib(v)) for k, v in sorted(first.peaks.items())},
            "rescan_peak_rss_mib": {k: int(mib(v)) for k, v in sorted(second.peaks.items())},

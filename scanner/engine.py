@@ -277,7 +277,7 @@ class Engine:
                 self._scan_view(decoded, lines, *self._prefilter(decoded.text.encode("latin-1")),
                                 out, nested=True)
         found: Iterable[Match] = out.values()
-        if "-----BEGIN " in text:
+        if out and "-----BEGIN " in text:
             found = _outside_armour(text, found)
         return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
@@ -393,7 +393,7 @@ class Lines:
     def __init__(self, text: str) -> None:
         self.text = text
         self._lines: list[int] | None = None
-        self._marked = ALLOW_MARKER in text
+        self._marked: bool | None = None
 
     @property
     def _newlines(self) -> list[int]:
@@ -407,6 +407,8 @@ class Lines:
 
     def allowed(self, start: int, end: int) -> bool:
         """The lines from `start` to `end` carry the `sprawlscan:allow` marker."""
+        if self._marked is None:  # searched on the first match only: most chunks have none
+            self._marked = ALLOW_MARKER in self.text
         return self._marked and ALLOW_MARKER in self.line_text(start, end)
 
     def line_text(self, start: int, end: int) -> str:
@@ -466,12 +468,15 @@ def decode_regions(text: str, offsets: list[int], after: int) -> list[tuple[int,
     if len(offsets) > MAX_OCCURRENCES:
         return [(0, len(text))]
     merged: list[list[int]] = []
-    for off in offsets:
-        start, end = max(0, off - DECODE_BEFORE), min(len(text), off + after)
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(end, merged[-1][1])
-        else:
-            merged.append([start, end])
+    n = len(text)
+    if offsets:  # offsets are sorted: a span ends at its last offset + `after`
+        first = last = offsets[0]
+        for off in offsets:
+            if off - DECODE_BEFORE > last + after:
+                merged.append([max(0, first - DECODE_BEFORE), min(n, last + after)])
+                first = off
+            last = off
+        merged.append([max(0, first - DECODE_BEFORE), min(n, last + after)])
     for span in merged:  # never start inside a token: a cut token would match as a shorter one
         m = _TOKEN_START.search(text, max(0, span[0] - DECODE_BEFORE), span[0])
         span[0] = m.end() if m else max(0, span[0] - DECODE_BEFORE)

@@ -34,6 +34,7 @@ from scanner.sources.base import (
     RepoSlice,
     Source,
     SourceOptions,
+    Stored,
     Unit,
     scan_chunks,
 )
@@ -377,7 +378,7 @@ def _scan_units(listed: list[tuple[Unit, str, ScanStats | None]], ran: tuple[Sub
         if head is not None:  # the listing's skips and errors come first
             head[1].merge(result.stats)
             result.stats = head[1]
-        if cache is not None and (result.recorded or result.attributions):
+        if cache is not None and (result.recorded or result.attributions or result.etags):
             absorb(cache, result)
         yield task, result
 
@@ -389,11 +390,13 @@ def unwrap(cache: BlobCache) -> BlobCache:
 def slice_of(cache: BlobCache, repo: str) -> RepoSlice:
     """`repo`'s part of the blob cache for a task (`--verify` carries nothing over)."""
     part: RepoSlice = unwrap(cache).slice(repo)  # type: ignore[attr-defined]
-    return RepoSlice({}, part.attribution) if isinstance(cache, RecordOnly) else part
+    return RepoSlice({}, part.attribution) if isinstance(cache, RecordOnly) else part  # no ETags either
 
 
 def absorb(cache: BlobCache, result: UnitResult) -> None:
     unwrap(cache).absorb(result.recorded, result.attributions)  # type: ignore[attr-defined]
+    for row in result.etags:
+        unwrap(cache).save_etag(*row)  # type: ignore[attr-defined]
 
 
 def graph_records(records: Iterable[InventoryFact], engine: Engine | None = None) -> tuple[InventoryFact, ...]:
@@ -456,6 +459,14 @@ class RecordOnly:
     def save_attribution(self, repo: str, refs_state: str, first: BlobPaths, missing: int) -> None:
         self.cache.save_attribution(repo, refs_state, first, missing)
 
+    def etag(self, repo: str, url: str) -> None:
+        return None  # a 304 carries findings without plaintext: crawl
+
+    def save_etag(self, repo: str, url: str, kind: str, stored: Stored) -> None:
+        save = getattr(self.cache, "save_etag", None)
+        if save is not None:
+            save(repo, url, kind, stored)
+
 
 def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, *,
                     progress: Progress | None = None) -> tuple[int, ScanResult]:
@@ -468,7 +479,10 @@ def scan_and_record(targets: Iterable[str], options: ScanOptions, store: Store, 
     scan_id = store.begin_scan(targets, options.mode, digest)
     db_key = store.fingerprint_key()
     # matches the blob cache carries over hold fingerprints: they are valid under this key only
-    cache = store.blob_cache(f"{digest}+{key_tag(db_key)}") if options.mode == "full" else None
+    # stored ETags carry findings over: valid under this key, these rules, allowlist and size limit
+    etag_scope = hashlib.sha256(json.dumps([digest, key_tag(db_key), sorted(options.allowlist),
+                                            options.max_file_size]).encode()).hexdigest()
+    cache = store.blob_cache(f"{digest}+{key_tag(db_key)}", etag_scope) if options.mode == "full" else None
     if options.verify is not None:  # answers recorded within the TTL are not asked again
         options = replace(options, verify=replace(options.verify,
                                                   known=store.recent_verifications(options.verify.ttl)))

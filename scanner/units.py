@@ -35,7 +35,7 @@ from detectors.rule import Rule
 from scanner.engine import Engine
 from scanner.errors import ConfigError, SprawlscanError
 from scanner.model import InventoryFact, KnownMatch, Match, ScanStats
-from scanner.sources.base import BlobCache, BlobPaths, Hit, RepoSlice, Unit, scan_chunks
+from scanner.sources.base import BlobCache, BlobPaths, Hit, RepoSlice, Stored, Unit, scan_chunks
 
 if TYPE_CHECKING:
     from scanner.pipeline import ScanOptions
@@ -81,6 +81,8 @@ class UnitResult:
     """(repo, blob, matches) of every blob read, for the blob cache."""
     attributions: dict[str, tuple[str, BlobPaths, int]] = field(default_factory=dict)
     """Attribution passes computed, for the blob cache."""
+    etags: list[tuple[str, str, str, Stored]] = field(default_factory=list)
+    """(repo, url, kind, ETag and records) of every API answer read to its end, for the datastore."""
 
 
 class UnitCache:
@@ -90,6 +92,14 @@ class UnitCache:
         self.slices = slices
         self.recorded: list[tuple[str, str, list[Match]]] = []
         self.attributions: dict[str, tuple[str, BlobPaths, int]] = {}
+        self.etags: list[tuple[str, str, str, Stored]] = []
+
+    def etag(self, repo: str, url: str) -> Stored | None:
+        s = self.slices.get(repo)
+        return s.etags.get(url) if s is not None else None
+
+    def save_etag(self, repo: str, url: str, kind: str, stored: Stored) -> None:
+        self.etags.append((repo, url, kind, stored))
 
     def warm(self, repo: str) -> bool:
         s = self.slices.get(repo)
@@ -174,7 +184,7 @@ def run_unit(task: Task, engine: Engine | None = None, cache: BlobCache | None =
     facts = tuple(getattr(source, "inventory_facts", ()))
     if sliced is None:
         return UnitResult(hits, stats, facts, said)
-    return UnitResult(hits, stats, facts, said, sliced.recorded, sliced.attributions)
+    return UnitResult(hits, stats, facts, said, sliced.recorded, sliced.attributions, sliced.etags)
 
 
 NOTHING = "nothing"

@@ -1,9 +1,12 @@
 """A tiny router on top of pytest-httpserver: real HTTP on 127.0.0.1 serving canned API JSON,
 with page-numbered pagination (Link headers, plus GitLab's X-Next-Page), injected failures and a
-log of every request, so tests can assert what a real client library asked for."""
+log of every request, so tests can assert what a real client library asked for. Every 200 JSON
+answer carries an `ETag` (a weak tag of its body, as GitHub sends for lists); a request whose
+`If-None-Match` names it (weak comparison, or `*`) gets `304 Not Modified` with no body."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import deque
@@ -21,6 +24,8 @@ class FakeAPI:
         self.failures: dict[str, deque[tuple[int, Any, dict[str, str]]]] = {}
         self.log: list[str] = []
         self.auth: list[str] = []
+        self.answers: list[tuple[str, int]] = []
+        """(path, status) of every answer: 200s re-sent a body, 304s did not."""
         # a prefixed API claims only its prefix, so two fakes can share one server
         pattern = re.compile(f"^{re.escape(prefix)}/.*" if prefix else ".*")
         server.expect_request(pattern).respond_with_handler(self.handle)
@@ -70,9 +75,19 @@ class FakeAPI:
         else:
             status, body, headers = self.routes.get((path, page), (404, {"message": "Not Found"}, {}))
         if isinstance(body, (bytes, str)):
+            self.answers.append((path, status))
             return Response(body, status=status, headers=headers, content_type="text/plain")
-        return Response(json.dumps(body), status=status, headers=headers,
-                        content_type="application/json")
+        text = json.dumps(body)
+        if status == 200:
+            etag = f'W/"{hashlib.sha256(text.encode()).hexdigest()[:32]}"'
+            headers = {**headers, "ETag": etag}
+            asked = [t.strip().removeprefix("W/") for t in
+                     request.headers.get("If-None-Match", "").split(",") if t.strip()]
+            if "*" in asked or etag.removeprefix("W/") in asked:
+                self.answers.append((path, 304))
+                return Response(status=304, headers=headers)
+        self.answers.append((path, status))
+        return Response(text, status=status, headers=headers, content_type="application/json")
 
 
 def paths(log: list[str], prefix: str = "") -> list[str]:

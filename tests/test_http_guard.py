@@ -122,6 +122,30 @@ def test_gitlab_next_link_that_loops_is_a_failed_unit(httpserver, monkeypatch, t
                                    "already read (list not finished)"]
 
 
+def test_gitlab_endless_empty_pages_are_a_failed_unit(httpserver, monkeypatch, tmp_path):
+    """A server that answers every page of the project list empty, each naming a new next page
+    (python-gitlab recurses once per page): one line naming the list, exit 3, no crash."""
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-" + secrets.token_urlsafe(16))
+    api = "/api/v4"
+    base = httpserver.url_for("").rstrip("/")
+
+    def endless(request: Request) -> Response:
+        n = int(request.args.get("page", "1"))
+        return Response("[]", content_type="application/json", headers={
+            "Link": f'<{base}{api}/groups/1/projects?page={n + 1}>; rel="next"'})
+
+    httpserver.expect_request(f"{api}/groups/acme").respond_with_json(
+        {"id": 1, "name": "acme", "path": "acme", "full_path": "acme", "web_url": "https://g/acme"})
+    httpserver.expect_request(f"{api}/groups/1/descendant_groups").respond_with_json([])
+    httpserver.expect_request(f"{api}/groups/1/variables").respond_with_json([])
+    httpserver.expect_request(f"{api}/groups/1/projects").respond_with_handler(endless)
+    res = CliRunner().invoke(main, ["scan", "--format", "json", "--gitlab-url", base,
+                                    "--cache-dir", str(tmp_path / "c"), "gitlab:acme"])
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stdout)["incomplete_reasons"] == [
+        "acme project list: unexpected response (empty pages without end)"]
+
+
 def test_vault_redirect_to_another_host_keeps_the_token(httpserver, evil, monkeypatch):
     """hvac: a 307 from the Vault server to another host: X-Vault-Token does not follow it; the
     path is a failed unit and the CLI exits 3."""

@@ -1,10 +1,11 @@
 """Units of the API sources (`scanner.units`): a GitLab group (one unit per group for its
-variables, one per project), Confluence (one per space) and vault exports (one per mount), each
-served by a real HTTP server on 127.0.0.1 speaking the API's JSON to the real client library
-(python-gitlab, atlassian-python-api), scanned whole (the source as one unit, as before it was
-split), unit by unit in this process, on a local pool of two and on a real Dask cluster (a
-scheduler and two worker processes on loopback): the same findings, records and stats; a unit
-that fails names itself and the scan is incomplete (exit 3), the other units' findings kept."""
+variables, one per project), Confluence (one per space), vault exports (one per mount) and Jira
+(one per project, one for the rest), the APIs served by a real HTTP server on 127.0.0.1 speaking
+their JSON to the real client library (python-gitlab, atlassian-python-api, hvac in
+test_vault_live), scanned whole (the source as one unit, as before it was split), unit by unit
+in this process, on a local pool of two and on a real Dask cluster (a scheduler and two worker
+processes on loopback): the same findings, records and stats; a unit that fails names itself
+and the scan is incomplete (exit 3), the other units' findings kept."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ COORDINATOR = "glpat-coordinatortokenforthetests"
 WORKERS = "glpat-workerstokenforthetests0000"
 WIKI_COORDINATOR = "wiki-coordinator-token-for-tests"
 WIKI_WORKERS = "wiki-workers-token-for-the-tests"
+JIRA_TOKEN = "jira-token-for-the-tests"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     """Two Dask workers whose GITLAB_TOKEN differs from the coordinator's (so the API log says
     who crawled what)."""
     c = Cluster(tmp_path_factory.mktemp("dask"), {"GITLAB_TOKEN": WORKERS,
-                                                   "CONFLUENCE_TOKEN": WIKI_WORKERS})
+                                                   "CONFLUENCE_TOKEN": WIKI_WORKERS,
+                                                   "JIRA_TOKEN": JIRA_TOKEN})
     yield c
     c.stop()
 
@@ -338,3 +341,79 @@ def test_a_source_whose_listing_fails_keeps_its_error(wiki, monkeypatch):
     assert result.incomplete
     assert result.stats.errors == [f"Confluence rejected the credentials: 401 ({base})",
                                    "Vault: list mounts: ConnectionError"]
+
+
+# -- Jira: one unit per project (default JQL) ---------------------------------------------------
+
+@pytest.fixture
+def tickets(threaded, rng, monkeypatch):
+    """Projects ENG and OPS listed by the site, and LEGACY's issue that the listing leaves out
+    (an archived project); the search answers the default JQL and the JQL of each unit;
+    `fail` names projects whose search answers 500."""
+    from scanner.sources.jira_tickets import DEFAULT_JQL
+
+    monkeypatch.delenv("JIRA_USER", raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", JIRA_TOKEN)
+    base = threaded.url_for("").rstrip("/")
+    keys = {p: openai_project(rng) for p in ("ENG", "OPS", "LEGACY")}
+    fail: set[str] = set()
+    issues = [{"id": str(10000 + i), "key": f"{p}-{i}", "self": f"{base}/rest/api/2/issue/{p}-{i}",
+               "fields": {"project": {"key": p}, "summary": f"ticket {p}",
+                          "description": f"key {keys[p]}"}}
+              for i, p in enumerate(("ENG", "LEGACY", "OPS"), 1)]
+    rest = 'project is not EMPTY AND project not in ("ENG", "OPS") ORDER BY key ASC'
+
+    def search(request: Request) -> Response:
+        jql = request.args["jql"]
+        chosen = {DEFAULT_JQL: {"ENG", "OPS", "LEGACY"}, rest: {"LEGACY"},
+                  'project = "ENG" ORDER BY key ASC': {"ENG"},
+                  'project = "OPS" ORDER BY key ASC': {"OPS"}}.get(jql)
+        if chosen is None:
+            return Response('{"errorMessages": ["bad JQL"]}', status=400,
+                            content_type="application/json")
+        if chosen & fail:
+            return Response('{"errorMessages": ["boom"]}', status=500,
+                            content_type="application/json")
+        found = [i for i in issues if i["fields"]["project"]["key"] in chosen]
+        return Response(json.dumps({"startAt": 0, "maxResults": 50, "total": len(found),
+                                    "issues": found}), content_type="application/json")
+
+    threaded.expect_request("/rest/api/2/search").respond_with_handler(search)
+    threaded.expect_request("/rest/api/2/project").respond_with_json(
+        [{"key": "ENG", "name": "Engineering"}, {"key": "OPS", "name": "Operations"}])
+    return base, keys, fail
+
+
+def test_jira_projects_are_units_and_the_rest_is_one_more(tickets, monkeypatch):
+    """With the default JQL: one unit per listed project and one for the issues outside them
+    (LEGACY's, which the project list leaves out, is still found); whole, unit by unit and on a
+    pool of two give the same credentials and stats. A chosen --jql stays one unit."""
+    from scanner.sources.jira_tickets import JiraSource
+
+    base, keys, _ = tickets
+    units = JiraSource(base).units(ScanStats())
+    assert [(u.key, u.name) for u in units] == [
+        ("project 1/2", f"jira:{base} project ENG"), ("project 2/2", f"jira:{base} project OPS"),
+        ("unlisted", f"jira:{base} issues outside the listed projects")]
+    assert [u.key for u in JiraSource(base, "project = ENG").units(ScanStats())] == [""]
+    before = whole(monkeypatch, JiraSource, [f"jira:{base}"], ScanOptions(workers=1))
+    assert {c.fingerprint for c in before.credentials} == {fingerprint(k) for k in keys.values()}
+    assert before.stats.errors == []
+    same(run_scan([f"jira:{base}"], ScanOptions(workers=1)), before)
+    same(run_scan([f"jira:{base}"], ScanOptions(workers=2)), before)
+
+
+def test_jira_project_failing_for_good_names_it(tickets, cluster):
+    """Every search of project OPS answers 500: exit 3 with one line naming OPS, on a local
+    pool and on the cluster alike, and ENG's and LEGACY's findings still reported."""
+    base, keys, fail = tickets
+    fail.add("OPS")
+    runs = [cli([*extra, f"jira:{base}"], JIRA_TOKEN=JIRA_TOKEN)
+            for extra in (["--workers", "2"], ["--scheduler", cluster.address])]
+    assert runs[0] == runs[1]
+    code, doc, err = runs[0]
+    assert code == 3 and doc["incomplete"] is True
+    assert err.splitlines() == ["sprawlscan: incomplete: Jira: project OPS search page startAt=0: "
+                                "HTTP 500"]
+    assert {f["secret_sha256"] for f in doc["findings"]} == {
+        fingerprint(keys["ENG"]), fingerprint(keys["LEGACY"])}

@@ -147,3 +147,25 @@ def test_datastore_scans_of_other_target_sets_settle_or_do_not(make_repo, tmp_pa
     res = invoke("survivors", "bot", "--inventory", str(elsewhere), "--db", db, "--format", "json")
     [u] = json.loads(res.stdout)["unresolved"]
     assert res.exit_code == 1 and u["why"] == "workflow not found in the scanned sources"
+
+
+def test_a_newer_scan_of_a_repository_supersedes_an_older_scan_of_it(make_repo, tmp_path):
+    """The agent's workflow was deleted after an older scan of its repository; a newer complete
+    scan of that repository with another one no longer has it: from the datastore the workflow
+    is not found (blocks, exit 1), as on a fresh scan; before, the older scan's copy of the file
+    was still read and the gate said clear (exit 0)."""
+    r, inv = _bot(make_repo, tmp_path)
+    other = make_repo("other")
+    other.write("README.md", "other\n")
+    other.commit("o")
+    db = str(tmp_path / "s.db")
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path)).exit_code == 0
+    r.git("rm", "-q", ".github/workflows/run.yml")
+    r.commit("no workflow")
+    assert invoke("scan", "--db", db, "--format", "json", str(r.path), str(other.path)).exit_code == 0
+    args = ("survivors", "bot", "--inventory", inv, "--format", "json", "--at", "2026-01-10")
+    fresh, stored = invoke(*args, str(r.path), str(other.path)), invoke(*args, "--db", db)
+    assert fresh.exit_code == stored.exit_code == 1, stored.output
+    assert json.loads(stored.stdout) == json.loads(fresh.stdout)
+    [u] = json.loads(stored.stdout)["unresolved"]
+    assert u["why"] == "workflow not found in the scanned sources"

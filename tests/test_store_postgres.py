@@ -337,18 +337,22 @@ def test_a_row_held_by_another_writer_past_the_timeout_is_one_line(pg_url):
     assert rows == [("acme/x", blob, sid)]
 
 
-def test_a_scan_blocked_past_the_lock_timeout_exits_3_with_one_line(pg_url, pg_server, tmp_path, rng):
-    """`sprawlscan scan --db postgresql://...` while another writer holds the lock longer than
-    `SPRAWLSCAN_DB_TIMEOUT`: exit 3 within seconds, one line naming the lock timeout (no
-    traceback, no password), the scan left unfinished; the next scan records the credential."""
-    d = tmp_path / "d"
-    d.mkdir()
+def test_a_scan_blocked_past_the_lock_timeout_exits_3_with_one_line(pg_url, pg_server, make_repo,
+                                                                     rng):
+    """`sprawlscan scan --db postgresql://...` of a git repository while another writer holds the
+    lock longer than `SPRAWLSCAN_DB_TIMEOUT`: exit 3 within seconds, one line naming the lock
+    timeout (no traceback, no password), the scan left unfinished; its blobs were saved beside
+    the lock holder, so the next scan reads no blob again and still records the credential (from
+    the saved matches: no finding lost)."""
     secret = github(rng)
-    (d / "k.env").write_text(f"TOKEN={secret}\n")
+    repo = make_repo("blocked")
+    repo.write("k.env", f"TOKEN={secret}\n")
+    repo.commit("key")
     with Store(pg_url):
         pass
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SPRAWLSCAN_DB_TIMEOUT": "0.5"}
-    cmd = [sys.executable, "-m", "scanner", "scan", "--db", pg_url, "--format", "json", str(d)]
+    cmd = [sys.executable, "-m", "scanner", "scan", "--db", pg_url, "--format", "json",
+           str(repo.path)]
     with holding(pg_url, f"SELECT pg_advisory_xact_lock({LOCK_KEY})"):
         start = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
@@ -361,6 +365,8 @@ def test_a_scan_blocked_past_the_lock_timeout_exits_3_with_one_line(pg_url, pg_s
     assert pg_server.password not in p.stderr and secret not in p.stderr + p.stdout
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert p.returncode == 1, p.stderr
+    summary = json.loads(p.stdout)["summary"]
+    assert summary["blobs"] == 0 and summary["skipped"]["already-scanned"] == 1
     with Store(pg_url) as store:
         assert [(s.complete, s.finished is not None) for s in store.scans()] == \
             [(False, False), (True, True)]

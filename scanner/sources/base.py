@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.errors import ConfigError, SourceError, where
-from scanner.model import Chunk, KnownMatch, Location, Match, ScanStats, fingerprint
+from scanner.model import Chunk, InventoryFact, KnownMatch, Location, Match, ScanStats, fingerprint
 from scanner.parsing import TooComplex, json_loads
 
 if TYPE_CHECKING:
@@ -80,6 +80,18 @@ class RepoSlice:
     """blob id → its remembered matches (empty list: scanned, nothing found)."""
     attribution: tuple[str, BlobPaths, int] | None = None
     """The last attribution pass: (refs state, blob → paths, missing objects)."""
+    etags: dict[str, Stored] = field(default_factory=dict)
+    """API request URL → its stored ETag and what its answer held: a 304 carries them over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An API answer remembered by the datastore: its ETag, the hits found in it (without
+    plaintext) and the records it gave (secret names)."""
+
+    etag: str
+    hits: list[Hit] = field(default_factory=list)
+    facts: list[InventoryFact] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 from scanner import gitcmd
@@ -20,8 +21,17 @@ from scanner.sources.git_history import GitError, GitHistorySource, git
 if TYPE_CHECKING:
     from scanner.engine import Engine
 
-Item = Union[Chunk, GitHistorySource]  # noqa: UP007 - a runtime alias
-"""What a forge crawl yields: an API object's text, or a cloned repository to scan."""
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Hits carried over from the datastore (an API list answered 304 Not Modified): what the
+    scan that stored its ETag found in it, without plaintext."""
+
+    hits: tuple[Hit, ...]
+
+
+Item = Union[Chunk, GitHistorySource, Carried]  # noqa: UP007 - a runtime alias
+"""What a forge crawl yields: an API object's text, a cloned repository to scan, or hits carried
+over (only when the crawl is scanned: `ForgeSource.chunks` turns carrying off)."""
 
 DEFAULT_CACHE_DIR = Path(".sprawlscan") / "cache"
 
@@ -112,6 +122,8 @@ def expand_chunks(items: Iterable[Item], stats: ScanStats) -> Iterator[Chunk]:
     for item in items:
         if isinstance(item, GitHistorySource):
             yield from item.chunks(stats)
+        elif isinstance(item, Carried):  # never made: `chunks()` crawls with carrying off
+            raise TypeError("carried hits have no chunks")
         else:
             yield item
 
@@ -120,6 +132,8 @@ def expand_hits(items: Iterable[Item], engine: Engine, stats: ScanStats) -> Iter
     for item in items:
         if isinstance(item, GitHistorySource):
             yield from item.scan(engine, stats)
+        elif isinstance(item, Carried):
+            yield from item.hits
         else:
             yield from scan_chunks((item,), engine, stats)
 
@@ -154,7 +168,11 @@ class ForgeSource:
         if self.progress:
             self.progress(f"{self.name}: {msg}")
 
+    carry = True
+    """Whether the crawl may yield `Carried` hits (not when it is turned into chunks)."""
+
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
+        self.carry = False
         return expand_chunks(self.crawl(stats), stats)
 
     def scan(self, engine: Engine, stats: ScanStats) -> Iterator[Hit]:

@@ -13,6 +13,14 @@ and gists with every revision (`github-gist`, the newest revision `live`, older 
 of the user (all of them, secret ones included, when the token is that user's: `/user/repos`,
 `/gists`), or the public gists of the org's members.
 
+Incremental rescans (`--db`, full mode): the issue, issue-comment and review-comment lists are
+asked for most recently updated first with `If-None-Match: <ETag stored by the datastore>`
+(`listing`), and the Actions secret names and the environment list likewise (`repo_secrets`); a
+304 carries over, without plaintext, what the scan that stored the ETag found in that list, or the
+secret names it gave (GitHub does not count a 304 against the token's rate limit). Only lists
+answered in one page and read to their end store an ETag (an environment list only when empty);
+anything else is crawled as without a datastore.
+
 Faults: PyGithub's own `GithubRetry` honours `Retry-After` and `X-RateLimit-Reset` with bounded
 retries and backoff (waits above `max_wait` give up); a unit that fails is one line in
 `stats.errors` naming it, everything else is kept; `410 Gone` (a feature switched off) and a 403 on
@@ -22,17 +30,22 @@ request raises `ConfigError` (exit 2: nothing can be crawled). The token is sent
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import requests
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry
 from github.AuthenticatedUser import AuthenticatedUser
+from github.GithubObject import CompletableGithubObject
+from github.Issue import Issue
+from github.IssueComment import IssueComment
+from github.PullRequestComment import PullRequestComment
 from github.NamedUser import NamedUser
 from github.Organization import Organization
 from github.Repository import Repository
@@ -41,13 +54,20 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from scanner.errors import ConfigError
 from scanner.model import Chunk, InventoryFact, Location, ScanStats
 from scanner.engine import Engine
-from scanner.sources.base import Hit, SourceOptions, Unit
-from scanner.sources.clone_cache import (ForgeSource, Item, basic_auth_header, cache_root,
+from scanner.sources.base import Hit, SourceOptions, Stored, Unit
+from scanner.sources.clone_cache import (Carried, ForgeSource, Item, basic_auth_header, cache_root,
                                          clone_path, expand_hits, head_files, mirror,
                                          name_problem, wiki)
 from scanner.sources.git_history import GitError, GitHistorySource
 
 DEFAULT_API = "https://api.github.com"
+
+LISTS: dict[str, tuple[str, dict[str, str], type]] = {
+    "issues": ("issues", {"state": "all"}, Issue),
+    "issue-comments": ("issues/comments", {}, IssueComment),
+    "review-comments": ("pulls/comments", {}, PullRequestComment),
+}
+"""The repository lists read with a stored ETag: kind → (path, parameters, PyGithub class)."""
 
 
 class _Retry(GithubRetry):
@@ -275,14 +295,20 @@ class GitHubOrgSource(ForgeSource):
                 loc = Location("github-pr", repo.full_name, f"pulls/{pr.number}", url=pr.html_url)
                 yield from self.chunk(f"{pr.title or ''}\n{pr.body or ''}", loc, stats)
             return
-        for issue in repo.get_issues(state="all"):
+        for issue in self.listing(repo, "issues", lambda: repo.get_issues(state="all")):
+            if isinstance(issue, Carried):
+                yield issue
+                continue
             pr = "/pull/" in (issue.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,
                            f"{'pulls' if pr else 'issues'}/{issue.number}", url=issue.html_url)
             yield from self.chunk(f"{issue.title or ''}\n{issue.body or ''}", loc, stats)
 
     def issue_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        for c in repo.get_issues_comments():
+        for c in self.listing(repo, "issue-comments", repo.get_issues_comments):
+            if isinstance(c, Carried):
+                yield c
+                continue
             number = c.issue_url.rstrip("/").rsplit("/", 1)[-1]
             pr = "/pull/" in (c.html_url or "")
             loc = Location("github-pr" if pr else "github-issue", repo.full_name,
@@ -290,7 +316,10 @@ class GitHubOrgSource(ForgeSource):
             yield from self.chunk(c.body, loc, stats)
 
     def review_comments(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        for c in repo.get_pulls_comments():
+        for c in self.listing(repo, "review-comments", repo.get_pulls_comments):
+            if isinstance(c, Carried):
+                yield c
+                continue
             number = c.pull_request_url.rstrip("/").rsplit("/", 1)[-1]
             loc = Location("github-review-comment", repo.full_name,
                            f"pulls/{number}#review-comment-{c.id}", url=c.html_url)
@@ -301,8 +330,81 @@ class GitHubOrgSource(ForgeSource):
                             f"pulls/{number}#review-comment-{c.id}/diff/{c.path or ''}", url=c.html_url)
             yield from self.chunk(c.diff_hunk, hunk, stats)
 
+    def listing(self, repo: Any, kind: str, crawl: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+        """The items of one of `repo`'s lists (`LISTS`). With a datastore the list is asked for
+        most recently updated first (a new, edited or deleted item changes the answer, whatever
+        page it was on) with `If-None-Match: <the ETag stored>`: a 304 gives one `Carried` with
+        what the scan that stored the ETag found in it. A one-page 200 is read here and its ETag
+        kept, once every item was consumed (a list read in part stores nothing: crawled next
+        time). Anything else (several pages, an error, no ETag) is today's crawl, unchanged."""
+        path, params, cls = LISTS[kind]
+        params = {**params, "sort": "updated", "direction": "desc"}
+        answer = self.conditional(repo, kind, path, params)
+        if answer is None:
+            yield from crawl()
+            return
+        key, stored, items = answer
+        if items is None:
+            yield Carried(tuple(stored.hits))
+        else:
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise TypeError(f"{kind} is not a list of objects")
+            completed = {"completed": True} if issubclass(cls, CompletableGithubObject) else {}
+            for raw in items:
+                yield cls(repo.requester, {}, raw, **completed)
+        self.remember(repo.full_name, key, kind, stored)
+
+    def conditional(self, repo: Any, kind: str, path: str, params: dict[str, str]
+                    ) -> tuple[str, Stored, Any] | None:
+        """One-page GET of `repo`'s `path` with the stored ETag: (key, what to store, None) on
+        304, (key, what to store, the JSON) on a one-page 200; None when there is no datastore
+        or the answer is anything else (the caller crawls as without ETags)."""
+        etag_of = getattr(self.options.blob_cache, "etag", None)
+        if not self.carry or etag_of is None:
+            return None
+        params = {**params, "per_page": "100"}
+        url = f"{repo.url}/{path}"
+        key = f"{url}?{urlencode(sorted(params.items()))}"
+        known: Stored | None = etag_of(repo.full_name, key)
+        # PyGithub's public request: its host check and redirect refusal stay in force
+        status, raw_headers, body = repo.requester.requestJson(
+            "GET", url, parameters=params, headers={"If-None-Match": known.etag} if known else None)
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if status == 304 and known is not None:
+            return key, known, None
+        etag = headers.get("etag", "")
+        if status != 200 or not etag or 'rel="next"' in headers.get("link", ""):
+            return None
+        return key, Stored(etag), json.loads(body)
+
+    def remember(self, repo: str, key: str, kind: str, stored: Stored) -> None:
+        """An answer read to its end: its ETag is kept with this scan (a carried one too)."""
+        self.options.blob_cache.save_etag(repo, key, kind, stored)  # type: ignore[union-attr]
+
     def repo_secrets(self, repo: Any, stats: ScanStats) -> Iterator[Item]:
-        yield from self.secret_names(stats, repo.get_secrets(), repo.full_name, "repo")
+        """Secret names of the repository and of each environment. With a datastore, the
+        repository's names and its environment list are asked for with their stored ETags: a 304
+        carries the names over; an environment list is stored only when empty (the secrets of an
+        environment have lists of their own, crawled as without a datastore)."""
+        full = repo.full_name
+        answer = self.conditional(repo, "secrets", "actions/secrets", {})
+        if answer is not None and answer[2] is not None:
+            body = answer[2]
+            names = body.get("secrets") if isinstance(body, dict) else None
+            if not isinstance(names, list) or body.get("total_count") != len(names):
+                answer = None  # not the whole list in one page: crawled below
+            else:
+                facts = [InventoryFact("actions-secret", full, str(s["name"]), "repo") for s in names]
+                answer = (answer[0], replace(answer[1], facts=facts), None)
+        if answer is None:
+            yield from self.secret_names(stats, repo.get_secrets(), full, "repo")
+        else:
+            self.inventory_facts.extend(answer[1].facts)
+            self.remember(full, answer[0], "secrets", answer[1])
+        envs = self.conditional(repo, "environments", "environments", {})
+        if envs is not None and (envs[2] is None or envs[2] == {"total_count": 0, "environments": []}):
+            self.remember(full, envs[0], "environments", envs[1])
+            return
         for env in repo.get_environments():
             yield from self.secret_names(stats, env.get_secrets(), repo.full_name, "environment",
                                          env.name)

@@ -147,6 +147,8 @@ class GitLabGroupSource(ForgeSource):
             stats.errors.append(self.scrub(f"{unit}: {self.describe(exc)}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed JSON shape
             stats.errors.append(f"{unit}: unexpected response ({type(exc).__name__})")
+        except RecursionError:  # python-gitlab recurses once per empty page it is sent on to
+            stats.errors.append(f"{unit}: unexpected response (empty pages without end)")
 
     # -- crawl -------------------------------------------------------------------------------
 

@@ -16,7 +16,10 @@ crawl goes on; rejected credentials end it with one line.
 Attachments: Jira Cloud answers a download with a redirect to its media host
 (`api.media.atlassian.com`, a signed URL). That one hop is followed over https with a plain
 request that carries none of our credentials (no `Authorization`, no cookies); a redirect to any
-other host is refused like every off-host URL (`http_guard`)."""
+other host is refused like every off-host URL (`http_guard`).
+
+Units (`scanner.units`): with the default JQL, one per project the site lists (`project =
+KEY`) and one for the issues of any project the list leaves out; a chosen `--jql` is one unit."""
 
 from __future__ import annotations
 
@@ -24,9 +27,10 @@ import json
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
 
+import regex
 import requests
 
 from scanner.errors import ConfigError
@@ -40,12 +44,19 @@ from scanner.sources.atlassian_client import (
     make_client,
 )
 from scanner.parsing import TooComplex
-from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, is_binary, read_json_export, refuse_export
+from scanner.sources.base import (DEFAULT_MAX_FILE_SIZE, Hit, Unit, is_binary, read_json_export,
+                                  refuse_export, scan_chunks)
 from scanner.sources.http_guard import OffHostRefused, PinnedSession, origin
+
+if TYPE_CHECKING:
+    from scanner.engine import Engine
 
 DEFAULT_JQL = "project is not EMPTY ORDER BY key ASC"
 FIELDS = "summary,description,comment,attachment,project"
 PAGE = 50
+MAX_SPLIT = 200
+"""Most projects split into units (their keys are written into one JQL query for the rest)."""
+_KEY = regex.compile(r"[A-Z][A-Z0-9_]{0,63}")
 MEDIA_HOSTS = ("https://api.media.atlassian.com",)
 """Where Jira Cloud redirects attachment downloads: followed without our credentials."""
 MAX_HOPS = 5
@@ -139,8 +150,40 @@ class JiraSource:
         self.client = make_client(Jira, url, "JIRA", cloud=self.cloud)
         self.media = {origin(h) for h in media_hosts}
         self.progress: Callable[[str], None] | None = None
+        self.label = ""
+        """Which part of the search this is (a unit's project), named in error lines."""
         self.total: int | None = None
         """Issues the search matches, when the server says (Server/DC does, Cloud does not)."""
+
+    def units(self, stats: ScanStats) -> list[Unit]:
+        """With the default JQL (every issue of every project): one unit per project the site
+        lists (`project = KEY`), then one for every issue outside the listed projects (`project
+        not in (...)`: a project the listing left out loses nothing). A chosen `--jql`, a site
+        that does not list its projects, or more than MAX_SPLIT of them: the search is one unit."""
+        whole = [Unit(self.name, "", self.name, repos=())]
+        if self.jql != DEFAULT_JQL:
+            return whole
+        try:
+            listed = call(lambda: self.client.get(self.client.resource_url("project")), "Jira",
+                          "project list")
+        except (UnitFailed, Rejected):
+            return whole
+        keys: list[str] = [str(p["key"]) for p in listed if isinstance(p, dict) and p.get("key")] \
+            if isinstance(listed, list) else []
+        if not keys or len(keys) > MAX_SPLIT or not all(_KEY.fullmatch(k) for k in keys):
+            return whole
+        quoted = ", ".join(f'"{k}"' for k in keys)
+        rest = "issues outside the listed projects"
+        return [Unit(self.name, f"project {i}/{len(keys)}", f"{self.name} project {k}",
+                     (f"project {k}", f'project = "{k}" ORDER BY key ASC'), repos=())
+                for i, k in enumerate(keys, 1)] + [
+            Unit(self.name, "unlisted", f"{self.name} {rest}",
+                 (rest, f"project is not EMPTY AND project not in ({quoted}) ORDER BY key ASC"),
+                 repos=())]
+
+    def scan_unit(self, unit: Unit, engine: Engine, stats: ScanStats) -> Iterator[Hit]:
+        self.label, self.jql = unit.data
+        return scan_chunks(self.chunks(stats), engine, stats)
 
     def chunks(self, stats: ScanStats) -> Iterator[Chunk]:
         try:
@@ -154,7 +197,8 @@ class JiraSource:
     def _search(self, stats: ScanStats) -> Iterator[dict[str, Any]]:
         start, token = 0, None
         while True:
-            unit = f"search page {'token ' + token if token else 'startAt=' + str(start)}"
+            unit = (f"{self.label + ' ' if self.label else ''}search page "
+                    f"{'token ' + token if token else 'startAt=' + str(start)}")
             try:
                 if self.cloud:
                     page = call(partial(self.client.enhanced_jql, self.jql, fields=FIELDS,

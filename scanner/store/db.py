@@ -37,8 +37,8 @@ from scanner import __version__
 from scanner.errors import ConfigError, DatastoreBusy
 from scanner.findings import to_known
 from scanner.fingerprints import MIN_KEY_CHARS, new_key
-from scanner.model import Credential, KnownMatch, Location, Match, ScanResult
-from scanner.sources.base import BlobPaths, RepoSlice
+from scanner.model import Credential, InventoryFact, KnownMatch, Location, Match, ScanResult
+from scanner.sources.base import BlobPaths, Hit, RepoSlice, Stored
 from scanner.store.graph import GraphMixin
 from scanner.store.queries import ReadMixin, scan_fingerprints
 from scanner.store.postgres import PgConnection, is_url, pg_migrate, pg_version
@@ -252,8 +252,8 @@ class Store(ReadMixin, GraphMixin):
                  rules_digest))
             return int(cur.fetchone()[0])
 
-    def blob_cache(self, rules_digest: str) -> StoreBlobCache:
-        return StoreBlobCache(self.conn, rules_digest)
+    def blob_cache(self, rules_digest: str, etag_scope: str = "") -> StoreBlobCache:
+        return StoreBlobCache(self.conn, rules_digest, etag_scope)
 
     def save_blobs(self, scan_id: int, cache: StoreBlobCache) -> None:
         """Write what the scan has read so far (after each unit: the buffer stays one unit's),
@@ -428,9 +428,13 @@ class StoreBlobCache:
     """The `BlobCache` of one scan: reads what earlier scans with the same rules digest recorded,
     buffers what this scan reads, and writes it in the scan's final transaction."""
 
-    def __init__(self, conn: Conn, rules_digest: str) -> None:
+    def __init__(self, conn: Conn, rules_digest: str, etag_scope: str = "") -> None:
         self.conn = conn
         self.digest = rules_digest
+        self.etag_scope = etag_scope
+        """Key of the stored ETags ('': none read or written)."""
+        self._etags: dict[str, dict[str, Stored]] = {}
+        self._new_etags: list[tuple[str, str, str, Stored]] = []
         self._known: dict[str, set[str]] = {}
         self._matches: dict[str, dict[str, list[KnownMatch]]] = {}
         self._new: list[tuple[str, str, list[KnownMatch]]] = []
@@ -464,7 +468,63 @@ class StoreBlobCache:
         row = self.conn.execute("SELECT refs_state FROM repo_attribution WHERE repo = ?",
                                 (repo,)).fetchone()
         stored = self.attribution(repo, str(row[0])) if row is not None else None
-        return RepoSlice(known, (str(row[0]), *stored) if row is not None and stored else None)
+        return RepoSlice(known, (str(row[0]), *stored) if row is not None and stored else None,
+                         self.load_etags(repo))
+
+    def etag(self, repo: str, url: str) -> Stored | None:
+        if repo not in self._etags:
+            self._etags[repo] = self.load_etags(repo)
+        return self._etags[repo].get(url)
+
+    def save_etag(self, repo: str, url: str, kind: str, stored: Stored) -> None:
+        if self.etag_scope:
+            self._new_etags.append((repo, url, kind, stored))
+
+    def load_etags(self, repo: str) -> dict[str, Stored]:
+        """url → its ETag and what the answer held: the locations, in the finished scan that
+        stored the ETag, of that list's kind in `repo`, and the records stored with it (secret
+        names). Only an answer read to its end is stored (a failed one is asked again in full),
+        only for this scope (same rules, fingerprint key, allowlist and size limit)."""
+        if not self.etag_scope:
+            return {}
+        out: dict[str, Stored] = {}
+        by_scan: dict[int, list[tuple[tuple[str, str], Hit]]] = {}
+        for url, kind, etag, scan_id, facts in self.conn.execute(
+                "SELECT e.url, e.kind, e.etag, e.scan_id, e.facts FROM etags e JOIN scans s ON "
+                "s.id = e.scan_id WHERE e.scope = ? AND e.repo = ? AND s.finished IS NOT NULL",
+                (self.etag_scope, repo)).fetchall():
+            try:
+                records = [InventoryFact(*map(str, f)) for f in json.loads(facts)]
+            except (ValueError, TypeError):
+                raise tampered("etags", repo, "facts as a JSON list of rows") from None
+            if scan_id not in by_scan:
+                by_scan[scan_id] = self._located(scan_id, repo)
+            hits = [hit for (source, path), hit in by_scan[scan_id] if _of_kind(kind, source, path)]
+            out[str(url)] = Stored(str(etag), hits, records)
+        return out
+
+    def _located(self, scan_id: int, repo: str) -> list[tuple[tuple[str, str], Hit]]:
+        """Every GitHub issue, PR and review-comment location of `repo` in scan `scan_id` as a
+        carried hit, with its (source, path)."""
+        hits: list[tuple[tuple[str, str], Hit]] = []
+        for r in self.conn.execute(
+                "SELECT c.fingerprint, c.rule_id, c.provider, c.redacted, c.lifetime_hint, "
+                "c.captures, c.keyed, l.source, l.path, l.commit_id, l.line, l.url, sl.state, "
+                "sl.attributes FROM scan_locations sl JOIN locations l ON l.id = sl.location_id "
+                "JOIN credentials c ON c.fingerprint = l.fingerprint WHERE sl.scan_id = ? AND "
+                "l.container = ? AND l.source IN ('github-issue', 'github-pr', "
+                "'github-review-comment') ORDER BY l.id", (scan_id, repo)):
+            try:
+                captures = tuple(sorted((str(k), str(v)) for k, v in json.loads(r[5]).items()))
+                attrs = tuple((str(k), str(v)) for k, v in json.loads(r[13]))
+                known = KnownMatch(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[10]),
+                                   str(r[4]), captures, bool(r[6]))
+            except (ValueError, TypeError, AttributeError):
+                raise tampered("locations", repo, "captures and attributes as JSON") from None
+            loc = Location(str(r[7]), repo, str(r[8]), str(r[9]) or None, int(r[10]), str(r[12]),
+                           str(r[11]) or None, attrs)
+            hits.append(((loc.source, loc.path), (known, (loc,))))
+        return hits
 
     def absorb(self, recorded: Sequence[tuple[str, str, list[Match]]],
                attributions: Mapping[str, tuple[str, BlobPaths, int]]) -> None:
@@ -514,11 +574,12 @@ class StoreBlobCache:
         are not asked about again in this scan; asked again, they are read again)."""
         self._known.clear()
         self._matches.clear()
+        self._etags.clear()
 
     @property
     def recorded(self) -> int:
         """Blobs this scan read and will remember."""
-        return len(self._new)
+        return len(self._new) + len(self._new_etags)
 
     def flush(self, c: Conn, scan_id: int) -> None:
         """Write what was read; rows in key order, so that two writers inserting the same keys
@@ -542,3 +603,24 @@ class StoreBlobCache:
                       [(repo, state, missing, zlib.compress(json.dumps(first).encode(), 1))
                        for repo, (state, first, missing) in sorted(self._attributions.items())])
         self._attributions = {}
+        c.executemany("INSERT INTO etags (scope, url, repo, kind, etag, scan_id, facts) "
+                      "VALUES (?,?,?,?,?,?,?) ON CONFLICT (scope, url) DO UPDATE SET "
+                      "etag = excluded.etag, scan_id = excluded.scan_id, repo = excluded.repo, "
+                      "kind = excluded.kind, facts = excluded.facts",
+                      [(self.etag_scope, url, repo, kind, st.etag, scan_id,
+                        json.dumps([[f.kind, f.scope, f.name, f.level, f.environment]
+                                    for f in st.facts]))
+                       for repo, url, kind, st in self._new_etags])
+        self._new_etags = []
+
+
+def _of_kind(kind: str, source: str, path: str) -> bool:
+    """Whether a stored GitHub location came from the list endpoint `kind` (secret-name lists
+    hold none)."""
+    if kind not in ("issues", "issue-comments", "review-comments"):
+        return False
+    if kind == "review-comments":
+        return source == "github-review-comment"
+    if source not in ("github-issue", "github-pr"):
+        return False
+    return "#comment-" in path if kind == "issue-comments" else "#" not in path

@@ -2,9 +2,11 @@
 speaks to the store's SQL the way `sqlite3` does, and the PostgreSQL spelling of each migration.
 
 The store writes portable SQL (`?` placeholders, `ON CONFLICT`, `RETURNING`); this module turns `?`
-into psycopg's `%s` and `BEGIN IMMEDIATE` into a transaction that first takes one advisory lock, so
-writers serialise exactly as on SQLite (many workers scanning into one database: no lost or doubled
-finding, no unique-key race). `PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` in PostgreSQL types, with
+into psycopg's `%s` and `BEGIN IMMEDIATE` into a transaction that first takes one advisory lock:
+the store's read-then-write transactions (recording a scan's credentials, the graph, migrations)
+serialise as on SQLite, while its insert-only ones (`Store.write(serial=False)`: a scan's row,
+each unit's blobs) open a plain `BEGIN` and run beside them (many workers scanning into one
+database: no lost or doubled finding, no unique-key race). `lock_timeout` bounds every wait. `PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` in PostgreSQL types, with
 the version in a one-row table instead of `PRAGMA user_version`. psycopg is the extra `postgres`."""
 
 from __future__ import annotations
@@ -160,7 +162,21 @@ CREATE TABLE fact_sets (
 ALTER TABLE scans ADD COLUMN facts_sha256 TEXT;
 """
 
-PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4, PG_V5)
+PG_V6 = """
+CREATE TABLE etags (
+    scope TEXT NOT NULL,
+    url TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    scan_id INTEGER NOT NULL,
+    facts TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (scope, url)
+);
+CREATE INDEX etags_repo ON etags(scope, repo);
+"""
+
+PG_MIGRATIONS: tuple[str, ...] = (PG_V1, PG_V2, PG_V3, PG_V4, PG_V5, PG_V6)
 """`PG_MIGRATIONS[n]` is `schema.MIGRATIONS[n]` for PostgreSQL (a test holds them equal)."""
 
 

@@ -126,11 +126,23 @@ class ReadMixin:
                        tuple(sorted(json.loads(r[5]).items())), bool(r[14]))
             for fp, (r, locs) in sorted(creds.items()))
         stats = ScanStats()
-        facts: dict[InventoryFact, None] = {}
-        for sid in scan_ids:
+        per_scan = []
+        for sid in sorted(scan_ids):
             info = self.scan(sid)
             stats.errors.extend(info.reasons if info.finished else (f"scan {sid} never finished",))
-            facts.update((self._fact(f), None) for f in self._scan_facts(sid))
+            per_scan.append((sid, [self._fact(f) for f in self._scan_facts(sid)]))
+        # a repository / folder (or a forge scope's records of one kind) is as the newest scan
+        # that recorded it saw it: an older scan's file deleted since must not be read again
+        def key(f: InventoryFact) -> tuple[str, str]:
+            return ("local" if f.kind in ("file", "pinned", "git-repo") else f.kind, f.scope)
+
+        newest = {key(f): sid for sid, fs in per_scan for f in fs}
+        facts: dict[InventoryFact, None] = {}
+        for sid, fs in per_scan:
+            for f in fs:
+                if newest[key(f)] == sid:
+                    facts.pop(f, None)  # the newest copy of a record comes last
+                    facts[f] = None
         return ScanResult(out, stats, tuple(facts))
 
     def _scan_facts(self, scan_id: int) -> list[dict[str, Any]]:

@@ -172,7 +172,21 @@ CREATE TABLE fact_sets (
 ALTER TABLE scans ADD COLUMN facts_sha256 TEXT;  -- the scan's records in fact_sets (NULL: in scans.facts)
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+V6 = """
+CREATE TABLE etags (
+    scope TEXT NOT NULL,            -- rules digest + fingerprint key + allowlist: carried findings stay valid
+    url TEXT NOT NULL,              -- the API request (no token: that travels as a header)
+    repo TEXT NOT NULL,
+    kind TEXT NOT NULL,             -- issues | issue-comments | review-comments
+    etag TEXT NOT NULL,
+    scan_id INTEGER NOT NULL,       -- the scan whose locations hold what the answer held
+    facts TEXT NOT NULL DEFAULT '[]', -- JSON rows of the records it gave (secret names; never a value)
+    PRIMARY KEY (scope, url)
+) WITHOUT ROWID;
+CREATE INDEX etags_repo ON etags(scope, repo);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 """`MIGRATIONS[n]`: version n → n + 1. Append only; never edit a released step."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
