@@ -35,6 +35,7 @@ CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".
 _BEARER = re.compile(r"^\s*(?:Bearer|Token|token)\s+(\S+)\s*$")
 _HAS_BEARER = re.compile(rb"(?i)authorization[\"']?\s*[:=,]")
 _BEARER_VALUE = re.compile(rb"(?:Bearer|Token|token) [A-Za-z0-9]")
+_ANY_CASE_AUTH = re.compile(rb"(?i)uthorization")
 _URL_KEYS = ("url", "uri", "endpoint", "base_url", "baseUrl", "baseURL", "host")
 MAX_NODES = 200_000
 
@@ -82,7 +83,10 @@ def binding_kinds(data: bytes, engine: Any, keywords: Iterable[int]) -> tuple[bo
 
 
 def _auth_value(data: bytes) -> bool:
-    return b"uthorization" in data and (b"Bearer " in data or b"Token " in data or b"token " in data)
+    """An Authorization key in any case (the header pass reads `AUTHORIZATION` too) and a Bearer /
+    Token value."""
+    return ((b"Bearer " in data or b"Token " in data or b"token " in data)
+            and (b"uthorization" in data or _ANY_CASE_AUTH.search(data) is not None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,3 +278,19 @@ def test_call_pass_reads_only_the_lines_that_can_hold_a_key(rng):
 
     check()
     assert answers == {True, False}
+
+
+def test_header_name_in_any_case_is_found_in_history_as_in_a_folder(make_repo, rng):
+    """`"AUTHORIZATION": "Bearer X"` in a committed JSON config: the history scan's cheap test
+    before the header pass read the name case-sensitively, so `git:` missed what a folder scan
+    finds (the header pass itself reads the name in any case)."""
+    tokens = {name: _s(rng, 40) for name in ("AUTHORIZATION", "Authorization", "authorization")}
+    r = make_repo("hooks")
+    for i, (name, tok) in enumerate(tokens.items()):
+        r.write(f"config/hooks-{i}.json",
+                json.dumps({"hooks": [{"url": "https://hooks.example.net/x",
+                                       "headers": {name: f"Bearer {tok}"}}]}))
+    r.commit("hooks")
+    for target in (str(r.path), f"git:{r.path}"):
+        found = {c.fingerprint: c.rule_id for c in run_scan([target], ScanOptions()).credentials}
+        assert {fingerprint(t): "declared.secret" for t in tokens.values()}.items() <= found.items(), target
