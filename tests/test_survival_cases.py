@@ -979,3 +979,34 @@ def test_key_written_into_an_action_of_a_scanned_repository_is_reached(make_repo
     assert verdicts(doc) == {fingerprint(key): (True, "orphaned"), fingerprint(other): (True, "orphaned")}
     assert doc["unresolved"] == [] and code == 1
     assert "workflow:github:acme/act:action.yml@v1" in cred(doc, key)["reached_via"][0]
+
+
+def test_two_past_values_behind_one_pinned_preview_both_count(make_repo, tmp_path, rng):
+    """Two Slack tokens were written into `notify.yml` over its history and both show the same
+    preview as the one pinned at v1: which one v1 holds is ambiguous, so both are reached and the
+    gate blocks on each (neither may read as unused)."""
+    first = slack_bot(rng)
+    second = first[:6] + slack_bot(rng)[6:]  # the same redacted preview, another value
+    assert second != first and len(second) == len(first)
+    shared = make_repo("shared-ci")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % first)
+    shared.commit("notify v1")
+    shared.git("tag", "v1")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % second)
+    shared.commit("notify: another token")
+    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % "${{ secrets.SLACK_TOKEN }}")
+    shared.commit("notify v2: token from the secret store")
+    r = make_repo("bot")
+    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
+            "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n")
+    r.commit("run")
+    inv = """\
+    kind: AgentInventory
+    agents:
+      - name: bot
+        workflows: [{github: acme/bot/.github/workflows/run.yml}]
+    """
+    code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path)
+    assert code == 1 and doc["blocked"] is True
+    assert verdicts(doc) == {fingerprint(first): (True, "orphaned"), fingerprint(second): (True, "orphaned")}
+    assert any("ambiguous: 2 values" in u["why"] and "line 8" in u["why"] for u in doc["unresolved"])
