@@ -2,7 +2,7 @@
 
 Two steps per chunk. The prefilter finds where rules can match at all: every rule names keywords,
 and a rule runs only around the occurrences of one of them (case-insensitive). Two backends find
-them in a single pass: `hyperscan` (one compiled Hyperscan database; a regular dependency where
+them in a single pass: `hyperscan` (Hyperscan databases, `scanner.gates`; a regular dependency where
 wheels exist) and `regex` (an Aho-Corasick automaton from `ahocorasick-rs` over the lowered chunk,
 everywhere). `$SPRAWLSCAN_ENGINE` forces one; by default Hyperscan when it imports. Both give the
 same occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole

@@ -1,4 +1,5 @@
-"""Part of the detection stage: the one Hyperscan database of the fast path, keywords and gates.
+"""Part of the detection stage: the Hyperscan database of the fast path, keywords and gates
+(compiled twice: with every keyword occurrence, and `lean`, see `Database`).
 
 The engine's keywords say where a rule may match; most keyword occurrences are not secrets (`ado`,
 `0.`, `EAAA`), and running a rule's regex around each of them was most of a history scan's time.
@@ -165,14 +166,15 @@ def _code_digest() -> bytes | None:
 
 class Database:
     """Keywords (ids 0..K-1, caseless; `rules_of[k]`: indexes of the rules naming keyword k) and
-    gates (id K + rule index, reported once), compiled twice. `db` reports every occurrence of every keyword. `lean` reports a *quiet* keyword
-    once only: one every rule of which has a gate, and that is not `loud` (a keyword whose every
-    occurrence the engine reads by itself, a base64 context). Most keyword occurrences are quiet
-    ones of rules whose gate does not fire (`0.`, `pat`, `re_`: millions in a history scan), and
-    each occurrence costs a Python callback; their offsets are read only to run a rule whose gate
-    fired, or to decode escapes around them. So `scan(..., lean=True)` (the engine asks it for a
-    text without `\\` or `%`: nothing to decode) scans with `lean`, and scans again with `db`
-    when the gate of a rule of a quiet keyword fired. The gates are the same in both."""
+    gates (id K + rule index, reported once), compiled twice. `db` reports every occurrence of
+    every keyword. `lean` reports a *quiet* keyword once only: one every rule of which has a
+    gate, and that is not `loud` (a keyword whose every occurrence the engine reads by itself,
+    a base64 context). Most keyword occurrences are quiet ones of rules whose gate does not
+    fire (`0.`, `pat`, `re_`: millions in a history scan), and each costs a Python callback;
+    their offsets are read only to run a rule whose gate fired, or to decode escapes around
+    them. So `scan(..., lean=True)` (the engine asks it for a text without `\\` or `%`: nothing
+    to decode) scans with `lean`, and scans again with `db` when the gate of a rule of a quiet
+    keyword fired. The gates are the same in both."""
 
     def __init__(self, hs: Any, keywords: Sequence[bytes], patterns: Sequence[str | None],
                  rules_of: Sequence[Sequence[int]], loud: Collection[int]) -> None:

@@ -97,6 +97,7 @@ def test_lean_engine_gives_the_matches_of_the_engine_reading_every_offset(seed, 
         sample = SAMPLES[rule.id](rng)
         key, value = sample.assignments[0]
         decoy = rule.keywords[0]
-        pieces.append(f"{decoy}{glue}" + "w " * (gap // 2) + f"{glue}{key}={_ESCAPED[esc](value)}{glue}")
+        pieces.append(f"{decoy}{glue}" + "w " * (gap // 2)
+                      + f"{glue}{key}={_ESCAPED[esc](value)}{glue}")
     data = "".join(pieces).encode("utf-8")
     assert HS.scan(data) == EVERY.scan(data)
