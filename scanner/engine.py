@@ -194,15 +194,17 @@ class Engine:
         Both backends return exactly the same offsets."""
         return self._prefilter(data, every=True)[0]
 
-    def _prefilter(self, data: bytes, every: bool = False
+    def _prefilter(self, data: bytes, every: bool = False, plain: bool | None = None
                    ) -> tuple[dict[int, list[int]], set[int] | None]:
         """`keyword_hits`, and the rules whose gate fired (None: no gates, every rule may run).
         Unless `every`, a keyword all of whose rules are gated and did not fire may be given by
         its first offset only, in a text without `\\` or `%` (`scanner.gates.Database`): no rule
-        of it runs there, and no escape is decoded around it."""
+        of it runs there, and no escape is decoded around it. `plain`: whether `data` has neither
+        (None: look)."""
         if self._hs_db is not None:
-            lean = not every and b"\\" not in data and b"%" not in data
-            return self._hs_db.scan(data, self._lengths, lean)
+            if plain is None:
+                plain = b"\\" not in data and b"%" not in data
+            return self._hs_db.scan(data, self._lengths, plain and not every)
         hits: dict[int, list[int]] = {}
         if self._automaton is not None and self._keywords:
             # ASCII-only lowering, as Hyperscan's caseless mode; offsets come in end order, which
@@ -211,6 +213,18 @@ class Engine:
                                                                                overlapping=True):
                 hits.setdefault(kw_id, []).append(start)
         return hits, None
+
+    def _idle(self, hits: dict[int, list[int]], fired: set[int]) -> bool:
+        """No base64 context occurs and no rule of a keyword that does can run (each has a gate,
+        and it did not fire)."""
+        if not self._gate_ids.isdisjoint(hits):
+            return False
+        gated = self._gated
+        for kw in hits:
+            for ri in self._rules_by_kw[kw]:
+                if ri in fired or ri not in gated:
+                    return False
+        return True
 
     def _runs(self, ri: int, fired: set[int] | None) -> bool:
         """Whether rule `ri` can match in a text whose gates `fired`."""
@@ -241,10 +255,13 @@ class Engine:
         (`scanner.reach`: every match holds a keyword and spans at most N chars with what its
         lookarounds read) gets N on each side instead, the same matches on long lines for far
         less regex work. Past MAX_OCCURRENCES a rule runs over the whole chunk."""
-        hits, fired = self._prefilter(data)
+        plain = b"\\" not in data and b"%" not in data
+        hits, fired = self._prefilter(data, plain=plain)
         self.last_keywords = hits.keys()
         if not hits and not self._always:
             return []
+        if plain and fired is not None and not self._always and self._idle(hits, fired):
+            return []  # most chunks: no rule can run, nothing to decode, no base64 context
         self._chunk_timeouts = set()
         try:
             return self._scan(data, hits, fired)

@@ -19,10 +19,15 @@ RULES = load_rules()
 
 
 class _Every(Engine):
-    """The engine as it was before the lean database: every keyword offset of every text."""
+    """The engine as it was before the lean database: every keyword offset of every text, every
+    chunk with a keyword gone through."""
 
-    def _prefilter(self, data: bytes, every: bool = False):  # type: ignore[no-untyped-def]
+    def _prefilter(self, data: bytes, every: bool = False,  # type: ignore[no-untyped-def]
+                   plain: bool | None = None):
         return super()._prefilter(data, every=True)
+
+    def _idle(self, hits: dict[int, list[int]], fired: set[int]) -> bool:
+        return False
 
     def _fired(self, text: str) -> set[int] | None:
         try:
