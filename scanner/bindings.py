@@ -124,52 +124,48 @@ def has_bearer(data: bytes) -> bool:
     """Cheap test before any parsing: an Authorization key and a Bearer / Token value (both
     regexes in one Hyperscan pass that stops once both matched: `re` reads `(?i)` and an
     alternation a byte at a time, ~8x slower over megabytes of specs and cassettes)."""
-    compiled = _hyperscan("bearer")
-    if compiled is None:
+    found = first_matches("bearer", _BEARER_TESTS, data, 2)
+    if found is None:
         return _HAS_BEARER.search(data) is not None and _BEARER_VALUE.search(data) is not None
-    return _first_matches(compiled, data, 2) == {0, 1}
+    return found == {0, 1}
 
 
 def _imports_something(data: bytes) -> bool:
     """`b"import" in data or b"require(" in data`, in one Hyperscan pass that stops at the first:
     `bytes.find` reads ~1 GB/s, and the blobs without either (or with it late: lock files,
     notebooks) are the large ones."""
-    compiled = _hyperscan("code")
-    if compiled is None:
+    found = first_matches("code", [(b"import", ""), (rb"require\(", "")], data, 1)
+    if found is None:
         return b"import" in data or b"require(" in data
-    return bool(_first_matches(compiled, data, 1))
+    return bool(found)
 
 
-_PATTERNS: dict[str, list[tuple[bytes, int]]] = {
-    # `_HAS_BEARER` (`\s` spelled out: bytes `re` and Hyperscan agree on it) and `_BEARER_VALUE`
-    "bearer": [(rb"""authorization["']?[\t\n\x0b\x0c\r ]*[:=,]""", 1), (_BEARER_VALUE.pattern, 0)],
-    "code": [(rb"import", 0), (rb"require\(", 0)],
-}
-"""Hyperscan forms of byte tests, each a list of (pattern, caseless)."""
+SPACE = rb"[\t\n\x0b\x0c\r ]"
+"""`\\s` of a bytes regex, spelled out: Hyperscan reads the same bytes then."""
+_BEARER_TESTS = [(rb"""authorization["']?""" + SPACE + rb"*[:=,]", "i"), (_BEARER_VALUE.pattern, "")]
+"""`_HAS_BEARER` and `_BEARER_VALUE`, for Hyperscan."""
 _COMPILED: dict[str, Any] = {}
 
 
-def _hyperscan(name: str) -> tuple[Any, Any] | None:
-    """(database, scratch) of `_PATTERNS[name]`, each reported once; None without Hyperscan."""
+def first_matches(name: str, patterns: list[tuple[bytes, str]], data: bytes, enough: int) -> set[int] | None:
+    """Indexes of the `patterns` ((regex, flags: `i` caseless, `m` multiline)) that match in
+    `data`, in one Hyperscan pass that stops once `enough` of them did; None without Hyperscan.
+    `name`: the patterns' name, under which they are compiled once per process."""
     if name not in _COMPILED:
         try:
             import hyperscan
         except ImportError:  # pragma: no cover - where no wheel exists
             _COMPILED[name] = None
             return None
-        patterns = _PATTERNS[name]
         db = hyperscan.Database()
         db.compile(expressions=[p for p, _ in patterns], ids=list(range(len(patterns))),
                    elements=len(patterns),
-                   flags=[hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if c else 0)
-                          for _, c in patterns])
+                   flags=[hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if "i" in f else 0)
+                          | (hyperscan.HS_FLAG_MULTILINE if "m" in f else 0) for _, f in patterns])
         _COMPILED[name] = (db, hyperscan.Scratch(db))
-    compiled: tuple[Any, Any] | None = _COMPILED[name]
-    return compiled
-
-
-def _first_matches(compiled: tuple[Any, Any], data: bytes, enough: int) -> set[int]:
-    """Ids of the patterns that match in `data`; the scan stops once `enough` of them did."""
+    compiled = _COMPILED[name]
+    if compiled is None:
+        return None
     import hyperscan
 
     db, scratch = compiled

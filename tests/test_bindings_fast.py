@@ -1,7 +1,7 @@
-"""The binding pass's byte tests and import readers (`scanner.bindings`) in their fast forms give
-what their first forms gave, kept here as the references, on generated inputs: Hyperscan passes
-that stop early instead of `re` / `bytes.find` over the whole blob, and `(?m)^` patterns that
-jump from newline to newline instead of trying every character."""
+"""The structured pass's byte tests and import readers (`scanner.bindings`, `scanner.manifests`)
+in their fast forms give what their first forms gave, kept here as the references, on generated
+inputs: Hyperscan passes that stop early instead of `re` / `bytes.find` over the whole blob, and
+`(?m)^` patterns that jump from newline to newline instead of trying every character."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import bindings
+from scanner import bindings, manifests
 
 # the first forms (sprawlscan 456dbc0)
 OLD_HAS_BEARER = re.compile(rb"(?i)authorization[\"']?\s*[:=,]")
 OLD_BEARER_VALUE = re.compile(rb"(?:Bearer|Token|token) [A-Za-z0-9]")
+OLD_K8S_SECRET = re.compile(rb"(?m)^\s*kind:\s*[\"']?Secret[\"']?\s*$")
+OLD_COMPOSE_ENV = re.compile(rb"(?m)^services:\s*$")
 OLD_PY_FROM = re.compile(r"(?m)^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)")
 OLD_PY_IMPORT = re.compile(r"(?m)^[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+"
                            r"(?:[ \t]+as[ \t]+\w+)?)*)")
@@ -22,6 +24,11 @@ OLD_PY_IMPORT = re.compile(r"(?m)^[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)
 
 def old_has_bearer(data: bytes) -> bool:
     return OLD_HAS_BEARER.search(data) is not None and OLD_BEARER_VALUE.search(data) is not None
+
+
+def old_secret_or_compose(data: bytes) -> bool:
+    return bool((b"Secret" in data and b"kind:" in data and OLD_K8S_SECRET.search(data))
+                or (b"services:" in data and OLD_COMPOSE_ENV.search(data)))
 
 
 def old_imports_something(data: bytes) -> bool:
@@ -62,7 +69,7 @@ def test_has_bearer_examples_and_the_hyperscan_path():
     assert not bindings.has_bearer(b'{"authorization": "Basic x"}')
     assert not bindings.has_bearer(b'{"auth": "Bearer x"}')
     assert not bindings.has_bearer(b'{"authorization"\x1c: "Bearer x"}')  # \x1c is no `\s` in bytes
-    assert bindings._hyperscan("bearer") is not None
+    assert bindings._COMPILED["bearer"] is not None
 
 
 _CODE_PIECES = [b"import", b"impor", b"mport", b"IMPORT", b"require(", b"require", b"(", b"require (", b"x",
@@ -81,7 +88,33 @@ def test_imports_something_examples():
     assert bindings._imports_something(b"x = require('openai')")
     assert bindings._imports_something(b"\n" * 100_000 + b"import os")
     assert not bindings._imports_something(b"IMPORT os; require ('x')")
-    assert bindings._hyperscan("code") is not None
+    assert bindings._COMPILED["code"] is not None
+
+
+_YAML_PIECES = [b"kind:", b"kind: ", b"Kind:", b"Secret", b"secret", b"SecretList", b"services:", b"services",
+                b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c", b"\x1c", b"\xa0", b"\"", b"'", b"x", b"-", b"\r\n",
+                b"\nkind: Secret\n", b"\nservices:\n", b"  kind: 'Secret'", b"\xff"]
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(st.sampled_from(_YAML_PIECES), st.binary(max_size=2)), max_size=10).map(b"".join))
+def test_secret_or_compose_is_the_two_regexes(data):
+    """`manifests._secret_or_compose` (one Hyperscan pass, stopped at the first match) is true
+    exactly where a `kind: Secret` line or a `services:` line is, as the multiline `re` patterns
+    read them: at the first or last line, quoted, spaces of every kind around, a line break
+    inside (`\\s` spans lines), `\\r\\n` endings, near misses."""
+    assert manifests._secret_or_compose(data) == old_secret_or_compose(data)
+
+
+def test_secret_or_compose_examples():
+    assert manifests._secret_or_compose(b"apiVersion: v1\nkind: Secret\ndata: {}\n")
+    assert manifests._secret_or_compose(b"x: 1\nservices:")
+    assert manifests._secret_or_compose(b"kind:\n\n  'Secret'  \n")
+    assert not manifests._secret_or_compose(b"kind: Secret # the object\n")
+    assert manifests._secret_or_compose(b"kind: Secret\r\n")  # `\\s*` takes the `\\r`
+    assert not manifests._secret_or_compose(b"kind: Secret\x1c\n")  # no `\\s` in bytes
+    assert not manifests._secret_or_compose(b"  services:\n")
+    assert bindings._COMPILED["k8s-compose"] is not None
 
 
 _PY_PIECES = ["from", "import", " ", "\t", "\n", "\r", "(", ")", "#", "a", "b.c", ",", " as ", "x", "é", "*",
