@@ -23,6 +23,9 @@ _JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # only characters that occur inside tokens: decoding `%40` or `%3A` would re-split URLs' userinfo
 _URL_ESCAPE = re.compile(r"%(2[BbDdEeFf]|3[Dd]|5[Ff]|7[Ee])")
+ESCAPE_STARTS = ("\\", "%")
+"""The first character of every escape `json_unescape` and `url_unescape` decode: a text without
+them decodes to nothing."""
 # Base64 of ASCII text: the first char of every quad encodes the top six bits of a byte below
 # 0x80, so it is one of `C D` (tab, newline, CR) or `I`..`f` (printable). Identifiers and random
 # base64 fail this within a few quads, so few tokens reach the decoder. The stdlib `re` runs this
