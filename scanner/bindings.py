@@ -194,10 +194,10 @@ def has_call_key(data: bytes) -> bool:
 
 def call_keys(data: bytes) -> list[int]:
     """`has_call_key`, with where: the end offsets of every keyed value (`call_matches` reads
-    only their lines); [] when the call pass has nothing to read."""
-    if not _imports_something(data):
-        return []
-    return _keyed_values(data)
+    only their lines); [] when the call pass has nothing to read (no keyed value, or no import:
+    tested second, as a history scan only calls this on blobs it found an import in)."""
+    ends = _keyed_values(data)
+    return ends if ends and _imports_something(data) else []
 
 
 _KEYED = rb"""(?:key|Key|token|Token|secret)[ \t]*\n?[=:][ \t]*["'`][^"'`\s\\]{8}"""

@@ -84,6 +84,32 @@ def test_imports_something_is_the_two_finds(data):
     assert bindings._imports_something(data) == old_imports_something(data)
 
 
+def old_call_keys(data: bytes) -> list[int]:
+    return bindings._keyed_values(data) if old_imports_something(data) else []
+
+
+_KEY_NOISE = st.lists(st.sampled_from([b" ", b"\n", b"=", b"'", b"abcdefgh", b"\xc3\xa9", b"import", b"key"]),
+                     max_size=3).map(b"".join)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(_KEY_NOISE, st.sampled_from([b"", b"import x\n", b"require(", b"impor", b"require (", b"IMPORT"]),
+       st.sampled_from([b"api_key", b"token", b"Key", b"secret", b"x"]), st.sampled_from([b"", b" ", b"\n", b"\t"]),
+       st.sampled_from([b"=", b":", b";"]), st.sampled_from([b"'", b"\"", b"`", b""]),
+       st.sampled_from([b"abcdefgh", b"abc", b"abcd\\efgh", b"\xc3\xa9" * 4]), _KEY_NOISE, st.booleans())
+def test_call_keys_tests_the_import_second(before, imp, name, space, sep, quote, body, after, import_last):
+    """`call_keys` with the import tested after the keyed values gives the ends it gave with the
+    import tested first: none without an import (or `require(`), all of them with one."""
+    keyed = name + space + sep + quote + body
+    data = before + (keyed + after + imp if import_last else imp + keyed + after)
+    assert bindings.call_keys(data) == old_call_keys(data)
+
+
+def test_call_keys_examples():
+    assert bindings.call_keys(b"key = 'abcdefgh'\n") == []
+    assert bindings.call_keys(b"import x\nkey = 'abcdefgh'\n") == [24]
+
+
 def test_imports_something_examples():
     assert bindings._imports_something(b"x = require('openai')")
     assert bindings._imports_something(b"\n" * 100_000 + b"import os")
