@@ -172,9 +172,9 @@ class Database:
     a base64 context). Most keyword occurrences are quiet ones of rules whose gate does not
     fire (`0.`, `pat`, `re_`: millions in a history scan), and each costs a Python callback;
     their offsets are read only to run a rule whose gate fired, or to decode escapes around
-    them. So `scan(..., lean=True)` (the engine asks it for a text without `\\` or `%`: nothing
-    to decode) scans with `lean`, and scans again with `db` when the gate of a rule of a quiet
-    keyword fired. The gates are the same in both."""
+    them. So `scan(..., lean=True)` (the engine asks it for a text with nothing to decode:
+    `scanner.decoding.may_decode`) scans with `lean`, and scans again with `db` when the gate of
+    a rule of a quiet keyword fired. The gates are the same in both."""
 
     def __init__(self, hs: Any, keywords: Sequence[bytes], patterns: Sequence[str | None],
                  rules_of: Sequence[Sequence[int]], loud: Collection[int]) -> None:
