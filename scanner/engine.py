@@ -264,7 +264,7 @@ class Engine:
             return []  # most chunks: no rule can run, nothing to decode, no base64 context
         self._chunk_timeouts = set()
         try:
-            return self._scan(data, hits, fired)
+            return self._scan(data, hits, fired, plain)
         finally:
             self.timeouts |= self._chunk_timeouts
 
@@ -274,13 +274,13 @@ class Engine:
         out, self.timeouts = sorted(self.timeouts), set()
         return out
 
-    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None
-              ) -> list[Match]:
+    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None,
+              plain: bool = False) -> list[Match]:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
         lines = Lines(text)
-        self._scan_view(View(text), lines, hits, fired, out, nested=False)
+        self._scan_view(View(text), lines, hits, fired, out, nested=False, plain=plain)
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
@@ -305,10 +305,11 @@ class Engine:
         return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
     def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]],
-                   fired: set[int] | None, out: Out, nested: bool) -> None:
+                   fired: set[int] | None, out: Out, nested: bool, plain: bool = False) -> None:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
         views (decoded base64) map back through `view` to the original text. A rule whose gate
-        did not fire (`fired`) is skipped in the raw view; each decoded region has its own."""
+        did not fire (`fired`) is skipped in the raw view; each decoded region has its own.
+        `plain`: the caller knows the view holds no `\\` nor `%` (nothing to decode)."""
         by_rule: dict[int, list[int]] = {}
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:
@@ -322,7 +323,7 @@ class Engine:
             for ws, we in spans_of[ri]:
                 for m in self._matches(self.rules[ri], view, original, ws, we):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
-        if "\\" not in view.text and "%" not in view.text:
+        if plain or ("\\" not in view.text and "%" not in view.text):
             return
         # escapes leave keywords readable: decode small regions around every keyword occurrence
         # once, and run each rule over the decoded regions that hold one of its occurrences
@@ -333,7 +334,7 @@ class Engine:
         for after, rule_ids in classes:
             if not rule_ids:
                 continue
-            occurrences = sorted({off for ri in rule_ids for off in by_rule[ri]})
+            occurrences = sorted(set().union(*[by_rule[ri] for ri in rule_ids]))
             views_of = [(ws, we, d) for ws, we in decode_regions(view.text, occurrences, after,
                                                                  ESCAPE_STARTS)
                         for d in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we))
