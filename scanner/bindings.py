@@ -134,7 +134,7 @@ def _imports_something(data: bytes) -> bool:
     """`b"import" in data or b"require(" in data`, in one Hyperscan pass that stops at the first:
     `bytes.find` reads ~1 GB/s, and the blobs without either (or with it late: lock files,
     notebooks) are the large ones."""
-    found = first_matches("code", [(b"import", ""), (rb"require\(", "")], data, 1)
+    found = first_matches("code", _CODE_TESTS, data, 1)
     if found is None:
         return b"import" in data or b"require(" in data
     return bool(found)
@@ -144,6 +144,7 @@ SPACE = rb"[\t\n\x0b\x0c\r ]"
 """`\\s` of a bytes regex, spelled out: Hyperscan reads the same bytes then."""
 _BEARER_TESTS = [(rb"""authorization["']?""" + SPACE + rb"*[:=,]", "i"), (_BEARER_VALUE.pattern, "")]
 """`_HAS_BEARER` and `_BEARER_VALUE`, for Hyperscan."""
+_CODE_TESTS = [(b"import", ""), (rb"require\(", "")]
 _COMPILED: dict[str, Any] = {}
 
 

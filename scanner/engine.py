@@ -36,7 +36,7 @@ from detectors.allowlist import text_verdict
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
 from scanner.decoding import (BASE64_CONTEXT, ESCAPE_STARTS, View, base64_view, json_unescape,
-                              url_unescape)
+                              may_decode, url_unescape)
 from scanner.model import Match
 
 from scanner.errors import ConfigError
@@ -198,12 +198,12 @@ class Engine:
                    ) -> tuple[dict[int, list[int]], set[int] | None]:
         """`keyword_hits`, and the rules whose gate fired (None: no gates, every rule may run).
         Unless `every`, a keyword all of whose rules are gated and did not fire may be given by
-        its first offset only, in a text without `\\` or `%` (`scanner.gates.Database`): no rule
-        of it runs there, and no escape is decoded around it. `plain`: whether `data` has neither
-        (None: look)."""
+        its first offset only, in a text with nothing to decode (`scanner.gates.Database`): no
+        rule of it runs there, and no escape is decoded around it. `plain`: whether `data` has
+        nothing to decode (`scanner.decoding.may_decode`; None: look)."""
         if self._hs_db is not None:
             if plain is None:
-                plain = b"\\" not in data and b"%" not in data
+                plain = not may_decode(data)
             return self._hs_db.scan(data, self._lengths, plain and not every)
         hits: dict[int, list[int]] = {}
         if self._automaton is not None and self._keywords:
@@ -255,7 +255,7 @@ class Engine:
         (`scanner.reach`: every match holds a keyword and spans at most N chars with what its
         lookarounds read) gets N on each side instead, the same matches on long lines for far
         less regex work. Past MAX_OCCURRENCES a rule runs over the whole chunk."""
-        plain = b"\\" not in data and b"%" not in data
+        plain = not may_decode(data)
         hits, fired = self._prefilter(data, plain=plain)
         self.last_keywords = hits.keys()
         if not hits and not self._always:
@@ -297,8 +297,10 @@ class Engine:
                     regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
-                self._scan_view(decoded, lines, *self._prefilter(decoded.text.encode("latin-1")),
-                                out, nested=True)
+                inner = decoded.text.encode("latin-1")
+                inner_plain = not may_decode(inner)
+                self._scan_view(decoded, lines, *self._prefilter(inner, plain=inner_plain), out,
+                                nested=True, plain=inner_plain)
         found: Iterable[Match] = out.values()
         if out and "-----BEGIN " in text:
             found = _outside_armour(text, found)
@@ -309,7 +311,7 @@ class Engine:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
         views (decoded base64) map back through `view` to the original text. A rule whose gate
         did not fire (`fired`) is skipped in the raw view; each decoded region has its own.
-        `plain`: the caller knows the view holds no `\\` nor `%` (nothing to decode)."""
+        `plain`: the caller knows the view has nothing to decode (`may_decode`)."""
         by_rule: dict[int, list[int]] = {}
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:

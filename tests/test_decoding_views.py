@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.decoding import _SIMPLE, View, json_unescape, substitute, url_unescape
-from scanner.decoding import ESCAPE_STARTS
+from scanner.decoding import ESCAPE_STARTS, MAY_DECODE_TRIES, may_decode
 from scanner.engine import DECODE_AFTER, DECODE_BEFORE, MAX_OCCURRENCES, decode_regions
 
 _JSON = regex.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
@@ -113,3 +113,31 @@ def test_regions_holding_escape_starts_are_the_regions_that_give_a_view(unit, si
         for a, b in reference_regions(text, offsets, after):
             if (a, b) not in want:  # a region left out gives no view
                 assert json_unescape(text, a, b) is None and url_unescape(text, a, b) is None
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(st.sampled_from(["\\", "%", "d", "s", "u", "0", "4", "1", "2", "3", "5", "7",
+                                      "B", "f", "n", "x", " ", "\\d", "%s", "\\n", "%2F", "%3d",
+                                      "\\u00e9", "\\\\", "\\/", "%7e", "%5F", "%2b"]),
+                     max_size=40).map("".join),
+       data=st.data())
+def test_may_decode_is_true_wherever_a_view_decodes_an_escape(text, data):
+    """`may_decode` says False only for a text in which no window's JSON or URL view decodes
+    anything: the engine then skips decoding (and reads the lean keyword offsets)."""
+    if may_decode(text.encode("latin-1")):
+        return
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert json_unescape(text) is None and url_unescape(text) is None
+    assert json_unescape(text, start, end) is None and url_unescape(text, start, end) is None
+
+
+def test_may_decode_gives_up_true_after_many_starts_that_are_no_escape():
+    """Past MAY_DECODE_TRIES escape starts that begin no escape it says True (decode, as before)
+    rather than read on; below, an escape after them is still seen, and none is none."""
+    assert may_decode(b"\\d" * MAY_DECODE_TRIES + b"\\n")
+    assert may_decode(b"%s" * (MAY_DECODE_TRIES + 1))
+    assert may_decode(b"\\d" * (MAY_DECODE_TRIES - 1) + b"%2F")
+    assert may_decode(b"\\d" * (MAY_DECODE_TRIES - 1) + b"\\u0041")
+    assert not may_decode(b"\\d" * (MAY_DECODE_TRIES - 1) + b"%s" * (MAY_DECODE_TRIES - 1))
+    assert not may_decode(b"no escape at all \\")

@@ -1,5 +1,5 @@
 """The lean prefilter (`scanner.gates.Database.lean`: a keyword all of whose rules are gated is
-reported once, in a text without `\\` or `%`) changes no finding: the engine gives exactly the
+reported once, in a text with nothing to decode) changes no finding: the engine gives exactly the
 matches of an engine that reads every occurrence of every keyword in every text, with tokens
 behind far decoys of their own keyword (the gate fired: every offset is needed) and written with
 JSON and URL escapes (decoded views need every offset)."""
@@ -50,7 +50,8 @@ _ESCAPED = [lambda v: v,
 def test_quiet_keywords_are_reported_once_in_a_lean_scan():
     """In a text with nothing to decode, a keyword whose rules are all gated and did not fire
     comes back with its first offset only (the callbacks saved), every other keyword and the
-    fired gates as in a full scan; a text with a `\\` gets every offset."""
+    fired gates as in a full scan; a text with an escape to decode gets every offset, one whose
+    `\\` and `%` start no escape (a regex, a format string) the lean ones."""
     db = HS._hs_db
     assert db is not None and QUIET_RULES
     kw = HS._keywords.index(b"0.")  # bitwarden's: the most frequent keyword of a history scan
@@ -62,6 +63,8 @@ def test_quiet_keywords_are_reported_once_in_a_lean_scan():
                                                                 if k != kw}
     assert lean[1] == full[1]
     assert HS._prefilter(data + b"\\n")[0][kw] == [5, 10, 16]
+    assert HS._prefilter(data + b"%2F")[0][kw] == [5, 10, 16]
+    assert HS._prefilter(data + b"re.compile(r'\\d+%')")[0][kw] == [5]  # nothing to decode
 
 
 def test_token_behind_a_far_decoy_of_its_keyword_is_found():
@@ -91,7 +94,8 @@ def test_json_escaped_token_in_a_text_without_raw_match_is_found():
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), picks=st.lists(st.tuples(
     st.integers(0, 10**6), st.integers(0, len(_ESCAPED) - 1), st.sampled_from([0, 1, 1500, 9000]),
-    st.sampled_from(["\n", " ", '"', "=", ": ", "\\n", "%41"])), min_size=1, max_size=5))
+    st.sampled_from(["\n", " ", '"', "=", ": ", "\\n", "%41", "\\d", "%s"])), min_size=1,
+    max_size=5))
 def test_lean_engine_gives_the_matches_of_the_engine_reading_every_offset(seed, picks):
     """Tokens of rules with quiet keywords, plain or escaped, each behind a decoy of one of its
     keywords at some distance, in texts with and without escapes: the same matches."""
