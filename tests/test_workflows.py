@@ -301,3 +301,29 @@ def test_gitlab_vault_secret_binds_to_the_vault_copy(make_repo, tmp_path, rng):
     assert v.how == ("vault path ops/production/db#password",) and rep.unresolved == ()
     assert v.reached_via == (("agent:migrator", "workflow:gitlab:acme/db:.gitlab-ci.yml",
                               "reference:gitlab:acme/db:.gitlab-ci.yml#DB_PASSWORD", f"credential:{fingerprint(pw)}"),)
+
+
+def test_workflow_files_load_the_same_with_libyaml_as_with_pure_python(demo_org):
+    """The CI loader reads with libyaml's parser where PyYAML has it: every workflow and CI file
+    of the demo organisation, and a GitLab file with `!reference`, give the same documents as
+    the pure-Python loader with the same tag."""
+    import yaml
+
+    from scanner.graph import workflows
+
+    class Pure(yaml.SafeLoader):
+        pass
+
+    Pure.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))  # type: ignore[arg-type]
+    texts = [p.read_text() for p in sorted(demo_org.rglob("*.y*ml")) if ".git" not in p.parts]
+    texts += [".s:\n  script: [echo $X]\njob:\n  script:\n    - !reference [.s, script]\n"
+              "    - echo $Y\n  when: on\n  n: 0o17\n  t: 2024-01-02\n",
+              "on:\n  push: {branches: [main]}\n  workflow_call:\n    secrets:\n      KEY: {required: true}\n"
+              "jobs:\n  a:\n    runs-on: ubuntu-latest\n    env: &e\n      K: ${{ secrets.KEY }}\n"
+              "    steps:\n      - run: |\n          echo \"$K\" # 'x'\n        env: *e\n"
+              "      - {uses: acme/x@v1, with: {token: '${{ secrets.GH }}'}}\n  b:\n"
+              "    uses: acme/y/.github/workflows/r.yml@v2\n    secrets: inherit\n"]
+    assert len(texts) >= 5
+    assert yaml.__with_libyaml__ and workflows._CILoader.__mro__[1] is yaml.CSafeLoader
+    for text in texts:
+        assert workflows._load(text) == (yaml.load(text, Loader=Pure), None)  # noqa: S506
