@@ -4,7 +4,9 @@ cache directory (`$XDG_CACHE_HOME/sprawlscan`, else `~/.cache/sprawlscan`), keye
 digest: SHA-256 over the tool version, the Rule record's fields and every rule file's path and
 bytes (and, for the database, the keywords and the Hyperscan version). Any edit is a new key.
 
-Each entry is one file (the newest KEEP per kind are kept): a first line with the SHA-256 of the rest, then the key and the payload
+Each entry is one file; the KEEP most recently used per kind are kept (a load marks its entry
+used), so the rule set a user scans with is not evicted by a few others (`--rules` files, other
+installs or versions sharing the directory). A first line with the SHA-256 of the rest, then the key and the payload
 (rules as JSON, never pickle: nothing in it can run). It is written to a temporary file and
 renamed into place, so a reader sees a whole file or none. A file that is unreadable, fails its
 checksum, holds another key or does not rebuild is ignored and rewritten: the cache can make
@@ -58,11 +60,23 @@ def load(kind: str, key: str) -> bytes | None:
     if hashlib.sha256(body).hexdigest().encode() != digest:
         return None
     stored, _, payload = body.partition(b"\n")
-    return payload if stored == key.encode() else None
+    if stored != key.encode():
+        return None
+    _touch(_path(kind, key))
+    return payload
 
 
-KEEP = 4
-"""Entries kept per kind (the newest): a few rule sets in turn (`--rules` files, installs)."""
+KEEP = 16
+"""Entries kept per kind (the most recently used): rule sets in turn (`--rules` files, installs,
+versions); a Hyperscan entry is about 1 MB."""
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry used (its mtime orders eviction); a read-only cache is no error."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def _path(kind: str, key: str) -> Path:
@@ -70,8 +84,8 @@ def _path(kind: str, key: str) -> Path:
 
 
 def store(kind: str, key: str, payload: bytes) -> None:
-    """Keep `payload` as `kind` under `key`, atomically, and the KEEP newest entries of that
-    kind; a cache directory that cannot be written is no error."""
+    """Keep `payload` as `kind` under `key`, atomically, and the KEEP most recently used entries
+    of that kind; a cache directory that cannot be written is no error."""
     body = key.encode() + b"\n" + payload
     target = _path(kind, key)
     try:

@@ -23,6 +23,33 @@ _JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 # only characters that occur inside tokens: decoding `%40` or `%3A` would re-split URLs' userinfo
 _URL_ESCAPE = re.compile(r"%(2[BbDdEeFf]|3[Dd]|5[Ff]|7[Ee])")
+ESCAPE_STARTS = ("\\", "%")
+"""The first character of every escape `json_unescape` and `url_unescape` decode: a text without
+them decodes to nothing."""
+_NEXT = {ord("\\"): frozenset(b'"\\/bfnrtu'), ord("%"): frozenset(b"2357")}
+"""After an escape start, the characters that can follow it in an escape (`\\u` and `%2`: not
+looked at further)."""
+MAY_DECODE_TRIES = 64
+"""Escape starts looked at (for each of the two) before `may_decode` gives up and says True."""
+
+
+def may_decode(data: bytes) -> bool:
+    """False only when `json_unescape` and `url_unescape` decode nothing in any window of `data`
+    (read as latin-1): no escape start is followed by a character that can continue an escape
+    (`\\d` in a regex, `%s` in a format string). A window holds an escape only where the whole
+    text does. True past MAY_DECODE_TRIES starts that are not escapes."""
+    for start, follow in _NEXT.items():
+        i, n = data.find(start), len(data)
+        for _ in range(MAY_DECODE_TRIES):
+            if i < 0:
+                break
+            if i + 1 < n and data[i + 1] in follow:
+                return True
+            i = data.find(start, i + 1)
+        else:
+            if i >= 0:
+                return True
+    return False
 # Base64 of ASCII text: the first char of every quad encodes the top six bits of a byte below
 # 0x80, so it is one of `C D` (tab, newline, CR) or `I`..`f` (printable). Identifiers and random
 # base64 fail this within a few quads, so few tokens reach the decoder. The stdlib `re` runs this

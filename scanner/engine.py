@@ -2,7 +2,7 @@
 
 Two steps per chunk. The prefilter finds where rules can match at all: every rule names keywords,
 and a rule runs only around the occurrences of one of them (case-insensitive). Two backends find
-them in a single pass: `hyperscan` (one compiled Hyperscan database; a regular dependency where
+them in a single pass: `hyperscan` (Hyperscan databases, `scanner.gates`; a regular dependency where
 wheels exist) and `regex` (an Aho-Corasick automaton from `ahocorasick-rs` over the lowered chunk,
 everywhere). `$SPRAWLSCAN_ENGINE` forces one; by default Hyperscan when it imports. Both give the
 same occurrences, so the same findings (tests/test_engine_equivalence.py proves it on the whole
@@ -35,7 +35,8 @@ import regex
 from detectors.allowlist import text_verdict
 from detectors.rule import Rule
 from detectors.validators import VALIDATORS, is_placeholder, shannon_entropy
-from scanner.decoding import BASE64_CONTEXT, View, base64_view, json_unescape, url_unescape
+from scanner.decoding import (BASE64_CONTEXT, ESCAPE_STARTS, View, base64_view, json_unescape,
+                              may_decode, url_unescape)
 from scanner.model import Match
 
 from scanner.errors import ConfigError
@@ -176,7 +177,7 @@ class Engine:
         if use_hs and self._keywords:
             self._hs_db = Database(_hs, self._keywords, [
                 None if c.rule.id in SLOW_GATES and _is_builtin(c.rule, builtin) else c.rule.pattern
-                for c in self.rules])
+                for c in self.rules], self._rules_by_kw, self._gate_ids)
         self._gated: frozenset[int] = self._hs_db.gated if self._hs_db is not None else frozenset()
         """Rules with a gate (`scanner.gates`): skipped where it does not fire."""
         self._automaton = None if use_hs else self._compile_automaton()
@@ -191,12 +192,19 @@ class Engine:
     def keyword_hits(self, data: bytes) -> dict[int, list[int]]:
         """keyword index → sorted start offsets of every occurrence in `data` (case-insensitive).
         Both backends return exactly the same offsets."""
-        return self._prefilter(data)[0]
+        return self._prefilter(data, every=True)[0]
 
-    def _prefilter(self, data: bytes) -> tuple[dict[int, list[int]], set[int] | None]:
-        """`keyword_hits`, and the rules whose gate fired (None: no gates, every rule may run)."""
+    def _prefilter(self, data: bytes, every: bool = False, plain: bool | None = None
+                   ) -> tuple[dict[int, list[int]], set[int] | None]:
+        """`keyword_hits`, and the rules whose gate fired (None: no gates, every rule may run).
+        Unless `every`, a keyword all of whose rules are gated and did not fire may be given by
+        its first offset only, in a text with nothing to decode (`scanner.gates.Database`): no
+        rule of it runs there, and no escape is decoded around it. `plain`: whether `data` has
+        nothing to decode (`scanner.decoding.may_decode`; None: look)."""
         if self._hs_db is not None:
-            return self._hs_db.scan(data, self._lengths)
+            if plain is None:
+                plain = not may_decode(data)
+            return self._hs_db.scan(data, self._lengths, plain and not every)
         hits: dict[int, list[int]] = {}
         if self._automaton is not None and self._keywords:
             # ASCII-only lowering, as Hyperscan's caseless mode; offsets come in end order, which
@@ -205,6 +213,18 @@ class Engine:
                                                                                overlapping=True):
                 hits.setdefault(kw_id, []).append(start)
         return hits, None
+
+    def _idle(self, hits: dict[int, list[int]], fired: set[int]) -> bool:
+        """No base64 context occurs and no rule of a keyword that does can run (each has a gate,
+        and it did not fire)."""
+        if not self._gate_ids.isdisjoint(hits):
+            return False
+        gated = self._gated
+        for kw in hits:
+            for ri in self._rules_by_kw[kw]:
+                if ri in fired or ri not in gated:
+                    return False
+        return True
 
     def _runs(self, ri: int, fired: set[int] | None) -> bool:
         """Whether rule `ri` can match in a text whose gates `fired`."""
@@ -219,7 +239,7 @@ class Engine:
             data = text.encode("latin-1")
         except UnicodeEncodeError:  # a JSON `\u` escape past U+00FF: run every rule
             return None
-        return self._hs_db.scan(data, self._lengths)[1]
+        return self._hs_db.fired(data, self._lengths)
 
     def candidate_rules(self, data: bytes) -> list[int]:
         """Indexes of rules whose keywords occur in `data` (and keyword-less rules), sorted."""
@@ -235,13 +255,16 @@ class Engine:
         (`scanner.reach`: every match holds a keyword and spans at most N chars with what its
         lookarounds read) gets N on each side instead, the same matches on long lines for far
         less regex work. Past MAX_OCCURRENCES a rule runs over the whole chunk."""
-        hits, fired = self._prefilter(data)
+        plain = not may_decode(data)
+        hits, fired = self._prefilter(data, plain=plain)
         self.last_keywords = hits.keys()
         if not hits and not self._always:
             return []
+        if plain and fired is not None and not self._always and self._idle(hits, fired):
+            return []  # most chunks: no rule can run, nothing to decode, no base64 context
         self._chunk_timeouts = set()
         try:
-            return self._scan(data, hits, fired)
+            return self._scan(data, hits, fired, plain)
         finally:
             self.timeouts |= self._chunk_timeouts
 
@@ -251,13 +274,13 @@ class Engine:
         out, self.timeouts = sorted(self.timeouts), set()
         return out
 
-    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None
-              ) -> list[Match]:
+    def _scan(self, data: bytes, hits: dict[int, list[int]], fired: set[int] | None,
+              plain: bool = False) -> list[Match]:
         # latin-1 maps each byte to one char: byte offsets are text offsets, nothing is lost
         text = data.decode("latin-1")
         out: Out = {}
         lines = Lines(text)
-        self._scan_view(View(text), lines, hits, fired, out, nested=False)
+        self._scan_view(View(text), lines, hits, fired, out, nested=False, plain=plain)
         gate_ids = set(self._gate_ids.intersection(hits))
         if self._secret_kind not in hits:
             gate_ids.discard(self._data_gate)
@@ -274,18 +297,21 @@ class Engine:
                     regions.append((off, off + after))
             decoded = base64_view(text, regions)
             if decoded is not None:
-                self._scan_view(decoded, lines, *self._prefilter(decoded.text.encode("latin-1")),
-                                out, nested=True)
+                inner = decoded.text.encode("latin-1")
+                inner_plain = not may_decode(inner)
+                self._scan_view(decoded, lines, *self._prefilter(inner, plain=inner_plain), out,
+                                nested=True, plain=inner_plain)
         found: Iterable[Match] = out.values()
         if out and "-----BEGIN " in text:
             found = _outside_armour(text, found)
         return sorted(found, key=lambda m: (m.line, m.start, m.rule_id))
 
     def _scan_view(self, view: View, original: Lines, hits: dict[int, list[int]],
-                   fired: set[int] | None, out: Out, nested: bool) -> None:
+                   fired: set[int] | None, out: Out, nested: bool, plain: bool = False) -> None:
         """Run the rules hit in `view` over their windows, raw and with escapes decoded; `nested`
         views (decoded base64) map back through `view` to the original text. A rule whose gate
-        did not fire (`fired`) is skipped in the raw view; each decoded region has its own."""
+        did not fire (`fired`) is skipped in the raw view; each decoded region has its own.
+        `plain`: the caller knows the view has nothing to decode (`may_decode`)."""
         by_rule: dict[int, list[int]] = {}
         for kw, offsets in hits.items():
             for ri in self._rules_by_kw[kw]:
@@ -299,7 +325,7 @@ class Engine:
             for ws, we in spans_of[ri]:
                 for m in self._matches(self.rules[ri], view, original, ws, we):
                     out.setdefault((m.rule_id, m.secret, m.line), m)
-        if "\\" not in view.text and "%" not in view.text:
+        if plain or ("\\" not in view.text and "%" not in view.text):
             return
         # escapes leave keywords readable: decode small regions around every keyword occurrence
         # once, and run each rule over the decoded regions that hold one of its occurrences
@@ -310,8 +336,9 @@ class Engine:
         for after, rule_ids in classes:
             if not rule_ids:
                 continue
-            occurrences = sorted({off for ri in rule_ids for off in by_rule[ri]})
-            views_of = [(ws, we, d) for ws, we in decode_regions(view.text, occurrences, after)
+            occurrences = sorted(set().union(*[by_rule[ri] for ri in rule_ids]))
+            views_of = [(ws, we, d) for ws, we in decode_regions(view.text, occurrences, after,
+                                                                 ESCAPE_STARTS)
                         for d in (json_unescape(view.text, ws, we), url_unescape(view.text, ws, we))
                         if d is not None]
             if not views_of:  # no escape decoded near these rules' keywords: nothing to gate or run
@@ -457,30 +484,44 @@ DECODE_AFTER = 1024
 """Escapes are decoded this far after a keyword; multi-line rules (PEM blocks, service-account
 JSON: a pattern that can cross a newline) get DECODE_AFTER_MULTILINE."""
 DECODE_AFTER_MULTILINE = 8192
-_TOKEN_START = regex.compile(r"(?r)[^A-Za-z0-9_\-+/=.~]")
-"""Searched backwards: the last char before a region that cannot be part of a token."""
+_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.~"
+"""Characters that can be part of a token: a region never starts right after one of them."""
 
 
-def decode_regions(text: str, offsets: list[int], after: int) -> list[tuple[int, int]]:
+def decode_regions(text: str, offsets: list[int], after: int, holding: tuple[str, ...] = ()
+                   ) -> list[tuple[int, int]]:
     """Merged [start, end) spans around keyword offsets where escapes get decoded: from a little
     before (moved back to the start of the token it cuts) to `after` chars after. Every region is
-    decoded once, whatever number of rules share it. Past MAX_OCCURRENCES: the whole text."""
+    decoded once, whatever number of rules share it. Past MAX_OCCURRENCES: the whole text.
+    With `holding`, only the regions in which one of those characters occurs (ESCAPE_STARTS: the
+    others decode to nothing); the start moves back over token characters only, none of them one
+    of those, so the merged span tells."""
     if len(offsets) > MAX_OCCURRENCES:
         return [(0, len(text))]
-    merged: list[list[int]] = []
+    merged: list[tuple[int, int]] = []
     n = len(text)
     if offsets:  # offsets are sorted: a span ends at its last offset + `after`
         first = last = offsets[0]
         for off in offsets:
             if off - DECODE_BEFORE > last + after:
-                merged.append([max(0, first - DECODE_BEFORE), min(n, last + after)])
+                merged.append((max(0, first - DECODE_BEFORE), min(n, last + after)))
                 first = off
             last = off
-        merged.append([max(0, first - DECODE_BEFORE), min(n, last + after)])
-    for span in merged:  # never start inside a token: a cut token would match as a shorter one
-        m = _TOKEN_START.search(text, max(0, span[0] - DECODE_BEFORE), span[0])
-        span[0] = m.end() if m else max(0, span[0] - DECODE_BEFORE)
-    return [(a, b) for a, b in merged]
+        merged.append((max(0, first - DECODE_BEFORE), min(n, last + after)))
+    out: list[tuple[int, int]] = []
+    for a, b in merged:
+        if holding:
+            for c in holding:
+                if text.find(c, a, b) >= 0:
+                    break
+            else:
+                continue
+        # never start inside a token: a cut token would match as a shorter one. The start moves
+        # to just after the last non-token character of the DECODE_BEFORE before it (else back
+        # by all of them); stripping the token characters finds it in one C call
+        lo = max(0, a - DECODE_BEFORE)
+        out.append((lo + len(text[lo:a].rstrip(_TOKEN_CHARS)), b))
+    return out
 
 
 def windows(text: str, offsets: list[int], reach: int | None = None) -> list[tuple[int, int]]:

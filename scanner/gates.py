@@ -1,4 +1,5 @@
-"""Part of the detection stage: the one Hyperscan database of the fast path, keywords and gates.
+"""Part of the detection stage: the Hyperscan database of the fast path, keywords and gates
+(compiled twice: with every keyword occurrence, and `lean`, see `Database`).
 
 The engine's keywords say where a rule may match; most keyword occurrences are not secrets (`ado`,
 `0.`, `EAAA`), and running a rule's regex around each of them was most of a history scan's time.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,9 +165,19 @@ def _code_digest() -> bytes | None:
 
 
 class Database:
-    """Keywords (ids 0..K-1, caseless, every occurrence) and gates (id K + rule index, once)."""
+    """Keywords (ids 0..K-1, caseless; `rules_of[k]`: indexes of the rules naming keyword k) and
+    gates (id K + rule index, reported once), compiled twice. `db` reports every occurrence of
+    every keyword. `lean` reports a *quiet* keyword once only: one every rule of which has a
+    gate, and that is not `loud` (a keyword whose every occurrence the engine reads by itself,
+    a base64 context). Most keyword occurrences are quiet ones of rules whose gate does not
+    fire (`0.`, `pat`, `re_`: millions in a history scan), and each costs a Python callback;
+    their offsets are read only to run a rule whose gate fired, or to decode escapes around
+    them. So `scan(..., lean=True)` (the engine asks it for a text with nothing to decode:
+    `scanner.decoding.may_decode`) scans with `lean`, and scans again with `db` when the gate of
+    a rule of a quiet keyword fired. The gates are the same in both."""
 
-    def __init__(self, hs: Any, keywords: Sequence[bytes], patterns: Sequence[str | None]) -> None:
+    def __init__(self, hs: Any, keywords: Sequence[bytes], patterns: Sequence[str | None],
+                 rules_of: Sequence[Sequence[int]], loud: Collection[int]) -> None:
         from detectors import cache
 
         self.hs = hs
@@ -180,55 +191,78 @@ class Database:
             candidates = _gates(patterns)
             parts = [b"gates-1", *(b"%d:%s" % pair for pair in candidates)]
         else:  # rewriting ~270 patterns costs more than a one-file scan: only on a cache miss
-            parts = [b"gates-2", code, regex.__version__.encode(), b"%d" % len(patterns),
+            parts = [b"gates-3", code, regex.__version__.encode(), b"%d" % len(patterns),
                      *(b"\1" if p is None else p.encode("utf-8", "surrogatepass") for p in patterns)]
+        parts += [b" ".join(b"%d" % ri for ri in rs) for rs in rules_of]
+        parts.append(b"loud " + b" ".join(b"%d" % k for k in sorted(loud)))
         key = hashlib.sha256(b"\0".join([*parts, str(hs.__version__).encode(), *keywords])
                              ).hexdigest()
         stored = cache.load("hyperscan", key)
         self.db: Any = None
+        self.lean: Any = None
         if stored is not None:
             try:
-                gated, _, blob = stored.partition(b"\n")
-                self.db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+                gated, size, blobs = stored.split(b"\n", 2)
+                cut = int(size)
+                self.db = hs.loadb(blobs[:cut], hs.HS_MODE_BLOCK)
+                self.lean = hs.loadb(blobs[cut:], hs.HS_MODE_BLOCK)
                 self.gated = frozenset(int(x) for x in gated.split())
             except Exception:  # noqa: BLE001 - an entry that does not load is compiled anew
                 self.db = None
         if self.db is None:
-            self.db, self.gated = self._compile(keywords, candidates or _gates(patterns))
+            pairs = candidates or _gates(patterns)
+            try:
+                self.db = self._compile(keywords, pairs, frozenset())
+            except Exception:  # noqa: BLE001 - some gate does not compile (it may match empty)
+                pairs = _compiling(hs, pairs)
+                self.db = self._compile(keywords, pairs, frozenset())
+            self.gated = frozenset(ri for ri, _ in pairs)
+            self.lean = self._compile(keywords, pairs, self._quiet(rules_of, loud))
+            full = hs.dumpb(self.db)
             cache.store("hyperscan", key, " ".join(map(str, sorted(self.gated))).encode()
-                        + b"\n" + hs.dumpb(self.db))
+                        + b"\n%d\n" % len(full) + full + hs.dumpb(self.lean))
+        quiet = self._quiet(rules_of, loud)
+        self.quiet_rules = frozenset(ri for k in quiet for ri in rules_of[k])
+        """Rules of the quiet keywords: when one's gate fires, `lean` offsets are not enough."""
         self.scratch = hs.Scratch(self.db)
+        self.lean_scratch = hs.Scratch(self.lean)
 
-    def _compile(self, keywords: Sequence[bytes], gates: list[tuple[int, bytes]]
-                 ) -> tuple[Any, frozenset[int]]:
+    def _quiet(self, rules_of: Sequence[Sequence[int]], loud: Collection[int]) -> frozenset[int]:
+        """Keywords that `lean` reports once: not loud, every rule of them gated."""
+        return frozenset(k for k, rs in enumerate(rules_of)
+                         if k not in loud and all(ri in self.gated for ri in rs))
+
+    def _compile(self, keywords: Sequence[bytes], gates: list[tuple[int, bytes]],
+                 quiet: frozenset[int]) -> Any:
         hs = self.hs
-        kw_exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in keywords]
-        gate_flags = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH
+        exprs = [regex.escape(k.decode("utf-8")).encode("utf-8") for k in keywords]
+        exprs += [g for _, g in gates]
+        once = hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH
+        db = hs.Database()
+        db.compile(expressions=exprs,
+                   ids=list(range(len(keywords))) + [len(keywords) + ri for ri, _ in gates],
+                   elements=len(exprs),
+                   flags=[once if k in quiet else hs.HS_FLAG_CASELESS for k in range(len(keywords))]
+                   + [hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH] * len(gates))
+        return db
 
-        def build(pairs: list[tuple[int, bytes]]) -> Any:
-            exprs = kw_exprs + [g for _, g in pairs]
-            db = hs.Database()
-            db.compile(expressions=exprs,
-                       ids=list(range(len(keywords))) + [len(keywords) + ri for ri, _ in pairs],
-                       elements=len(exprs),
-                       flags=[hs.HS_FLAG_CASELESS] * len(kw_exprs) + [gate_flags] * len(pairs))
-            return db
+    def scan(self, data: bytes, lengths: Sequence[int], lean: bool = False
+             ) -> tuple[dict[int, list[int]], set[int]]:
+        """(keyword index → sorted start offsets, indexes of rules whose gate fired). `lean`:
+        a quiet keyword's offsets may be only its first one, unless a rule of it fired (the
+        caller reads them only to decode escapes, or to run a rule whose gate fired)."""
+        if lean:
+            hits, fired = self._scan(self.lean, self.lean_scratch, data, lengths)
+            if self.quiet_rules.isdisjoint(fired):
+                return hits, fired
+        return self._scan(self.db, self.scratch, data, lengths)
 
-        try:
-            return build(gates), frozenset(ri for ri, _ in gates)
-        except Exception:  # noqa: BLE001 - some gate does not compile (it may match empty):
-            ok = []  # find which, one by one (slow, then cached)
-            for ri, g in gates:
-                try:
-                    single = hs.Database()
-                    single.compile(expressions=[g], ids=[0], elements=1, flags=[gate_flags])
-                except Exception:  # noqa: BLE001
-                    continue
-                ok.append((ri, g))
-            return build(ok), frozenset(ri for ri, _ in ok)
+    def fired(self, data: bytes, lengths: Sequence[int]) -> set[int]:
+        """Indexes of the rules whose gate fires in `data` (quiet keywords cost one callback)."""
+        return self._scan(self.lean, self.lean_scratch, data, lengths)[1]
 
-    def scan(self, data: bytes, lengths: Sequence[int]) -> tuple[dict[int, list[int]], set[int]]:
-        """(keyword index → sorted start offsets, indexes of rules whose gate fired)."""
+    def _scan(self, db: Any, scratch: Any, data: bytes, lengths: Sequence[int]
+              ) -> tuple[dict[int, list[int]], set[int]]:
         # the callback runs once per keyword occurrence (millions in a history scan): one
         # indexing and one append, no branch; gates (ids past the keywords, reported once) are
         # set apart afterwards
@@ -241,9 +275,23 @@ class Database:
         def on_match(pid: int, _from: int, to: int, _fl: int, _ctx: object) -> None:
             found[pid].append(to - starts[pid])
 
-        self.db.scan(data, match_event_handler=on_match, scratch=self.scratch)
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
         fired = {pid - k for pid in found if pid >= k}
         hits = {pid: offsets for pid, offsets in found.items() if pid < k}
         for offsets in hits.values():
             offsets.sort()
         return hits, fired
+
+
+def _compiling(hs: Any, gates: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """The gates that Hyperscan compiles, each tried alone (slow, then cached)."""
+    ok = []
+    for ri, g in gates:
+        try:
+            single = hs.Database()
+            single.compile(expressions=[g], ids=[0], elements=1,
+                           flags=[hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH])
+        except Exception:  # noqa: BLE001
+            continue
+        ok.append((ri, g))
+    return ok

@@ -118,9 +118,10 @@ def _config_file(repo: Path) -> Path | None:
     dot = repo / ".git"
     if dot.is_dir():
         return dot / "config"
-    if (repo / "config").is_file() and (repo / "HEAD").is_file():
-        return repo / "config"
-    return None  # a `.git` file, or not a repository: not cached
+    if ((repo / "HEAD").is_file() and not (repo / "commondir").exists()
+            and ((repo / "config").is_file() or (repo / "objects").is_dir())):
+        return repo / "config"  # a bare repository (its config file may be absent)
+    return None  # a `.git` file, a linked git directory, or not a repository: not cached
 
 
 @functools.lru_cache(maxsize=256)
@@ -148,12 +149,15 @@ def _drivers(repo: Path) -> tuple[str, ...]:
 
 def _config_names(repo: Path) -> tuple[str, ...]:
     cfg = _config_file(repo)
+    if cfg is None:
+        return _drivers(repo)
     try:
-        st = cfg.stat() if cfg is not None else None
+        st = cfg.stat()
+    except FileNotFoundError:  # no config file: nothing defined until one appears
+        return _drivers_cached(str(repo), (-1, -1))
     except OSError:
-        st = None
-    return (_drivers_cached(str(repo), (st.st_mtime_ns, st.st_size)) if st is not None
-            else _drivers(repo))
+        return _drivers(repo)
+    return _drivers_cached(str(repo), (st.st_mtime_ns, st.st_size))
 
 
 def is_partial_clone(repo: Path) -> bool:

@@ -27,8 +27,8 @@ from typing import Protocol
 
 import yaml
 
-from scanner.bindings import (CODE_SUFFIXES, NOT_PARSED, call_keys, call_matches, has_bearer,
-                              header_matches, line_spans)
+from scanner.bindings import (CODE_SUFFIXES, NOT_PARSED, SPACE, call_keys, call_matches, first_matches,
+                              has_bearer, header_matches, line_spans)
 from scanner.declared import covered, declared_match
 from scanner.model import Chunk, Match
 from scanner.parsing import TooComplex, json_loads, yaml_compose_all
@@ -103,9 +103,7 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     doc: object = NOT_PARSED  # a JSON document parsed here is not parsed again for its headers
     if kind == "env":
         out = list(_env_file(chunk.data.decode("utf-8", "replace")))
-    elif kind == "yaml" and ((b"Secret" in chunk.data and b"kind:" in chunk.data
-                              and _K8S_SECRET.search(chunk.data))
-                             or (b"services:" in chunk.data and _COMPOSE_ENV.search(chunk.data))):
+    elif kind == "yaml" and _secret_or_compose(chunk.data):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))
     elif kind == "json" and b"Secret" in chunk.data and _K8S_JSON.search(chunk.data):
         out = list(_yaml_docs(chunk.data.decode("utf-8", "replace"), engine))  # JSON is YAML
@@ -124,6 +122,21 @@ def extra_matches(chunk: Chunk, engine: Scanner, matches: list[Match]) -> list[M
     # a value a rule refuses on its own merits (a token with a wrong checksum) is no secret either
     return [m for m in out if m.rule_id != "declared.secret"
             or not (covered(m.secret, matches) or engine.refuses(m.secret))]
+
+
+def _secret_or_compose(data: bytes) -> bool:
+    """A YAML text with a `kind: Secret` line or a top-level `services:` (one Hyperscan pass that
+    stops at the first; `bytes.find` over a spec of megabytes costs more than its header pass)."""
+    found = first_matches("k8s-compose", _YAML_TESTS, data, 1)
+    if found is None:
+        return bool((b"Secret" in data and b"kind:" in data and _K8S_SECRET.search(data))
+                    or (b"services:" in data and _COMPOSE_ENV.search(data)))
+    return bool(found)
+
+
+_YAML_TESTS = [(rb"^" + SPACE + rb"*kind:" + SPACE + rb"""*["']?Secret["']?""" + SPACE + rb"*$", "m"),
+               (rb"^services:" + SPACE + rb"*$", "m")]
+"""`_K8S_SECRET` and `_COMPOSE_ENV`, for Hyperscan."""
 
 
 def _env_file(text: str) -> Iterator[Match]:

@@ -35,6 +35,13 @@ def own_fingerprint_key(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
     monkeypatch.delenv("SPRAWLSCAN_FINGERPRINT_KEY", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def own_rules_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's compiled-rules cache, not the developer's: the suite's many rule sets would
+    evict the entries a developer's own scans use (one for the session)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """A per-test random source: secrets differ between tests, runs are reproducible."""

@@ -483,3 +483,21 @@ def test_lazy_fetch_of_a_missing_object_reaches_no_transport(vector, tmp_path, m
     proc = gitcmd.run(p.path, "cat-file", "--batch-check", input=f"{lost}\n{present}\n".encode())
     assert p.created() == []
     assert proc.stdout.decode().splitlines()[0] == f"{lost} missing"
+
+
+def test_a_bare_repository_without_config_is_read_once_until_a_config_appears(tmp_path, monkeypatch):
+    """A bare repository with no `config` file (a mirror's object store) asks git for its filter
+    drivers once, not before every command; a config file written later, defining a driver, is
+    read at the next command and the driver neutralised."""
+    repo = tmp_path / "bare"
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    (repo / "config").unlink()
+    calls = []
+    real = gitcmd._drivers
+    monkeypatch.setattr(gitcmd, "_drivers", lambda r: calls.append(r) or real(r))
+    for _ in range(3):
+        assert gitcmd.filter_overrides(repo) == []
+    assert len(calls) == 1
+    (repo / "config").write_text('[filter "evil"]\n\tprocess = touch marker\n')
+    assert "filter.evil.process=" in gitcmd.filter_overrides(repo)
+    assert len(calls) == 2

@@ -93,3 +93,26 @@ def test_a_few_rule_sets_are_kept_in_turn(cache_home, tmp_path):
         path.write_text(CUSTOM.format(n=n, example="a" * n))
         load_rules([path])
     assert len(list(cache_home.glob("rules-*.cache"))) == cache.KEEP
+
+
+def test_the_rule_set_in_use_outlives_many_others(cache_home, tmp_path, monkeypatch):
+    """Eviction goes by use, not by age: the built-in rules, loaded between each of more than KEEP
+    other rule sets, are served from their entry every time while the others come and go."""
+    from detectors import loader
+
+    fresh = load_rules(cache=False)
+    load_rules()
+    parse = loader._load
+    builtin = loader.builtin_rule_files()
+
+    def only_custom(files):  # parsing the built-in files again means their entry was evicted
+        assert list(files) != builtin, "the built-in rules' entry was evicted"
+        return parse(files)
+
+    monkeypatch.setattr(loader, "_load", only_custom)
+    path = tmp_path / "acme.toml"
+    for n in range(8, 8 + cache.KEEP + 2):
+        path.write_text(CUSTOM.format(n=n, example="a" * n))
+        load_rules([path])
+        assert load_rules() == fresh
+    assert len(list(cache_home.glob("rules-*.cache"))) == cache.KEEP

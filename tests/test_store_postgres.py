@@ -175,7 +175,8 @@ WORKER = textwrap.dedent("""
     from scanner.pipeline import ScanOptions, scan_and_record
     from scanner.store import Store
     db, target, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.stdin.readline()  # start together
+    print("ready", flush=True)  # imported: the parent starts both at once
+    sys.stdin.readline()
     for _ in range(rounds):
         with Store(db) as store:
             scan_and_record([target], ScanOptions(), store)
@@ -201,6 +202,9 @@ def test_two_processes_scanning_into_one_database(pg_url, make_repo, rng):
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, pg_url, str(r.path), str(rounds)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, cwd=ROOT, env=env) for r in repos]
+    for p in procs:  # both have imported everything (on a loaded machine, seconds apart)
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
     for p in procs:
         assert p.stdin is not None
         p.stdin.write("go\n")
