@@ -620,8 +620,7 @@ class GitHistorySource:
         return hashlib.sha256(b"v2\0" + refs + b"\0" + head + b"\0" + store).hexdigest()
 
     def cached_attribution(self, cache: BlobCache, stats: ScanStats,
-                           walked: Callable[[Attribution], None] | None = None,
-                           listing: Listing | None = None) -> Attribution:
+                           walked: Callable[[Attribution], None] | None = None) -> Attribution:
         """The attribution from the cache when no ref moved since it was computed, else computed
         (and offered to the cache when the pass was clean); `walked` as for `attribution`."""
         state = self.refs_state()
@@ -632,7 +631,7 @@ class GitHistorySource:
                 stats.skip("missing-object", missing)
             return Attribution.from_cache(first)
         sub = ScanStats()
-        attr = self.attribution(sub, walked, listing=listing)
+        attr = self.attribution(sub, walked)
         stats.merge(sub)
         if not sub.errors:
             cache.save_attribution(self.name, state, attr.to_cache(),
@@ -772,7 +771,7 @@ class GitHistorySource:
         def discover() -> None:
             try:
                 attr = (self.attribution(side, walked, walk=walk, listing=listing) if cache is None
-                        else self.cached_attribution(cache, side, walked, listing))
+                        else self.cached_attribution(cache, side, walked))
                 if not yaml_named:  # from the cache: no walk
                     walked(attr)
                 discovered.append((attr, self.head_tree()))
