@@ -19,6 +19,7 @@ and this module's source, so that a start-up with a warm cache rewrites no patte
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -211,13 +212,23 @@ class Database:
                 self.db = None
         if self.db is None:
             pairs = candidates or _gates(patterns)
+            self.gated = frozenset(ri for ri, _ in pairs)
+            # Hyperscan compiles without the GIL: `lean` on a second core while `db` compiles
+            lean: list[Any] = []
+            job = threading.Thread(target=self._compile_into, daemon=True,
+                                   args=(lean, keywords, pairs, self._quiet(rules_of, loud)))
+            job.start()
             try:
                 self.db = self._compile(keywords, pairs, frozenset())
             except Exception:  # noqa: BLE001 - some gate does not compile (it may match empty)
+                job.join()
                 pairs = _compiling(hs, pairs)
+                self.gated = frozenset(ri for ri, _ in pairs)
                 self.db = self._compile(keywords, pairs, frozenset())
-            self.gated = frozenset(ri for ri, _ in pairs)
-            self.lean = self._compile(keywords, pairs, self._quiet(rules_of, loud))
+                lean.clear()
+            job.join()
+            self.lean = lean[0] if lean else self._compile(keywords, pairs,
+                                                           self._quiet(rules_of, loud))
             full = hs.dumpb(self.db)
             cache.store("hyperscan", key, " ".join(map(str, sorted(self.gated))).encode()
                         + b"\n%d\n" % len(full) + full + hs.dumpb(self.lean))
@@ -231,6 +242,14 @@ class Database:
         """Keywords that `lean` reports once: not loud, every rule of them gated."""
         return frozenset(k for k, rs in enumerate(rules_of)
                          if k not in loud and all(ri in self.gated for ri in rs))
+
+    def _compile_into(self, out: list[Any], keywords: Sequence[bytes],
+                      gates: list[tuple[int, bytes]], quiet: frozenset[int]) -> None:
+        """`_compile` for a thread: the database appended to `out`, nothing when it fails."""
+        try:
+            out.append(self._compile(keywords, gates, quiet))
+        except Exception:  # noqa: BLE001 - compiled again, after the gates that fail are known
+            pass
 
     def _compile(self, keywords: Sequence[bytes], gates: list[tuple[int, bytes]],
                  quiet: frozenset[int]) -> Any:

@@ -141,3 +141,21 @@ def test_rule_with_a_slow_gate_runs_ungated_and_finds_its_examples(rule_id):
         hs = [(m.rule_id, m.line) for m in HS.scan(data)]
         assert rule_id in {r for r, _ in hs}
         assert hs == [(m.rule_id, m.line) for m in RX.scan(data)]
+
+
+def test_gate_hyperscan_refuses_leaves_only_its_rule_ungated(tmp_path, monkeypatch):
+    """A user rule whose gate may match empty (Hyperscan refuses to compile it) runs ungated and
+    its keyword stays loud, while the other rule keeps its gate, in both databases: compiled on
+    a cache miss (the two at once), then loaded from the cache; both rules are still found."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rules = [Rule(id="user.empty", provider="user", name="may match empty",
+                  pattern=r"(?P<secret>[a-z]*)", keywords=("zq=",)),
+             Rule(id="user.ok", provider="user", name="prefixed",
+                  pattern=r"(?<![a-z])(?P<secret>qq_[a-z0-9]{20})", keywords=("qq_",))]
+    for _ in range(2):
+        engine = Engine(rules, backend="hyperscan")
+        assert engine._hs_db is not None
+        assert engine._gated == frozenset({1}) == engine._hs_db.quiet_rules
+        found = engine.scan(b"x zq= abc qq_q8v2kx7m3p9w4t6z1r5n\n")
+        assert "qq_q8v2kx7m3p9w4t6z1r5n" in [m.secret for m in found]
+        assert len([m for m in found if m.rule_id == "user.empty"]) >= 1
