@@ -102,11 +102,11 @@ def test_yaml_pass_runs_where_the_blob_is_read_and_finds_the_same(yaml_repo, mon
     walked = threading.Event()
     attribution = GitHistorySource.attribution
 
-    def signalling(self, stats, on_walk=None):
+    def signalling(self, stats, on_walk=None, **ahead):
         def both(attr):
             on_walk(attr)
             walked.set()
-        return attribution(self, stats, *([both] if on_walk else []))
+        return attribution(self, stats, *([both] if on_walk else []), **ahead)
 
     pool_map = WorkerPool.map
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import regex
 
 from scanner import gitcmd
 from scanner.bindings import binding_kinds
@@ -141,11 +140,22 @@ class Attribution:
             paths[path] = commit
 
 
-_RAW = regex.compile(rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)")
 LOG_FORMAT = "--format=%x01%H"
 FACTS_FORMAT = "--format=%x01%H%x00%an <%ae>%x00%aI"
 """The attribution walk's format when it also collects each commit's author and date."""
 Facts = dict[str, tuple[tuple[str, str], ...]]
+WALK = ("log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames", "--no-abbrev", "-z",
+        *gitcmd.DIFF_SAFETY, FACTS_FORMAT)
+"""The attribution's history walk (`parse_log_raw` reads it)."""
+
+# One token of `git log -c --raw -z` output per match, so `findall` walks it field by field in C:
+# a header (with its name and date fields in FACTS_FORMAT), a raw line with its path (the groups
+# of a well-formed one), any other raw line with its path, or any other field.
+_RAW_LINE = rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)(?:\0([^\0]*))?(?:\0|\Z)"
+_OTHER = rb"|:[^\0]*\0[^\0]*(?:\0|\Z)|[^\0]*(?:\0|\Z))"
+_TOKENS = re.compile(rb"\n*(?:(\x01[^\0]*)()()()(?:\0|\Z)|" + _RAW_LINE + _OTHER)
+_FACTS_TOKENS = re.compile(rb"\n*(?:(\x01[^\0]*)(?:\0([^\0]*)(?:(\0)([^\0]*))?)?(?:\0|\Z)|"
+                           + _RAW_LINE + _OTHER)
 
 
 def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = None) -> None:
@@ -158,28 +168,29 @@ def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = No
     is read field by field (`-z` ends each with NUL, which no name or path can hold): a header
     is followed by its name and date fields, a raw line by its path, so a name or path holding
     the header mark cannot pass for a commit."""
-    fields = out.split(b"\0")
-    i, n = 0, len(fields)
+    first = attribution.first
+    names: dict[bytes, str] = {}  # a path comes back in many commits: decoded once
     commit: str | None = None
-    while i < n:
-        f = fields[i].lstrip(b"\n")  # the raw lines of a commit start on a new line
-        i += 1
-        if f.startswith(b":"):
-            path = fields[i] if i < n else b""
-            i += 1
-            m = _RAW.fullmatch(f)
-            if m is None or commit is None:
+    for header, author, dated, date, new, status, raw_path in (
+            _TOKENS if facts is None else _FACTS_TOKENS).findall(out):
+        if new:
+            if commit is None or new == EMPTY_BLOB_B or not (
+                    b"A" in status or b"M" in status or b"T" in status):
                 continue
-            new, status = m.groups()
-            if new != EMPTY_BLOB_B and (b"A" in status or b"M" in status or b"T" in status):
-                attribution.add(new.decode(), path.decode("utf-8", "surrogateescape"), commit)
-        elif f.startswith(b"\x01"):
-            commit = f[1:].strip().decode("ascii", "replace")
-            if facts is not None and i + 1 < n:
-                facts[commit] = (("author", fields[i].decode("utf-8", "replace")),
-                                 ("date", fields[i + 1].strip().decode("ascii", "replace")))
-            if facts is not None:
-                i += 2
+            path = names.get(raw_path)
+            if path is None:
+                path = names[raw_path] = raw_path.decode("utf-8", "surrogateescape")
+            sha = new.decode()
+            paths = first.get(sha)
+            if paths is None:
+                first[sha] = {path: commit}
+            elif path not in paths or paths[path] is None:
+                paths[path] = commit
+        elif header:
+            commit = header[1:].strip().decode("ascii", "replace")
+            if dated and facts is not None:
+                facts[commit] = (("author", author.decode("utf-8", "replace")),
+                                 ("date", date.strip().decode("ascii", "replace")))
 
 
 SEGMENT_BYTES = 16 << 20
@@ -347,6 +358,67 @@ def _bind(engine: Engine, data: bytes, matches: list[Match], kind: str) -> Bound
     return Bound(found, tuple(stats.skipped.items()), spent)
 
 
+_BLOB_LINE = re.compile(rb"^(\S+) blob (\d+)$", re.M)
+_COMMIT_LINE = re.compile(rb"^(\S+) commit \d+$", re.M)
+
+
+@dataclass(slots=True)
+class Listing:
+    """The object database as `cat-file --batch-all-objects --unordered` lists it."""
+
+    blobs: list[tuple[str, int]]
+    """(id, size) of every blob, in pack order."""
+    commits: list[str]
+    """Every commit id (reachable or not)."""
+    complete: bool = True
+    """False when git failed part-way: what it listed is scanned, but not taken as all."""
+
+    @classmethod
+    def parse(cls, out: bytes) -> Listing:
+        """From `--batch-check=%(objectname) %(objecttype) %(objectsize)` output (matched in C:
+        a history lists hundreds of thousands of objects, most of them trees)."""
+        return cls([(sha.decode(), int(size)) for sha, size in _BLOB_LINE.findall(out)],
+                   [sha.decode() for sha in _COMMIT_LINE.findall(out)])
+
+
+class Walk:
+    """The attribution's history walk (WALK), started as early as the scan starts: git walks
+    the history on another core while this process lists the object store and starts its
+    workers. Its output goes to an unnamed temporary file, not a pipe: `git log --reverse`
+    computes each commit's diff as it writes, so a pipe nobody reads yet would stop it, and a
+    worker forked meanwhile would hold the pipe's end."""
+
+    def __init__(self, repo: Path) -> None:
+        import tempfile
+
+        self.repo = repo
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self.proc = gitcmd.popen(repo, *WALK, config=GIT_LIMITS[1::2], stdin=subprocess.DEVNULL,
+                                 stdout=self.out, stderr=self.err)
+
+    def output(self) -> bytes:
+        """What git wrote, once it is done; a failure raises `GitError` as `git()` does."""
+        try:
+            code = self.proc.wait()
+            self.out.seek(0)
+            out = self.out.read()
+            if code != 0:
+                self.err.seek(0)
+                raise GitError(f"git {gitcmd.subcommand(WALK)} failed in {self.repo}: "
+                               f"{gitcmd.reason(self.err.read()) or code}")
+            return out
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop git if it still runs and drop its output (once read, or when not wanted)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+
 class GitHistorySource:
     """Every unique blob of every ref, once, attributed to all its (commit, path) pairs."""
 
@@ -386,15 +458,17 @@ class GitHistorySource:
 
     # -- discovery -------------------------------------------------------------------------
     def attribution(self, stats: ScanStats,
-                    walked: Callable[[Attribution], None] | None = None) -> Attribution:
+                    walked: Callable[[Attribution], None] | None = None, *,
+                    walk: Walk | None = None, listing: Listing | None = None) -> Attribution:
         """Every blob's paths and first commits; `walked` is called with it as soon as the
-        history walk is read (most blobs: those of no commit diff come after)."""
+        history walk is read (most blobs: those of no commit diff come after). `walk` is the
+        history walk already started (`Walk`), `listing` the object store already listed
+        (`list_objects`): neither is made again."""
         attr = Attribution()
         if git(self.repo, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
             stats.errors.append(f"{self.name}: shallow clone, history before the graft is not scanned")
         try:
-            log = git(self.repo, "log", "--all", "--reflog", "--reverse", "-c", "--raw",
-                      "--no-renames", "--no-abbrev", "-z", *gitcmd.DIFF_SAFETY, FACTS_FORMAT)
+            log = (walk or Walk(self.repo)).output()
         except GitError as exc:
             if b"does not have any commits" in str(exc).encode() or "bad default revision" in str(exc):
                 return attr
@@ -415,39 +489,41 @@ class GitHistorySource:
             stats.errors.append(f"{self.name}: {exc}")
             objs = b""
         tagged: dict[str, str] | None = None
+        known = attr.first
         for line in objs.splitlines():
             if line.startswith(b"?"):
                 stats.skip("missing-object")
                 continue
-            sha, _, path = line.decode("utf-8", "surrogateescape").partition(" ")
-            if sha in attr.first:
+            raw_sha, _, raw_path = line.partition(b" ")
+            sha = raw_sha.decode("utf-8", "surrogateescape")
+            if sha in known:
                 continue
+            path = raw_path.decode("utf-8", "surrogateescape")
             if not path:  # a ref that points straight at a blob: name it by the ref
                 tagged = self.blob_refs() if tagged is None else tagged
                 path = tagged.get(sha, "")
             if path:
                 attr.add(sha, path, None)
-        self.add_unreachable(attr, stats)
+        self.add_unreachable(attr, stats, listing, facts.keys())
         return attr
 
-    def add_unreachable(self, attr: Attribution, stats: ScanStats) -> None:
+    def add_unreachable(self, attr: Attribution, stats: ScanStats, listing: Listing | None = None,
+                        walked: Iterable[str] = ()) -> None:
         """Every blob of the object store (packed or loose) the walk above did not reach: those
         that an unreachable commit introduced get its path and id, the rest stand alone. Blobs
-        staged in the index are not unreachable (the working-tree pass reads their files)."""
-        try:
-            listing = git(self.repo, "cat-file", "--batch-all-objects", "--unordered",
-                          "--batch-check=%(objecttype) %(objectname)")
-        except GitError as exc:
-            stats.errors.append(f"{self.name}: {exc}")
-            return
-        commits: list[str] = []
-        blobs: list[str] = []
-        for line in listing.decode().splitlines():
-            kind, _, sha = line.partition(" ")
-            if kind == "commit":
-                commits.append(sha)
-            elif kind == "blob" and sha not in attr.first:
-                blobs.append(sha)
+        staged in the index are not unreachable (the working-tree pass reads their files).
+        `listing` is the object store as listed before (else it is listed here); `walked` the
+        commits the walk showed (all reachable: only the others are looked up)."""
+        if listing is None or not listing.complete:
+            try:
+                out = git(self.repo, "cat-file", "--batch-all-objects", "--unordered",
+                          "--batch-check=%(objectname) %(objecttype) %(objectsize)")
+            except GitError as exc:
+                stats.errors.append(f"{self.name}: {exc}")
+                return
+            listing = Listing.parse(out)
+        known = attr.first
+        blobs = [sha for sha, _ in listing.blobs if sha not in known]
         if not blobs:
             return
         if not self.bare:
@@ -455,8 +531,11 @@ class GitHistorySource:
             index = {e.split(b" ")[1].decode() for e in staged.split(b"\0") if e.count(b" ") >= 2}
             blobs = [b for b in blobs if b not in index]
         loose = set(blobs)
-        reachable = set(git(self.repo, "rev-list", "--all", "--reflog").decode().split())
-        dangling = [c for c in commits if c not in reachable]
+        shown = set(walked)
+        dangling = [c for c in listing.commits if c not in shown]
+        if dangling and loose:  # a commit the walk did not show may still be reachable
+            reachable = set(git(self.repo, "rev-list", "--all", "--reflog").decode().split())
+            dangling = [c for c in dangling if c not in reachable]
         if dangling and loose:
             # each unreachable commit against its parents, oldest first
             proc = gitcmd.run(self.repo, "log", "--no-walk=sorted", "--reverse", "--stdin", "-c",
@@ -691,7 +770,7 @@ class GitHistorySource:
 
         def discover() -> None:
             try:
-                attr = (self.attribution(side, walked) if cache is None
+                attr = (self.attribution(side, walked, walk=walk, listing=listing) if cache is None
                         else self.cached_attribution(cache, side, walked))
                 if not yaml_named:  # from the cache: no walk
                     walked(attr)
@@ -702,17 +781,28 @@ class GitHistorySource:
                 failure.append(f"{self.name}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
                 crashed.append(exc)
+            finally:
+                if walk is not None:
+                    walk.close()
 
         crashed: list[BaseException] = []
         limit = self.options.max_file_size
-        listed = self.list_blobs(stats)
-        seen.update(listed)
-        too_large.update(sha for sha, size in listed if size > limit)
-        segments = list(self.segments([(sha, size) for sha, size in listed if size <= limit]))
-        total = sum(seg.size for seg in segments)
-        # the pool forks before the discovery thread starts (see `WorkerPool`)
-        pool = WorkerPool(engine, 1 if total < POOL_AFTER
-                          else self.options.workers or default_workers())
+        # git walks the history while the object store is listed and the pool starts
+        walk = Walk(self.repo) if cache is None else None
+        try:
+            listing = self.list_objects(stats)
+            listed = listing.blobs
+            seen.update(listed)
+            too_large.update(sha for sha, size in listed if size > limit)
+            segments = list(self.segments([(sha, size) for sha, size in listed if size <= limit]))
+            total = sum(seg.size for seg in segments)
+            # the pool forks before the discovery thread starts (see `WorkerPool`)
+            pool = WorkerPool(engine, 1 if total < POOL_AFTER
+                              else self.options.workers or default_workers())
+        except BaseException:
+            if walk is not None:
+                walk.close()
+            raise
         thread = threading.Thread(target=discover, daemon=True)
         thread.start()
         done = [0, 0]
@@ -874,17 +964,18 @@ class GitHistorySource:
     def list_blobs(self, stats: ScanStats) -> list[tuple[str, int]]:
         """(id, size) of every blob in the object database, in pack order (`--unordered`: the
         order git reads fastest, deltas next to their bases)."""
+        return self.list_objects(stats).blobs
+
+    def list_objects(self, stats: ScanStats) -> Listing:
+        """The blobs (`list_blobs`) and commits of the object database."""
         proc = gitcmd.run(self.repo, "cat-file", "--batch-all-objects", "--unordered",
                           "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                           config=GIT_LIMITS[1::2])
         if proc.returncode != 0:
             stats.errors.append(f"{self.name}: git cat-file failed listing the object database")
-        out: list[tuple[str, int]] = []
-        for line in proc.stdout.split(b"\n"):
-            parts = line.split()
-            if len(parts) == 3 and parts[1] == b"blob":
-                out.append((parts[0].decode(), int(parts[2])))
-        return out
+        listing = Listing.parse(proc.stdout)
+        listing.complete = proc.returncode == 0
+        return listing
 
     def segments(self, blobs: list[tuple[str, int]]) -> Iterator[Segment]:
         """Runs of about SEGMENT_BYTES of consecutive blobs: the tasks of the worker pool."""
