@@ -163,13 +163,14 @@ def test_binary_check_reads_only_the_first_8_kib(tmp_path):
     big.parent.mkdir()
     with big.open("wb") as fh:
         fh.truncate(1024 ** 3)
-    code = ("import resource, sys\nfrom scanner.cli import main\n"
+    # VmHWM: this process's own peak (ru_maxrss survives exec on Linux: it would count the
+    # test runner's memory at the fork, which grows with the suite)
+    code = ("import re, resource, sys\nfrom pathlib import Path\nfrom scanner.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc, file=sys.stderr)\n")
-    empty = tmp_path / "empty"
-    empty.mkdir()  # the compiled rules come from the cache: a cold compile's memory is not this test's
-    subprocess.run([sys.executable, "-m", "scanner", "scan", str(empty)], capture_output=True,
-                   timeout=120, check=True)
+            "status = Path('/proc/self/status')\n"
+            "hwm = re.search(r'VmHWM:\\s+(\\d+)', status.read_text()) if status.exists() else None\n"
+            "peak = hwm.group(1) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(peak, rc, file=sys.stderr)\n")
     p = subprocess.run([sys.executable, "-c", code, "scan", "--format", "json",
                         "--max-file-size", str(4 * 1024 ** 3), str(big.parent)],
                        capture_output=True, text=True, timeout=120)
