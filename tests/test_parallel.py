@@ -87,3 +87,20 @@ def test_workers_setting(monkeypatch):
         monkeypatch.setenv("SPRAWLSCAN_WORKERS", bad)
         with pytest.raises(ConfigError, match="SPRAWLSCAN_WORKERS"):
             default_workers()
+
+
+def compiled(engine: Engine, task: int) -> int:
+    return sum(1 for c in engine.rules if c._regex is not None)
+
+
+def test_workers_compile_only_the_rule_regexes_they_use(rng):
+    """Starting a pool compiles no rule regex up front (a scan uses a few of hundreds); a worker
+    compiles what it matches with, and finds the same secrets."""
+    engine = Engine(load_rules())
+    secrets, work = tasks(rng, 4)
+    with WorkerPool(engine, 2) as pool:
+        assert compiled(engine, 0) == 0
+        out = list(pool.map(scan_text, work))
+        used = list(pool.map(compiled, range(4)))
+    assert [found for _, _, found in out] == [[s] for s in secrets]
+    assert 0 < max(used) and all(n < len(engine.rules) // 4 for n in used), used
