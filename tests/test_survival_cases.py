@@ -828,28 +828,40 @@ jobs:
 """
 
 
-def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, tmp_path, rng):
-    """The agent's workflow calls `notify.yml@v1`, which has a Slack token written into it at v1
-    (HEAD no longer does): the token is reached through the pinned file (orphaned, exit 1);
-    before, only HEAD's copies counted and the gate said clear (exit 0). Without history the scan
-    knows no credential for the value the pinned text shows: unresolved, exit 1."""
-    tok = slack_bot(rng)
+BOT_INVENTORY = """\
+kind: AgentInventory
+agents:
+  - name: bot
+    workflows: [{github: acme/bot/.github/workflows/run.yml}]
+"""
+
+
+def pinned_notify(make_repo, *values: str):
+    """`acme/shared-ci`'s `notify.yml` holding each of `values` in turn (tagged v1 at the first),
+    then reading the token from the secret store; `acme/bot`'s workflow calls it `@v1`."""
     shared = make_repo("shared-ci")
-    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % tok)
-    shared.commit("notify v1")
-    shared.git("tag", "v1")
+    for i, value in enumerate(values):
+        shared.write(".github/workflows/notify.yml", PINNED_LITERAL % value)
+        shared.commit(f"notify: token {i + 1}")
+        if i == 0:
+            shared.git("tag", "v1")
     shared.write(".github/workflows/notify.yml", PINNED_LITERAL % "${{ secrets.SLACK_TOKEN }}")
     shared.commit("notify v2: token from the secret store")
     r = make_repo("bot")
     r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
             "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n")
     r.commit("run")
-    inv = """\
-    kind: AgentInventory
-    agents:
-      - name: bot
-        workflows: [{github: acme/bot/.github/workflows/run.yml}]
-    """
+    return shared, r
+
+
+def test_key_written_into_a_workflow_read_at_a_pinned_ref_is_reached(make_repo, tmp_path, rng):
+    """The agent's workflow calls `notify.yml@v1`, which has a Slack token written into it at v1
+    (HEAD no longer does): the token is reached through the pinned file (orphaned, exit 1);
+    before, only HEAD's copies counted and the gate said clear (exit 0). Without history the scan
+    knows no credential for the value the pinned text shows: unresolved, exit 1."""
+    tok = slack_bot(rng)
+    shared, r = pinned_notify(make_repo, tok)
+    inv = BOT_INVENTORY
     code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path)
     assert verdicts(doc) == {fingerprint(tok): (True, "orphaned")} and code == 1
     [path] = cred(doc, tok)["reached_via"]
@@ -944,7 +956,7 @@ def test_a_report_on_an_incomplete_scan_never_reads_clear(make_repo, tmp_path):
     r.commit("wf")
     r.git("branch", "side")
     (r.path / ".git" / "refs" / "heads" / "side").write_text("1" * 40 + "\n")
-    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    inv = BOT_INVENTORY
     code, doc = survivors(tmp_path, "bot", inv, r.path)
     assert code == 3 and doc["credentials"] == [] and doc["blocked"] is True
     [why] = doc["incomplete"]
@@ -974,7 +986,7 @@ def test_key_written_into_an_action_of_a_scanned_repository_is_reached(make_repo
     r.write(".github/workflows/run.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
             "      - uses: actions/checkout@v4\n      - uses: acme/act@v1\n      - uses: acme/act2/sub@main\n")
     r.commit("wf")
-    inv = "kind: AgentInventory\nagents:\n  - name: bot\n    workflows: [{github: acme/bot/.github/workflows/run.yml}]\n"
+    inv = BOT_INVENTORY
     code, doc = survivors(tmp_path, "bot", inv, act.path, act2.path, r.path)
     assert verdicts(doc) == {fingerprint(key): (True, "orphaned"), fingerprint(other): (True, "orphaned")}
     assert doc["unresolved"] == [] and code == 1
@@ -988,24 +1000,8 @@ def test_two_past_values_behind_one_pinned_preview_both_count(make_repo, tmp_pat
     first = slack_bot(rng)
     second = first[:6] + slack_bot(rng)[6:]  # the same redacted preview, another value
     assert second != first and len(second) == len(first)
-    shared = make_repo("shared-ci")
-    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % first)
-    shared.commit("notify v1")
-    shared.git("tag", "v1")
-    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % second)
-    shared.commit("notify: another token")
-    shared.write(".github/workflows/notify.yml", PINNED_LITERAL % "${{ secrets.SLACK_TOKEN }}")
-    shared.commit("notify v2: token from the secret store")
-    r = make_repo("bot")
-    r.write(".github/workflows/run.yml", "on: push\njobs:\n  notify:\n"
-            "    uses: acme/shared-ci/.github/workflows/notify.yml@v1\n")
-    r.commit("run")
-    inv = """\
-    kind: AgentInventory
-    agents:
-      - name: bot
-        workflows: [{github: acme/bot/.github/workflows/run.yml}]
-    """
+    shared, r = pinned_notify(make_repo, first, second)
+    inv = BOT_INVENTORY
     code, doc = survivors(tmp_path, "bot", inv, shared.path, r.path)
     assert code == 1 and doc["blocked"] is True
     assert verdicts(doc) == {fingerprint(first): (True, "orphaned"), fingerprint(second): (True, "orphaned")}
