@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 SCHEDULER_TIMEOUT = 10.0
 """Seconds to wait for a Dask scheduler to answer before the scan gives up (exit 2)."""
+SCHEDULER_GRACE = 5.0
+"""Seconds a closed scheduler connection may take to show in the client's status."""
 
 Progress = Callable[[str], None]
 
@@ -322,10 +324,18 @@ class ClusterSubmit:
         try:
             return fut.result()  # type: ignore[no-any-return]
         except BaseException as exc:
-            if getattr(exc, "reason", None) == "scheduler-connection-lost" or \
-                    self.client.status != "running":
+            if getattr(exc, "reason", None) == "scheduler-connection-lost" or self._dropped(exc):
                 raise self.gone from None
             raise
+
+    def _dropped(self, exc: BaseException) -> bool:
+        """Whether the client lost its scheduler: a closed connection may reach a result before
+        the client's status says so, so that status is given a few seconds to change."""
+        closed = "CommClosedError" in {c.__name__ for c in type(exc).__mro__}
+        deadline = time.monotonic() + (SCHEDULER_GRACE if closed else 0.0)
+        while self.client.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.client.status != "running"
 
 
 def connect(address: str) -> Any:
@@ -338,8 +348,10 @@ def connect(address: str) -> Any:
         from distributed import Client
     except ImportError:
         raise ConfigError("--scheduler needs Dask distributed: pip install 'sprawlscan[cluster]'") from None
-    # the client logs to stderr when it loses its scheduler; the scan says so in one line
-    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+    # the client's side of Dask (client, batched comms) logs to stderr, tracebacks included, when
+    # it loses its scheduler; the scan says so in one line
+    for name in ("distributed", "distributed.client", "distributed.batched"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
