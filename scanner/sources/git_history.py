@@ -53,6 +53,8 @@ EMPTY_BLOB_B = b"0" * 40
 GIT_LIMITS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=8m",
               "-c", "core.deltaBaseCacheLimit=32m")
 PIPE_SIZE = 1 << 20
+MAX_REFLOG_BYTES = 16 << 20
+"""Reflogs read to show that no entry names a tree or blob (more: `rev-list --objects` runs)."""
 MAX_MISSING_RETRIES = 64
 """`cat-file --batch-check` restarts after objects a partial clone would fetch (then: incomplete)."""
 F_SETPIPE_SZ = 1031
@@ -151,14 +153,15 @@ WALK = ("log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames", 
 # One token of `git log -c --raw -z` output per match, so `findall` walks it field by field in C:
 # a header (with its name and date fields in FACTS_FORMAT), a raw line with its path (the groups
 # of a well-formed one), any other raw line with its path, or any other field.
-_RAW_LINE = rb":+(?:[0-7]{6} )+(?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)(?:\0([^\0]*))?(?:\0|\Z)"
+_RAW_LINE = rb":+(?:[0-7]{6} )*([0-7]{6}) (?:[0-9a-f]{40} )+([0-9a-f]{40}) ([A-Z]+)(?:\0([^\0]*))?(?:\0|\Z)"
 _OTHER = rb"|:[^\0]*\0[^\0]*(?:\0|\Z)|[^\0]*(?:\0|\Z))"
 _TOKENS = re.compile(rb"\n*(?:(\x01[^\0]*)()()()(?:\0|\Z)|" + _RAW_LINE + _OTHER)
 _FACTS_TOKENS = re.compile(rb"\n*(?:(\x01[^\0]*)(?:\0([^\0]*)(?:(\0)([^\0]*))?)?(?:\0|\Z)|"
                            + _RAW_LINE + _OTHER)
 
 
-def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = None) -> None:
+def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = None,
+                  links: set[str] | None = None) -> None:
     """Parse `git log --reverse -c --raw -z` output (oldest commit first) in LOG_FORMAT, or in
     FACTS_FORMAT with `facts` (commit → author and date, for `commit_facts`).
 
@@ -167,16 +170,19 @@ def parse_log_raw(out: bytes, attribution: Attribution, facts: Facts | None = No
     commit that brought it. (`-m` would repeat each merged change once per parent.) The output
     is read field by field (`-z` ends each with NUL, which no name or path can hold): a header
     is followed by its name and date fields, a raw line by its path, so a name or path holding
-    the header mark cannot pass for a commit."""
+    the header mark cannot pass for a commit. A submodule's commit (a gitlink, mode 160000) is
+    attributed like a blob (the scan finds no such blob and passes it by); `links` collects them."""
     first = attribution.first
     names: dict[bytes, str] = {}  # a path comes back in many commits: decoded once
     commit: str | None = None
-    for header, author, dated, date, new, status, raw_path in (
+    for header, author, dated, date, mode, new, status, raw_path in (
             _TOKENS if facts is None else _FACTS_TOKENS).findall(out):
         if new:
             if commit is None or new == EMPTY_BLOB_B or not (
                     b"A" in status or b"M" in status or b"T" in status):
                 continue
+            if mode == b"160000" and links is not None:
+                links.add(new.decode())
             path = names.get(raw_path)
             if path is None:
                 path = names[raw_path] = raw_path.decode("utf-8", "surrogateescape")
@@ -474,14 +480,25 @@ class GitHistorySource:
                 return attr
             raise
         facts: Facts = {}
-        parse_log_raw(log, attr, facts)
+        links: set[str] = set()
+        parse_log_raw(log, attr, facts, links)
         del log
         if walked is not None:
             walked(attr)
         with self._meta_lock:  # the same walk `commit_facts` would make again
             if self._meta is None:
                 self._meta = facts
-        # blobs reachable only from a tag (or a tag's tree) appear in no commit diff
+        missing = self.walk_saw_all(attr, listing, links)
+        if missing is None:
+            self.add_tagged(attr, stats)
+        elif missing:
+            stats.skip("missing-object", missing)
+        self.add_unreachable(attr, stats, listing, facts.keys())
+        return attr
+
+    def add_tagged(self, attr: Attribution, stats: ScanStats) -> None:
+        """Blobs reachable only from a tag (or a tag's tree) or a reflog entry, which appear in no
+        commit diff, and the objects missing from the store (counted as skipped)."""
         try:
             objs = git(self.repo, "rev-list", "--all", "--reflog", "--objects", "--missing=print",
                        "--filter=object:type=blob", "--filter-provided-objects")
@@ -504,8 +521,63 @@ class GitHistorySource:
                 path = tagged.get(sha, "")
             if path:
                 attr.add(sha, path, None)
-        self.add_unreachable(attr, stats, listing, facts.keys())
-        return attr
+
+    def walk_saw_all(self, attr: Attribution, listing: Listing | None,
+                     links: set[str]) -> int | None:
+        """The number of blobs missing from the object store when `add_tagged` could add nothing
+        else to what the history walk attributed, so that its `rev-list --objects` (a walk over
+        every tree of the history) need not run; None when it might. It could add nothing when
+        the store's listing is complete and holds no blob the walk did not name (none reached
+        some other way), and every ref and every reflog entry names a commit (or a tag of one),
+        so no tree or blob hangs off a ref where a blob or a missing object could hide; then
+        what it would count missing is what the walk named (submodule commits, `links`, aside)
+        and the listing does not hold. Anything this cannot check (linked worktrees, a
+        reftable, a reflog it cannot read whole) says None."""
+        if listing is None or not listing.complete:
+            return None
+        listed = {sha for sha, _ in listing.blobs}
+        if not listed <= attr.first.keys():
+            return None
+        refs = gitcmd.run(self.repo, "for-each-ref", "--format=%(objecttype) %(*objecttype)")
+        if refs.returncode != 0 or any(line not in (b"commit ", b"tag commit")
+                                       for line in refs.stdout.splitlines()):
+            return None
+        if not self._reflogs_name_commits(set(listing.commits)):
+            return None
+        return len(attr.first.keys() - listed - links)
+
+    def _reflogs_name_commits(self, commits: set[str]) -> bool:
+        """Every old and new id of every reflog entry is a commit of `commits` (or none)."""
+        gitdir = self.repo if self.bare else self.repo / ".git"
+        if gitdir.is_symlink() or not gitdir.is_dir() or any(
+                (gitdir / name).exists() for name in ("commondir", "worktrees", "reftable")):
+            return False
+        logs = gitdir / "logs"
+        if not logs.exists():
+            return True
+        if logs.is_symlink() or not logs.is_dir():
+            return False
+        total = 0
+        for dirpath, dirnames, files in os.walk(logs):
+            for name in dirnames + files:
+                path = Path(dirpath, name)
+                if path.is_symlink():
+                    return False
+                if name not in files:
+                    continue
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    return False
+                total += len(data)
+                if total > MAX_REFLOG_BYTES:
+                    return False
+                for line in data.splitlines():
+                    ids = line.split(b" ", 2)[:2]
+                    if len(ids) < 2 or any(i != EMPTY_BLOB_B and i.decode("ascii", "replace") not in commits
+                                           for i in ids):
+                        return False
+        return True
 
     def add_unreachable(self, attr: Attribution, stats: ScanStats, listing: Listing | None = None,
                         walked: Iterable[str] = ()) -> None:
