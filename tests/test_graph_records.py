@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import scanner.graph
 from scanner.graph.build import build_graph
 from scanner.graph.inventory import load_inventory
@@ -367,3 +370,52 @@ def test_dotenv_records_keep_names_not_values(make_repo, tmp_path, rng) -> None:
     [cred] = [c for c in result.credentials if c.rule_id == "openai.project"]
     named = build_graph(result, None).resolver.named
     assert {n for (_, n), fps in named.items() if cred.fingerprint in fps} == {"OPENAI_API_KEY"}
+
+
+def _code_lines_reference(text: str) -> str:
+    """`code_lines` as it was before it tested for "env" first (kept as the reference)."""
+    from scanner.sources.records import CODE_TOKENS
+
+    if not any(t in text for t in CODE_TOKENS):
+        return ""
+    lines = text.splitlines()
+    keep: set[int] = set()
+    for i, line in enumerate(lines):
+        if any(t in line for t in CODE_TOKENS):
+            keep.update((i, i + 1, i + 2))
+    return "\n".join(lines[i] for i in sorted(keep) if i < len(lines))
+
+
+_CODE_PIECES = ["os.environ['A']", "getenv(", "process.env.B", "env", "environ", "envir", "get",
+                "process.", "x = 1", "\n", "\r\n", "\r", "\x0c", "\u2028", " ", "é"]
+
+
+@given(st.lists(st.sampled_from(_CODE_PIECES), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_code_lines_equals_the_reference(pieces: list[str]) -> None:
+    from scanner.sources.records import code_lines
+
+    text = "".join(pieces)
+    assert code_lines(text) == _code_lines_reference(text)
+
+
+def test_head_files_are_read_by_id_whatever_their_names(make_repo) -> None:
+    """A file at HEAD named with a newline (or not in UTF-8) neither stops the other files being
+    read (when files were asked for by `HEAD:path`, one such name made every file unreadable:
+    the graph then saw no workflow at all) nor reads as another file; a file over the size
+    limit is not read at all."""
+    from scanner.sources.records import repo_records
+
+    r = make_repo("names")
+    r.write(".github/workflows/ci.yml", "on: push\njobs: {}\n")
+    r.write("app.py", "import os\nK = os.environ['OPENAI_API_KEY']\n")
+    r.write("big.py", "import os\nB = os.environ['BIG']\n" + "#" * 5000 + "\n")
+    r.commit("files")
+    blob = r.git("hash-object", "-w", "--stdin", input_text="x: 1\n").strip()
+    r.git("update-index", "--add", "--cacheinfo", f"100644,{blob},evil\nname.yml")
+    r.git("commit", "-q", "-m", "odd name")
+    files = {f.name: f.content for f in repo_records(r.path, limit=1000) if f.kind == "file"}
+    assert files[".github/workflows/ci.yml"] == "on: push\njobs: {}\n"
+    assert "OPENAI_API_KEY" in files["app.py"]
+    assert files["evil\nname.yml"] == "x: 1\n"
+    assert "big.py" not in files

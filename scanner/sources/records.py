@@ -67,15 +67,33 @@ def blobs(repo: Path, specs: Sequence[str], limit: int = MAX_CONFIG_BYTES) -> li
     return out
 
 
+def _head_blobs(repo: Path, limit: int) -> list[tuple[str, str]]:
+    """(path, blob id) of every file at HEAD no larger than `limit` (read by id, not by
+    `HEAD:path`: no path lookup per file, and a name that is not UTF-8 or holds a newline
+    cannot stand for another file or stop the others being read)."""
+    ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "-l", "HEAD")
+    out = []
+    for entry in ls.stdout.split(b"\0"):
+        meta, tab, raw = entry.partition(b"\t")
+        parts = meta.split()
+        if not tab or len(parts) != 4 or parts[1] != b"blob" or not parts[3].isdigit():
+            continue
+        if int(parts[3]) <= limit:
+            out.append((raw.decode("utf-8", "replace"), parts[2].decode("ascii", "replace")))
+    return out
+
+
 def _head_files(repo: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, str]:
     """Text of the interesting files at HEAD, plus untracked ones from the working tree; none
     larger than `limit` (the scan's `--max-file-size`: a file whose values the scan did not read
     must be missing for the graph, so what reads it blocks, not "holds no credential")."""
     out: dict[str, str] = {}
-    ls = gitcmd.run(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD")
-    names = [n for n in ls.stdout.decode("utf-8", "replace").split("\0")
-             if n and _interesting(n) and not excluded(n, DEFAULT_EXCLUDES)]
-    for n, data in zip(names, blobs(repo, [f"HEAD:{n}" for n in names], limit), strict=True):
+    names, ids = [], []
+    for n, sha in _head_blobs(repo, limit):
+        if _interesting(n) and not excluded(n, DEFAULT_EXCLUDES):
+            names.append(n)
+            ids.append(sha)
+    for n, data in zip(names, blobs(repo, ids, limit), strict=True):
         if data is not None and b"\0" not in data[:8192]:
             out[n] = data.decode("utf-8", "replace")
     if (repo / ".git").exists():
@@ -115,12 +133,12 @@ CODE_TOKENS = ("environ", "getenv", "process.env")
 def code_lines(text: str) -> str:
     """A code file as its record keeps it: the lines that name an environment variable, each
     with the two lines after it (an expression split over lines); the rest is not the graph's."""
-    if not any(t in text for t in CODE_TOKENS):
+    if "env" not in text or not any(t in text for t in CODE_TOKENS):
         return ""
     lines = text.splitlines()
     keep: set[int] = set()
-    for i, line in enumerate(lines):
-        if any(t in line for t in CODE_TOKENS):
+    for i, line in enumerate(lines):  # every token holds "env": most lines stop at that test
+        if "env" in line and any(t in line for t in CODE_TOKENS):
             keep.update((i, i + 1, i + 2))
     return "\n".join(lines[i] for i in sorted(keep) if i < len(lines))
 
