@@ -1,5 +1,5 @@
-"""`python -m scanner` runs the CLI."""
+"""`python -m scanner` runs the CLI (through `scanner.early`, as the `sprawlscan` script does)."""
 
-from scanner.cli import main
+from scanner.early import main
 
 main()

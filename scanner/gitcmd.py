@@ -66,6 +66,19 @@ SAFE_CONFIG: tuple[str, ...] = (
 DIFF_SAFETY = ("--no-textconv", "--no-ext-diff")
 """For commands that could compute a diff: no textconv driver, no external diff program."""
 
+PACK_LIMITS = ("core.packedGitLimit=64m", "core.packedGitWindowSize=8m",
+               "core.deltaBaseCacheLimit=32m")
+"""Config of the history scan's git commands (`config=`): bounded pack windows and delta cache."""
+HISTORY_WALK = ("log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames", "--no-abbrev",
+                "-z", *DIFF_SAFETY, "--format=%x01%H%x00%an <%ae>%x00%aI")
+"""The history scan's walk (`scanner.sources.git_history.parse_log_raw` reads it)."""
+OBJECT_LISTING = ("cat-file", "--batch-all-objects", "--unordered",
+                  "--batch-check=%(objectname) %(objecttype) %(objectsize)")
+"""The history scan's listing of the object store (`git_history.Listing` reads it)."""
+HISTORY_READS = ((HISTORY_WALK, PACK_LIMITS), (OBJECT_LISTING, PACK_LIMITS))
+"""The two the command line starts ahead of its imports (`scanner.early`), defined here, with
+the module every git command line comes from, so that both places run the same ones."""
+
 _KEEP_PREFIXES = ("GIT_SSL_", "GIT_HTTP_", "GIT_PROXY_SSL_")
 """Inherited `GIT_*` variables kept: TLS and HTTP transport settings the user chose."""
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from detectors.allowlist import located, needs_paths
 from detectors.loader import load_rules, skipped_path_only
 from detectors.rule import Rule
-from scanner import __version__
+from scanner import __version__, early
 from scanner.engine import Engine
 from scanner.errors import ConfigError, SourceError, SprawlscanError, where
 from scanner.findings import Findings
@@ -243,6 +243,8 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             options = replace(options, blob_cache=RecordOnly(options.blob_cache))
     targets = list(targets)
     sources = resolve_sources(targets, options)
+    early.release(keep={s.repo for s in sources if isinstance(s, GitHistorySource)
+                        and options.blob_cache is None})
     engine = engine or load_engine(options)
     findings = Findings(options.allowlist)
     stats = ScanStats(config=options.config_source)
@@ -269,6 +271,7 @@ def run_scan(targets: Iterable[str], options: ScanOptions | None = None, *,
             after_unit()
         del result
         release_memory()
+    early.release()
     credentials = findings.credentials()
     if findings.allowlisted:
         stats.skip("allowlisted", findings.allowlisted)

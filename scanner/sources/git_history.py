@@ -50,8 +50,7 @@ EMPTY_BLOB_B = b"0" * 40
 # of the pack size. A 64 MiB delta-base cache would save each process ~7% of its CPU on langgraph
 # (1.93 -> 1.80 s user) but lift the whole scan's memory (every process of the tree, summed) from
 # ~450 to ~500-540 MB RSS (PSS 340 -> 390-400 MB): memory is kept, the time target holds without it.
-GIT_LIMITS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=8m",
-              "-c", "core.deltaBaseCacheLimit=32m")
+GIT_LIMITS = tuple(x for item in gitcmd.PACK_LIMITS for x in ("-c", item))
 PIPE_SIZE = 1 << 20
 MAX_REFLOG_BYTES = 16 << 20
 """Reflogs read to show that no entry names a tree or blob (more: `rev-list --objects` runs)."""
@@ -143,11 +142,10 @@ class Attribution:
 
 
 LOG_FORMAT = "--format=%x01%H"
-FACTS_FORMAT = "--format=%x01%H%x00%an <%ae>%x00%aI"
+FACTS_FORMAT = gitcmd.HISTORY_WALK[-1]
 """The attribution walk's format when it also collects each commit's author and date."""
 Facts = dict[str, tuple[tuple[str, str], ...]]
-WALK = ("log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-renames", "--no-abbrev", "-z",
-        *gitcmd.DIFF_SAFETY, FACTS_FORMAT)
+WALK = gitcmd.HISTORY_WALK
 """The attribution's history walk (`parse_log_raw` reads it)."""
 
 # One token of `git log -c --raw -z` output per match, so `findall` walks it field by field in C:
@@ -388,41 +386,28 @@ class Listing:
 
 
 class Walk:
-    """The attribution's history walk (WALK), started as early as the scan starts: git walks
-    the history on another core while this process lists the object store and starts its
-    workers. Its output goes to an unnamed temporary file, not a pipe: `git log --reverse`
-    computes each commit's diff as it writes, so a pipe nobody reads yet would stop it, and a
-    worker forked meanwhile would hold the pipe's end."""
+    """The attribution's history walk (WALK), started as early as the scan starts (or before
+    its imports, by `scanner.early`): git walks the history on another core while this process
+    lists the object store and starts its workers (`early.Background`: output to a file)."""
 
     def __init__(self, repo: Path) -> None:
-        import tempfile
+        from scanner import early
 
         self.repo = repo
-        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        self.proc = gitcmd.popen(repo, *WALK, config=GIT_LIMITS[1::2], stdin=subprocess.DEVNULL,
-                                 stdout=self.out, stderr=self.err)
+        self.git = (early.take(repo, WALK, GIT_LIMITS[1::2])
+                    or early.Background(repo, WALK, GIT_LIMITS[1::2]))
 
     def output(self) -> bytes:
         """What git wrote, once it is done; a failure raises `GitError` as `git()` does."""
-        try:
-            code = self.proc.wait()
-            self.out.seek(0)
-            out = self.out.read()
-            if code != 0:
-                self.err.seek(0)
-                raise GitError(f"git {gitcmd.subcommand(WALK)} failed in {self.repo}: "
-                               f"{gitcmd.reason(self.err.read()) or code}")
-            return out
-        finally:
-            self.close()
+        code, out, err = self.git.wait()
+        if code != 0:
+            raise GitError(f"git {gitcmd.subcommand(WALK)} failed in {self.repo}: "
+                           f"{gitcmd.reason(err) or code}")
+        return out
 
     def close(self) -> None:
         """Stop git if it still runs and drop its output (once read, or when not wanted)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
-        self.err.close()
+        self.git.close()
 
 
 class GitHistorySource:
@@ -1040,13 +1025,18 @@ class GitHistorySource:
 
     def list_objects(self, stats: ScanStats) -> Listing:
         """The blobs (`list_blobs`) and commits of the object database."""
-        proc = gitcmd.run(self.repo, "cat-file", "--batch-all-objects", "--unordered",
-                          "--batch-check=%(objectname) %(objecttype) %(objectsize)",
-                          config=GIT_LIMITS[1::2])
-        if proc.returncode != 0:
+        from scanner import early
+
+        started = early.take(self.repo, gitcmd.OBJECT_LISTING, GIT_LIMITS[1::2])
+        if started is not None:
+            code, out, _ = started.wait()
+        else:
+            proc = gitcmd.run(self.repo, *gitcmd.OBJECT_LISTING, config=GIT_LIMITS[1::2])
+            code, out = proc.returncode, proc.stdout
+        if code != 0:
             stats.errors.append(f"{self.name}: git cat-file failed listing the object database")
-        listing = Listing.parse(proc.stdout)
-        listing.complete = proc.returncode == 0
+        listing = Listing.parse(out)
+        listing.complete = code == 0
         return listing
 
     def segments(self, blobs: list[tuple[str, int]]) -> Iterator[Segment]:
