@@ -73,7 +73,7 @@ HISTORY_WALK = ("log", "--all", "--reflog", "--reverse", "-c", "--raw", "--no-re
                 "-z", *DIFF_SAFETY, "--format=%x01%H%x00%an <%ae>%x00%aI")
 """The history scan's walk (`scanner.sources.git_history.parse_log_raw` reads it)."""
 OBJECT_LISTING = ("cat-file", "--batch-all-objects", "--unordered",
-                  "--batch-check=%(objectname) %(objecttype) %(objectsize)")
+                  "--batch-check=%(objecttype)%(objectname) %(objectsize)")
 """The history scan's listing of the object store (`git_history.Listing` reads it)."""
 HISTORY_READS = ((HISTORY_WALK, PACK_LIMITS), (OBJECT_LISTING, PACK_LIMITS))
 """The two the command line starts ahead of its imports (`scanner.early`), defined here, with

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.model import ScanStats
+from scanner import gitcmd
 from scanner.sources.git_history import (EMPTY_BLOB_B, WALK, Attribution, GitHistorySource, Listing,
                                          Walk, git, parse_log_raw)
 
@@ -77,11 +78,27 @@ def test_log_parser_is_the_field_walk(fields, end):
 
 def test_listing_keeps_blobs_and_commits_in_pack_order():
     """Blobs with their sizes and commits, in listed order; trees, tags and junk lines left out."""
-    out = (b"a" * 40 + b" blob 12\n" + b"b" * 40 + b" tree 30\n" + b"c" * 40 + b" commit 200\n"
-           + b"d" * 40 + b" blob 0\n" + b"e" * 40 + b" tag 99\nnot a line\n")
+    out = (b"blob" + b"a" * 40 + b" 12\n" + b"tree" + b"b" * 40 + b" 30\n" + b"commit" + b"c" * 40
+           + b" 200\n" + b"blob" + b"d" * 40 + b" 0\n" + b"tag" + b"e" * 40 + b" 99\nnot a line\n"
+           + b"blob" + b"f" * 64 + b" 7\n")
     listing = Listing.parse(out)
-    assert listing.blobs == [("a" * 40, 12), ("d" * 40, 0)]
+    assert listing.blobs == [("a" * 40, 12), ("d" * 40, 0), ("f" * 64, 7)]
     assert listing.commits == ["c" * 40]
+
+
+def test_listing_parse_reads_what_git_lists(tmp_path):
+    """On a real repository, the parse gives each blob's id and size and each commit's id as
+    `git cat-file --batch-check` states them, in git's order."""
+    repo = _repo(tmp_path)
+    out = subprocess.run(["git", "-C", str(repo), *gitcmd.OBJECT_LISTING], capture_output=True,
+                         check=True).stdout
+    listing = Listing.parse(out)
+    check = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--unordered",
+                            "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+                           capture_output=True, check=True, text=True).stdout.split("\n")
+    lines = [line.split(" ") for line in check if line]
+    assert listing.blobs == [(i, int(n)) for i, t, n in lines if t == "blob"] and listing.blobs
+    assert listing.commits == [i for i, t, _ in lines if t == "commit"] and len(listing.commits) == 3
 
 
 def _repo(tmp_path):

@@ -362,8 +362,10 @@ def _bind(engine: Engine, data: bytes, matches: list[Match], kind: str) -> Bound
     return Bound(found, tuple(stats.skipped.items()), spent)
 
 
-_BLOB_LINE = re.compile(rb"^(\S+) blob (\d+)$", re.M)
-_COMMIT_LINE = re.compile(rb"^(\S+) commit \d+$", re.M)
+# the listing's lines are `<type><id> <size>`: a pattern that starts with a literal is searched
+# for as one (in C), and no other line holds "blob" or "commit" (ids are hex)
+_BLOB_LINE = re.compile(rb"blob([0-9a-f]+) (\d+)\n")
+_COMMIT_LINE = re.compile(rb"commit([0-9a-f]+) \d+\n")
 
 
 @dataclass(slots=True)
@@ -379,8 +381,8 @@ class Listing:
 
     @classmethod
     def parse(cls, out: bytes) -> Listing:
-        """From `--batch-check=%(objectname) %(objecttype) %(objectsize)` output (matched in C:
-        a history lists hundreds of thousands of objects, most of them trees)."""
+        """From `gitcmd.OBJECT_LISTING` output (matched in C: a history lists hundreds of
+        thousands of objects, most of them trees)."""
         return cls([(sha.decode(), int(size)) for sha, size in _BLOB_LINE.findall(out)],
                    [sha.decode() for sha in _COMMIT_LINE.findall(out)])
 
@@ -573,8 +575,7 @@ class GitHistorySource:
         commits the walk showed (all reachable: only the others are looked up)."""
         if listing is None or not listing.complete:
             try:
-                out = git(self.repo, "cat-file", "--batch-all-objects", "--unordered",
-                          "--batch-check=%(objectname) %(objecttype) %(objectsize)")
+                out = git(self.repo, *gitcmd.OBJECT_LISTING)
             except GitError as exc:
                 stats.errors.append(f"{self.name}: {exc}")
                 return
