@@ -135,3 +135,35 @@ def test_walk_failure_is_a_git_error_naming_the_command(tmp_path):
     (tmp_path / "HEAD").write_text("junk\n")
     with pytest.raises(GitError, match=r"^git log failed in "):
         Walk(tmp_path).output()
+
+
+def _wanted_reference(first, text_blobs, bind):
+    """`structured_wanted` as `structured_hits` computed it before (kept as the reference)."""
+    from scanner.manifests import BINDING_NAMES, kind_of
+
+    def wants(sha, path):
+        k = kind_of(path)
+        return bool(k) and (bind is None or sha in bind or k not in BINDING_NAMES)
+
+    wanted = {}
+    for sha, paths in first.items():
+        if sha in text_blobs:
+            path = next((p for p in paths if wants(sha, p)), None)
+            if path is not None:
+                wanted[sha] = path
+    return wanted
+
+
+_PATHS = ["a.py", "b.json", "deploy.yml", ".env", "x/settings.json", "README.md", "c.ts",
+          "k8s/secret.yaml", "package.json", ".mcp.json", "img.png", "docker-compose.yml"]
+
+
+@given(st.dictionaries(st.sampled_from("0123456789"), st.lists(st.sampled_from(_PATHS), unique=True),
+                       max_size=10),
+       st.sets(st.sampled_from("0123456789")), st.none() | st.sets(st.sampled_from("0123456789")))
+@settings(max_examples=300, deadline=None)
+def test_structured_selection_equals_the_reference(first, text, bind):
+    from scanner.sources.git_history import structured_wanted
+
+    attr = {sha: dict.fromkeys(paths) for sha, paths in first.items()}
+    assert structured_wanted(attr, text, bind) == _wanted_reference(attr, text, bind)

@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -833,8 +833,10 @@ class GitHistorySource:
                 if not yaml_named:  # from the cache: no walk
                     walked(attr)
                 discovered.append((attr, self.head_tree()))
-                if self.prefetch:
-                    self.inventory_facts  # noqa: B018 - read now, alongside the blob stream
+                if self.prefetch:  # read now, alongside the blob stream
+                    if any(f.name.endswith((".yml", ".yaml")) for f in self.inventory_facts):
+                        # the graph will read workflows there: its modules load now, not at the end
+                        import scanner.graph.collect  # noqa: F401
             except GitError as exc:
                 failure.append(f"{self.name}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the scanning thread below
@@ -953,27 +955,10 @@ class GitHistorySource:
         from scanner.manifests import BINDING_NAMES, kind_of
         from scanner.sources.base import structured
 
-        named: dict[str, str] = {}  # path → its kind: a path holds many blobs over the history
-
-        def kind(path: str) -> str:
-            k = named.get(path)
-            if k is None:
-                k = named[path] = kind_of(path)
-            return k
-
-        def wants(sha: str, path: str) -> bool:  # code and plain JSON: only for the binding pass
-            k = kind(path)
-            return bool(k) and (bind is None or sha in bind or k not in BINDING_NAMES)
-
-        wanted: dict[str, str] = {}
-        for sha, paths in attr.first.items():
-            if sha in text_blobs:
-                path = next((p for p in paths if wants(sha, p)), None)
-                if path is not None:
-                    wanted[sha] = path
+        wanted = structured_wanted(attr.first, text_blobs, bind)
         if not wanted:
             return
-        kinds = {sha: kind(path) for sha, path in wanted.items()}
+        kinds = {sha: kind_of(path) for sha, path in wanted.items()}
         done = set() if bound is None else {
             sha for sha, kind in kinds.items()
             if kind in BINDING_NAMES or (kind == "yaml" and sha in yaml_done)}
@@ -1148,6 +1133,27 @@ class GitHistorySource:
             chunk = read_file(self.repo / path, path, self.name, self.options, stats, loc)
             if chunk is not None:
                 yield chunk
+
+
+def structured_wanted(first: dict[str, dict[str, str | None]], text_blobs: Collection[str],
+                      bind: Collection[str] | None) -> dict[str, str]:
+    """Blob → the first of its paths (in `first`'s order) the structured-config pass reads it
+    under, for the text blobs that have one; code and plain JSON names count only for blobs of
+    `bind` (those the binding pass may read; None: all)."""
+    from scanner.manifests import BINDING_NAMES, kind_of
+
+    # a path holds many blobs over the history: each is looked at once, and most blobs are
+    # passed by in C (`isdisjoint`)
+    named = {p: k for p in set().union(*first.values()) if (k := kind_of(p))}
+    every = named.keys()
+    plain = {p for p, k in named.items() if k not in BINDING_NAMES}
+    wanted: dict[str, str] = {}
+    for sha, paths in first.items():
+        if sha in text_blobs:
+            names = every if bind is None or sha in bind else plain
+            if not names.isdisjoint(paths):
+                wanted[sha] = next(p for p in paths if p in names)
+    return wanted
 
 
 def _yaml_name(path: str) -> bool:
