@@ -61,6 +61,26 @@ def _noop() -> None:
     return None
 
 
+HEAP_LIMITS = (32 << 20, 128 << 20)
+"""glibc's mmap and trim thresholds in a worker: a blob up to 32 MiB comes from the heap and up
+to 128 MiB of freed heap is kept, where glibc's defaults map and unmap many large blobs, a page
+fault per page each time (on openai-python's history ~2% of the scan's CPU). Memory stays bounded
+by the blobs in flight. (`GLIBC_TUNABLES` for git's `cat-file` measured no gain.)"""
+
+
+def tune_heap() -> None:
+    """Set `HEAP_LIMITS` in this process (glibc only; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    mmap_threshold, trim_threshold = -3, -1  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD (malloc.h)
+    mallopt(mmap_threshold, HEAP_LIMITS[0])
+    mallopt(trim_threshold, HEAP_LIMITS[1])
+
+
 class WorkerPool:
     """`map(fn, tasks)` gives `fn(engine, task)` for each task, in order; on `workers` processes
     when more than one (`fn` must be a module-level function, the tasks and results picklable).
@@ -80,7 +100,8 @@ class WorkerPool:
             # rule regexes compile on first use, in each worker: a history scan uses a few of
             # them (10 of 272 on openai-python), compiling all here cost ~0.1 s before any work
             _ENGINE = engine
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=tune_heap)
         else:  # pragma: no cover - spawn platforms build the engine in each worker
             self.pool = ProcessPoolExecutor(workers, initializer=_init,
                                             initargs=([c.rule for c in engine.rules], engine.backend))

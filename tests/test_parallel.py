@@ -104,3 +104,47 @@ def test_workers_compile_only_the_rule_regexes_they_use(rng):
         used = list(pool.map(compiled, range(4)))
     assert [found for _, _, found in out] == [[s] for s in secrets]
     assert 0 < max(used) and all(n < len(engine.rules) // 4 for n in used), used
+
+
+_MAPPED = """
+import ctypes
+
+
+class _Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks",
+                                               "keepcost")]
+
+
+def _mapped_chunks():
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _Info
+    return int(libc.mallinfo2().hblks)
+"""
+"""glibc's count of chunks it gave with their own mmap (`mallinfo2().hblks`)."""
+exec(_MAPPED)
+
+
+def big_alloc(engine: Engine, size: int) -> tuple[int, int]:
+    before = _mapped_chunks()
+    data = bytearray(size)
+    during = _mapped_chunks()
+    del data
+    return os.getpid(), during - before
+
+
+def test_workers_take_blobs_up_to_32_mib_from_the_heap():
+    """A worker gets a 16 MiB blob's memory from its heap (kept for the next blob), where glibc's
+    defaults give a fresh process a mapping of its own for it (a page fault per page, each
+    blob): `tune_heap` ran in the worker."""
+    import subprocess
+    import sys
+
+    fresh = subprocess.run([sys.executable, "-c", _MAPPED + "before = _mapped_chunks()\n"
+                            "d = bytearray(16 << 20)\nprint(_mapped_chunks() - before)\n"],
+                           capture_output=True, text=True, check=True).stdout
+    assert fresh.strip() == "1"
+    with WorkerPool(ENGINE, 2) as pool:
+        out = list(pool.map(big_alloc, [16 << 20] * 4))
+    assert {pid for pid, _ in out} - {PARENT} and [n for _, n in out] == [0, 0, 0, 0]
+
