@@ -158,3 +158,31 @@ def test_hidden_blob_under_a_ref_is_found_by_the_scan(make_repo, rng):
     result = run_scan([str(r.path)])
     [cred] = [c for c in result.credentials if c.fingerprint == fingerprint(secret)]
     assert [loc.path for loc in cred.locations] == ["only.py"]
+
+
+def test_a_planted_fifo_or_huge_reflog_is_not_read(make_repo, monkeypatch):
+    """A reflog that is a named pipe (reading it would wait for ever) or larger than the bound
+    is not read: rev-list runs instead, and the attribution is the same."""
+    import os
+
+    import scanner.sources.git_history as gh
+
+    r = base(make_repo)
+    fifo = r.path / ".git" / "logs" / "refs" / "trap"
+    os.mkfifo(fifo)
+    import threading
+
+    out: list[tuple[object, ...]] = []
+    reader = threading.Thread(target=lambda: out.append(attribution(r.path, forced=False)),
+                              daemon=True)
+    reader.start()
+    reader.join(60)
+    assert out, "the scan waited on the FIFO"
+    *got, ran = out[0]
+    assert ran and got == list(attribution(r.path, forced=True)[:-1])
+    fifo.unlink()
+    *got, ran = attribution(r.path, forced=False)
+    assert not ran
+    monkeypatch.setattr(gh, "MAX_REFLOG_BYTES", 100)
+    *got, ran = attribution(r.path, forced=False)
+    assert ran and got == list(attribution(r.path, forced=True)[:-1])

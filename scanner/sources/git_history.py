@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import subprocess
 import threading
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
@@ -552,13 +553,10 @@ class GitHistorySource:
                     return False
                 if name not in files:
                     continue
-                try:
-                    data = path.read_bytes()
-                except OSError:
+                data = _read_regular(path, MAX_REFLOG_BYTES - total)
+                if data is None:
                     return False
                 total += len(data)
-                if total > MAX_REFLOG_BYTES:
-                    return False
                 for line in data.splitlines():
                     ids = line.split(b" ", 2)[:2]
                     if len(ids) < 2 or any(i != EMPTY_BLOB_B and i.decode("ascii", "replace") not in commits
@@ -1154,6 +1152,26 @@ def structured_wanted(first: dict[str, dict[str, str | None]], text_blobs: Colle
             if not names.isdisjoint(paths):
                 wanted[sha] = next(p for p in paths if p in names)
     return wanted
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file of at most `limit` bytes, else None (a symlink, a FIFO or a
+    device a repository planted is never followed, waited on or read without end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _yaml_name(path: str) -> bool:
